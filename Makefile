@@ -1,0 +1,59 @@
+# IronLB. `make lab` (coming) runs the whole system on an embedded lab
+# cluster; `make test` runs every test. Both install what they need.
+SHELL := /bin/bash
+export PATH := $(CURDIR)/.tools/bin:/usr/local/go/bin:$(PATH)
+export IRONLB_TOOLS_BIN := $(CURDIR)/.tools/bin
+GO ?= go
+# Tests create network namespaces and run real servers; two packages at a
+# time keeps a 2-core machine responsive.
+TEST_PARALLEL ?= 2
+FUZZTIME ?= 10s
+
+.PHONY: all build test unit fuzz lint manifests verify-generated tools bench clean
+
+all: build
+
+## tools: install Debian packages and build pinned tools into .tools/bin (cached)
+tools:
+	@hack/install-deps.sh
+	@hack/build-tools.sh
+
+## build: bin/controller and bin/speaker (static)
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -o bin/ ./controller ./speaker
+
+## manifests: regenerate CRDs, deepcopy code and RBAC from the Go sources
+manifests: tools
+	controller-gen object paths=./config/... \
+		crd:crdVersions=v1 output:crd:artifacts:config=manifests/crds
+	controller-gen rbac:roleName=ironlb-controller paths=./controller/... paths=./pkg/configsource/... \
+		output:rbac:artifacts:config=manifests/rbac/controller
+	controller-gen rbac:roleName=ironlb-speaker paths=./speaker/... paths=./pkg/configsource/... \
+		output:rbac:artifacts:config=manifests/rbac/speaker
+
+## verify-generated: fail if generated files are stale
+verify-generated: manifests
+	@git diff --exit-code -- manifests config || { echo "generated files are stale: run make manifests and commit"; exit 1; }
+
+## lint: go vet and staticcheck
+lint: tools
+	$(GO) vet ./...
+	staticcheck ./...
+
+## unit: every Go test (unit, real API server, virtual LAN)
+unit: tools build
+	$(GO) test -count=1 -p $(TEST_PARALLEL) -timeout 45m ./...
+
+## fuzz: run every fuzz target briefly
+fuzz:
+	@hack/fuzz.sh $(FUZZTIME)
+
+## test: everything this machine can run
+test: tools build verify-generated lint unit fuzz
+
+## bench: benchmarks; results go to docs/benchmarks.md
+bench: tools build
+	@hack/bench.sh
+
+clean:
+	rm -rf bin .cache

@@ -1,0 +1,41 @@
+package config
+
+import (
+	"time"
+
+	"github.com/ironlb/ironlb/config/v1beta1"
+)
+
+// BFD defaults, the CRD's +kubebuilder:default values (FRR bfdd's defaults
+// too: 300ms intervals, multiplier 3).
+const (
+	defaultBFDInterval   = 300 // milliseconds
+	defaultBFDMultiplier = 3
+)
+
+// compileBFDProfiles checks the CRD ranges and applies defaults.
+func (c *compiler) compileBFDProfiles(in []*v1beta1.BFDProfile) []BFDProfile {
+	out := make([]BFDProfile, 0, len(in))
+	for _, p := range in {
+		o := obj{&c.errs, KindBFDProfile, p.Name}
+		get := func(field string, v *uint32, def, lo, hi uint32) uint32 {
+			if v == nil {
+				return def
+			}
+			if *v < lo || *v > hi {
+				o.errorf(field, "%d is out of range %d..%d", *v, lo, hi)
+			}
+			return *v
+		}
+		s := &p.Spec
+		out = append(out, BFDProfile{
+			Name:             p.Name,
+			ReceiveInterval:  time.Duration(get("spec.receiveInterval", s.ReceiveInterval, defaultBFDInterval, 10, 60000)) * time.Millisecond,
+			TransmitInterval: time.Duration(get("spec.transmitInterval", s.TransmitInterval, defaultBFDInterval, 10, 60000)) * time.Millisecond,
+			DetectMultiplier: get("spec.detectMultiplier", s.DetectMultiplier, defaultBFDMultiplier, 2, 255),
+			PassiveMode:      s.PassiveMode,
+			MinimumTTL:       get("spec.minimumTTL", s.MinimumTTL, 0, 1, 254),
+		})
+	}
+	return out
+}

@@ -1,0 +1,89 @@
+package v1beta1
+
+import metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+// BGPAdvertisement announces the addresses of some pools to BGP peers from
+// every eligible node.
+//
+// +kubebuilder:object:root=true
+// +kubebuilder:resource:scope=Cluster,shortName=bgpadv,categories=ironlb
+// +kubebuilder:printcolumn:name="Pools",type=string,JSONPath=`.spec.ipAddressPools`
+// +kubebuilder:printcolumn:name="Peers",type=string,JSONPath=`.spec.peers`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+type BGPAdvertisement struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	Spec BGPAdvertisementSpec `json:"spec,omitempty"`
+}
+
+// BGPAdvertisementSpec selects pools, nodes and peers, and the attributes of
+// the routes. An empty pool selection means every pool.
+type BGPAdvertisementSpec struct {
+	// AggregationLength is the prefix length IPv4 addresses are announced
+	// with; shorter than 32 aggregates neighbouring Service addresses.
+	//
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=32
+	// +kubebuilder:default=32
+	// +optional
+	AggregationLength *int32 `json:"aggregationLength,omitempty"`
+
+	// AggregationLengthV6 is the same for IPv6.
+	//
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=128
+	// +kubebuilder:default=128
+	// +optional
+	AggregationLengthV6 *int32 `json:"aggregationLengthV6,omitempty"`
+
+	// LocalPref is the LOCAL_PREF attribute, sent to iBGP peers only.
+	//
+	// +optional
+	LocalPref *uint32 `json:"localPref,omitempty"`
+
+	// Communities attached to the routes: standard ("65000:100"), large
+	// ("large:65000:1:2") or the name of an alias defined in a Community.
+	//
+	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:items:MaxLength=128
+	// +listType=set
+	// +optional
+	Communities []string `json:"communities,omitempty"`
+
+	// IPAddressPools names the pools to announce.
+	//
+	// +kubebuilder:validation:MaxItems=256
+	// +listType=set
+	// +optional
+	IPAddressPools []string `json:"ipAddressPools,omitempty"`
+
+	// IPAddressPoolSelectors select pools by label, in addition to
+	// IPAddressPools.
+	//
+	// +listType=atomic
+	// +optional
+	IPAddressPoolSelectors []metav1.LabelSelector `json:"ipAddressPoolSelectors,omitempty"`
+
+	// NodeSelectors limit the nodes that announce. Empty: every node.
+	//
+	// +listType=atomic
+	// +optional
+	NodeSelectors []metav1.LabelSelector `json:"nodeSelectors,omitempty"`
+
+	// Peers names the BGPPeers to announce to. Empty: every peer.
+	//
+	// +kubebuilder:validation:MaxItems=256
+	// +listType=set
+	// +optional
+	Peers []string `json:"peers,omitempty"`
+}
+
+// BGPAdvertisementList is a list of BGPAdvertisement.
+//
+// +kubebuilder:object:root=true
+type BGPAdvertisementList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []BGPAdvertisement `json:"items"`
+}

@@ -1,0 +1,98 @@
+package allocation
+
+import (
+	"net/netip"
+	"slices"
+
+	"github.com/ironlb/ironlb/pkg/ipam"
+)
+
+// Decision is what a Service should hold after a reconcile.
+type Decision struct {
+	// Result is the allocation the Service holds now; empty when it holds
+	// none.
+	Result ipam.Result
+	// Err says why the Service did not get what it asked for. When it held
+	// addresses before, it keeps them (Result).
+	Err error
+	// Report is true when Err differs from the last failure reported for
+	// this Service: send an event only then, so the same state is never
+	// reported twice.
+	Report bool
+	// Dropped says why the addresses in the Service's status were not kept
+	// (they left every pool, or another Service holds them).
+	Dropped error
+}
+
+// Allocate decides the addresses of the Service that req describes; current
+// is what its status holds now. Addresses in the status that this State does
+// not hold yet are adopted when they are still valid, so a Service keeps its
+// address through anything short of that address leaving every pool.
+func (s *State) Allocate(req ipam.Request, current []netip.Addr) Decision {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+
+	var d Decision
+	before, held := s.ipam.Get(req.Service)
+	if !held && len(current) > 0 {
+		if _, err := s.ipam.Assign(req, current); err != nil {
+			d.Dropped = err
+		}
+	}
+	res, err := s.ipam.Allocate(req)
+	if err != nil {
+		d.Err = err
+		d.Result, _ = s.ipam.Get(req.Service)
+		if s.pending[req.Service] != err.Error() {
+			s.pending[req.Service] = err.Error()
+			d.Report = true
+		}
+	} else {
+		d.Result = res
+		delete(s.pending, req.Service)
+	}
+	if !sameResult(before, d.Result) {
+		s.markDirty(before.Pool, d.Result.Pool)
+	}
+	return d
+}
+
+// Release drops a Service's allocation (Service deleted, no longer a
+// LoadBalancer, or handled by another class) and returns what it held.
+func (s *State) Release(svc ipam.ServiceKey) ipam.Result {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.pending, svc)
+	res, held := s.ipam.Get(svc)
+	if !held {
+		return ipam.Result{}
+	}
+	s.ipam.Release(svc)
+	s.markDirty(res.Pool)
+	return res
+}
+
+// RecordFailure records that a Service's request could not be served for a
+// reason outside the allocator (a malformed annotation) and reports whether
+// that differs from the last failure reported for it.
+func (s *State) RecordFailure(svc ipam.ServiceKey, err error) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.pending[svc] == err.Error() {
+		return false
+	}
+	s.pending[svc] = err.Error()
+	return true
+}
+
+func (s *State) markDirty(pools ...string) {
+	for _, p := range pools {
+		if p != "" {
+			s.dirty[p] = struct{}{}
+		}
+	}
+}
+
+func sameResult(a, b ipam.Result) bool {
+	return a.Pool == b.Pool && slices.Equal(a.IPs, b.IPs)
+}

@@ -1,0 +1,84 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/ironlb/ironlb/controller/allocation"
+)
+
+type options struct {
+	kubeconfig      string
+	lbClass         string
+	ignoreClassless bool
+	ipMode          string
+	workers         int
+	qps             float64
+	burst           int
+
+	leaderElect        bool
+	leaderElectionNS   string
+	leaderElectionID   string
+	leaseDuration      time.Duration
+	renewDeadline      time.Duration
+	retryPeriod        time.Duration
+	metricsAddr        string
+	probeAddr          string
+	webhookPort        int
+	webhookHost        string
+	webhookCertDir     string
+	webhookCertSecret  string
+	webhookConfigName  string
+	webhookServiceName string
+	logLevel           string
+}
+
+func parseFlags(args []string) (options, error) {
+	var o options
+	fs := flag.NewFlagSet("controller", flag.ContinueOnError)
+	fs.StringVar(&o.kubeconfig, "kubeconfig", "", "kubeconfig file; empty: in-cluster configuration")
+	fs.StringVar(&o.lbClass, "lb-class", allocation.DefaultLoadBalancerClass, "spec.loadBalancerClass of the Services to handle")
+	fs.BoolVar(&o.ignoreClassless, "ignore-classless", false, "leave Services without spec.loadBalancerClass alone")
+	fs.StringVar(&o.ipMode, "ip-mode", string(corev1.LoadBalancerIPModeVIP), "status.loadBalancer.ingress[].ipMode to publish: VIP, or Proxy when the IronLB datapath carries Service traffic")
+	fs.IntVar(&o.workers, "workers", 4, "Services reconciled in parallel")
+	fs.Float64Var(&o.qps, "kube-api-qps", 500, "API requests per second the client may make")
+	fs.IntVar(&o.burst, "kube-api-burst", 1000, "API request burst the client may make")
+	fs.BoolVar(&o.leaderElect, "leader-elect", true, "elect one active replica with a Lease")
+	fs.StringVar(&o.leaderElectionNS, "leader-election-namespace", envOr("POD_NAMESPACE", "ironlb-system"), "namespace of the leader election Lease and the webhook Secret")
+	fs.StringVar(&o.leaderElectionID, "leader-election-id", "ironlb-controller", "name of the leader election Lease")
+	fs.DurationVar(&o.leaseDuration, "lease-duration", 15*time.Second, "how long a lost leader's Lease blocks a new leader")
+	fs.DurationVar(&o.renewDeadline, "renew-deadline", 10*time.Second, "how long the leader retries renewing before it gives up")
+	fs.DurationVar(&o.retryPeriod, "retry-period", 2*time.Second, "how often candidates try to acquire the Lease")
+	fs.StringVar(&o.metricsAddr, "metrics-bind-address", ":7472", "address of the Prometheus endpoint; 0 disables it")
+	fs.StringVar(&o.probeAddr, "health-probe-bind-address", ":7473", "address of /healthz and /readyz; 0 disables them")
+	fs.IntVar(&o.webhookPort, "webhook-port", 9443, "port of the validating webhook; 0 disables it")
+	fs.StringVar(&o.webhookHost, "webhook-host", "", "address the webhook listens on; empty: all")
+	fs.StringVar(&o.webhookCertDir, "webhook-cert-dir", "/tmp/k8s-webhook-server/serving-certs", "directory holding tls.crt and tls.key for the webhook")
+	fs.StringVar(&o.webhookCertSecret, "webhook-cert-secret", "", "name of a Secret (in the leader election namespace) in which the controller keeps a self-signed CA and the webhook's certificate, injecting the CA into the webhook configuration; empty: certificates are provided in webhook-cert-dir")
+	fs.StringVar(&o.webhookConfigName, "webhook-configuration", "ironlb-validating-webhook", "ValidatingWebhookConfiguration to inject the CA into (with webhook-cert-secret)")
+	fs.StringVar(&o.webhookServiceName, "webhook-service", "ironlb-webhook", "Service in front of the webhook, for its certificate's DNS name (with webhook-cert-secret)")
+	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	switch corev1.LoadBalancerIPMode(o.ipMode) {
+	case corev1.LoadBalancerIPModeVIP, corev1.LoadBalancerIPModeProxy:
+	default:
+		return o, fmt.Errorf("flag -ip-mode: %q is neither VIP nor Proxy", o.ipMode)
+	}
+	if o.workers < 1 {
+		return o, fmt.Errorf("flag -workers: %d, want at least 1", o.workers)
+	}
+	return o, nil
+}
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}

@@ -1,0 +1,190 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+
+	"github.com/go-logr/logr"
+	"github.com/open-policy-agent/cert-controller/pkg/rotator"
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	"sigs.k8s.io/controller-runtime/pkg/webhook"
+
+	"github.com/ironlb/ironlb/config/v1beta1"
+	"github.com/ironlb/ironlb/controller/allocation"
+	"github.com/ironlb/ironlb/controller/metrics"
+	"github.com/ironlb/ironlb/controller/pools"
+	ironwebhook "github.com/ironlb/ironlb/controller/webhook"
+	"github.com/ironlb/ironlb/pkg/trigger"
+)
+
+// +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;create;update,namespace=ironlb-system
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;update;patch,namespace=ironlb-system
+// +kubebuilder:rbac:groups=admissionregistration.k8s.io,resources=validatingwebhookconfigurations,verbs=get;list;watch;update;patch
+
+func run(ctx context.Context, o options) error {
+	log := newLogger(o.logLevel)
+	ctrl.SetLogger(log)
+
+	restCfg, err := restConfig(o.kubeconfig)
+	if err != nil {
+		return err
+	}
+	restCfg.QPS, restCfg.Burst = float32(o.qps), o.burst
+
+	scheme := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(scheme); err != nil {
+		return fmt.Errorf("build scheme: %w", err)
+	}
+	if err := v1beta1.AddToScheme(scheme); err != nil {
+		return fmt.Errorf("build scheme: %w", err)
+	}
+
+	mgr, err := ctrl.NewManager(restCfg, manager.Options{
+		Scheme:                  scheme,
+		Logger:                  log,
+		LeaderElection:          o.leaderElect,
+		LeaderElectionID:        o.leaderElectionID,
+		LeaderElectionNamespace: o.leaderElectionNS,
+		// A replica that stops cleanly hands over at once instead of
+		// making the next leader wait for the Lease to expire.
+		LeaderElectionReleaseOnCancel: true,
+		LeaseDuration:                 &o.leaseDuration,
+		RenewDeadline:                 &o.renewDeadline,
+		RetryPeriod:                   &o.retryPeriod,
+		Metrics:                       metricsserver.Options{BindAddress: o.metricsAddr},
+		HealthProbeBindAddress:        o.probeAddr,
+		Cache: cache.Options{ByObject: map[client.Object]cache.ByObject{
+			// Least privilege: the only Secret the controller reads is
+			// its webhook certificate, in its own namespace.
+			&corev1.Secret{}: {Namespaces: map[string]cache.Config{o.leaderElectionNS: {}}},
+			&admissionregistrationv1.ValidatingWebhookConfiguration{}: {
+				Field: fields.OneTermEqualSelector("metadata.name", o.webhookConfigName),
+			},
+		}},
+	})
+	if err != nil {
+		return fmt.Errorf("create manager: %w", err)
+	}
+
+	m := metrics.New(ctrlmetrics.Registry)
+	state := allocation.NewState()
+	recorder := mgr.GetEventRecorderFor("ironlb-controller")
+	services, poolStatus := &trigger.Trigger{}, &trigger.Trigger{}
+	validity := &pools.Validity{}
+
+	svcReconciler := &allocation.Reconciler{
+		Client: mgr.GetClient(), Recorder: recorder, State: state, Metrics: m,
+		LoadBalancerClass: o.lbClass, IgnoreClassless: o.ignoreClassless,
+		IPMode: corev1.LoadBalancerIPMode(o.ipMode),
+	}
+	if err := svcReconciler.SetupWithManager(mgr, services, o.workers); err != nil {
+		return fmt.Errorf("set up service controller: %w", err)
+	}
+	if err := (&pools.ConfigReconciler{
+		Client: mgr.GetClient(), Recorder: recorder, State: state, Metrics: m,
+		Restore: svcReconciler.Restore, Services: services, PoolStatus: poolStatus, Validity: validity,
+	}).SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("set up config controller: %w", err)
+	}
+	statusReconciler := &pools.StatusReconciler{
+		Client: mgr.GetClient(), State: state, Validity: validity, Metrics: m, Trigger: poolStatus,
+	}
+	if err := statusReconciler.SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("set up pool status controller: %w", err)
+	}
+	if err := mgr.Add(manager.RunnableFunc(statusReconciler.FlushDirty)); err != nil {
+		return fmt.Errorf("add pool status flusher: %w", err)
+	}
+
+	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
+		return fmt.Errorf("add health check: %w", err)
+	}
+	if o.webhookPort != 0 {
+		if err := setupWebhook(mgr, o, scheme); err != nil {
+			return err
+		}
+	}
+	log.Info("starting", "lbClass", o.lbClass, "ignoreClassless", o.ignoreClassless, "ipMode", o.ipMode)
+	return mgr.Start(ctx)
+}
+
+// setupWebhook serves the validating webhook. With webhook-cert-secret the
+// controller keeps its own CA and certificate (cert-controller) and starts
+// serving once they are in place; otherwise the certificate files are
+// expected in webhook-cert-dir already.
+func setupWebhook(mgr ctrl.Manager, o options, scheme *runtime.Scheme) error {
+	server := webhook.NewServer(webhook.Options{Host: o.webhookHost, Port: o.webhookPort, CertDir: o.webhookCertDir})
+	server.Register(ironwebhook.Path, &webhook.Admission{Handler: ironwebhook.NewValidator(mgr.GetCache(), scheme)})
+	if o.webhookCertSecret == "" {
+		return mgr.Add(server)
+	}
+	ready := make(chan struct{})
+	err := rotator.AddRotator(mgr, &rotator.CertRotator{
+		SecretKey:      types.NamespacedName{Namespace: o.leaderElectionNS, Name: o.webhookCertSecret},
+		CertDir:        o.webhookCertDir,
+		CAName:         "ironlb-ca",
+		CAOrganization: "ironlb",
+		DNSName:        fmt.Sprintf("%s.%s.svc", o.webhookServiceName, o.leaderElectionNS),
+		IsReady:        ready,
+		Webhooks:       []rotator.WebhookInfo{{Name: o.webhookConfigName, Type: rotator.Validating}},
+		// Every replica serves the webhook, so every replica needs the
+		// certificate, leader or not.
+		RequireLeaderElection: false,
+	})
+	if err != nil {
+		return fmt.Errorf("set up webhook certificates: %w", err)
+	}
+	return mgr.Add(everyReplica(func(ctx context.Context) error {
+		select {
+		case <-ready:
+		case <-ctx.Done():
+			return nil
+		}
+		return server.Start(ctx)
+	}))
+}
+
+// everyReplica is a Runnable that runs on every replica, leader or not.
+type everyReplica func(context.Context) error
+
+func (f everyReplica) Start(ctx context.Context) error { return f(ctx) }
+func (everyReplica) NeedLeaderElection() bool          { return false }
+
+func restConfig(kubeconfig string) (*rest.Config, error) {
+	if kubeconfig == "" {
+		cfg, err := rest.InClusterConfig()
+		if err != nil {
+			return nil, fmt.Errorf("in-cluster configuration (use -kubeconfig outside a cluster): %w", err)
+		}
+		return cfg, nil
+	}
+	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+	if err != nil {
+		return nil, fmt.Errorf("load kubeconfig %s: %w", kubeconfig, err)
+	}
+	return cfg, nil
+}
+
+func newLogger(level string) logr.Logger {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		l = slog.LevelInfo
+	}
+	return logr.FromSlogHandler(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: l}))
+}

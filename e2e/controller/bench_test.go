@@ -1,0 +1,189 @@
+package controller_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/watch"
+
+	"github.com/ironlb/ironlb/e2e/kubeapi"
+)
+
+// firstAddress records when each Service was created and when a watch first
+// saw an address in its status, and counts later status rewrites.
+type firstAddress struct {
+	mu       sync.Mutex
+	created  map[string]time.Time
+	assigned map[string]time.Time
+	modified map[string]int // MODIFIED events after the Service had its address
+}
+
+func newFirstAddress() *firstAddress {
+	return &firstAddress{created: map[string]time.Time{}, assigned: map[string]time.Time{}, modified: map[string]int{}}
+}
+
+func (f *firstAddress) watch(tb testing.TB, e *env, ns string) {
+	w, err := e.api.Clientset(tb).CoreV1().Services(ns).Watch(context.Background(), metav1ListOptions())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(w.Stop)
+	go func() {
+		for ev := range w.ResultChan() {
+			s, ok := ev.Object.(*corev1.Service)
+			if !ok || (ev.Type != watch.Added && ev.Type != watch.Modified) {
+				continue
+			}
+			now := time.Now()
+			f.mu.Lock()
+			if _, had := f.assigned[s.Name]; had {
+				if ev.Type == watch.Modified {
+					f.modified[s.Name]++
+				}
+			} else if len(s.Status.LoadBalancer.Ingress) > 0 {
+				f.assigned[s.Name] = now
+			}
+			f.mu.Unlock()
+		}
+	}()
+}
+
+func (f *firstAddress) markCreated(name string, at time.Time) {
+	f.mu.Lock()
+	f.created[name] = at
+	f.mu.Unlock()
+}
+
+func (f *firstAddress) count() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.assigned)
+}
+
+func (f *firstAddress) has(name string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	_, ok := f.assigned[name]
+	return ok
+}
+
+// latencies returns create->address latencies in creation order.
+func (f *firstAddress) latencies(names []string) []time.Duration {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := make([]time.Duration, 0, len(names))
+	for _, n := range names {
+		out = append(out, f.assigned[n].Sub(f.created[n]))
+	}
+	return out
+}
+
+func percentile(d []time.Duration, p float64) time.Duration {
+	s := slices.Clone(d)
+	slices.Sort(s)
+	i := int(float64(len(s)-1) * p)
+	return s[i]
+}
+
+// peakRSS reads a process's high-water resident set size in MiB.
+func peakRSS(tb testing.TB, pid int) float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, err := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(rest), " kB"))
+			if err != nil {
+				tb.Fatal(err)
+			}
+			return float64(kb) / 1024
+		}
+	}
+	tb.Fatal("VmHWM not found")
+	return 0
+}
+
+// BenchmarkCreate5000Services creates 5,000 LoadBalancer Services at 100 per
+// second against the real API server and measures how long each waits for
+// its address; then restarts the controller and measures how fast a new
+// Service is served and whether any old Service's status is rewritten.
+// Run with -benchtime=1x: one iteration is the whole scenario.
+func BenchmarkCreate5000Services(b *testing.B) {
+	for range b.N {
+		benchCreate(b, 5000, 100)
+	}
+}
+
+func benchCreate(b *testing.B, n int, perSecond int) {
+	e := newEnv(b, kubeapi.Options{})
+	e.create(pool("bulk", "2001:db8:300::/112"))
+	e.namespace("bench")
+	rec := newFirstAddress()
+	rec.watch(b, e, "bench")
+	ctrl := e.startController()
+
+	names := make([]string, n)
+	tick := time.NewTicker(time.Second / time.Duration(perSecond))
+	defer tick.Stop()
+	var wg sync.WaitGroup
+	start := time.Now()
+	for i := range n {
+		<-tick.C
+		names[i] = fmt.Sprintf("s-%05d", i)
+		wg.Add(1)
+		go func(name string) {
+			defer wg.Done()
+			rec.markCreated(name, time.Now())
+			if err := e.c.Create(context.Background(), lbService("bench", name, ipv6())); err != nil {
+				b.Errorf("create %s: %v", name, err)
+			}
+		}(names[i])
+	}
+	wg.Wait()
+	waitFor(b, 2*time.Minute, "every service to get an address", func() (bool, error) { return rec.count() == n, nil })
+	lat := rec.latencies(names)
+	last := lat[len(lat)-1]
+	total := time.Since(start)
+	rss := peakRSS(b, ctrl.cmd.Process.Pid)
+
+	// Restart: a clean stop, a new process, one new Service at once.
+	ctrl.stop(b)
+	restarted := time.Now()
+	e.startController()
+	rec.markCreated("after-restart", time.Now())
+	e.create(lbService("bench", "after-restart", ipv6()))
+	waitFor(b, 30*time.Second, "the new service's address", func() (bool, error) { return rec.has("after-restart"), nil })
+	afterRestart := rec.latencies([]string{"after-restart"})[0]
+	sinceRestart := time.Since(restarted)
+	time.Sleep(2 * time.Second)
+	rec.mu.Lock()
+	rewrites := 0
+	for name, m := range rec.modified {
+		if name != "after-restart" {
+			rewrites += m
+		}
+	}
+	rec.mu.Unlock()
+
+	b.ReportMetric(float64(percentile(lat, 0.5).Microseconds())/1000, "p50-ms")
+	b.ReportMetric(float64(percentile(lat, 0.99).Microseconds())/1000, "p99-ms")
+	b.ReportMetric(float64(slices.Max(lat).Microseconds())/1000, "max-ms")
+	b.ReportMetric(float64(last.Microseconds())/1000, "last-ms")
+	b.ReportMetric(total.Seconds(), "total-s")
+	b.ReportMetric(rss, "peak-rss-MiB")
+	b.ReportMetric(float64(afterRestart.Microseconds())/1000, "restart-new-svc-ms")
+	b.ReportMetric(sinceRestart.Seconds(), "restart-to-served-s")
+	b.ReportMetric(float64(rewrites), "restart-rewrites")
+	if rewrites != 0 {
+		b.Errorf("%d status rewrites of unchanged Services after the restart", rewrites)
+	}
+}

@@ -1,0 +1,157 @@
+package controller_test
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/watch"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/ironlb/ironlb/e2e/kubeapi"
+)
+
+// shortLease lets a restarted controller take over quickly after its
+// predecessor was killed without releasing its Lease.
+var shortLease = []string{"-lease-duration", "2s", "-renew-deadline", "1500ms", "-retry-period", "250ms"}
+
+// addressLog records every address set each Service ever showed, from a
+// watch, so a change that was later reverted is still caught.
+type addressLog struct {
+	mu   sync.Mutex
+	sets map[string][]string // service -> distinct address sets seen, in order
+}
+
+func (l *addressLog) record(s *corev1.Service) {
+	ips := ingressIPs(s)
+	if len(ips) == 0 {
+		return
+	}
+	key := fmt.Sprint(ips)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	seen := l.sets[s.Name]
+	if len(seen) == 0 || seen[len(seen)-1] != key {
+		l.sets[s.Name] = append(seen, key)
+	}
+}
+
+func watchAddresses(t *testing.T, e *env, ns string) *addressLog {
+	cs := e.api.Clientset(t)
+	w, err := cs.CoreV1().Services(ns).Watch(context.Background(), metav1ListOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(w.Stop)
+	l := &addressLog{sets: map[string][]string{}}
+	go func() {
+		for ev := range w.ResultChan() {
+			if ev.Type == watch.Added || ev.Type == watch.Modified {
+				if s, ok := ev.Object.(*corev1.Service); ok {
+					l.record(s)
+				}
+			}
+		}
+	}()
+	return l
+}
+
+func TestKillingTheControllerMidwayChangesNoAddress(t *testing.T) {
+	e := newEnv(t, kubeapi.Options{})
+	e.create(pool("bulk", "2001:db8:300:2::/120"))
+	e.create(pool("v4", "203.0.113.0/24"))
+	e.namespace("apps")
+	log := watchAddresses(t, e, "apps")
+	ctrl := e.startController(shortLease...)
+
+	const n = 200
+	var created atomic.Int32
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := range n {
+			opts := []svcOpt{ipv6()}
+			if i%4 == 0 {
+				opts = nil // IPv4
+			}
+			if err := e.c.Create(context.Background(), lbService("apps", fmt.Sprintf("s-%03d", i), opts...)); err != nil {
+				t.Errorf("create: %v", err)
+				return
+			}
+			created.Add(1)
+		}
+	}()
+
+	// Kill the controller (no clean shutdown) twice while Services are still
+	// being created, restarting it each time.
+	for round := 1; round <= 2; round++ {
+		target := int32(round * n / 3)
+		waitFor(t, 60*time.Second, fmt.Sprintf("%d services created", target), func() (bool, error) {
+			return created.Load() >= target, nil
+		})
+		ctrl.kill()
+		ctrl = e.startController(shortLease...)
+	}
+	<-done
+
+	final := map[netip.Addr]string{}
+	for i := range n {
+		name := fmt.Sprintf("s-%03d", i)
+		for _, ip := range ingressIPs(e.waitForIPs("apps", name, 1)) {
+			if other, dup := final[ip]; dup {
+				t.Fatalf("%s and %s both hold %s", other, name, ip)
+			}
+			final[ip] = name
+		}
+	}
+	// Give a late, wrong rewrite the chance to show up in the watch.
+	time.Sleep(time.Second)
+	log.mu.Lock()
+	defer log.mu.Unlock()
+	for name, sets := range log.sets {
+		if len(sets) != 1 {
+			t.Errorf("%s changed address across restarts: %v", name, sets)
+		}
+	}
+	if !ctrl.alive() {
+		t.Fatal("controller died")
+	}
+}
+
+func TestRestartRewritesNoStatusAndServesNewServices(t *testing.T) {
+	e := newEnv(t, kubeapi.Options{})
+	e.create(pool("bulk", "2001:db8:300:2::/120"))
+	e.namespace("apps")
+	ctrl := e.startController(shortLease...)
+
+	const n = 50
+	for i := range n {
+		e.create(lbService("apps", fmt.Sprintf("s-%02d", i), ipv6()))
+	}
+	versions := map[string]string{}
+	for i := range n {
+		s := e.waitForIPs("apps", fmt.Sprintf("s-%02d", i), 1)
+		versions[s.Name] = s.ResourceVersion
+	}
+
+	ctrl.stop(t) // clean shutdown releases the Lease
+	e.startController(shortLease...)
+	e.create(lbService("apps", "after-restart", ipv6()))
+	e.waitForIPs("apps", "after-restart", 1)
+	time.Sleep(time.Second)
+
+	var list corev1.ServiceList
+	if err := e.c.List(context.Background(), &list, client.InNamespace("apps")); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range list.Items {
+		if want, ok := versions[s.Name]; ok && s.ResourceVersion != want {
+			t.Errorf("%s was rewritten after the restart (resourceVersion %s -> %s)", s.Name, want, s.ResourceVersion)
+		}
+	}
+}

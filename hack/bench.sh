@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Runs the benchmarks and writes docs/benchmarks.md. Micro-benchmarks run the
+# usual way; scenario benchmarks (real API server, real processes) run once
+# each (-benchtime=1x): one iteration is the whole scenario.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+raw=$(mktemp)
+trap 'rm -f "$raw"' EXIT
+go test -run='^$' -bench=. -benchmem -count=1 ./pkg/... ./config/... 2>&1 | tee -a "$raw"
+go test -run='^$' -bench=. -benchtime=1x -timeout=40m ./e2e/... 2>&1 | tee -a "$raw"
+go run ./hack/benchreport <"$raw" >docs/benchmarks.md
+echo "bench: wrote docs/benchmarks.md"
+grep -q -- '-- FAIL\|^FAIL' "$raw" && { echo "bench: a benchmark failed" >&2; exit 1; }
+exit 0
