@@ -63,6 +63,8 @@ build_module() {
       [[ "$n" == "$name" ]] && pkgs+=("$pkg")
     done
   done
+  # Progress on stderr: a first build of the kube module takes minutes.
+  echo "build-tools: building ${names[*]} (module hack/$moddir)..." >&2
   STAGE=$(mktemp -d "$BIN_DIR/.stage.XXXXXX")
   (
     cd "$HACK_DIR/$moddir"

@@ -108,10 +108,13 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		return ctrl.Result{}, nil
 	}
 	if err := r.Client.Status().Update(ctx, withStatus(&svc, d.Result, r.IPMode)); err != nil {
-		if apierrors.IsConflict(err) || apierrors.IsNotFound(err) {
-			// A newer version is on its way through the cache; its event
-			// reconciles again.
-			return ctrl.Result{Requeue: apierrors.IsConflict(err)}, nil
+		if apierrors.IsNotFound(err) {
+			return ctrl.Result{}, nil
+		}
+		if apierrors.IsConflict(err) {
+			// A newer version is on its way through the cache and its event
+			// reconciles again; the requeue is only a backstop.
+			return ctrl.Result{RequeueAfter: time.Second}, nil
 		}
 		return ctrl.Result{}, fmt.Errorf("update status of service %s: %w", key, err)
 	}

@@ -12,7 +12,8 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/tools/cache"
 
 	"github.com/ironlb/ironlb/e2e/kubeapi"
 )
@@ -30,30 +31,45 @@ func newFirstAddress() *firstAddress {
 	return &firstAddress{created: map[string]time.Time{}, assigned: map[string]time.Time{}, modified: map[string]int{}}
 }
 
+// watch follows the namespace's Services with an informer, which re-lists
+// and resumes by itself if the API server closes the watch.
 func (f *firstAddress) watch(tb testing.TB, e *env, ns string) {
-	w, err := e.api.Clientset(tb).CoreV1().Services(ns).Watch(context.Background(), metav1ListOptions())
-	if err != nil {
+	factory := informers.NewSharedInformerFactoryWithOptions(e.api.Clientset(tb), 0, informers.WithNamespace(ns))
+	inf := factory.Core().V1().Services().Informer()
+	seen := func(obj any, modified bool) {
+		s, ok := obj.(*corev1.Service)
+		if !ok {
+			return
+		}
+		now := time.Now()
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		if _, had := f.assigned[s.Name]; had {
+			if modified {
+				f.modified[s.Name]++
+			}
+		} else if len(s.Status.LoadBalancer.Ingress) > 0 {
+			f.assigned[s.Name] = now
+		}
+	}
+	if _, err := inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc: func(obj any) { seen(obj, false) },
+		UpdateFunc: func(old, obj any) {
+			// Resyncs and re-lists deliver unchanged objects: only a new
+			// resourceVersion is a write.
+			if old.(*corev1.Service).ResourceVersion != obj.(*corev1.Service).ResourceVersion {
+				seen(obj, true)
+			}
+		},
+	}); err != nil {
 		tb.Fatal(err)
 	}
-	tb.Cleanup(w.Stop)
-	go func() {
-		for ev := range w.ResultChan() {
-			s, ok := ev.Object.(*corev1.Service)
-			if !ok || (ev.Type != watch.Added && ev.Type != watch.Modified) {
-				continue
-			}
-			now := time.Now()
-			f.mu.Lock()
-			if _, had := f.assigned[s.Name]; had {
-				if ev.Type == watch.Modified {
-					f.modified[s.Name]++
-				}
-			} else if len(s.Status.LoadBalancer.Ingress) > 0 {
-				f.assigned[s.Name] = now
-			}
-			f.mu.Unlock()
-		}
-	}()
+	stop := make(chan struct{})
+	tb.Cleanup(func() { close(stop) })
+	factory.Start(stop)
+	if !cache.WaitForCacheSync(stop, inf.HasSynced) {
+		tb.Fatal("service informer did not sync")
+	}
 }
 
 func (f *firstAddress) markCreated(name string, at time.Time) {
@@ -149,7 +165,10 @@ func benchCreate(b *testing.B, n int, perSecond int) {
 		}(names[i])
 	}
 	wg.Wait()
-	waitFor(b, 2*time.Minute, "every service to get an address", func() (bool, error) { return rec.count() == n, nil })
+	waitFor(b, 2*time.Minute, "every service to get an address", func() (bool, error) {
+		c := rec.count()
+		return c == n, fmt.Errorf("%d of %d have an address", c, n)
+	})
 	lat := rec.latencies(names)
 	last := lat[len(lat)-1]
 	total := time.Since(start)

@@ -47,12 +47,6 @@ func withAnnotation(k, v string) svcOpt {
 	}
 }
 
-func withPort(port int32) svcOpt {
-	return func(s *corev1.Service) {
-		s.Spec.Ports = []corev1.ServicePort{{Name: "p", Protocol: corev1.ProtocolTCP, Port: port, TargetPort: intstr.FromInt32(port)}}
-	}
-}
-
 func dualStack(policy corev1.IPFamilyPolicy) svcOpt {
 	return func(s *corev1.Service) {
 		s.Spec.IPFamilyPolicy = &policy

@@ -18,7 +18,7 @@ import (
 // target is a goal for one metric of one benchmark.
 type target struct {
 	bench, metric, goal string
-	max              float64
+	max                 float64
 }
 
 var targets = []target{
