@@ -18,6 +18,7 @@ func AddToScheme(s *runtime.Scheme) error {
 		&BGPPeer{}, &BGPPeerList{},
 		&BFDProfile{}, &BFDProfileList{},
 		&Community{}, &CommunityList{},
+		&ServiceL2Status{}, &ServiceL2StatusList{},
 	)
 	metav1.AddToGroupVersion(s, GroupVersion)
 	return nil

@@ -1,0 +1,164 @@
+package datapath
+
+import (
+	"fmt"
+	"net/netip"
+
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	"k8s.io/apimachinery/pkg/types"
+)
+
+// endpoint is one address:port of a Service port, merged over slices.
+type endpoint struct {
+	addr                        netip.AddrPort
+	ready, serving, terminating bool
+	local                       bool
+}
+
+// rank orders duplicates: the best-serving copy of an endpoint wins.
+func (e endpoint) rank() int {
+	switch {
+	case e.ready:
+		return 2
+	case e.serving:
+		return 1
+	}
+	return 0
+}
+
+// collectEndpoints returns the endpoints of one Service port in one address
+// family, deduplicated across slices. Slices must be sorted by name.
+//
+// Like kube-proxy (pkg/proxy/endpointslicecache.go) it uses an endpoint's
+// first address only, treats a missing ready/serving condition as true and a
+// missing terminating condition as false, and matches slice ports to the
+// Service port by name and protocol. Duplicates (the same address:port in
+// two slices, e.g. while the EndpointSlice controller moves an endpoint)
+// merge deterministically: the ready copy wins over the serving one, and the
+// endpoint is local if any copy says so.
+func collectEndpoints(node string, slices []*discoveryv1.EndpointSlice, portName string, proto corev1.Protocol, v6 bool, report func(Problem)) []endpoint {
+	want := discoveryv1.AddressTypeIPv4
+	if v6 {
+		want = discoveryv1.AddressTypeIPv6
+	}
+	byAddr := map[netip.AddrPort]int{}
+	var out []endpoint
+	for _, sl := range slices {
+		if sl.AddressType != want {
+			continue
+		}
+		port, ok := slicePort(sl, portName, proto)
+		if !ok {
+			continue
+		}
+		obj := types.NamespacedName{Namespace: sl.Namespace, Name: sl.Name}
+		for i, ep := range sl.Endpoints {
+			field := fmt.Sprintf("endpoints[%d].addresses", i)
+			if len(ep.Addresses) == 0 {
+				report(Problem{Kind: "EndpointSlice", Object: obj, Field: field, Message: "no address; endpoint skipped"})
+				continue
+			}
+			a, err := netip.ParseAddr(ep.Addresses[0])
+			if err != nil || a.Zone() != "" {
+				report(Problem{Kind: "EndpointSlice", Object: obj, Field: field + "[0]", Message: fmt.Sprintf("%q is not an IP address; endpoint skipped", ep.Addresses[0])})
+				continue
+			}
+			a = a.Unmap()
+			if a.Is6() != v6 {
+				report(Problem{Kind: "EndpointSlice", Object: obj, Field: field + "[0]", Message: fmt.Sprintf("%s does not match addressType %s; endpoint skipped", a, sl.AddressType)})
+				continue
+			}
+			e := endpoint{
+				addr:        netip.AddrPortFrom(a, port),
+				ready:       ep.Conditions.Ready == nil || *ep.Conditions.Ready,
+				serving:     ep.Conditions.Serving == nil || *ep.Conditions.Serving,
+				terminating: ep.Conditions.Terminating != nil && *ep.Conditions.Terminating,
+				local:       ep.NodeName != nil && *ep.NodeName == node,
+			}
+			if j, dup := byAddr[e.addr]; dup {
+				prev := out[j]
+				local := prev.local || e.local
+				if e.rank() > prev.rank() {
+					out[j] = e
+				}
+				out[j].local = local
+				continue
+			}
+			byAddr[e.addr] = len(out)
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// slicePort finds the slice's port for a Service port: same name (unnamed
+// is ""), same protocol (unset is TCP), and a port number.
+func slicePort(sl *discoveryv1.EndpointSlice, name string, proto corev1.Protocol) (uint16, bool) {
+	for _, p := range sl.Ports {
+		pn := ""
+		if p.Name != nil {
+			pn = *p.Name
+		}
+		pp := corev1.ProtocolTCP
+		if p.Protocol != nil {
+			pp = *p.Protocol
+		}
+		if pn != name || pp != proto || p.Port == nil || *p.Port < 1 || *p.Port > 65535 {
+			continue
+		}
+		return uint16(*p.Port), true
+	}
+	return 0, false
+}
+
+// backendsFor picks the backends of one virtual service, following
+// kube-proxy's CategorizeEndpoints (pkg/proxy/topology.go) without topology
+// hints:
+//
+//   - Cluster: every ready endpoint. If there is none, the endpoints that are
+//     serving and terminating take new connections instead (KEP-1669,
+//     ProxyTerminatingEndpoints, GA in Kubernetes 1.28): a rolling update
+//     whose old pods are all terminating keeps working until the new ones are
+//     ready.
+//   - Local: the same rule applied to this node's endpoints only; remote
+//     endpoints are never used, even when there is no local one.
+//
+// Endpoints that are serving and terminating but not chosen stay with Weight
+// 0 (draining: their connections go on, no new ones). Endpoints that are not
+// serving are left out; their connections are over as far as the datapath
+// is concerned.
+func backendsFor(eps []endpoint, localOnly bool) map[netip.AddrPort]Backend {
+	scope := eps
+	if localOnly {
+		scope = nil
+		for _, e := range eps {
+			if e.local {
+				scope = append(scope, e)
+			}
+		}
+	}
+	anyReady := false
+	for _, e := range scope {
+		if e.ready {
+			anyReady = true
+			break
+		}
+	}
+	out := map[netip.AddrPort]Backend{}
+	for _, e := range scope {
+		b := Backend{Terminating: e.terminating, Local: e.local}
+		switch {
+		case e.ready:
+			b.Weight = 1
+		case e.serving && e.terminating && !anyReady:
+			b.Weight = 1 // the KEP-1669 fallback
+		case e.serving && e.terminating:
+			b.Weight = 0 // draining
+		default:
+			continue
+		}
+		out[e.addr] = b
+	}
+	return out
+}

@@ -1,0 +1,419 @@
+package nftables
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"sync"
+	"time"
+
+	nft "github.com/google/nftables"
+	"github.com/google/nftables/expr"
+	"github.com/google/nftables/userdata"
+	"github.com/mdlayher/netlink"
+	vnl "github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
+
+	"github.com/ironlb/ironlb/datapath"
+)
+
+// DefaultMark is the packet-mark bit that flags connections to masquerade.
+// It avoids the bits kube-proxy (0x4000, 0x8000), Calico (0xffff0000) and
+// Cilium (0x0f00) use by default.
+const DefaultMark = 0x2000
+
+// Options configure a Backend.
+type Options struct {
+	// Table is the name of the inet table the backend owns; "" is "ironlb".
+	Table string
+	// NetNS is the path of a network namespace to program (e.g.
+	// /run/netns/NAME); "" is the caller's own. Tests use it.
+	NetNS string
+	// Mark is the packet-mark bit for masquerade; 0 is DefaultMark. It
+	// must be a single bit.
+	Mark uint32
+	// Logger; nil discards.
+	Logger *slog.Logger
+}
+
+// Backend programs a datapath.State into one nftables table. It touches no
+// other table. Apply is safe for concurrent use, but one caller is the
+// intended design.
+type Backend struct {
+	table *nft.Table
+	mark  uint32
+	skel  string
+	log   *slog.Logger
+
+	mu sync.Mutex
+	ns netns.NsHandle // -1: the caller's namespace
+	// rd reads the kernel's objects; enc only encodes transactions into
+	// capture, and sock sends them (see batch.go).
+	rd      *nft.Conn
+	enc     *nft.Conn
+	capture *capture
+	sock    *netlink.Conn
+	ct      *vnl.Handle
+
+	synced  bool
+	applied datapath.State
+	digests map[datapath.ServiceKey]uint64
+	digest  uint64
+	vipRefs map[netip.Addr]int
+	// hairpin: backend addresses in use (count) and every address in the
+	// kernel's hairpin sets. Unused ones are removed lazily: removing set
+	// elements costs the kernel a grace period (~10 ms), and a stale
+	// hairpin entry is harmless (it only matches DNATed connections whose
+	// source is their own destination, which always need masquerade).
+	hairpinRefs   map[netip.Addr]int
+	hairpinKernel map[netip.Addr]bool
+	hairpinStale  map[netip.Addr]bool // in the kernel, unused
+
+	// lastCommit is how long the kernel took for the last transaction
+	// (benchmarks report it).
+	lastCommit time.Duration
+}
+
+// staleHairpinLimit is how many unused hairpin entries may pile up before an
+// Apply removes them.
+const staleHairpinLimit = 256
+
+// New opens the netlink sockets. It changes nothing until Apply.
+func New(opts Options) (*Backend, error) {
+	if opts.Table == "" {
+		opts.Table = "ironlb"
+	}
+	if opts.Mark == 0 {
+		opts.Mark = DefaultMark
+	}
+	if opts.Mark&(opts.Mark-1) != 0 {
+		return nil, fmt.Errorf("nftables backend: Options.Mark %#x is not a single bit", opts.Mark)
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	b := &Backend{
+		table: &nft.Table{Family: nft.TableFamilyINet, Name: opts.Table},
+		mark:  opts.Mark,
+		skel:  skeletonDigest(opts.Mark),
+		log:   opts.Logger,
+		ns:    -1,
+	}
+	connOpts := []nft.ConnOption{nft.AsLasting(), nft.WithSockOptions(bigBuffers)}
+	if opts.NetNS != "" {
+		ns, err := netns.GetFromPath(opts.NetNS)
+		if err != nil {
+			return nil, fmt.Errorf("nftables backend: open netns %s: %w", opts.NetNS, err)
+		}
+		b.ns = ns
+		connOpts = append(connOpts, nft.WithNetNSFd(int(ns)))
+	}
+	rd, err := nft.New(connOpts...)
+	if err != nil {
+		return nil, errors.Join(fmt.Errorf("nftables backend: netlink: %w", err), b.Close())
+	}
+	b.rd = rd
+	b.capture = &capture{}
+	if b.enc, err = nft.New(nft.AsLasting(), nft.WithTestDial(b.capture.dial)); err != nil {
+		return nil, errors.Join(fmt.Errorf("nftables backend: encoder: %w", err), b.Close())
+	}
+	nsFD := 0
+	if b.ns >= 0 {
+		nsFD = int(b.ns)
+	}
+	if b.sock, err = netlink.Dial(unix.NETLINK_NETFILTER, &netlink.Config{NetNS: nsFD}); err != nil {
+		return nil, errors.Join(fmt.Errorf("nftables backend: netlink: %w", err), b.Close())
+	}
+	if err := bigBuffers(b.sock); err != nil {
+		return nil, errors.Join(fmt.Errorf("nftables backend: netlink buffers: %w", err), b.Close())
+	}
+	if b.ns >= 0 {
+		b.ct, err = vnl.NewHandleAt(b.ns, unix.NETLINK_NETFILTER)
+	} else {
+		b.ct, err = vnl.NewHandle(unix.NETLINK_NETFILTER)
+	}
+	if err != nil {
+		return nil, errors.Join(fmt.Errorf("nftables backend: conntrack netlink: %w", err), b.Close())
+	}
+	return b, nil
+}
+
+// bigBuffers lets one transaction carry a full sync of thousands of
+// services: the whole batch goes in one sendmsg, and the kernel answers
+// every message. Forcing the sizes needs CAP_NET_ADMIN, which programming
+// nftables needs anyway.
+func bigBuffers(c *netlink.Conn) error {
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var serr error
+	err = rc.Control(func(fd uintptr) {
+		for _, opt := range []int{unix.SO_SNDBUFFORCE, unix.SO_RCVBUFFORCE} {
+			if e := unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, opt, 256<<20); e != nil {
+				serr = fmt.Errorf("setsockopt %d: %w", opt, e)
+			}
+		}
+	})
+	return errors.Join(err, serr)
+}
+
+// Close releases the sockets; the table stays as it is.
+func (b *Backend) Close() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var errs []error
+	if b.rd != nil {
+		errs = append(errs, b.rd.CloseLasting())
+		b.rd = nil
+	}
+	if b.enc != nil {
+		errs = append(errs, b.enc.CloseLasting())
+		b.enc = nil
+	}
+	if b.sock != nil {
+		errs = append(errs, b.sock.Close())
+		b.sock = nil
+	}
+	if b.ct != nil {
+		b.ct.Close()
+		b.ct = nil
+	}
+	if b.ns >= 0 {
+		errs = append(errs, b.ns.Close())
+		b.ns = -1
+	}
+	return errors.Join(errs...)
+}
+
+// Apply makes the table match want. The first call adopts a table that a
+// previous instance left with the same content (changing nothing) and
+// otherwise replaces the whole table in one transaction; later calls change
+// only the chains and set elements of services that differ, also in one
+// transaction each. Connection tracking cleanup (UDP flows to removed
+// backends, affinity pins to backends that left) follows the transaction.
+func (b *Backend) Apply(ctx context.Context, want datapath.State) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.sock == nil {
+		return errors.New("nftables backend: closed")
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if !b.synced {
+		return b.initialSync(want)
+	}
+	err := b.incremental(want)
+	if err == nil {
+		return nil
+	}
+	// The table was changed behind our back, or a bug: start over.
+	b.log.Error("incremental nftables update failed; replacing the table", "error", err)
+	b.synced = false
+	if ferr := b.fullSync(want); ferr != nil {
+		return fmt.Errorf("nftables backend: %w; full resync: %w", err, ferr)
+	}
+	return nil
+}
+
+// initialSync adopts the table if its record says it holds exactly want.
+func (b *Backend) initialSync(want datapath.State) error {
+	digests, digest := digestState(want)
+	skel, state, err := b.readMeta()
+	if err == nil && skel == b.skel && state == digest {
+		hp, err := b.kernelHairpins()
+		if err == nil {
+			b.adopt(want, digests, digest, hp)
+			b.log.Info("nftables table already up to date", "table", b.table.Name, "services", len(want.Services))
+			return nil
+		}
+	}
+	return b.fullSync(want)
+}
+
+func digestState(s datapath.State) (map[datapath.ServiceKey]uint64, uint64) {
+	digests := make(map[datapath.ServiceKey]uint64, len(s.Services))
+	var x uint64
+	for k, vs := range s.Services {
+		d := serviceDigest(k, vs)
+		digests[k] = d
+		x ^= d
+	}
+	return digests, x
+}
+
+// adopt records that the kernel holds want.
+func (b *Backend) adopt(want datapath.State, digests map[datapath.ServiceKey]uint64, digest uint64, hairpins map[netip.Addr]bool) {
+	b.applied = want
+	b.digests = digests
+	b.digest = digest
+	b.vipRefs = map[netip.Addr]int{}
+	b.hairpinRefs = map[netip.Addr]int{}
+	for k, vs := range want.Services {
+		b.vipRefs[k.VIP]++
+		for a := range vs.Backends {
+			b.hairpinRefs[a.Addr()]++
+		}
+	}
+	b.hairpinKernel = hairpins
+	b.hairpinStale = map[netip.Addr]bool{}
+	for a := range hairpins {
+		if b.hairpinRefs[a] == 0 {
+			b.hairpinStale[a] = true
+		}
+	}
+	b.synced = true
+}
+
+func (b *Backend) metaComment(digest uint64) string {
+	return fmt.Sprintf("ironlb datapath skeleton=%s state=%016x", b.skel, digest)
+}
+
+// readMeta returns the skeleton and state digests the table records.
+func (b *Backend) readMeta() (skel string, state uint64, err error) {
+	rules, err := b.rd.GetRules(b.table, &nft.Chain{Table: b.table, Name: chainMeta})
+	if err != nil {
+		return "", 0, err
+	}
+	if len(rules) != 1 {
+		return "", 0, fmt.Errorf("%d rules in %s", len(rules), chainMeta)
+	}
+	c, ok := userdata.GetString(rules[0].UserData, userdata.TypeComment)
+	if !ok {
+		return "", 0, errors.New("no comment")
+	}
+	if _, err := fmt.Sscanf(c, "ironlb datapath skeleton=%s state=%x", &skel, &state); err != nil {
+		return "", 0, fmt.Errorf("comment %q: %w", c, err)
+	}
+	return skel, state, nil
+}
+
+func (b *Backend) addMeta(digest uint64) {
+	meta := &nft.Chain{Table: b.table, Name: chainMeta}
+	b.enc.AddRule(&nft.Rule{Table: b.table, Chain: meta, Exprs: []expr.Any{verdict(expr.VerdictReturn)},
+		UserData: userdata.AppendString(nil, userdata.TypeComment, b.metaComment(digest))})
+}
+
+// kernelHairpins lists the hairpin sets.
+func (b *Backend) kernelHairpins() (map[netip.Addr]bool, error) {
+	out := map[netip.Addr]bool{}
+	for _, v6 := range []bool{false, true} {
+		els, err := b.rd.GetSetElements(&nft.Set{Table: b.table, Name: setHairpin + fam(v6), KeyType: nft.MustConcatSetType(addrType(v6), addrType(v6))})
+		if err != nil {
+			return nil, fmt.Errorf("list %s: %w", setHairpin+fam(v6), err)
+		}
+		n := 4 * words(v6)
+		for _, e := range els {
+			if len(e.Key) < n {
+				continue
+			}
+			if a, ok := netip.AddrFromSlice(e.Key[:n]); ok {
+				out[a] = true
+			}
+		}
+	}
+	return out, nil
+}
+
+// fullSync replaces the table in one transaction.
+func (b *Backend) fullSync(want datapath.State) error {
+	t := b.table
+	c := b.enc
+	c.AddTable(t) // so that the delete finds one
+	c.DelTable(t)
+	c.AddTable(t)
+	sets := map[string]*nft.Set{}
+	for _, v6 := range []bool{false, true} {
+		for _, s := range setSpecs(v6) {
+			set := s.set(t)
+			if err := c.AddSet(set, nil); err != nil {
+				return fmt.Errorf("nftables backend: set %s: %w", s.name, err)
+			}
+			sets[s.name] = set
+		}
+	}
+	base, regular := skeleton(t, b.mark)
+	for _, ch := range regular {
+		c.AddChain(ch)
+	}
+	for _, bc := range base {
+		ch := c.AddChain(bc.chain)
+		for _, r := range bc.rules {
+			c.AddRule(&nft.Rule{Table: t, Chain: ch, Exprs: r})
+		}
+	}
+	els := map[string][]nft.SetElement{}
+	hairpins := map[netip.Addr]bool{}
+	for _, k := range want.SortedKeys() {
+		vs := want.Services[k]
+		f := fam(k.VIP.Is6())
+		ch := c.AddChain(&nft.Chain{Table: t, Name: chainName(k)})
+		for _, r := range serviceRules(k, vs, b.mark) {
+			c.AddRule(&nft.Rule{Table: t, Chain: ch, Exprs: r})
+		}
+		key := serviceKeyBytes(k)
+		els[setServices+f] = append(els[setServices+f], nft.SetElement{Key: key, VerdictData: &expr.Verdict{Kind: expr.VerdictGoto, Chain: ch.Name}})
+		if vs.LocalOnly {
+			els[setLocal+f] = append(els[setLocal+f], nft.SetElement{Key: key})
+		}
+		for a := range vs.Backends {
+			if !hairpins[a.Addr()] {
+				hairpins[a.Addr()] = true
+				hf := fam(a.Addr().Is6())
+				els[setHairpin+hf] = append(els[setHairpin+hf], nft.SetElement{Key: hairpinKey(a.Addr())})
+			}
+		}
+	}
+	vips := map[netip.Addr]bool{}
+	for k := range want.Services {
+		if !vips[k.VIP] {
+			vips[k.VIP] = true
+			f := fam(k.VIP.Is6())
+			els[setVIPs+f] = append(els[setVIPs+f], nft.SetElement{Key: k.VIP.AsSlice()})
+		}
+	}
+	for name, e := range els {
+		if err := addElements(c, sets[name], e); err != nil {
+			return err
+		}
+	}
+	c.AddChain(&nft.Chain{Table: t, Name: chainMeta})
+	digests, digest := digestState(want)
+	b.addMeta(digest)
+	if err := b.commit(); err != nil {
+		return fmt.Errorf("nftables backend: replace table inet %s (%d services): %w", t.Name, len(want.Services), err)
+	}
+	b.adopt(want, digests, digest, hairpins)
+	b.log.Info("nftables table replaced", "table", t.Name, "services", len(want.Services))
+	return nil
+}
+
+// elementChunk keeps each element message well under the 64 KiB a netlink
+// attribute can hold.
+const elementChunk = 256
+
+func addElements(c *nft.Conn, s *nft.Set, els []nft.SetElement) error {
+	for len(els) > 0 {
+		n := min(len(els), elementChunk)
+		if err := c.SetAddElements(s, els[:n]); err != nil {
+			return fmt.Errorf("nftables backend: elements of %s: %w", s.Name, err)
+		}
+		els = els[n:]
+	}
+	return nil
+}
+
+func deleteElements(c *nft.Conn, s *nft.Set, els []nft.SetElement) error {
+	for len(els) > 0 {
+		n := min(len(els), elementChunk)
+		if err := c.SetDeleteElements(s, els[:n]); err != nil {
+			return fmt.Errorf("nftables backend: delete elements of %s: %w", s.Name, err)
+		}
+		els = els[n:]
+	}
+	return nil
+}

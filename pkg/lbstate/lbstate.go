@@ -1,0 +1,126 @@
+// Package lbstate condenses LoadBalancer Services and their EndpointSlices
+// into what the speakers decide with: each Service's external IPs, its
+// traffic policy, and which nodes have usable endpoints. Pure: no clients,
+// no I/O, so layer 2, BGP and their tests all read the cluster the same way.
+package lbstate
+
+import (
+	"net/netip"
+	"slices"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/ironlb/ironlb/pkg/svcrequest"
+)
+
+// Service is one LoadBalancer Service with addresses IronLB assigned.
+type Service struct {
+	Key  types.NamespacedName
+	IPs  []netip.Addr // status.loadBalancer.ingress, primary family first
+	Pool string       // ironlb.io/ip-allocated-from-pool
+	// Local is externalTrafficPolicy: Local: only nodes with a usable local
+	// endpoint may attract traffic.
+	Local bool
+	// Endpoints counts usable endpoints per node name ("" for endpoints
+	// without a node). Usable means ready; when a Service has no ready
+	// endpoint at all, its serving-but-terminating ones count instead, as
+	// kube-proxy does (KEP-1669), so traffic drains instead of failing.
+	Endpoints map[string]int
+}
+
+// HasEndpoints reports whether any endpoint is usable.
+func (s Service) HasEndpoints() bool {
+	for _, n := range s.Endpoints {
+		if n > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// HasLocalEndpoints reports whether node has a usable endpoint.
+func (s Service) HasLocalEndpoints(node string) bool { return s.Endpoints[node] > 0 }
+
+// Build returns the Services IronLB assigned addresses to, sorted by key.
+// A Service counts when its status shows an address and it carries the
+// pool annotation the controller writes with it.
+func Build(svcs []*corev1.Service, eps []*discoveryv1.EndpointSlice) []Service {
+	bySvc := map[types.NamespacedName][]*discoveryv1.EndpointSlice{}
+	for _, es := range eps {
+		name := es.Labels[discoveryv1.LabelServiceName]
+		if name == "" {
+			continue
+		}
+		k := types.NamespacedName{Namespace: es.Namespace, Name: name}
+		bySvc[k] = append(bySvc[k], es)
+	}
+	var out []Service
+	for _, svc := range svcs {
+		pool, ok := svc.Annotations[svcrequest.AnnotationIPAllocatedFromPool]
+		if !ok || svc.Spec.Type != corev1.ServiceTypeLoadBalancer {
+			continue
+		}
+		var ips []netip.Addr
+		for _, in := range svc.Status.LoadBalancer.Ingress {
+			if ip, err := netip.ParseAddr(in.IP); err == nil {
+				ips = append(ips, ip)
+			}
+		}
+		if len(ips) == 0 {
+			continue
+		}
+		k := types.NamespacedName{Namespace: svc.Namespace, Name: svc.Name}
+		out = append(out, Service{
+			Key:       k,
+			IPs:       ips,
+			Pool:      pool,
+			Local:     svc.Spec.ExternalTrafficPolicy == corev1.ServiceExternalTrafficPolicyLocal,
+			Endpoints: usableEndpoints(bySvc[k]),
+		})
+	}
+	slices.SortFunc(out, func(a, b Service) int {
+		if c := strings.Compare(a.Key.Namespace, b.Key.Namespace); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Key.Name, b.Key.Name)
+	})
+	return out
+}
+
+// usableEndpoints counts ready endpoints per node, falling back to serving
+// terminating ones when none is ready. An endpoint listed in several slices
+// (possible during slice rebalancing) counts once per address.
+func usableEndpoints(eps []*discoveryv1.EndpointSlice) map[string]int {
+	ready, serving := map[string]int{}, map[string]int{}
+	seen := map[string]bool{}
+	for _, es := range eps {
+		for _, ep := range es.Endpoints {
+			if len(ep.Addresses) == 0 {
+				continue
+			}
+			id := string(es.AddressType) + "/" + ep.Addresses[0]
+			if seen[id] {
+				continue
+			}
+			seen[id] = true
+			node := ""
+			if ep.NodeName != nil {
+				node = *ep.NodeName
+			}
+			c := ep.Conditions
+			switch {
+			case c.Ready == nil || *c.Ready: // nil means ready (API contract)
+				ready[node]++
+			case c.Serving != nil && *c.Serving:
+				serving[node]++
+			}
+		}
+	}
+	if len(ready) > 0 {
+		return ready
+	}
+	return serving
+}

@@ -1,0 +1,225 @@
+// Package l2plan decides which node announces each layer 2 Service IP.
+// Every speaker runs the same pure function on the same inputs (the
+// configuration, the Services, the Nodes and the set of live speakers) and
+// so reaches the same answer without talking to the others.
+package l2plan
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+	"strconv"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/ironlb/ironlb/config"
+	"github.com/ironlb/ironlb/pkg/election"
+	"github.com/ironlb/ironlb/pkg/lbstate"
+)
+
+// LabelExclude is the well-known label that keeps a node out of external
+// load balancers.
+const LabelExclude = "node.kubernetes.io/exclude-from-external-load-balancers"
+
+// AnnotationWeight on a Node makes it preferred (a higher weight takes a
+// larger share of the IPs); default 1.
+const AnnotationWeight = "ironlb.io/layer2-weight"
+
+// Node is what the plan needs of a Kubernetes Node.
+type Node struct {
+	Name   string
+	Labels map[string]string
+	Weight int
+	// Usable is false for nodes that must not announce: not Ready,
+	// NetworkUnavailable, or labelled LabelExclude.
+	Usable bool
+	Why    string // why not Usable
+}
+
+// NodeFrom condenses a Node.
+func NodeFrom(n *corev1.Node) Node {
+	out := Node{Name: n.Name, Labels: n.Labels, Weight: 1, Usable: true}
+	if w, err := strconv.Atoi(n.Annotations[AnnotationWeight]); err == nil && w > 0 {
+		out.Weight = w
+	}
+	if _, ok := n.Labels[LabelExclude]; ok {
+		out.Usable, out.Why = false, "labelled "+LabelExclude
+		return out
+	}
+	ready := false
+	for _, c := range n.Status.Conditions {
+		switch {
+		case c.Type == corev1.NodeReady && c.Status == corev1.ConditionTrue:
+			ready = true
+		case c.Type == corev1.NodeNetworkUnavailable && c.Status == corev1.ConditionTrue:
+			out.Usable, out.Why = false, "NetworkUnavailable"
+			return out
+		}
+	}
+	if !ready {
+		out.Usable, out.Why = false, "not Ready"
+	}
+	return out
+}
+
+// Owner is the node that announces one IP, and where.
+type Owner struct {
+	Node string
+	// Interfaces are the interface patterns of the L2Advertisements that
+	// select the owner for this IP's pool; empty means automatic choice.
+	Interfaces []string
+	Pool       string
+	Services   []types.NamespacedName
+}
+
+// Plan is who announces what. IPs of pools without an L2Advertisement are
+// in neither map: layer 2 has nothing to say about them.
+type Plan struct {
+	Owners      map[netip.Addr]Owner
+	Unannounced map[netip.Addr]string // IP -> why no node announces it
+}
+
+// Compute elects an owner for every layer 2 Service IP. alive lists the
+// nodes whose speakers are alive.
+func Compute(cfg *config.Config, svcs []lbstate.Service, nodes []Node, alive []string) Plan {
+	plan := Plan{Owners: map[netip.Addr]Owner{}, Unannounced: map[netip.Addr]string{}}
+	if cfg == nil {
+		return plan
+	}
+	live := make(map[string]bool, len(alive))
+	for _, n := range alive {
+		live[n] = true
+	}
+	type ipInfo struct {
+		pool     string
+		services []lbstate.Service
+	}
+	ips := map[netip.Addr]*ipInfo{}
+	for _, s := range svcs {
+		for _, ip := range s.IPs {
+			pool := s.Pool
+			if p, ok := cfg.PoolFor(ip); ok {
+				pool = p
+			}
+			info := ips[ip]
+			if info == nil {
+				info = &ipInfo{pool: pool}
+				ips[ip] = info
+			}
+			info.services = append(info.services, s)
+		}
+	}
+
+	var items []election.Item
+	interfaces := map[netip.Addr]map[string][]string{} // ip -> node -> patterns
+	weights := map[string]int{}
+	for ip, info := range ips {
+		advs := cfg.L2For(info.pool)
+		if len(advs) == 0 {
+			continue
+		}
+		eligible, why := eligibleNodes(advs, info.services, nodes, live)
+		if len(eligible) == 0 {
+			plan.Unannounced[ip] = why
+			continue
+		}
+		interfaces[ip] = map[string][]string{}
+		var names []string
+		for _, n := range eligible {
+			names = append(names, n.Name)
+			weights[n.Name] = n.Weight
+			interfaces[ip][n.Name] = interfacesFor(advs, n)
+		}
+		items = append(items, election.Item{IP: ip, Eligible: names})
+	}
+	cands := make([]election.Candidate, 0, len(weights))
+	for n, w := range weights {
+		cands = append(cands, election.Candidate{Node: n, Weight: w})
+	}
+	for ip, node := range election.Elect(items, cands) {
+		info := ips[ip]
+		keys := make([]types.NamespacedName, len(info.services))
+		for i, s := range info.services {
+			keys[i] = s.Key
+		}
+		plan.Owners[ip] = Owner{Node: node, Interfaces: interfaces[ip][node], Pool: info.pool, Services: keys}
+	}
+	return plan
+}
+
+// eligibleNodes are the nodes that may announce an IP used by svcs: selected
+// by an advertisement of the pool, usable, with a live speaker, and with a
+// usable endpoint (any node for Cluster, a local one for Local) for at least
+// one of the Services. why explains an empty result.
+func eligibleNodes(advs []config.L2Advertisement, svcs []lbstate.Service, nodes []Node, live map[string]bool) ([]Node, string) {
+	anyEndpoints := false
+	for _, s := range svcs {
+		anyEndpoints = anyEndpoints || s.HasEndpoints()
+	}
+	if !anyEndpoints {
+		return nil, "no ready endpoint"
+	}
+	var out []Node
+	reasons := map[string]int{}
+	for _, n := range nodes {
+		switch {
+		case !slices.ContainsFunc(advs, func(a config.L2Advertisement) bool { return a.SelectsNode(n.Labels) }):
+			reasons["not selected by an L2Advertisement"]++
+		case !n.Usable:
+			reasons[n.Why]++
+		case !live[n.Name]:
+			reasons["speaker not alive"]++
+		case !servesTraffic(svcs, n.Name):
+			reasons["no local endpoint (externalTrafficPolicy: Local)"]++
+		default:
+			out = append(out, n)
+		}
+	}
+	if len(out) > 0 {
+		return out, ""
+	}
+	return nil, summarize(len(nodes), reasons)
+}
+
+func servesTraffic(svcs []lbstate.Service, node string) bool {
+	for _, s := range svcs {
+		if !s.Local && s.HasEndpoints() || s.Local && s.HasLocalEndpoints(node) {
+			return true
+		}
+	}
+	return false
+}
+
+func interfacesFor(advs []config.L2Advertisement, n Node) []string {
+	var out []string
+	for _, a := range advs {
+		if a.SelectsNode(n.Labels) {
+			if len(a.Interfaces) == 0 {
+				return nil // one advertisement leaves the choice open
+			}
+			out = append(out, a.Interfaces...)
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+func summarize(total int, reasons map[string]int) string {
+	if total == 0 {
+		return "no nodes"
+	}
+	keys := make([]string, 0, len(reasons))
+	for r := range reasons {
+		keys = append(keys, r)
+	}
+	slices.Sort(keys)
+	s := "no eligible node:"
+	for i, r := range keys {
+		if i > 0 {
+			s += ","
+		}
+		s += fmt.Sprintf(" %d %s", reasons[r], r)
+	}
+	return s
+}

@@ -1,0 +1,194 @@
+package l2plan
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/ironlb/ironlb/config"
+	"github.com/ironlb/ironlb/config/v1beta1"
+	"github.com/ironlb/ironlb/pkg/lbstate"
+)
+
+func compile(t *testing.T, advs ...v1beta1.L2Advertisement) *config.Config {
+	t.Helper()
+	cfg, err := config.Compile(config.Resources{
+		Pools: []v1beta1.IPAddressPool{
+			{ObjectMeta: metav1.ObjectMeta{Name: "l2"}, Spec: v1beta1.IPAddressPoolSpec{Addresses: []string{"203.0.113.0/24", "2001:db8:300::/120"}}},
+			{ObjectMeta: metav1.ObjectMeta{Name: "bgp"}, Spec: v1beta1.IPAddressPoolSpec{Addresses: []string{"198.51.100.0/24"}}},
+		},
+		L2Advertisements: advs,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+func adv(name string, nodeLabels map[string]string, ifaces ...string) v1beta1.L2Advertisement {
+	a := v1beta1.L2Advertisement{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: v1beta1.L2AdvertisementSpec{IPAddressPools: []string{"l2"}, Interfaces: ifaces}}
+	if nodeLabels != nil {
+		a.Spec.NodeSelectors = []metav1.LabelSelector{{MatchLabels: nodeLabels}}
+	}
+	return a
+}
+
+func svc(name string, local bool, endpoints map[string]int, ips ...string) lbstate.Service {
+	s := lbstate.Service{Key: types.NamespacedName{Namespace: "ns", Name: name}, Pool: "l2", Local: local, Endpoints: endpoints}
+	for _, ip := range ips {
+		s.IPs = append(s.IPs, netip.MustParseAddr(ip))
+	}
+	return s
+}
+
+func nodes(names ...string) []Node {
+	var out []Node
+	for _, n := range names {
+		out = append(out, Node{Name: n, Labels: map[string]string{"name": n}, Weight: 1, Usable: true})
+	}
+	return out
+}
+
+var vip = netip.MustParseAddr("203.0.113.10")
+
+func TestEligibility(t *testing.T) {
+	all := map[string]int{"n1": 1}
+	tests := []struct {
+		name      string
+		advs      []v1beta1.L2Advertisement
+		svcs      []lbstate.Service
+		nodes     []Node
+		alive     []string
+		wantOwner []string // acceptable owners; nil: unannounced
+		why       string   // substring of the reason when unannounced
+	}{
+		{"any live node", []v1beta1.L2Advertisement{adv("a", nil)}, []lbstate.Service{svc("s", false, all, "203.0.113.10")}, nodes("n1", "n2"), []string{"n1", "n2"}, []string{"n1", "n2"}, ""},
+		{"node selector", []v1beta1.L2Advertisement{adv("a", map[string]string{"name": "n2"})}, []lbstate.Service{svc("s", false, all, "203.0.113.10")}, nodes("n1", "n2"), []string{"n1", "n2"}, []string{"n2"}, ""},
+		{"dead speaker", []v1beta1.L2Advertisement{adv("a", nil)}, []lbstate.Service{svc("s", false, all, "203.0.113.10")}, nodes("n1", "n2"), []string{"n1"}, []string{"n1"}, ""},
+		{"no live speaker", []v1beta1.L2Advertisement{adv("a", nil)}, []lbstate.Service{svc("s", false, all, "203.0.113.10")}, nodes("n1"), nil, nil, "speaker not alive"},
+		{"no endpoints", []v1beta1.L2Advertisement{adv("a", nil)}, []lbstate.Service{svc("s", false, nil, "203.0.113.10")}, nodes("n1"), []string{"n1"}, nil, "no ready endpoint"},
+		{"local endpoint only on n3", []v1beta1.L2Advertisement{adv("a", nil)}, []lbstate.Service{svc("s", true, map[string]int{"n3": 2}, "203.0.113.10")}, nodes("n1", "n2", "n3"), []string{"n1", "n2", "n3"}, []string{"n3"}, ""},
+		{"local endpoint on a dead node", []v1beta1.L2Advertisement{adv("a", nil)}, []lbstate.Service{svc("s", true, map[string]int{"n3": 2}, "203.0.113.10")}, nodes("n1", "n3"), []string{"n1"}, nil, "1 speaker not alive"},
+		{"unusable node", []v1beta1.L2Advertisement{adv("a", nil)}, []lbstate.Service{svc("s", false, all, "203.0.113.10")},
+			[]Node{{Name: "n1", Usable: false, Why: "not Ready"}}, []string{"n1"}, nil, "not Ready"},
+		{"shared IP: Local service without local endpoint beside a Cluster one", []v1beta1.L2Advertisement{adv("a", nil)},
+			[]lbstate.Service{svc("s", true, map[string]int{"n2": 1}, "203.0.113.10"), svc("t", false, all, "203.0.113.10")}, nodes("n1", "n2"), []string{"n1", "n2"}, []string{"n1", "n2"}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := Compute(compile(t, tt.advs...), tt.svcs, tt.nodes, tt.alive)
+			o, ok := p.Owners[vip]
+			if tt.wantOwner == nil {
+				if ok {
+					t.Fatalf("announced by %s, want unannounced", o.Node)
+				}
+				if !strings.Contains(p.Unannounced[vip], tt.why) {
+					t.Fatalf("reason %q, want it to mention %q", p.Unannounced[vip], tt.why)
+				}
+				return
+			}
+			if !ok {
+				t.Fatalf("unannounced (%s), want one of %v", p.Unannounced[vip], tt.wantOwner)
+			}
+			found := false
+			for _, w := range tt.wantOwner {
+				found = found || o.Node == w
+			}
+			if !found {
+				t.Fatalf("owner %s, want one of %v", o.Node, tt.wantOwner)
+			}
+		})
+	}
+}
+
+func TestOtherPoolsAreNotLayer2(t *testing.T) {
+	s := svc("s", false, map[string]int{"n1": 1}, "198.51.100.5")
+	s.Pool = "bgp"
+	p := Compute(compile(t, adv("a", nil)), []lbstate.Service{s}, nodes("n1"), []string{"n1"})
+	if len(p.Owners)+len(p.Unannounced) != 0 {
+		t.Fatalf("a pool without L2Advertisement got %+v", p)
+	}
+}
+
+func TestInterfacesAreTheUnionOfSelectingAdvertisements(t *testing.T) {
+	cfg := compile(t, adv("a", map[string]string{"name": "n1"}, "eth0"), adv("b", nil, "bond*"))
+	p := Compute(cfg, []lbstate.Service{svc("s", false, map[string]int{"n1": 1}, "203.0.113.10")}, nodes("n1"), []string{"n1"})
+	if got := fmt.Sprint(p.Owners[vip].Interfaces); got != "[bond* eth0]" {
+		t.Fatalf("interfaces %s", got)
+	}
+	cfg = compile(t, adv("a", nil, "eth0"), adv("auto", nil))
+	p = Compute(cfg, []lbstate.Service{svc("s", false, map[string]int{"n1": 1}, "203.0.113.10")}, nodes("n1"), []string{"n1"})
+	if len(p.Owners[vip].Interfaces) != 0 {
+		t.Fatalf("an advertisement without interfaces leaves the choice open, got %v", p.Owners[vip].Interfaces)
+	}
+}
+
+func TestBalancedAndDeterministic(t *testing.T) {
+	cfg := compile(t, adv("a", nil))
+	var svcs []lbstate.Service
+	for i := range 254 {
+		svcs = append(svcs, svc(fmt.Sprintf("s%d", i), false, map[string]int{"n1": 1}, fmt.Sprintf("203.0.113.%d", i+1)))
+	}
+	for i := range 46 {
+		svcs = append(svcs, svc(fmt.Sprintf("v6-%d", i), false, map[string]int{"n1": 1}, fmt.Sprintf("2001:db8:300::%x", i+1)))
+	}
+	ns := nodes("n1", "n2", "n3")
+	p := Compute(cfg, svcs, ns, []string{"n1", "n2", "n3"})
+	count := map[string]int{}
+	for _, o := range p.Owners {
+		count[o.Node]++
+	}
+	for n, c := range count {
+		if c*100 > 40*len(svcs) {
+			t.Errorf("%s owns %d of %d IPs (> 40%%)", n, c, len(svcs))
+		}
+	}
+	// Reversed inputs, same answer.
+	rev := make([]lbstate.Service, len(svcs))
+	for i := range svcs {
+		rev[len(svcs)-1-i] = svcs[i]
+	}
+	q := Compute(cfg, rev, []Node{ns[2], ns[0], ns[1]}, []string{"n3", "n2", "n1"})
+	for ip, o := range p.Owners {
+		if q.Owners[ip].Node != o.Node {
+			t.Fatalf("%s: %s vs %s with reordered input", ip, o.Node, q.Owners[ip].Node)
+		}
+	}
+}
+
+func TestNodeFrom(t *testing.T) {
+	mk := func(labels, ann map[string]string, conds ...corev1.NodeCondition) *corev1.Node {
+		return &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "n", Labels: labels, Annotations: ann}, Status: corev1.NodeStatus{Conditions: conds}}
+	}
+	ready := corev1.NodeCondition{Type: corev1.NodeReady, Status: corev1.ConditionTrue}
+	tests := []struct {
+		name   string
+		node   *corev1.Node
+		usable bool
+		weight int
+	}{
+		{"ready", mk(nil, nil, ready), true, 1},
+		{"weighted", mk(nil, map[string]string{AnnotationWeight: "3"}, ready), true, 3},
+		{"bad weight ignored", mk(nil, map[string]string{AnnotationWeight: "-2"}, ready), true, 1},
+		{"not ready", mk(nil, nil, corev1.NodeCondition{Type: corev1.NodeReady, Status: corev1.ConditionFalse}), false, 1},
+		{"no conditions", mk(nil, nil), false, 1},
+		{"network unavailable", mk(nil, nil, ready, corev1.NodeCondition{Type: corev1.NodeNetworkUnavailable, Status: corev1.ConditionTrue}), false, 1},
+		{"excluded", mk(map[string]string{LabelExclude: ""}, nil, ready), false, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			n := NodeFrom(tt.node)
+			if n.Usable != tt.usable || n.Weight != tt.weight {
+				t.Fatalf("got usable=%v weight=%d (%s)", n.Usable, n.Weight, n.Why)
+			}
+			if !n.Usable && n.Why == "" {
+				t.Fatal("unusable without a reason")
+			}
+		})
+	}
+}
