@@ -5,7 +5,8 @@ import metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 // ServiceL2Status reports which node announces one Service IP with ARP/NDP
 // and on which interfaces. The announcing speaker writes it; it lives in the
 // Service's namespace, is owned by the Service (deleted with it), and is
-// named <service>.<ip> with ':' written as '-'. It has no status
+// named <service>.<ip>, an IPv6 address written out in full with '-'
+// for ':'. It has no status
 // subresource: the speaker writes the whole object in one request.
 //
 // +kubebuilder:object:root=true

@@ -73,17 +73,24 @@ type Owner struct {
 	Services   []types.NamespacedName
 }
 
+// Unannounced is a layer 2 IP no node may announce, and why.
+type Unannounced struct {
+	Reason   string
+	Pool     string
+	Services []types.NamespacedName
+}
+
 // Plan is who announces what. IPs of pools without an L2Advertisement are
 // in neither map: layer 2 has nothing to say about them.
 type Plan struct {
 	Owners      map[netip.Addr]Owner
-	Unannounced map[netip.Addr]string // IP -> why no node announces it
+	Unannounced map[netip.Addr]Unannounced
 }
 
 // Compute elects an owner for every layer 2 Service IP. alive lists the
 // nodes whose speakers are alive.
 func Compute(cfg *config.Config, svcs []lbstate.Service, nodes []Node, alive []string) Plan {
-	plan := Plan{Owners: map[netip.Addr]Owner{}, Unannounced: map[netip.Addr]string{}}
+	plan := Plan{Owners: map[netip.Addr]Owner{}, Unannounced: map[netip.Addr]Unannounced{}}
 	if cfg == nil {
 		return plan
 	}
@@ -121,7 +128,7 @@ func Compute(cfg *config.Config, svcs []lbstate.Service, nodes []Node, alive []s
 		}
 		eligible, why := eligibleNodes(advs, info.services, nodes, live)
 		if len(eligible) == 0 {
-			plan.Unannounced[ip] = why
+			plan.Unannounced[ip] = Unannounced{Reason: why, Pool: info.pool, Services: keysOf(info.services)}
 			continue
 		}
 		interfaces[ip] = map[string][]string{}
@@ -139,11 +146,7 @@ func Compute(cfg *config.Config, svcs []lbstate.Service, nodes []Node, alive []s
 	}
 	for ip, node := range election.Elect(items, cands) {
 		info := ips[ip]
-		keys := make([]types.NamespacedName, len(info.services))
-		for i, s := range info.services {
-			keys[i] = s.Key
-		}
-		plan.Owners[ip] = Owner{Node: node, Interfaces: interfaces[ip][node], Pool: info.pool, Services: keys}
+		plan.Owners[ip] = Owner{Node: node, Interfaces: interfaces[ip][node], Pool: info.pool, Services: keysOf(info.services)}
 	}
 	return plan
 }
@@ -180,6 +183,14 @@ func eligibleNodes(advs []config.L2Advertisement, svcs []lbstate.Service, nodes 
 		return out, ""
 	}
 	return nil, summarize(len(nodes), reasons)
+}
+
+func keysOf(svcs []lbstate.Service) []types.NamespacedName {
+	keys := make([]types.NamespacedName, len(svcs))
+	for i, s := range svcs {
+		keys[i] = s.Key
+	}
+	return keys
 }
 
 func servesTraffic(svcs []lbstate.Service, node string) bool {

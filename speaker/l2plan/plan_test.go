@@ -87,13 +87,13 @@ func TestEligibility(t *testing.T) {
 				if ok {
 					t.Fatalf("announced by %s, want unannounced", o.Node)
 				}
-				if !strings.Contains(p.Unannounced[vip], tt.why) {
-					t.Fatalf("reason %q, want it to mention %q", p.Unannounced[vip], tt.why)
+				if !strings.Contains(p.Unannounced[vip].Reason, tt.why) {
+					t.Fatalf("reason %q, want it to mention %q", p.Unannounced[vip].Reason, tt.why)
 				}
 				return
 			}
 			if !ok {
-				t.Fatalf("unannounced (%s), want one of %v", p.Unannounced[vip], tt.wantOwner)
+				t.Fatalf("unannounced (%s), want one of %v", p.Unannounced[vip].Reason, tt.wantOwner)
 			}
 			found := false
 			for _, w := range tt.wantOwner {

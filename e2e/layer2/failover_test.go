@@ -1,0 +1,192 @@
+package layer2_test
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"path/filepath"
+	"slices"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/ironlb/ironlb/e2e/cluster"
+	"github.com/ironlb/ironlb/e2e/vlan"
+)
+
+// arpProbe makes the client ask for ip every 10 ms (arping), so the capture
+// shows who answers at any moment.
+func arpProbe(t *testing.T, c *cluster.Cluster, ip netip.Addr) {
+	t.Helper()
+	client := c.Lab.Clients[0]
+	p, err := client.Start(context.Background(), filepath.Join(t.TempDir(), "arping.log"),
+		"arping", "-q", "-i", client.Iface, "-W", "0.01", ip.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = p.Kill() })
+}
+
+// replies are the ARP replies (answers and gratuitous) for ip in a capture.
+func replies(frames []vlan.Frame, ip netip.Addr) []vlan.Frame {
+	var out []vlan.Frame
+	for _, f := range frames {
+		if f.IsARPReply() && f.ARP.SenderIP == ip {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// span is a period in which one MAC kept answering.
+type span struct {
+	mac        string
+	start, end time.Time
+}
+
+// answeringSpans merges each MAC's replies less than gap apart into spans.
+func answeringSpans(rs []vlan.Frame, gap time.Duration) []span {
+	byMAC := map[string][]time.Time{}
+	for _, f := range rs {
+		byMAC[f.Src.String()] = append(byMAC[f.Src.String()], f.Time)
+	}
+	var out []span
+	for mac, ts := range byMAC {
+		slices.SortFunc(ts, func(a, b time.Time) int { return a.Compare(b) })
+		cur := span{mac: mac, start: ts[0], end: ts[0]}
+		for _, t := range ts[1:] {
+			if t.Sub(cur.end) > gap {
+				out = append(out, cur)
+				cur = span{mac: mac, start: t, end: t}
+				continue
+			}
+			cur.end = t
+		}
+		out = append(out, cur)
+	}
+	return out
+}
+
+// longestOverlap is the longest time two different MACs were both
+// answering, and when it started.
+func longestOverlap(spans []span) (time.Duration, time.Time) {
+	var longest time.Duration
+	var at time.Time
+	for i, a := range spans {
+		for _, b := range spans[i+1:] {
+			if a.mac == b.mac {
+				continue
+			}
+			start, end := maxTime(a.start, b.start), minTime(a.end, b.end)
+			if d := end.Sub(start); d > longest {
+				longest, at = d, start
+			}
+		}
+	}
+	return longest, at
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}
+
+// failoverService sets up a Service with endpoints everywhere and returns
+// its IP and the node announcing it.
+func failoverService(t *testing.T, c *cluster.Cluster) (netip.Addr, string) {
+	c.Create(t, cluster.LoadBalancer("default", "web"))
+	c.SetEndpoints(t, "default", "web", endpointsOn("node1", "node2", "node3")...)
+	ip := c.WaitForIPs(t, "default", "web", 1)[0]
+	serveVIP(t, c, ip)
+	owner := c.WaitForAnnouncer(t, "default", "web", ip, func(string) bool { return true })
+	reach(t, c.Lab.Clients[0], ip)
+	return ip, owner
+}
+
+// waitForNewAnswerer waits until a MAC other than old answers for ip after
+// since, and returns it with the time of its first answer.
+func waitForNewAnswerer(t *testing.T, capt *vlan.Capture, ip netip.Addr, old string, since time.Time) (string, time.Time) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	f, err := capt.WaitFor(ctx, func(f vlan.Frame) bool {
+		return f.IsARPReply() && f.ARP.SenderIP == ip && f.Src.String() != old && f.Time.After(since)
+	})
+	if err != nil {
+		t.Fatalf("no other node answered for %s after the kill: %v", ip, err)
+	}
+	return f.Src.String(), f.Time
+}
+
+func nodeByMAC(c *cluster.Cluster, mac string) string {
+	for _, n := range c.Lab.Nodes {
+		if n.MAC.String() == mac {
+			return n.Name
+		}
+	}
+	return "unknown MAC " + mac
+}
+
+func TestKilledSpeakersAddressesMoveAndNeverHaveTwoAnswerers(t *testing.T) {
+	c := l2Cluster(t, cluster.Options{})
+	ip, owner := failoverService(t, c)
+	capt, err := c.Lab.Capture(context.Background(), func(f vlan.Frame) bool { return f.ARP != nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer capt.Stop()
+	arpProbe(t, c, ip)
+
+	const rounds = 20
+	var failovers []time.Duration
+	for round := range rounds {
+		oldMAC := macOf(c, owner)
+		killed := owner
+		killedAt := time.Now()
+		c.Speaker(killed).Kill()
+		newMAC, at := waitForNewAnswerer(t, capt, ip, oldMAC, killedAt)
+		owner = nodeByMAC(c, newMAC)
+		failovers = append(failovers, at.Sub(killedAt))
+		// The client follows: its kernel now resolves the VIP to the new
+		// owner (the gratuitous ARP updated it) and traffic gets through.
+		cluster.Eventually(t, 5*time.Second, fmt.Sprintf("round %d: client on %s", round, owner), func() error {
+			if got := neighborMAC(t, c.Lab.Clients[0], ip); got != newMAC {
+				return errorf("neighbour entry %s", got)
+			}
+			return nil
+		})
+		reach(t, c.Lab.Clients[0], ip)
+		if err := c.StartSpeaker(killed); err != nil {
+			t.Fatal(err)
+		}
+		// Let the restarted speaker rejoin; the election may hand the IP
+		// back to it, which is a hand-over between two live speakers.
+		time.Sleep(1500 * time.Millisecond)
+		cur := c.WaitForAnnouncer(t, "default", "web", ip, func(string) bool { return true })
+		if cur != owner {
+			owner = cur
+		}
+	}
+	capt.Stop()
+
+	spans := answeringSpans(replies(capt.Frames(), ip), 30*time.Millisecond)
+	if d, at := longestOverlap(spans); d > 100*time.Millisecond {
+		t.Errorf("two MACs answered for %s together for %v (from %s)", ip, d, at.Format(time.StampMilli))
+	}
+	slices.Sort(failovers)
+	t.Logf("failover (kill -> first answer from the new node) over %d kills: p50 %v, max %v",
+		len(failovers), failovers[len(failovers)/2], failovers[len(failovers)-1])
+	if dropped := capt.Dropped(); dropped > 0 {
+		t.Errorf("capture dropped %d frames: the overlap check is incomplete", dropped)
+	}
+	_ = syscall.SIGKILL
+}

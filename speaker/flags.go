@@ -1,0 +1,77 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"net/netip"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/ironlb/ironlb/speaker/members"
+)
+
+// EnvMembersSecret holds the key that signs speaker-to-speaker packets
+// (from a Secret in the DaemonSet).
+const EnvMembersSecret = "IRONLB_MEMBERS_SECRET"
+
+type options struct {
+	kubeconfig  string
+	node        string
+	metricsAddr string
+	logLevel    string
+
+	membersBind     string
+	membersPort     int
+	membersInterval time.Duration
+	membersTimeout  time.Duration
+	membersSecret   []byte
+	handoffWait     time.Duration
+
+	l2Refresh time.Duration
+}
+
+func parseFlags(args []string) (options, error) {
+	var o options
+	var secretFile string
+	fs := flag.NewFlagSet("speaker", flag.ContinueOnError)
+	fs.StringVar(&o.kubeconfig, "kubeconfig", "", "kubeconfig file; empty: in-cluster configuration")
+	fs.StringVar(&o.node, "node-name", os.Getenv("NODE_NAME"), "name of the Node this speaker runs on")
+	fs.StringVar(&o.metricsAddr, "metrics-bind-address", ":7474", "address of the Prometheus endpoint; 0 disables it")
+	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.StringVar(&o.membersBind, "members-bind", "", "UDP address for speaker-to-speaker liveness; empty: the Node's InternalIP")
+	fs.IntVar(&o.membersPort, "members-port", members.DefaultPort, "UDP port for speaker-to-speaker liveness (every speaker uses the same)")
+	fs.DurationVar(&o.membersInterval, "members-interval", members.DefaultInterval, "liveness ping period")
+	fs.DurationVar(&o.membersTimeout, "members-timeout", members.DefaultTimeout, "silence after which a speaker is dead and its addresses move")
+	fs.StringVar(&secretFile, "members-secret-file", "", "file with the key that signs liveness packets; default: $"+EnvMembersSecret)
+	fs.DurationVar(&o.handoffWait, "handoff-wait", 150*time.Millisecond, "on SIGTERM, how long to keep answering after the peers took over")
+	fs.DurationVar(&o.l2Refresh, "l2-refresh", 30*time.Second, "period of gratuitous ARP/NA refreshes for announced addresses; 0 disables")
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	if o.node == "" {
+		return o, errors.New("flag -node-name (or NODE_NAME) is required")
+	}
+	secret := os.Getenv(EnvMembersSecret)
+	if secretFile != "" {
+		b, err := os.ReadFile(secretFile)
+		if err != nil {
+			return o, fmt.Errorf("flag -members-secret-file: %w", err)
+		}
+		secret = string(b)
+	}
+	o.membersSecret = []byte(strings.TrimSpace(secret))
+	if len(o.membersSecret) < members.MinSecret {
+		return o, fmt.Errorf("the liveness key ($%s or -members-secret-file) must be at least %d bytes", EnvMembersSecret, members.MinSecret)
+	}
+	if o.membersBind != "" {
+		if _, err := netip.ParseAddrPort(o.membersBind); err != nil {
+			return o, fmt.Errorf("flag -members-bind: %w", err)
+		}
+	}
+	if o.l2Refresh == 0 {
+		o.l2Refresh = -1 // layer2: negative disables
+	}
+	return o, nil
+}

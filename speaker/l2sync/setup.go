@@ -1,0 +1,64 @@
+package l2sync
+
+import (
+	"context"
+	"maps"
+	"slices"
+
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	"github.com/ironlb/ironlb/pkg/trigger"
+)
+
+// +kubebuilder:rbac:groups="",resources=services;nodes,verbs=get;list;watch
+// +kubebuilder:rbac:groups=discovery.k8s.io,resources=endpointslices,verbs=get;list;watch
+// +kubebuilder:rbac:groups="";events.k8s.io,resources=events,verbs=create;patch
+
+// SetupWithManager registers the syncer. Besides Services, EndpointSlices
+// and Nodes, the trigger (membership and configuration changes, conflicts)
+// wakes it.
+func (s *Syncer) SetupWithManager(mgr ctrl.Manager, t *trigger.Trigger) error {
+	toKey := handler.EnqueueRequestsFromMapFunc(func(context.Context, client.Object) []reconcile.Request {
+		return []reconcile.Request{Key}
+	})
+	return ctrl.NewControllerManagedBy(mgr).Named("layer2").
+		WatchesRawSource(t.Source()).
+		Watches(&corev1.Service{}, toKey).
+		Watches(&discoveryv1.EndpointSlice{}, toKey).
+		Watches(&corev1.Node{}, toKey, builder.WithPredicates(nodeRelevant)).
+		Complete(s)
+}
+
+// nodeRelevant drops Node updates that cannot change the plan: kubelets
+// rewrite their Node status every few seconds (heartbeat times, images,
+// resources), and each of those would otherwise recompute every speaker's
+// plan.
+var nodeRelevant = predicate.Funcs{
+	UpdateFunc: func(e event.UpdateEvent) bool {
+		a, aok := e.ObjectOld.(*corev1.Node)
+		b, bok := e.ObjectNew.(*corev1.Node)
+		if !aok || !bok {
+			return true
+		}
+		return !maps.Equal(a.Labels, b.Labels) || !maps.Equal(a.Annotations, b.Annotations) ||
+			!slices.Equal(conditions(a), conditions(b)) || !slices.Equal(a.Status.Addresses, b.Status.Addresses)
+	},
+}
+
+func conditions(n *corev1.Node) []string {
+	var out []string
+	for _, c := range n.Status.Conditions {
+		if c.Type == corev1.NodeReady || c.Type == corev1.NodeNetworkUnavailable {
+			out = append(out, string(c.Type)+"="+string(c.Status))
+		}
+	}
+	return out
+}

@@ -1,0 +1,169 @@
+package l2sync
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"slices"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/ironlb/ironlb/config/v1beta1"
+	"github.com/ironlb/ironlb/speaker/l2plan"
+	"github.com/ironlb/ironlb/speaker/layer2"
+)
+
+// writeStatus writes the ServiceL2Status of the IPs this node announces,
+// and, when this node is the status writer, of the IPs nobody announces,
+// deleting objects of IPs layer 2 no longer handles.
+func (s *Syncer) writeStatus(ctx context.Context, plan l2plan.Plan, claims []layer2.Claim,
+	existing map[string]*v1beta1.ServiceL2Status, writer bool) error {
+	state := map[netip.Addr]layer2.Announcement{}
+	for _, a := range s.Announcer.State() {
+		state[a.IP] = a
+	}
+	want := map[string]bool{}
+	var errs []error
+	for _, c := range claims {
+		o := plan.Owners[c.IP]
+		for _, svc := range o.Services {
+			name := StatusName(svc.Name, c.IP)
+			want[svc.Namespace+"/"+name] = true
+			st := v1beta1.ServiceL2StatusStatus{
+				ServiceName: svc.Name, IP: c.IP.String(), Node: s.Node,
+				Interfaces: announcedOn(state[c.IP], c.Interfaces),
+				Since:      s.sinceOf(c.IP, existing[svc.Namespace+"/"+name]),
+				Conflict:   conflictOf(state[c.IP]),
+			}
+			errs = append(errs, s.put(ctx, svc, name, st, existing))
+		}
+	}
+	if writer {
+		for ip, u := range plan.Unannounced {
+			for _, svc := range u.Services {
+				name := StatusName(svc.Name, ip)
+				want[svc.Namespace+"/"+name] = true
+				st := v1beta1.ServiceL2StatusStatus{ServiceName: svc.Name, IP: ip.String(), Reason: u.Reason}
+				errs = append(errs, s.put(ctx, svc, name, st, existing))
+			}
+		}
+		for key, e := range existing {
+			ip, err := netip.ParseAddr(e.Status.IP)
+			_, owned := plan.Owners[ip]
+			_, unannounced := plan.Unannounced[ip]
+			if want[key] || err == nil && (owned || unannounced) {
+				continue
+			}
+			if err := s.Client.Delete(ctx, e); err != nil && !apierrors.IsNotFound(err) {
+				errs = append(errs, fmt.Errorf("delete %s: %w", key, err))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// put creates or updates one status object when it differs, and sends an
+// event on the Service when the announcing node or the reason changes.
+func (s *Syncer) put(ctx context.Context, svc types.NamespacedName, name string,
+	st v1beta1.ServiceL2StatusStatus, existing map[string]*v1beta1.ServiceL2Status) error {
+	cur := existing[svc.Namespace+"/"+name]
+	if cur != nil && equality.Semantic.DeepEqual(cur.Status, st) {
+		return nil
+	}
+	var owner corev1.Service
+	if err := s.Client.Get(ctx, svc, &owner); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil // deleted: garbage collection removes its statuses
+		}
+		return fmt.Errorf("get service %s: %w", svc, err)
+	}
+	if cur == nil {
+		obj := &v1beta1.ServiceL2Status{
+			ObjectMeta: metav1.ObjectMeta{
+				Namespace: svc.Namespace, Name: name,
+				Labels: map[string]string{"ironlb.io/service-name": svc.Name},
+				OwnerReferences: []metav1.OwnerReference{{
+					APIVersion: "v1", Kind: "Service", Name: owner.Name, UID: owner.UID,
+				}},
+			},
+			Status: st,
+		}
+		if err := s.Client.Create(ctx, obj); err != nil && !apierrors.IsAlreadyExists(err) {
+			return fmt.Errorf("create status %s/%s: %w", svc.Namespace, name, err)
+		}
+	} else {
+		upd := cur.DeepCopy()
+		upd.Status = st
+		if err := s.Client.Update(ctx, upd); err != nil {
+			return fmt.Errorf("update status %s/%s: %w", svc.Namespace, name, err)
+		}
+	}
+	s.event(&owner, name, st)
+	return nil
+}
+
+// event reports a change of announcing node, conflict or reason, once.
+func (s *Syncer) event(svc *corev1.Service, name string, st v1beta1.ServiceL2StatusStatus) {
+	var typ, reason, msg string
+	switch {
+	case st.Conflict != nil:
+		typ, reason = corev1.EventTypeWarning, ReasonConflict
+		msg = fmt.Sprintf("%s is already used by another host (MAC %s on %s): node %s does not announce it", st.IP, st.Conflict.MAC, st.Conflict.Interface, st.Node)
+	case st.Node != "":
+		typ, reason = corev1.EventTypeNormal, ReasonAnnounced
+		msg = fmt.Sprintf("%s announced by node %s on %v", st.IP, st.Node, st.Interfaces)
+	default:
+		typ, reason = corev1.EventTypeWarning, ReasonWithdrawn
+		msg = fmt.Sprintf("%s is not announced: %s", st.IP, st.Reason)
+	}
+	s.mu.Lock()
+	if s.events == nil {
+		s.events = map[string]string{}
+	}
+	key := svc.Namespace + "/" + name
+	same := s.events[key] == msg
+	s.events[key] = msg
+	s.mu.Unlock()
+	if !same {
+		s.Recorder.Event(svc, typ, reason, msg)
+	}
+}
+
+func (s *Syncer) sinceOf(ip netip.Addr, cur *v1beta1.ServiceL2Status) *metav1.Time {
+	if cur != nil && cur.Status.Node == s.Node && cur.Status.Since != nil {
+		return cur.Status.Since
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t := metav1.NewTime(s.since[ip].Truncate(1e9))
+	return &t
+}
+
+// announcedOn lists the interfaces the announcer answers on, or the
+// claimed ones while it is still probing.
+func announcedOn(a layer2.Announcement, claimed []string) []string {
+	var out []string
+	for _, i := range a.Interfaces {
+		if i.Phase == layer2.PhaseAnnounced {
+			out = append(out, i.Name)
+		}
+	}
+	if len(out) == 0 {
+		out = slices.Clone(claimed)
+	}
+	return out
+}
+
+func conflictOf(a layer2.Announcement) *v1beta1.AddressConflict {
+	for _, i := range a.Interfaces {
+		if i.Phase == layer2.PhaseConflict && i.Conflict != nil {
+			return &v1beta1.AddressConflict{MAC: i.Conflict.MAC.String(), Interface: i.Name, DetectedAt: metav1.NewTime(i.Conflict.At.Truncate(1e9))}
+		}
+	}
+	return nil
+}

@@ -1,0 +1,175 @@
+// Package l2sync keeps this node's layer 2 announcements in line with the
+// cluster: it reads the configuration, Services, EndpointSlices, Nodes and
+// the live speakers, asks l2plan who announces what, hands this node's
+// share to the ARP/NDP announcer, and reports the result through
+// ServiceL2Status objects and events on change.
+//
+// Claims are applied before anything is written to the API server, so an
+// unreachable API server delays status, never failover.
+package l2sync
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-logr/logr"
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	"k8s.io/client-go/tools/record"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	"github.com/ironlb/ironlb/config"
+	"github.com/ironlb/ironlb/config/v1beta1"
+	"github.com/ironlb/ironlb/pkg/lbstate"
+	"github.com/ironlb/ironlb/speaker/l2plan"
+	"github.com/ironlb/ironlb/speaker/layer2"
+)
+
+// +kubebuilder:rbac:groups=ironlb.io,resources=servicel2statuses,verbs=get;list;watch;create;update;patch;delete
+
+// Event reasons on Services.
+const (
+	ReasonAnnounced = "L2Announced"
+	ReasonWithdrawn = "L2Withdrawn"
+	ReasonConflict  = "AddressConflict"
+)
+
+// Key is the one reconcile key: every input change recomputes the plan,
+// because the bounded-load election balances all IPs together. Applying it
+// touches only what changed (the announcer and the status writes diff).
+var Key = reconcile.Request{NamespacedName: client.ObjectKey{Name: "layer2"}}
+
+// Announcer is the part of layer2.Announcer the syncer drives.
+type Announcer interface {
+	SetClaims([]layer2.Claim) error
+	State() []layer2.Announcement
+}
+
+// Syncer is the layer 2 reconciler of one speaker.
+type Syncer struct {
+	Client     client.Client
+	Recorder   record.EventRecorder
+	Log        logr.Logger
+	Node       string
+	Config     func() *config.Config // last valid configuration; nil before the first
+	Alive      func() []string       // live speakers, this one included
+	Ready      func() bool           // false until the speaker has heard its peers
+	Announcer  Announcer
+	Interfaces func() ([]Iface, error)
+
+	mu     sync.Mutex
+	owners map[netip.Addr]string // the previous plan
+	since  map[netip.Addr]time.Time
+	events map[string]string // status name -> last event text sent
+}
+
+// Reconcile recomputes the plan and applies this node's part of it.
+func (s *Syncer) Reconcile(ctx context.Context, _ reconcile.Request) (reconcile.Result, error) {
+	if !s.Ready() {
+		return reconcile.Result{RequeueAfter: 50 * time.Millisecond}, nil
+	}
+	cfg := s.Config()
+	if cfg == nil {
+		return reconcile.Result{}, nil
+	}
+	var (
+		svcs   corev1.ServiceList
+		slices discoveryv1.EndpointSliceList
+		nodes  corev1.NodeList
+		st     v1beta1.ServiceL2StatusList
+	)
+	for _, l := range []client.ObjectList{&svcs, &slices, &nodes, &st} {
+		if err := s.Client.List(ctx, l); err != nil {
+			return reconcile.Result{}, fmt.Errorf("list %T: %w", l, err)
+		}
+	}
+	services := lbstate.Build(ptrs(svcs.Items), ptrs(slices.Items))
+	var ns []l2plan.Node
+	for i := range nodes.Items {
+		ns = append(ns, l2plan.NodeFrom(&nodes.Items[i]))
+	}
+	alive := s.Alive()
+	plan := l2plan.Compute(cfg, services, ns, alive)
+
+	existing := map[string]*v1beta1.ServiceL2Status{}
+	for i := range st.Items {
+		existing[st.Items[i].Namespace+"/"+st.Items[i].Name] = &st.Items[i]
+	}
+	ifaces, err := s.Interfaces()
+	if err != nil {
+		return reconcile.Result{}, fmt.Errorf("list interfaces: %w", err)
+	}
+	claims := s.claims(plan, ifaces, existing)
+	if err := s.Announcer.SetClaims(claims); err != nil {
+		return reconcile.Result{}, fmt.Errorf("apply claims: %w", err)
+	}
+	writer := statusWriter(alive)
+	return reconcile.Result{}, s.writeStatus(ctx, plan, claims, existing, writer == s.Node)
+}
+
+// claims is this node's share of the plan. A claim probes for a conflicting
+// host only when the IP is new to the cluster: no node owned it in the last
+// plan this speaker saw, and no status says a node announced it.
+func (s *Syncer) claims(plan l2plan.Plan, ifaces []Iface, existing map[string]*v1beta1.ServiceL2Status) []layer2.Claim {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.since == nil {
+		s.since = map[netip.Addr]time.Time{}
+	}
+	var claims []layer2.Claim
+	owners := make(map[netip.Addr]string, len(plan.Owners))
+	for ip, o := range plan.Owners {
+		owners[ip] = o.Node
+		if o.Node != s.Node {
+			delete(s.since, ip)
+			continue
+		}
+		if _, ok := s.since[ip]; !ok {
+			s.since[ip] = time.Now()
+		}
+		announcedBefore := s.owners[ip] != ""
+		for _, svc := range o.Services {
+			if e := existing[svc.Namespace+"/"+StatusName(svc.Name, ip)]; e != nil && e.Status.Node != "" {
+				announcedBefore = true
+			}
+		}
+		claims = append(claims, layer2.Claim{IP: ip, Interfaces: Select(ip, o.Interfaces, ifaces), Probe: !announcedBefore})
+	}
+	s.owners = owners
+	slices.SortFunc(claims, func(a, b layer2.Claim) int { return a.IP.Compare(b.IP) })
+	return claims
+}
+
+// statusWriter is the speaker that writes the status of IPs no node
+// announces (and deletes stale status objects): the first live speaker by
+// name, so exactly one does.
+func statusWriter(alive []string) string {
+	if len(alive) == 0 {
+		return ""
+	}
+	return slices.Min(alive)
+}
+
+// StatusName is the ServiceL2Status name for one Service IP: IPv6 is
+// written out in full so the name never starts or ends with '-' (as
+// "2001:db8::" would).
+func StatusName(service string, ip netip.Addr) string {
+	if ip.Is6() {
+		return service + "." + strings.ReplaceAll(ip.StringExpanded(), ":", "-")
+	}
+	return service + "." + ip.String()
+}
+
+func ptrs[T any](items []T) []*T {
+	out := make([]*T, len(items))
+	for i := range items {
+		out[i] = &items[i]
+	}
+	return out
+}

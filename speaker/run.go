@@ -1,0 +1,227 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-logr/logr"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	"github.com/ironlb/ironlb/config"
+	"github.com/ironlb/ironlb/config/v1beta1"
+	"github.com/ironlb/ironlb/pkg/trigger"
+	"github.com/ironlb/ironlb/speaker/l2sync"
+	"github.com/ironlb/ironlb/speaker/layer2"
+	"github.com/ironlb/ironlb/speaker/members"
+)
+
+func run(ctx context.Context, o options) error {
+	slogger := newLogger(o.logLevel)
+	log := logr.FromSlogHandler(slogger.Handler())
+	ctrl.SetLogger(log)
+
+	restCfg, err := restConfig(o.kubeconfig)
+	if err != nil {
+		return err
+	}
+	scheme := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(scheme); err != nil {
+		return err
+	}
+	if err := v1beta1.AddToScheme(scheme); err != nil {
+		return err
+	}
+	mgr, err := ctrl.NewManager(restCfg, manager.Options{
+		Scheme: scheme, Logger: log,
+		Metrics: metricsserver.Options{BindAddress: o.metricsAddr},
+	})
+	if err != nil {
+		return fmt.Errorf("create manager: %w", err)
+	}
+
+	bind, err := membersBind(ctx, mgr.GetAPIReader(), o)
+	if err != nil {
+		return err
+	}
+	mem, err := members.New(members.Options{
+		Node: o.node, Bind: bind, Interval: o.membersInterval, Timeout: o.membersTimeout,
+		Secret: o.membersSecret, Logger: slogger.With("component", "members"), Registerer: ctrlmetrics.Registry,
+	})
+	if err != nil {
+		return fmt.Errorf("members: %w", err)
+	}
+	if err := mem.SetMeta([]byte(strings.Join(localMACs(), ","))); err != nil {
+		return fmt.Errorf("members: %w", err)
+	}
+	ann, err := layer2.New(layer2.Options{
+		Logger: slogger.With("component", "layer2"), Registerer: ctrlmetrics.Registry,
+		RefreshInterval: o.l2Refresh,
+		FriendlyMACs:    func() map[string]bool { return friendlyMACs(mem) },
+	})
+	if err != nil {
+		return fmt.Errorf("layer2: %w", err)
+	}
+
+	l2trigger := &trigger.Trigger{}
+	var cfg atomic.Pointer[config.Config]
+	if err := (&configWatch{client: mgr.GetClient(), log: log, store: &cfg, changed: l2trigger}).setup(mgr); err != nil {
+		return err
+	}
+	if err := (&peerWatch{client: mgr.GetClient(), members: mem, port: bind.Port(), family4: bind.Addr().Is4()}).setup(mgr); err != nil {
+		return err
+	}
+	started := time.Now()
+	syncer := &l2sync.Syncer{
+		Client: mgr.GetClient(), Recorder: mgr.GetEventRecorderFor("ironlb-speaker"), Log: log.WithName("layer2"),
+		Node: o.node, Config: cfg.Load, Alive: mem.Alive, Announcer: ann,
+		// Before hearing from its peers a speaker would think itself alone
+		// and claim everything: wait a few liveness timeouts first.
+		Ready:      func() bool { return time.Since(started) > 3*o.membersTimeout },
+		Interfaces: hostInterfaces,
+	}
+	if err := syncer.SetupWithManager(mgr, l2trigger); err != nil {
+		return fmt.Errorf("set up layer 2: %w", err)
+	}
+
+	// Everything below runs until the hand-off is over, not until the signal.
+	runCtx, stopAll := context.WithCancel(context.Background())
+	defer stopAll()
+	go func() {
+		for {
+			select {
+			case <-runCtx.Done():
+				return
+			case <-mem.Changes():
+				l2trigger.Add(l2sync.Key)
+			case c := <-ann.Conflicts():
+				log.Info("address conflict", "ip", c.IP, "interface", c.Interface, "mac", c.MAC.String(), "cleared", c.Cleared)
+				l2trigger.Add(l2sync.Key)
+			}
+		}
+	}()
+	for _, r := range []func(context.Context) error{mem.Run, ann.Run} {
+		if err := mgr.Add(manager.RunnableFunc(r)); err != nil {
+			return err
+		}
+	}
+	done := make(chan error, 1)
+	go func() { done <- mgr.Start(runCtx) }()
+	log.Info("speaker started", "node", o.node, "members", bind.String())
+
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+	}
+	// Graceful hand-off: the peers drop this node and take its addresses
+	// over (gratuitous ARP/NA from the new owners) while it still answers;
+	// only then does it go quiet.
+	leaveCtx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	if err := mem.Leave(leaveCtx); err != nil {
+		log.Info("leave", "error", err.Error())
+	}
+	cancel()
+	time.Sleep(o.handoffWait)
+	relCtx, cancel := context.WithTimeout(context.Background(), time.Second)
+	_ = ann.Release(relCtx)
+	cancel()
+	stopAll()
+	return <-done
+}
+
+// membersBind is the flag's address, or the Node's InternalIP.
+func membersBind(ctx context.Context, r client.Reader, o options) (netip.AddrPort, error) {
+	if o.membersBind != "" {
+		return netip.MustParseAddrPort(o.membersBind), nil
+	}
+	var node corev1.Node
+	for {
+		err := r.Get(ctx, client.ObjectKey{Name: o.node}, &node)
+		if err == nil {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return netip.AddrPort{}, fmt.Errorf("read Node %s for its InternalIP: %w", o.node, err)
+		case <-time.After(time.Second):
+		}
+	}
+	for _, a := range node.Status.Addresses {
+		if a.Type != corev1.NodeInternalIP {
+			continue
+		}
+		if ip, err := netip.ParseAddr(a.Address); err == nil {
+			return netip.AddrPortFrom(ip, uint16(o.membersPort)), nil
+		}
+	}
+	return netip.AddrPort{}, fmt.Errorf("node %s has no InternalIP: set -members-bind", o.node)
+}
+
+// localMACs are this node's interface MACs, published to the other
+// speakers so they can tell a hand-over from a foreign host.
+func localMACs() []string {
+	ifs, _ := net.Interfaces()
+	var out []string
+	for _, i := range ifs {
+		if len(i.HardwareAddr) == 6 {
+			out = append(out, i.HardwareAddr.String())
+		}
+	}
+	return out
+}
+
+func friendlyMACs(m *members.Members) map[string]bool {
+	out := map[string]bool{}
+	for _, p := range m.PeerInfo() {
+		for _, mac := range strings.Split(string(p.Meta), ",") {
+			if mac != "" {
+				out[strings.ToLower(mac)] = true
+			}
+		}
+	}
+	return out
+}
+
+func hostInterfaces() ([]l2sync.Iface, error) {
+	d4, d6 := defaultRouteInterfaces()
+	return l2sync.HostInterfaces(d4, d6)
+}
+
+func restConfig(kubeconfig string) (*rest.Config, error) {
+	if kubeconfig == "" {
+		cfg, err := rest.InClusterConfig()
+		if err != nil {
+			return nil, fmt.Errorf("in-cluster configuration (use -kubeconfig outside a cluster): %w", err)
+		}
+		return cfg, nil
+	}
+	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+	if err != nil {
+		return nil, fmt.Errorf("load kubeconfig %s: %w", kubeconfig, err)
+	}
+	return cfg, nil
+}
+
+func newLogger(level string) *slog.Logger {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		l = slog.LevelInfo
+	}
+	return slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: l}))
+}

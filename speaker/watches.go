@@ -1,0 +1,108 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"sync/atomic"
+
+	"github.com/go-logr/logr"
+	corev1 "k8s.io/api/core/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	"github.com/ironlb/ironlb/config"
+	"github.com/ironlb/ironlb/pkg/configsource"
+	"github.com/ironlb/ironlb/pkg/trigger"
+	"github.com/ironlb/ironlb/speaker/l2sync"
+	"github.com/ironlb/ironlb/speaker/members"
+)
+
+// +kubebuilder:rbac:groups="",resources=nodes,verbs=get;list;watch
+
+var singleKey = reconcile.Request{NamespacedName: client.ObjectKey{Name: "all"}}
+
+func toSingleKey(context.Context, client.Object) []reconcile.Request {
+	return []reconcile.Request{singleKey}
+}
+
+// configWatch compiles the ironlb.io objects on every change and keeps the
+// last valid result: an invalid change leaves the running configuration in
+// force (the controller reports it on the objects).
+type configWatch struct {
+	client  client.Client
+	log     logr.Logger
+	store   *atomic.Pointer[config.Config]
+	changed *trigger.Trigger
+	lastErr string
+}
+
+func (w *configWatch) setup(mgr ctrl.Manager) error {
+	b := ctrl.NewControllerManagedBy(mgr).Named("speaker-config")
+	for _, o := range configsource.Objects() {
+		b = b.Watches(o, handler.EnqueueRequestsFromMapFunc(toSingleKey))
+	}
+	if err := b.Complete(w); err != nil {
+		return fmt.Errorf("set up configuration watch: %w", err)
+	}
+	return nil
+}
+
+func (w *configWatch) Reconcile(ctx context.Context, _ reconcile.Request) (reconcile.Result, error) {
+	res, err := configsource.List(ctx, w.client)
+	if err != nil {
+		return reconcile.Result{}, err
+	}
+	cfg, err := config.Compile(res)
+	if err != nil {
+		if err.Error() != w.lastErr {
+			w.log.Info("configuration rejected, the previous one stays in force", "errors", err.Error())
+			w.lastErr = err.Error()
+		}
+		return reconcile.Result{}, nil
+	}
+	w.lastErr = ""
+	w.store.Store(cfg)
+	w.changed.Add(l2sync.Key)
+	return reconcile.Result{}, nil
+}
+
+// peerWatch tells the liveness layer where the other speakers are: every
+// Node's InternalIP of the speaker's address family.
+type peerWatch struct {
+	client  client.Client
+	members *members.Members
+	port    uint16
+	family4 bool
+}
+
+func (w *peerWatch) setup(mgr ctrl.Manager) error {
+	err := ctrl.NewControllerManagedBy(mgr).Named("speaker-peers").
+		Watches(&corev1.Node{}, handler.EnqueueRequestsFromMapFunc(toSingleKey)).
+		Complete(w)
+	if err != nil {
+		return fmt.Errorf("set up peer watch: %w", err)
+	}
+	return nil
+}
+
+func (w *peerWatch) Reconcile(ctx context.Context, _ reconcile.Request) (reconcile.Result, error) {
+	var nodes corev1.NodeList
+	if err := w.client.List(ctx, &nodes); err != nil {
+		return reconcile.Result{}, err
+	}
+	peers := map[string]netip.AddrPort{}
+	for _, n := range nodes.Items {
+		for _, a := range n.Status.Addresses {
+			ip, err := netip.ParseAddr(a.Address)
+			if a.Type != corev1.NodeInternalIP || err != nil || ip.Is4() != w.family4 {
+				continue
+			}
+			peers[n.Name] = netip.AddrPortFrom(ip, w.port)
+			break
+		}
+	}
+	return reconcile.Result{}, w.members.SetPeers(peers)
+}
