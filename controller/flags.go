@@ -34,6 +34,7 @@ type options struct {
 	webhookCertSecret  string
 	webhookConfigName  string
 	webhookServiceName string
+	membersSecret      string
 	logLevel           string
 }
 
@@ -61,6 +62,7 @@ func parseFlags(args []string) (options, error) {
 	fs.StringVar(&o.webhookCertSecret, "webhook-cert-secret", "", "name of a Secret (in the leader election namespace) in which the controller keeps a self-signed CA and the webhook's certificate, injecting the CA into the webhook configuration; empty: certificates are provided in webhook-cert-dir")
 	fs.StringVar(&o.webhookConfigName, "webhook-configuration", "ironlb-validating-webhook", "ValidatingWebhookConfiguration to inject the CA into (with webhook-cert-secret)")
 	fs.StringVar(&o.webhookServiceName, "webhook-service", "ironlb-webhook", "Service in front of the webhook, for its certificate's DNS name (with webhook-cert-secret)")
+	fs.StringVar(&o.membersSecret, "members-secret", "ironlb-members", "Secret (in the leader election namespace) holding the key that signs the speakers' liveness packets, created with a random key if missing; empty: do not manage it")
 	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
 		return o, err

@@ -27,6 +27,7 @@ import (
 
 	"github.com/ironlb/ironlb/config/v1beta1"
 	"github.com/ironlb/ironlb/controller/allocation"
+	"github.com/ironlb/ironlb/controller/memberkey"
 	"github.com/ironlb/ironlb/controller/metrics"
 	"github.com/ironlb/ironlb/controller/pools"
 	ironwebhook "github.com/ironlb/ironlb/controller/webhook"
@@ -112,6 +113,15 @@ func run(ctx context.Context, o options) error {
 		return fmt.Errorf("add pool status flusher: %w", err)
 	}
 
+	if o.membersSecret != "" {
+		// Leader only: one replica creates the speakers' liveness key.
+		err := mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
+			return memberkey.Ensure(ctx, mgr.GetClient(), o.leaderElectionNS, o.membersSecret)
+		}))
+		if err != nil {
+			return err
+		}
+	}
 	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
 		return fmt.Errorf("add health check: %w", err)
 	}

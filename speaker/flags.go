@@ -29,7 +29,9 @@ type options struct {
 	membersSecret   []byte
 	handoffWait     time.Duration
 
-	l2Refresh time.Duration
+	l2Refresh    time.Duration
+	datapath     string
+	healthChecks bool
 }
 
 func parseFlags(args []string) (options, error) {
@@ -47,8 +49,15 @@ func parseFlags(args []string) (options, error) {
 	fs.StringVar(&secretFile, "members-secret-file", "", "file with the key that signs liveness packets; default: $"+EnvMembersSecret)
 	fs.DurationVar(&o.handoffWait, "handoff-wait", 150*time.Millisecond, "on SIGTERM, how long to keep answering after the peers took over")
 	fs.DurationVar(&o.l2Refresh, "l2-refresh", 30*time.Second, "period of gratuitous ARP/NA refreshes for announced addresses; 0 disables")
+	fs.StringVar(&o.datapath, "datapath", "auto", "how this node carries VIP traffic to pods: ipvs, nftables, auto (IPVS when the kernel has it, else nftables) or off (leave it to kube-proxy)")
+	fs.BoolVar(&o.healthChecks, "serve-health-check-node-ports", false, "serve the healthCheckNodePort of Local Services on this node, as kube-proxy would (for clusters without kube-proxy)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
+	}
+	switch o.datapath {
+	case "auto", "ipvs", "nftables", "off":
+	default:
+		return o, fmt.Errorf("flag -datapath: %q is not one of auto, ipvs, nftables, off", o.datapath)
 	}
 	if o.node == "" {
 		return o, errors.New("flag -node-name (or NODE_NAME) is required")

@@ -98,6 +98,14 @@ func run(ctx context.Context, o options) error {
 	if err := syncer.SetupWithManager(mgr, l2trigger); err != nil {
 		return fmt.Errorf("set up layer 2: %w", err)
 	}
+	if err := setupDatapath(mgr, o, slogger, log); err != nil {
+		return err
+	}
+	if o.healthChecks {
+		if err := setupHealthChecks(mgr, o.node, slogger, log); err != nil {
+			return err
+		}
+	}
 
 	// Everything below runs until the hand-off is over, not until the signal.
 	runCtx, stopAll := context.WithCancel(context.Background())

@@ -36,6 +36,9 @@ type Options struct {
 	ControllerArgs, SpeakerArgs []string
 	// NoSpeakers starts no speaker; StartSpeaker starts them one by one.
 	NoSpeakers bool
+	// Datapath is the speakers' -datapath; default "off", so tests of
+	// announcements alone see no DNAT rules.
+	Datapath string
 	// LogDir receives the processes' logs; default: the API server's dir.
 	LogDir string
 }
@@ -56,6 +59,7 @@ type Cluster struct {
 	mu         sync.Mutex
 	controller *Proc
 	speakers   map[string]*Proc // node name -> speaker
+	podRoutes  map[string]bool  // nodes whose pod subnets the others route
 }
 
 // Scheme knows the built-in and IronLB types.
@@ -284,6 +288,7 @@ func (c *Cluster) StartSpeaker(node string) error {
 		"-members-secret-file", c.secretFile,
 		"-metrics-bind-address", "0",
 		"-log-level", "debug",
+		"-datapath", c.datapath(),
 	}, c.opts.SpeakerArgs...)
 	p, err := h.Start(context.Background(), log, c.Bin.Speaker, args...)
 	if err != nil {
@@ -293,6 +298,13 @@ func (c *Cluster) StartSpeaker(node string) error {
 	c.speakers[node] = &Proc{Name: "speaker " + node, Log: log, ns: p, done: p.Done()}
 	c.mu.Unlock()
 	return nil
+}
+
+func (c *Cluster) datapath() string {
+	if c.opts.Datapath == "" {
+		return "off"
+	}
+	return c.opts.Datapath
 }
 
 // Speaker is the running speaker of a node.

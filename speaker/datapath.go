@@ -1,0 +1,66 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"github.com/go-logr/logr"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+
+	"github.com/ironlb/ironlb/datapath/ipvs"
+	"github.com/ironlb/ironlb/datapath/nftables"
+	"github.com/ironlb/ironlb/speaker/dpsync"
+)
+
+// setupDatapath chooses the backend (-datapath) and registers its
+// reconciler. auto prefers IPVS and falls back to nftables where the kernel
+// has no IPVS, as kube-proxy does.
+func setupDatapath(mgr ctrl.Manager, o options, slogger *slog.Logger, log logr.Logger) error {
+	mode := o.datapath
+	if mode == "off" {
+		return nil
+	}
+	if mode == "auto" {
+		mode = "ipvs"
+		if err := ipvs.Available(); err != nil {
+			log.Info("IPVS unavailable, using nftables", "reason", err.Error())
+			mode = "nftables"
+		}
+	}
+	var backend dpsync.Backend
+	switch mode {
+	case "ipvs":
+		b, err := ipvs.New(ipvs.Options{Logger: slogger.With("component", "ipvs")})
+		if err != nil {
+			return fmt.Errorf("datapath ipvs: %w", err)
+		}
+		// Draining endpoints and the periodic resync.
+		if err := mgr.Add(manager.RunnableFunc(b.Run)); err != nil {
+			return err
+		}
+		backend = b
+	case "nftables":
+		b, err := nftables.New(nftables.Options{Logger: slogger.With("component", "nftables")})
+		if err != nil {
+			return fmt.Errorf("datapath nftables: %w", err)
+		}
+		if err := mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
+			<-ctx.Done()
+			return b.Close()
+		})); err != nil {
+			return err
+		}
+		backend = b
+	}
+	log.Info("datapath", "backend", mode)
+	s := &dpsync.Syncer{
+		Client: mgr.GetClient(), Recorder: mgr.GetEventRecorderFor("ironlb-speaker"),
+		Log: log.WithName("datapath"), Node: o.node, Backend: backend,
+	}
+	if err := s.SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("set up datapath: %w", err)
+	}
+	return nil
+}
