@@ -93,7 +93,9 @@ func (s *Syncer) put(ctx context.Context, svc types.NamespacedName, name string,
 			},
 			Status: st,
 		}
-		if err := s.Client.Create(ctx, obj); err != nil && !apierrors.IsAlreadyExists(err) {
+		// AlreadyExists means the cache has not caught up with an earlier
+		// write: the error requeues, and the next pass updates it.
+		if err := s.Client.Create(ctx, obj); err != nil {
 			return fmt.Errorf("create status %s/%s: %w", svc.Namespace, name, err)
 		}
 	} else {
