@@ -1,0 +1,481 @@
+package bgp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"slices"
+	"sync"
+	"time"
+
+	api "github.com/osrg/gobgp/v4/api"
+	"github.com/osrg/gobgp/v4/pkg/apiutil"
+	"github.com/osrg/gobgp/v4/pkg/server"
+)
+
+// ErrStopped is returned by SetPeers and SetRoutes after Run has returned.
+var ErrStopped = errors.New("bgp: speaker stopped")
+
+type runState int
+
+const (
+	notStarted runState = iota
+	running
+	stopped
+)
+
+// Speaker announces routes to BGP peers through an embedded GoBGP server.
+//
+// SetPeers and SetRoutes may be called at any time, before Run too; each
+// call states the complete desired set and is applied at once, touching
+// only what differs. Sessions open only once both Run has started and
+// SetRoutes has been called at least once, so a (re)started speaker never
+// tells its peers End-of-RIB before it knows its routes.
+type Speaker struct {
+	opts    Options
+	log     *slog.Logger
+	secrets *secrets
+	tracker *tracker
+
+	mu        sync.Mutex
+	peers     []Peer // desired and valid
+	routes    []Route
+	routesSet bool
+	state     runState
+	srv       *server.BgpServer
+	applied   map[string]*appliedPeer
+	// firstPush: the next peers given to GoBGP are the first since the
+	// start; graceful-restart peers among them are told this node
+	// restarted (see apiPeer).
+	firstPush bool
+	warned    map[string]bool // BFD limitations already logged, by peer
+}
+
+// appliedPeer is a peer as GoBGP has it.
+type appliedPeer struct {
+	peer   Peer
+	vrf    string
+	index  uint16
+	routes table
+	// addedAdminDown is how GoBGP got the peer (closed by the BFD gate);
+	// updates must repeat it, or GoBGP rebuilds the session.
+	addedAdminDown bool
+	gate           gate
+	// restarting: added with the Restart State bit (first push after
+	// start); everUp: its session has been established since.
+	restarting, everUp bool
+}
+
+// New checks the options and returns a speaker; Run starts it.
+func New(opts Options) (*Speaker, error) {
+	if !opts.RouterID.IsValid() || !opts.RouterID.Unmap().Is4() || opts.RouterID.IsUnspecified() {
+		return nil, fmt.Errorf("bgp: Options.RouterID: %v is not an IPv4 address", opts.RouterID)
+	}
+	opts.RouterID = opts.RouterID.Unmap()
+	if opts.ListenPort < 0 || opts.ListenPort > 65535 {
+		return nil, fmt.Errorf("bgp: Options.ListenPort: %d is outside 0..65535", opts.ListenPort)
+	}
+	if opts.GracefulRestartTime == 0 {
+		opts.GracefulRestartTime = defaultGracefulRestartTime
+	}
+	if t := opts.GracefulRestartTime; t < time.Second || t > 4095*time.Second || t%time.Second != 0 {
+		// The capability carries 12 bits of seconds.
+		return nil, fmt.Errorf("bgp: Options.GracefulRestartTime: %v is not a whole number of seconds in 1s..4095s", t)
+	}
+	if opts.GracefulRestartDeferral == 0 {
+		opts.GracefulRestartDeferral = defaultGracefulRestartDeferral
+	}
+	if t := opts.GracefulRestartDeferral; t < time.Second || t > 65535*time.Second || t%time.Second != 0 {
+		return nil, fmt.Errorf("bgp: Options.GracefulRestartDeferral: %v is not a whole number of seconds in 1s..65535s", t)
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Speaker{
+		opts:    opts,
+		log:     log,
+		secrets: &secrets{},
+		tracker: newTracker(log),
+		applied: map[string]*appliedPeer{},
+		warned:  map[string]bool{},
+	}, nil
+}
+
+// Run runs the GoBGP server until ctx ends, then stops it. Sessions with
+// graceful restart negotiated are closed without a Cease notification, so
+// their peers keep this node's routes (stale) until it is back; the
+// others get a Cease and withdraw them at once. Run may be called once.
+func (s *Speaker) Run(ctx context.Context) error {
+	s.mu.Lock()
+	if s.state != notStarted {
+		s.mu.Unlock()
+		return errors.New("bgp: Run called twice")
+	}
+	s.state = running
+	s.firstPush = true
+	s.mu.Unlock()
+
+	gobgpLog := slog.New(newGoBGPHandler(s.log.Handler(), s.secrets, logHooks{
+		connectFailed: s.tracker.connectFailed,
+		bfdDown:       s.tracker.bfdDown,
+	})).With("component", "gobgp")
+	srv := server.NewBgpServer(server.LoggerOption(gobgpLog, nil))
+	serveDone := make(chan struct{})
+	go func() {
+		defer close(serveDone)
+		srv.Serve()
+	}()
+	stop := func() {
+		// StopBgp decides per session whether to send a Cease; Stop then
+		// also ends the BFD server (and logs that BGP is already
+		// stopped, which the log handler drops).
+		if err := srv.StopBgp(context.Background(), &api.StopBgpRequest{AllowGracefulRestart: true}); err != nil {
+			s.log.Error("stopping GoBGP", "error", err)
+		}
+		srv.Stop()
+		<-serveDone
+	}
+
+	listen := int32(-1)
+	if s.opts.ListenPort > 0 {
+		listen = int32(s.opts.ListenPort)
+	}
+	err := srv.StartBgp(ctx, &api.StartBgpRequest{Global: &api.Global{
+		// Every session sets its own local AS; GoBGP only requires a
+		// global one to be non-zero.
+		Asn:        placeholderASN,
+		RouterId:   s.opts.RouterID.String(),
+		ListenPort: listen,
+	}})
+	if err != nil {
+		s.mu.Lock()
+		s.state = stopped
+		s.mu.Unlock()
+		stop()
+		return fmt.Errorf("bgp: start GoBGP: %w", err)
+	}
+
+	watchCtx, cancelWatch := context.WithCancel(context.Background())
+	defer cancelWatch()
+	if err := srv.WatchEvent(watchCtx, server.WatchEventMessageCallbacks{
+		OnPeerUpdate: func(ev *apiutil.WatchEventMessage_PeerEvent, _ time.Time) {
+			if reason := s.tracker.peerEvent(ev); reason != "" {
+				addr := ev.Peer.State.NeighborAddress.String()
+				if err := srv.ResetPeer(context.Background(), &api.ResetPeerRequest{Address: addr, Communication: reason}); err != nil {
+					s.log.Error("resetting BGP session", "address", addr, "error", err)
+				}
+			}
+		},
+	}, server.WatchPeer()); err != nil {
+		s.log.Error("watching BGP sessions", "error", err)
+	}
+
+	var unregister func()
+	if s.opts.Registerer != nil {
+		c := newCollector(s)
+		if err := s.opts.Registerer.Register(c); err != nil {
+			s.log.Error("registering BGP metrics", "error", err)
+		} else {
+			unregister = func() { s.opts.Registerer.Unregister(c) }
+		}
+	}
+
+	gateCtx, stopGate := context.WithCancel(context.Background())
+	gateDone := make(chan struct{})
+	go func() {
+		defer close(gateDone)
+		s.runBFDGate(gateCtx)
+	}()
+
+	s.mu.Lock()
+	s.srv = srv
+	if !s.routesSet {
+		s.log.Info("BGP speaker started; sessions open after the first SetRoutes")
+	}
+	if err := s.reconcileLocked(); err != nil {
+		s.log.Error("applying BGP configuration", "error", err)
+	}
+	s.mu.Unlock()
+
+	<-ctx.Done()
+	stopGate()
+	<-gateDone
+
+	s.mu.Lock()
+	s.state = stopped
+	s.srv = nil
+	s.mu.Unlock()
+	if unregister != nil {
+		unregister()
+	}
+	stop()
+	cancelWatch()
+	s.log.Info("BGP speaker stopped")
+	return nil
+}
+
+// placeholderASN is GoBGP's global AS (AS_TRANS): unused, since every
+// session has its own local AS.
+const placeholderASN = 23456
+
+// SetPeers replaces the set of peers. Invalid peers are left out (as if
+// absent) and named in the returned error; the valid ones are applied. A
+// new peer gets a session, a removed one is closed with a Cease, and a
+// changed one is updated in place when only BFD changed, otherwise its
+// session alone is rebuilt. Other sessions are not touched.
+func (s *Speaker) SetPeers(peers []Peer) error {
+	valid, verr := normalizePeers(peers)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.state == stopped {
+		return ErrStopped
+	}
+	s.peers = valid
+	pw := make([]string, 0, len(valid))
+	for _, p := range valid {
+		if p.Password != "" {
+			pw = append(pw, p.Password)
+		}
+		s.warnBFDLimits(p)
+	}
+	// Old passwords stay redacted: GoBGP may still log about the session.
+	s.secrets.add(pw)
+	s.tracker.setPeers(valid)
+	return errors.Join(verr, s.reconcileLocked())
+}
+
+// warnBFDLimits logs, once per peer, the BFD settings GoBGP ignores.
+func (s *Speaker) warnBFDLimits(p Peer) {
+	if p.BFD == nil || s.warned[p.Name] || (!p.BFD.PassiveMode && p.BFD.MinimumTTL == 0) {
+		return
+	}
+	s.warned[p.Name] = true
+	s.log.Warn("GoBGP's BFD ignores passiveMode and minimumTtl: it always sends control packets and checks no TTL",
+		"peer", p.Name, "bfdProfile", p.BFD.Name, "passiveMode", p.BFD.PassiveMode, "minimumTTL", p.BFD.MinimumTTL)
+}
+
+// SetRoutes replaces the set of routes. Invalid routes are left out and
+// named in the returned error. Only the differences reach the peers: new
+// and changed prefixes are announced, removed ones withdrawn, in the same
+// call, with no delay.
+func (s *Speaker) SetRoutes(routes []Route) error {
+	valid, verr := normalizeRoutes(routes)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.state == stopped {
+		return ErrStopped
+	}
+	s.routes = valid
+	s.routesSet = true
+	return errors.Join(verr, s.reconcileLocked())
+}
+
+// reconcileLocked makes GoBGP's peers and paths match the desired ones.
+func (s *Speaker) reconcileLocked() error {
+	if s.state != running || s.srv == nil || !s.routesSet {
+		return nil
+	}
+	ctx := context.Background()
+	tables := peerTables(s.peers, s.routes)
+	var errs []error
+	desired := make(map[string]bool, len(s.peers))
+	for _, p := range s.peers {
+		desired[p.Name] = true
+	}
+	// Removed peers first: a new peer may reuse a removed one's address.
+	for _, name := range sortedKeys(s.applied) {
+		if !desired[name] {
+			if err := s.removePeer(ctx, s.applied[name]); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	// Recreated peers next, for the same reason.
+	var rest []Peer
+	for _, p := range s.peers {
+		ap, ok := s.applied[p.Name]
+		if ok && classifyPeerChange(ap.peer, p) == peerRecreate {
+			if err := s.recreatePeer(ctx, ap, p, tables[p.Name]); err != nil {
+				errs = append(errs, err)
+			}
+			continue
+		}
+		rest = append(rest, p)
+	}
+	for _, p := range rest {
+		ap, ok := s.applied[p.Name]
+		if !ok {
+			if err := s.addPeer(ctx, p, tables[p.Name]); err != nil {
+				errs = append(errs, err)
+			}
+			continue
+		}
+		if classifyPeerChange(ap.peer, p) == peerUpdateBFD {
+			upd := s.apiPeer(p, ap.vrf, false)
+			upd.Conf.AdminDown = ap.addedAdminDown
+			if _, err := s.srv.UpdatePeer(ctx, &api.UpdatePeerRequest{Peer: upd}); err != nil {
+				errs = append(errs, fmt.Errorf("bgp: peer %q: update BFD: %w", p.Name, err))
+			} else {
+				s.log.Info("BGP peer BFD settings updated", "peer", p)
+				ap.peer = p
+			}
+		}
+		if err := s.syncRoutes(ctx, ap, tables[p.Name]); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	s.firstPush = false
+	return errors.Join(errs...)
+}
+
+func (s *Speaker) apiPeer(p Peer, vrf string, restarting bool) *api.Peer {
+	return apiPeer(p, vrf, s.opts.GracefulRestartTime, s.opts.GracefulRestartDeferral, restarting && p.GracefulRestart)
+}
+
+// gatedAPIPeer builds the peer's configuration for AddPeer, closed by the
+// BFD gate when the peer has BFD (see bfdgate.go), and records that.
+func (s *Speaker) gatedAPIPeer(ap *appliedPeer, p Peer, restarting bool) *api.Peer {
+	c := s.apiPeer(p, ap.vrf, restarting)
+	closed := p.BFD != nil
+	c.Conf.AdminDown = closed
+	ap.addedAdminDown = closed
+	ap.restarting = restarting && p.GracefulRestart
+	downs, _ := s.tracker.bfdDownEvents(p.Address)
+	ap.gate = gate{closed: closed, waitSince: time.Now(), bfdDowns: downs}
+	return c
+}
+
+// addPeer creates the peer's VRF, fills it, then adds the session, so
+// the session's first UPDATEs already carry every route.
+func (s *Speaker) addPeer(ctx context.Context, p Peer, want table) error {
+	index, ok := s.freeIndex()
+	if !ok {
+		return fmt.Errorf("bgp: peer %q: too many peers", p.Name)
+	}
+	vrfName := "peer/" + p.Name
+	vrf, err := vrfFor(vrfName, s.opts.RouterID, index)
+	if err != nil {
+		return fmt.Errorf("bgp: peer %q: %w", p.Name, err)
+	}
+	if err := s.srv.AddVrf(ctx, &api.AddVrfRequest{Vrf: vrf}); err != nil {
+		return fmt.Errorf("bgp: peer %q: add VRF: %w", p.Name, err)
+	}
+	ap := &appliedPeer{peer: p, vrf: vrfName, index: index, routes: table{}}
+	syncErr := s.syncRoutes(ctx, ap, want)
+	if err := s.srv.AddPeer(ctx, &api.AddPeerRequest{Peer: s.gatedAPIPeer(ap, p, s.firstPush)}); err != nil {
+		return errors.Join(syncErr, fmt.Errorf("bgp: peer %q: add: %w", p.Name, err),
+			s.srv.DeleteVrf(ctx, &api.DeleteVrfRequest{Name: vrfName}))
+	}
+	s.applied[p.Name] = ap
+	s.log.Info("BGP peer added", "peer", p, "routes", len(ap.routes))
+	return syncErr
+}
+
+// recreatePeer rebuilds one session with its new configuration; its VRF
+// and routes stay.
+func (s *Speaker) recreatePeer(ctx context.Context, ap *appliedPeer, p Peer, want table) error {
+	if err := s.srv.DeletePeer(ctx, &api.DeletePeerRequest{Address: ap.peer.Address.String()}); err != nil {
+		return fmt.Errorf("bgp: peer %q: delete for re-creation: %w", p.Name, err)
+	}
+	syncErr := s.syncRoutes(ctx, ap, want)
+	if err := s.srv.AddPeer(ctx, &api.AddPeerRequest{Peer: s.gatedAPIPeer(ap, p, false)}); err != nil {
+		// The session is gone; forget the peer so the next call adds it.
+		delete(s.applied, p.Name)
+		return errors.Join(syncErr, fmt.Errorf("bgp: peer %q: re-create: %w", p.Name, err),
+			s.srv.DeleteVrf(ctx, &api.DeleteVrfRequest{Name: ap.vrf}))
+	}
+	s.log.Info("BGP peer re-created (its session restarts)", "peer", p, "was", ap.peer)
+	ap.peer = p
+	return syncErr
+}
+
+// removePeer closes the session (with a Cease) and drops its VRF.
+func (s *Speaker) removePeer(ctx context.Context, ap *appliedPeer) error {
+	if err := s.srv.DeletePeer(ctx, &api.DeletePeerRequest{Address: ap.peer.Address.String()}); err != nil {
+		return fmt.Errorf("bgp: peer %q: delete: %w", ap.peer.Name, err)
+	}
+	if err := s.srv.DeleteVrf(ctx, &api.DeleteVrfRequest{Name: ap.vrf}); err != nil {
+		return fmt.Errorf("bgp: peer %q: delete VRF: %w", ap.peer.Name, err)
+	}
+	delete(s.applied, ap.peer.Name)
+	s.log.Info("BGP peer removed", "peer", ap.peer)
+	return nil
+}
+
+// freeIndex finds an unused route distinguisher index.
+func (s *Speaker) freeIndex() (uint16, bool) {
+	used := make(map[uint16]bool, len(s.applied))
+	for _, ap := range s.applied {
+		used[ap.index] = true
+	}
+	for i := uint16(1); i != 0; i++ {
+		if !used[i] {
+			return i, true
+		}
+	}
+	return 0, false
+}
+
+// syncRoutes withdraws and announces the differences between what the
+// peer's VRF holds and want.
+func (s *Speaker) syncRoutes(ctx context.Context, ap *appliedPeer, want table) error {
+	announce, withdraw := diffTables(ap.routes, want)
+	var errs []error
+	if len(withdraw) > 0 {
+		paths := make([]*apiutil.Path, 0, len(withdraw))
+		for _, p := range withdraw {
+			path, err := apiPath(p, ap.routes[p], true)
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			paths = append(paths, path)
+		}
+		if err := s.srv.DeletePath(apiutil.DeletePathRequest{VRFID: ap.vrf, Paths: paths}); err != nil {
+			errs = append(errs, fmt.Errorf("bgp: peer %q: withdraw %d routes: %w", ap.peer.Name, len(paths), err))
+		} else {
+			for _, p := range withdraw {
+				delete(ap.routes, p)
+			}
+		}
+	}
+	if len(announce) > 0 {
+		paths := make([]*apiutil.Path, 0, len(announce))
+		prefixes := make([]netip.Prefix, 0, len(announce))
+		for _, p := range announce {
+			path, err := apiPath(p, want[p], false)
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			paths = append(paths, path)
+			prefixes = append(prefixes, p)
+		}
+		// On an error GoBGP does not say which paths it took; none is
+		// recorded, so the next call announces them all again (adding a
+		// path again replaces it, which is harmless).
+		if _, err := s.srv.AddPath(apiutil.AddPathRequest{VRFID: ap.vrf, Paths: paths}); err != nil {
+			errs = append(errs, fmt.Errorf("bgp: peer %q: announce %d routes: %w", ap.peer.Name, len(paths), err))
+		} else {
+			for _, p := range prefixes {
+				ap.routes[p] = want[p]
+			}
+		}
+	}
+	if len(announce)+len(withdraw) > 0 {
+		s.log.Debug("BGP routes updated", "peer", ap.peer.Name, "announced", len(announce), "withdrawn", len(withdraw), "total", len(ap.routes))
+	}
+	return errors.Join(errs...)
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
