@@ -78,9 +78,9 @@ func run(ctx context.Context, o options) error {
 		return fmt.Errorf("layer2: %w", err)
 	}
 
-	l2trigger := &trigger.Trigger{}
+	l2trigger, bgpTrigger := &trigger.Trigger{}, &trigger.Trigger{}
 	var cfg atomic.Pointer[config.Config]
-	if err := (&configWatch{client: mgr.GetClient(), log: log, store: &cfg, changed: l2trigger}).setup(mgr); err != nil {
+	if err := (&configWatch{client: mgr.GetClient(), log: log, store: &cfg, changed: []*trigger.Trigger{l2trigger, bgpTrigger}}).setup(mgr); err != nil {
 		return err
 	}
 	if err := (&peerWatch{client: mgr.GetClient(), members: mem, port: bind.Port(), family4: bind.Addr().Is4()}).setup(mgr); err != nil {
@@ -97,6 +97,9 @@ func run(ctx context.Context, o options) error {
 	}
 	if err := syncer.SetupWithManager(mgr, l2trigger); err != nil {
 		return fmt.Errorf("set up layer 2: %w", err)
+	}
+	if err := setupBGP(mgr, o, bind, &cfg, bgpTrigger, slogger, log); err != nil {
+		return err
 	}
 	if err := setupDatapath(mgr, o, slogger, log); err != nil {
 		return err

@@ -16,6 +16,7 @@ import (
 	"github.com/ironlb/ironlb/config"
 	"github.com/ironlb/ironlb/pkg/configsource"
 	"github.com/ironlb/ironlb/pkg/trigger"
+	"github.com/ironlb/ironlb/speaker/bgpsync"
 	"github.com/ironlb/ironlb/speaker/l2sync"
 	"github.com/ironlb/ironlb/speaker/members"
 )
@@ -35,7 +36,7 @@ type configWatch struct {
 	client  client.Client
 	log     logr.Logger
 	store   *atomic.Pointer[config.Config]
-	changed *trigger.Trigger
+	changed []*trigger.Trigger // woken with their controller's key
 	lastErr string
 }
 
@@ -65,7 +66,9 @@ func (w *configWatch) Reconcile(ctx context.Context, _ reconcile.Request) (recon
 	}
 	w.lastErr = ""
 	w.store.Store(cfg)
-	w.changed.Add(l2sync.Key)
+	for _, t := range w.changed {
+		t.Add(l2sync.Key, bgpsync.Key)
+	}
 	return reconcile.Result{}, nil
 }
 

@@ -19,6 +19,7 @@ func AddToScheme(s *runtime.Scheme) error {
 		&BFDProfile{}, &BFDProfileList{},
 		&Community{}, &CommunityList{},
 		&ServiceL2Status{}, &ServiceL2StatusList{},
+		&BGPSessionStatus{}, &BGPSessionStatusList{},
 	)
 	metav1.AddToGroupVersion(s, GroupVersion)
 	return nil

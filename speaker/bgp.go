@@ -1,0 +1,68 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"os"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-logr/logr"
+	corev1 "k8s.io/api/core/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
+
+	"github.com/ironlb/ironlb/config"
+	"github.com/ironlb/ironlb/pkg/trigger"
+	"github.com/ironlb/ironlb/speaker/bgp"
+	"github.com/ironlb/ironlb/speaker/bgpsync"
+)
+
+// setupBGP runs the embedded BGP speaker and its reconciler. The router ID
+// is the node's IPv4 InternalIP (the liveness address when it is IPv4).
+func setupBGP(mgr ctrl.Manager, o options, bind netip.AddrPort, cfg *atomic.Pointer[config.Config],
+	t *trigger.Trigger, slogger *slog.Logger, log logr.Logger) error {
+	routerID, err := routerID(mgr.GetAPIReader(), o.node, bind)
+	if err != nil {
+		return err
+	}
+	sp, err := bgp.New(bgp.Options{RouterID: routerID, Logger: slogger.With("component", "bgp"), Registerer: ctrlmetrics.Registry})
+	if err != nil {
+		return fmt.Errorf("bgp: %w", err)
+	}
+	if err := mgr.Add(manager.RunnableFunc(sp.Run)); err != nil {
+		return err
+	}
+	ns := os.Getenv("POD_NAMESPACE")
+	if ns == "" {
+		ns = "ironlb-system"
+	}
+	s := &bgpsync.Syncer{
+		Client: mgr.GetClient(), Secrets: mgr.GetAPIReader(), Namespace: ns,
+		Log: log.WithName("bgp"), Node: o.node, Config: cfg.Load, Speaker: sp,
+	}
+	if err := s.SetupWithManager(mgr, t); err != nil {
+		return fmt.Errorf("set up bgp: %w", err)
+	}
+	return mgr.Add(manager.RunnableFunc(func(ctx context.Context) error { return s.ReportStatus(ctx, 2*time.Second) }))
+}
+
+func routerID(r client.Reader, node string, bind netip.AddrPort) (netip.Addr, error) {
+	if bind.Addr().Is4() {
+		return bind.Addr(), nil
+	}
+	var n corev1.Node
+	if err := r.Get(context.Background(), client.ObjectKey{Name: node}, &n); err != nil {
+		return netip.Addr{}, fmt.Errorf("read Node %s for a BGP router ID: %w", node, err)
+	}
+	for _, a := range n.Status.Addresses {
+		if ip, err := netip.ParseAddr(a.Address); err == nil && ip.Is4() && a.Type == corev1.NodeInternalIP {
+			return ip, nil
+		}
+	}
+	return netip.Addr{}, fmt.Errorf("node %s has no IPv4 InternalIP for a BGP router ID", node)
+}

@@ -1,0 +1,145 @@
+// Package bgpplan decides what one node's BGP speaker announces: the
+// sessions it opens (BGPPeers selecting the node) and the routes it sends
+// (Service IPs of pools with a BGPAdvertisement selecting the node, while
+// the Service can be served from here). Pure: the same inputs always give
+// the same plan, table-tested without a cluster.
+package bgpplan
+
+import (
+	"net/netip"
+	"slices"
+
+	"github.com/ironlb/ironlb/config"
+	"github.com/ironlb/ironlb/pkg/lbstate"
+	"github.com/ironlb/ironlb/speaker/bgp"
+	"github.com/ironlb/ironlb/speaker/l2plan"
+)
+
+// Peer is a session to open, with where its password comes from (the
+// caller resolves Secrets).
+type Peer struct {
+	bgp.Peer
+	Password config.Password
+}
+
+// Plan is one node's BGP work.
+type Plan struct {
+	Peers  []Peer
+	Routes []bgp.Route
+	// Withheld lists Service IPs of BGP pools this node does not announce,
+	// and why (no ready endpoint, no local endpoint, not selected, ...).
+	Withheld map[netip.Addr]string
+}
+
+// Compute plans the node's sessions and routes.
+func Compute(cfg *config.Config, svcs []lbstate.Service, node l2plan.Node) Plan {
+	plan := Plan{Withheld: map[netip.Addr]string{}}
+	if cfg == nil {
+		return plan
+	}
+	var peerNames []string
+	for _, p := range cfg.BGPPeers() {
+		if !p.SelectsNode(node.Labels) {
+			continue
+		}
+		plan.Peers = append(plan.Peers, Peer{Peer: peerOf(p), Password: p.Password})
+		peerNames = append(peerNames, p.Name)
+	}
+	for _, s := range svcs {
+		for _, ip := range s.IPs {
+			pool := s.Pool
+			if p, ok := cfg.PoolFor(ip); ok {
+				pool = p
+			}
+			advs := cfg.BGPFor(pool)
+			if len(advs) == 0 {
+				continue // not a BGP pool
+			}
+			if why := withheld(s, node); why != "" {
+				plan.Withheld[ip] = why
+				continue
+			}
+			announced := false
+			for _, a := range advs {
+				if !a.SelectsNode(node.Labels) {
+					continue
+				}
+				peers := selectedPeers(a, peerNames)
+				if len(peers) == 0 {
+					continue
+				}
+				plan.Routes = append(plan.Routes, routeOf(ip, a, peers))
+				announced = true
+			}
+			if !announced {
+				plan.Withheld[ip] = "no BGPAdvertisement selects this node and one of its peers"
+			}
+		}
+	}
+	slices.SortFunc(plan.Routes, func(a, b bgp.Route) int {
+		if c := a.Prefix.Addr().Compare(b.Prefix.Addr()); c != 0 {
+			return c
+		}
+		return a.Prefix.Bits() - b.Prefix.Bits()
+	})
+	return plan
+}
+
+// withheld says why this node must not attract the Service's traffic.
+func withheld(s lbstate.Service, node l2plan.Node) string {
+	switch {
+	case !node.Usable:
+		return "node " + node.Why
+	case !s.HasEndpoints():
+		return "no ready endpoint"
+	case s.Local && !s.HasLocalEndpoints(node.Name):
+		return "no local endpoint (externalTrafficPolicy: Local)"
+	}
+	return ""
+}
+
+func selectedPeers(a config.BGPAdvertisement, nodePeers []string) []string {
+	var out []string
+	for _, p := range nodePeers {
+		if a.SelectsPeer(p) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func routeOf(ip netip.Addr, a config.BGPAdvertisement, peers []string) bgp.Route {
+	bits := a.AggregationLength
+	if ip.Is6() {
+		bits = a.AggregationLengthV6
+	}
+	r := bgp.Route{
+		Prefix:      netip.PrefixFrom(ip, bits).Masked(),
+		Peers:       peers,
+		Communities: slices.Clone(a.Communities),
+	}
+	if a.HasLocalPref {
+		lp := a.LocalPref
+		r.LocalPref = &lp
+	}
+	for _, c := range a.LargeCommunities {
+		r.LargeCommunities = append(r.LargeCommunities, [3]uint32{c.GlobalAdmin, c.LocalData1, c.LocalData2})
+	}
+	return r
+}
+
+func peerOf(p config.BGPPeer) bgp.Peer {
+	out := bgp.Peer{
+		Name: p.Name, MyASN: p.MyASN, PeerASN: p.PeerASN, DynamicASN: string(p.DynamicASN),
+		Address: p.Address, Port: p.Port, SourceAddress: p.SourceAddress,
+		HoldTime: p.HoldTime, KeepaliveTime: p.KeepaliveTime, ConnectTime: p.ConnectTime,
+		EBGPMultiHop: p.EBGPMultiHop, GracefulRestart: p.EnableGracefulRestart,
+	}
+	if p.BFD != nil {
+		out.BFD = &bgp.BFDProfile{
+			Name: p.BFD.Name, ReceiveInterval: p.BFD.ReceiveInterval, TransmitInterval: p.BFD.TransmitInterval,
+			DetectMultiplier: p.BFD.DetectMultiplier, PassiveMode: p.BFD.PassiveMode, MinimumTTL: p.BFD.MinimumTTL,
+		}
+	}
+	return out
+}
