@@ -29,12 +29,19 @@ func (s *Syncer) SetupWithManager(mgr ctrl.Manager, t *trigger.Trigger) error {
 	toKey := handler.EnqueueRequestsFromMapFunc(func(context.Context, client.Object) []reconcile.Request {
 		return []reconcile.Request{Key}
 	})
-	return ctrl.NewControllerManagedBy(mgr).Named("layer2").
+	err := ctrl.NewControllerManagedBy(mgr).Named("layer2").
 		WatchesRawSource(t.Source()).
 		Watches(&corev1.Service{}, toKey).
 		Watches(&discoveryv1.EndpointSlice{}, toKey).
 		Watches(&corev1.Node{}, toKey, builder.WithPredicates(nodeRelevant)).
 		Complete(s)
+	if err != nil {
+		return err
+	}
+	s.statusQueue = &trigger.Trigger{}
+	return ctrl.NewControllerManagedBy(mgr).Named("layer2-status").
+		WatchesRawSource(s.statusQueue.Source()).
+		Complete(statusReconciler{s})
 }
 
 // nodeRelevant drops Node updates that cannot change the plan: kubelets

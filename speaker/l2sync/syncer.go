@@ -27,6 +27,7 @@ import (
 	"github.com/ironlb/ironlb/config"
 	"github.com/ironlb/ironlb/config/v1beta1"
 	"github.com/ironlb/ironlb/pkg/lbstate"
+	"github.com/ironlb/ironlb/pkg/trigger"
 	"github.com/ironlb/ironlb/speaker/l2plan"
 	"github.com/ironlb/ironlb/speaker/layer2"
 )
@@ -63,7 +64,10 @@ type Syncer struct {
 	Announcer  Announcer
 	Interfaces func() ([]Iface, error)
 
+	statusQueue *trigger.Trigger // the status controller's queue
+
 	mu     sync.Mutex
+	last   *snapshot
 	owners map[netip.Addr]string // the previous plan
 	since  map[netip.Addr]time.Time
 	events map[string]string // status name -> last event text sent
@@ -109,8 +113,47 @@ func (s *Syncer) Reconcile(ctx context.Context, _ reconcile.Request) (reconcile.
 	if err := s.Announcer.SetClaims(claims); err != nil {
 		return reconcile.Result{}, fmt.Errorf("apply claims: %w", err)
 	}
-	writer := statusWriter(alive)
-	return reconcile.Result{}, s.writeStatus(ctx, plan, claims, existing, writer == s.Node)
+	// Status goes through the API server and may be slow; writing it in
+	// its own controller keeps the next change's claims from waiting.
+	s.mu.Lock()
+	s.last = &snapshot{plan: plan, claims: claims, writer: statusWriter(alive) == s.Node}
+	s.mu.Unlock()
+	if s.statusQueue != nil {
+		s.statusQueue.Add(statusKey)
+	}
+	return reconcile.Result{}, nil
+}
+
+// snapshot is the last plan applied, for the status writer.
+type snapshot struct {
+	plan   l2plan.Plan
+	claims []layer2.Claim
+	writer bool
+}
+
+// statusKey is the one key of the status controller.
+var statusKey = reconcile.Request{NamespacedName: client.ObjectKey{Name: "layer2-status"}}
+
+// statusReconciler writes the ServiceL2Status of the last applied plan.
+type statusReconciler struct{ s *Syncer }
+
+func (r statusReconciler) Reconcile(ctx context.Context, _ reconcile.Request) (reconcile.Result, error) {
+	s := r.s
+	s.mu.Lock()
+	snap := s.last
+	s.mu.Unlock()
+	if snap == nil {
+		return reconcile.Result{}, nil
+	}
+	var st v1beta1.ServiceL2StatusList
+	if err := s.Client.List(ctx, &st); err != nil {
+		return reconcile.Result{}, fmt.Errorf("list ServiceL2Status: %w", err)
+	}
+	existing := map[string]*v1beta1.ServiceL2Status{}
+	for i := range st.Items {
+		existing[st.Items[i].Namespace+"/"+st.Items[i].Name] = &st.Items[i]
+	}
+	return reconcile.Result{}, s.writeStatus(ctx, snap.plan, snap.claims, existing, snap.writer)
 }
 
 // claims is this node's share of the plan. A claim probes for a conflicting
