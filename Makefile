@@ -1,4 +1,4 @@
-# IronLB. `make lab` (coming) runs the whole system on an embedded lab
+# IronLB. `make lab` runs the whole system on an embedded lab
 # cluster; `make test` runs every test. Both install what they need.
 SHELL := /bin/bash
 export PATH := $(CURDIR)/.tools/bin:/usr/local/go/bin:$(PATH)
@@ -54,6 +54,17 @@ test: tools build verify-generated lint unit fuzz
 ## bench: benchmarks; results go to docs/benchmarks.md
 bench: tools build
 	@hack/bench.sh
+
+.PHONY: lab lab-down
+
+## lab: the whole system on a lab cluster of network namespaces, left running
+## in the background (state in .cache/lab or $IRONLB_LAB_DIR)
+lab: tools build
+	@hack/lab.sh up
+
+## lab-down: stop the lab and remove everything it made (idempotent)
+lab-down:
+	@hack/lab.sh down
 
 clean:
 	rm -rf bin .cache

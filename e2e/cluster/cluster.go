@@ -98,7 +98,7 @@ func Start(t testing.TB, opts Options) *Cluster {
 	return c
 }
 
-func setup(ctx context.Context, api *kubeapi.Server, lab *vlan.Lab, bin Binaries, opts Options) (*Cluster, error) {
+func setup(ctx context.Context, api *kubeapi.Server, lab *vlan.Lab, bin Binaries, opts Options) (_ *Cluster, err error) {
 	u, err := url.Parse(api.URL)
 	if err != nil {
 		return nil, err
@@ -111,6 +111,12 @@ func setup(ctx context.Context, api *kubeapi.Server, lab *vlan.Lab, bin Binaries
 	if c.logDir == "" {
 		c.logDir = api.Dir
 	}
+	// A failed setup stops what it started, so no process outlives it.
+	defer func() {
+		if err != nil {
+			c.stopAll()
+		}
+	}()
 	c.Client, err = client.New(api.Config, client.Options{Scheme: Scheme()})
 	if err != nil {
 		return nil, err

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	discoveryv1 "k8s.io/api/discovery/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
@@ -94,26 +93,16 @@ func LoadBalancer(ns, name string, opts ...ServiceOpt) *corev1.Service {
 	return s
 }
 
-// WaitForIPs waits until a Service shows n addresses and returns them.
+// WaitForIPs waits up to 30 s until a Service shows n addresses and
+// returns them.
 func (c *Cluster) WaitForIPs(t testing.TB, ns, name string, n int) []netip.Addr {
 	t.Helper()
-	var ips []netip.Addr
-	Eventually(t, 30*time.Second, fmt.Sprintf("%d address(es) on %s/%s", n, ns, name), func() error {
-		var svc corev1.Service
-		if err := c.Client.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: name}, &svc); err != nil {
-			return err
-		}
-		ips = ips[:0]
-		for _, in := range svc.Status.LoadBalancer.Ingress {
-			if ip, err := netip.ParseAddr(in.IP); err == nil {
-				ips = append(ips, ip)
-			}
-		}
-		if len(ips) != n {
-			return fmt.Errorf("status has %v", ips)
-		}
-		return nil
-	})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	ips, err := c.AwaitIPs(ctx, ns, name, n)
+	if err != nil {
+		t.Fatal(err)
+	}
 	return ips
 }
 
@@ -127,47 +116,11 @@ type Endpoint struct {
 	Terminating bool
 }
 
-// SetEndpoints writes the Service's EndpointSlices (one per family), as the
-// EndpointSlice controller would for pods on these nodes.
+// SetEndpoints is ApplyEndpoints for tests.
 func (c *Cluster) SetEndpoints(t testing.TB, ns, svc string, eps ...Endpoint) {
 	t.Helper()
-	ctx := context.Background()
-	for _, fam := range []discoveryv1.AddressType{discoveryv1.AddressTypeIPv4, discoveryv1.AddressTypeIPv6} {
-		es := &discoveryv1.EndpointSlice{
-			ObjectMeta: metav1.ObjectMeta{
-				Namespace: ns, Name: svc + "-" + strings.ToLower(string(fam)),
-				Labels: map[string]string{discoveryv1.LabelServiceName: svc, discoveryv1.LabelManagedBy: "e2e.ironlb.io"},
-			},
-			AddressType: fam,
-			Ports: []discoveryv1.EndpointPort{
-				{Name: ptr("http"), Protocol: ptr(corev1.ProtocolTCP), Port: ptr(int32(8080))},
-				{Name: ptr("udp"), Protocol: ptr(corev1.ProtocolUDP), Port: ptr(int32(5353))},
-			},
-		}
-		for _, e := range eps {
-			if e.Addr.Is4() != (fam == discoveryv1.AddressTypeIPv4) {
-				continue
-			}
-			es.Endpoints = append(es.Endpoints, discoveryv1.Endpoint{
-				Addresses: []string{e.Addr.String()},
-				NodeName:  ptr(e.Node),
-				Conditions: discoveryv1.EndpointConditions{
-					Ready: ptr(e.Ready && !e.Terminating), Serving: ptr(e.Ready), Terminating: ptr(e.Terminating),
-				},
-			})
-		}
-		var cur discoveryv1.EndpointSlice
-		err := c.Client.Get(ctx, client.ObjectKeyFromObject(es), &cur)
-		switch {
-		case apierrors.IsNotFound(err):
-			err = c.Client.Create(ctx, es)
-		case err == nil:
-			cur.Endpoints, cur.Ports = es.Endpoints, es.Ports
-			err = c.Client.Update(ctx, &cur)
-		}
-		if err != nil {
-			t.Fatalf("endpoints of %s/%s: %v", ns, svc, err)
-		}
+	if err := c.ApplyEndpoints(context.Background(), ns, svc, eps...); err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"net"
 	"net/netip"
@@ -19,44 +20,17 @@ type Pod struct {
 
 // StartPod adds a pod namespace behind node and serves TCP 8080 and UDP
 // 5353 there: each answer is "<pod> <remote address>\n", so a client can
-// tell which pod answered and which source address the pod saw.
+// tell which pod answered and which source address the pod saw. The pod
+// serves until the test ends.
 func (c *Cluster) StartPod(t testing.TB, node, name string) *Pod {
 	t.Helper()
-	h, err := c.Lab.AddPod(c.Lab.Host(node), name, netip.Addr{}, netip.Addr{})
-	if err != nil {
-		t.Fatalf("pod %s on %s: %v", name, node, err)
-	}
-	c.routePods(t, node)
-	ln, err := h.Listen("tcp", ":8080")
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	p, err := c.StartPodProcess(ctx, node, name)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			conn, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go serveConn(conn, name)
-		}
-	}()
-	pc, err := h.ListenPacket("udp", ":5353")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { pc.Close() })
-	go func() {
-		buf := make([]byte, 512)
-		for {
-			_, from, err := pc.ReadFrom(buf)
-			if err != nil {
-				return
-			}
-			_, _ = pc.WriteTo([]byte(fmt.Sprintf("%s %s\n", name, from)), from)
-		}
-	}()
-	return &Pod{Name: name, Node: node, Host: h}
+	return p
 }
 
 // serveConn answers every line with the pod's name and the peer address,
@@ -82,31 +56,4 @@ func Endpoints(pods ...*Pod) []Endpoint {
 		}
 	}
 	return eps
-}
-
-// routePods gives every other node a route to node's pod subnets, as a
-// cluster network would, so Cluster-policy traffic reaches remote pods.
-func (c *Cluster) routePods(t testing.TB, node string) {
-	c.mu.Lock()
-	if c.podRoutes == nil {
-		c.podRoutes = map[string]bool{}
-	}
-	done := c.podRoutes[node]
-	c.podRoutes[node] = true
-	c.mu.Unlock()
-	if done {
-		return
-	}
-	owner := c.Lab.Host(node)
-	for _, n := range c.Lab.Nodes {
-		if n == owner {
-			continue
-		}
-		if err := n.AddRoute(owner.PodCIDRv4, owner.IPv4.Addr()); err != nil {
-			t.Fatalf("route %s via %s on %s: %v", owner.PodCIDRv4, node, n.Name, err)
-		}
-		if err := n.AddRoute(owner.PodCIDRv6, owner.IPv6.Addr()); err != nil {
-			t.Fatalf("route %s via %s on %s: %v", owner.PodCIDRv6, node, n.Name, err)
-		}
-	}
 }

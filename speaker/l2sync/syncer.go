@@ -68,7 +68,6 @@ type Syncer struct {
 
 	mu     sync.Mutex
 	last   *snapshot
-	owners map[netip.Addr]string // the previous plan
 	since  map[netip.Addr]time.Time
 	events map[string]string // status name -> last event text sent
 }
@@ -153,12 +152,21 @@ func (r statusReconciler) Reconcile(ctx context.Context, _ reconcile.Request) (r
 	for i := range st.Items {
 		existing[st.Items[i].Namespace+"/"+st.Items[i].Name] = &st.Items[i]
 	}
-	return reconcile.Result{}, s.writeStatus(ctx, snap.plan, snap.claims, existing, snap.writer)
+	if err := s.writeStatus(ctx, snap.plan, snap.claims, existing, snap.writer); err != nil {
+		// Usually the cache lagging behind an earlier write. Retry soon at
+		// a steady pace: the queue's exponential backoff would let a few
+		// such misses delay the status by many seconds.
+		s.Log.V(1).Info("status write failed, retrying", "error", err.Error())
+		return reconcile.Result{RequeueAfter: 200 * time.Millisecond}, nil
+	}
+	return reconcile.Result{}, nil
 }
 
-// claims is this node's share of the plan. A claim probes for a conflicting
-// host only when the IP is new to the cluster: no node owned it in the last
-// plan this speaker saw, and no status says a node announced it.
+// claims is this node's share of the plan. A claim skips the conflict
+// probe only when a status says a node already announced the IP without a
+// conflict (a failover: the address is known to be ours, and every
+// millisecond counts); an IP new to the cluster, or one whose last owner
+// saw a conflict or never finished announcing, is probed first.
 func (s *Syncer) claims(plan l2plan.Plan, ifaces []Iface, existing map[string]*v1beta1.ServiceL2Status) []layer2.Claim {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -166,9 +174,7 @@ func (s *Syncer) claims(plan l2plan.Plan, ifaces []Iface, existing map[string]*v
 		s.since = map[netip.Addr]time.Time{}
 	}
 	var claims []layer2.Claim
-	owners := make(map[netip.Addr]string, len(plan.Owners))
 	for ip, o := range plan.Owners {
-		owners[ip] = o.Node
 		if o.Node != s.Node {
 			delete(s.since, ip)
 			continue
@@ -176,15 +182,14 @@ func (s *Syncer) claims(plan l2plan.Plan, ifaces []Iface, existing map[string]*v
 		if _, ok := s.since[ip]; !ok {
 			s.since[ip] = time.Now()
 		}
-		announcedBefore := s.owners[ip] != ""
+		announcedBefore := false
 		for _, svc := range o.Services {
-			if e := existing[svc.Namespace+"/"+StatusName(svc.Name, ip)]; e != nil && e.Status.Node != "" {
+			if e := existing[svc.Namespace+"/"+StatusName(svc.Name, ip)]; e != nil && e.Status.Node != "" && e.Status.Conflict == nil {
 				announcedBefore = true
 			}
 		}
 		claims = append(claims, layer2.Claim{IP: ip, Interfaces: Select(ip, o.Interfaces, ifaces), Probe: !announcedBefore})
 	}
-	s.owners = owners
 	slices.SortFunc(claims, func(a, b layer2.Claim) int { return a.IP.Compare(b.IP) })
 	return claims
 }
