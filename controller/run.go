@@ -14,8 +14,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
-	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -31,6 +29,7 @@ import (
 	"github.com/ironlb/ironlb/controller/metrics"
 	"github.com/ironlb/ironlb/controller/pools"
 	ironwebhook "github.com/ironlb/ironlb/controller/webhook"
+	"github.com/ironlb/ironlb/pkg/kubeclient"
 	"github.com/ironlb/ironlb/pkg/trigger"
 )
 
@@ -42,7 +41,7 @@ func run(ctx context.Context, o options) error {
 	log := newLogger(o.logLevel)
 	ctrl.SetLogger(log)
 
-	restCfg, err := restConfig(o.kubeconfig)
+	restCfg, err := kubeclient.Config(o.kubeconfig)
 	if err != nil {
 		return err
 	}
@@ -175,21 +174,6 @@ type everyReplica func(context.Context) error
 
 func (f everyReplica) Start(ctx context.Context) error { return f(ctx) }
 func (everyReplica) NeedLeaderElection() bool          { return false }
-
-func restConfig(kubeconfig string) (*rest.Config, error) {
-	if kubeconfig == "" {
-		cfg, err := rest.InClusterConfig()
-		if err != nil {
-			return nil, fmt.Errorf("in-cluster configuration (use -kubeconfig outside a cluster): %w", err)
-		}
-		return cfg, nil
-	}
-	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
-	if err != nil {
-		return nil, fmt.Errorf("load kubeconfig %s: %w", kubeconfig, err)
-	}
-	return cfg, nil
-}
 
 func newLogger(level string) logr.Logger {
 	var l slog.Level

@@ -15,8 +15,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
-	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
@@ -25,6 +23,7 @@ import (
 
 	"github.com/ironlb/ironlb/config"
 	"github.com/ironlb/ironlb/config/v1beta1"
+	"github.com/ironlb/ironlb/pkg/kubeclient"
 	"github.com/ironlb/ironlb/pkg/trigger"
 	"github.com/ironlb/ironlb/speaker/l2sync"
 	"github.com/ironlb/ironlb/speaker/layer2"
@@ -36,7 +35,7 @@ func run(ctx context.Context, o options) error {
 	log := logr.FromSlogHandler(slogger.Handler())
 	ctrl.SetLogger(log)
 
-	restCfg, err := restConfig(o.kubeconfig)
+	restCfg, err := kubeclient.Config(o.kubeconfig)
 	if err != nil {
 		return err
 	}
@@ -212,21 +211,6 @@ func friendlyMACs(m *members.Members) map[string]bool {
 func hostInterfaces() ([]l2sync.Iface, error) {
 	d4, d6 := defaultRouteInterfaces()
 	return l2sync.HostInterfaces(d4, d6)
-}
-
-func restConfig(kubeconfig string) (*rest.Config, error) {
-	if kubeconfig == "" {
-		cfg, err := rest.InClusterConfig()
-		if err != nil {
-			return nil, fmt.Errorf("in-cluster configuration (use -kubeconfig outside a cluster): %w", err)
-		}
-		return cfg, nil
-	}
-	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
-	if err != nil {
-		return nil, fmt.Errorf("load kubeconfig %s: %w", kubeconfig, err)
-	}
-	return cfg, nil
 }
 
 func newLogger(level string) *slog.Logger {
