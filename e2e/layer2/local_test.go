@@ -44,7 +44,11 @@ func TestLocalPolicyAnnouncesOnlyFromNodesWithALocalEndpoint(t *testing.T) {
 		}
 		return nil
 	})
-	if evs := c.Events(t, "Service", "default", "local", "L2Withdrawn"); len(evs) == 0 {
-		t.Error("no L2Withdrawn event")
-	}
+	// The event follows the status write through the event broadcaster.
+	cluster.Eventually(t, 10*time.Second, "an L2Withdrawn event", func() error {
+		if evs := c.Events(t, "Service", "default", "local", "L2Withdrawn"); len(evs) == 0 {
+			return errorf("none yet")
+		}
+		return nil
+	})
 }
