@@ -139,7 +139,10 @@ func run(ctx context.Context, o options) error {
 // expected in webhook-cert-dir already.
 func setupWebhook(mgr ctrl.Manager, o options, scheme *runtime.Scheme) error {
 	server := webhook.NewServer(webhook.Options{Host: o.webhookHost, Port: o.webhookPort, CertDir: o.webhookCertDir})
-	server.Register(ironwebhook.Path, &webhook.Admission{Handler: ironwebhook.NewValidator(mgr.GetCache(), scheme)})
+	// The webhook reads the current objects from the API server, not from
+	// the cache: an object created a moment ago must already count (an
+	// advertisement created just before its pool is deleted).
+	server.Register(ironwebhook.Path, &webhook.Admission{Handler: ironwebhook.NewValidator(mgr.GetAPIReader(), scheme)})
 	if o.webhookCertSecret == "" {
 		return mgr.Add(server)
 	}

@@ -24,7 +24,7 @@ const Path = "/validate-ironlb-io-v1beta1"
 
 // Validator admits or denies changes to ironlb.io objects.
 type Validator struct {
-	Reader  client.Reader // the manager's cache
+	Reader  client.Reader // a live reader (mgr.GetAPIReader())
 	Decoder admission.Decoder
 }
 
