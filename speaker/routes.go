@@ -1,6 +1,8 @@
 package main
 
 import (
+	"errors"
+
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 )
@@ -14,6 +16,9 @@ func defaultRouteInterfaces() (v4, v6 map[string]bool) {
 func defaultsOf(family int) map[string]bool {
 	out := map[string]bool{}
 	routes, err := netlink.RouteList(nil, family)
+	for i := 0; i < 5 && errors.Is(err, netlink.ErrDumpInterrupted); i++ {
+		routes, err = netlink.RouteList(nil, family) // raced with a change: read again
+	}
 	if err != nil {
 		return out
 	}

@@ -44,7 +44,15 @@ func ensureLink(nl *vnl.Handle, name string) (vnl.Link, bool, error) {
 // linkVIPs lists the addresses on the dummy (link-local ones, which the
 // kernel adds itself, are not VIPs).
 func linkVIPs(nl *vnl.Handle, l vnl.Link) (map[netip.Addr]bool, error) {
-	addrs, err := nl.AddrList(l, vnl.FAMILY_ALL)
+	// A dump that raced with an address change (ours, or the kernel's own
+	// link-local address) is reported as interrupted: read it again.
+	var addrs []vnl.Addr
+	var err error
+	for range 5 {
+		if addrs, err = nl.AddrList(l, vnl.FAMILY_ALL); !errors.Is(err, vnl.ErrDumpInterrupted) {
+			break
+		}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("list addresses of %s: %w", l.Attrs().Name, err)
 	}
