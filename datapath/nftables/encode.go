@@ -6,31 +6,17 @@ import (
 	"net/netip"
 	"strings"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/ironlb/ironlb/datapath"
+	"github.com/ironlb/ironlb/datapath/internal/nftexpr"
 )
 
-// Registers. nf_tables has sixteen 32-bit data registers; a value of n
-// bytes takes ceil(n/4) consecutive ones, and a concatenated set key is
-// its fields laid out that way, each padded to 4 bytes.
-func reg(n int) uint32 { return uint32(unix.NFT_REG32_00 + n) }
-
-// words is how many 32-bit registers an address takes.
-func words(v6 bool) int {
-	if v6 {
-		return 4
-	}
-	return 1
-}
-
-// family helpers: "4" or "6" in object names.
-func fam(v6 bool) string {
-	if v6 {
-		return "6"
-	}
-	return "4"
-}
+// The builders both backends share live in datapath/internal/nftexpr.
+var (
+	reg        = nftexpr.Reg
+	words      = nftexpr.Words
+	fam        = nftexpr.Fam
+	hairpinKey = nftexpr.HairpinKey
+)
 
 // keyAddrProtoPort encodes addr . inet_proto . inet_service as nf_tables
 // lays it out in registers.
@@ -50,11 +36,6 @@ func addrPortData(ap netip.AddrPort) []byte {
 	b := append([]byte(nil), ap.Addr().AsSlice()...)
 	b = binary.BigEndian.AppendUint16(b, ap.Port())
 	return append(b, 0, 0)
-}
-
-// hairpinKey is addr . addr.
-func hairpinKey(a netip.Addr) []byte {
-	return append(a.AsSlice(), a.AsSlice()...)
 }
 
 // chainName is the regular chain of one virtual service, readable in
