@@ -1,6 +1,7 @@
 package ipvs
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -42,7 +43,19 @@ func flushUDP(ct *vnl.Handle, f udpFlows) (uint, error) {
 	if f.key.VIP.Is6() {
 		fam = unix.AF_INET6
 	}
-	n, err := ct.ConntrackDeleteFilters(vnl.ConntrackTable, fam, f)
+	// A dump interrupted by concurrent conntrack changes (the very traffic
+	// being cleaned up) returns part of the table: delete what it had and
+	// read it again, so no flow of the removed endpoint survives.
+	var n uint
+	var err error
+	for range 5 {
+		var k uint
+		k, err = ct.ConntrackDeleteFilters(vnl.ConntrackTable, fam, f)
+		n += k
+		if !errors.Is(err, vnl.ErrDumpInterrupted) {
+			break
+		}
+	}
 	if err != nil {
 		return n, fmt.Errorf("delete UDP conntrack entries of %s (endpoint %v): %w", f.key, f.backend, err)
 	}

@@ -1,6 +1,7 @@
 package nftables
 
 import (
+	"errors"
 	"fmt"
 	"net"
 
@@ -32,7 +33,18 @@ func (b *Backend) flushUDP(f udpFlow) error {
 	if f.key.VIP.Is6() {
 		family = unix.AF_INET6
 	}
-	n, err := b.ct.ConntrackDeleteFilters(vnl.ConntrackTable, family, filter)
+	// An interrupted dump returns part of the table: read it again (see
+	// the IPVS backend's flushUDP).
+	var n uint
+	var err error
+	for range 5 {
+		var k uint
+		k, err = b.ct.ConntrackDeleteFilters(vnl.ConntrackTable, family, filter)
+		n += k
+		if !errors.Is(err, vnl.ErrDumpInterrupted) {
+			break
+		}
+	}
 	if err != nil {
 		return fmt.Errorf("delete UDP conntrack entries of %s (backend %v): %w", f.key, f.backend, err)
 	}
