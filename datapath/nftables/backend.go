@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/ironlb/ironlb/datapath"
+	"github.com/ironlb/ironlb/datapath/internal/nftexpr"
 )
 
 // DefaultMark is the packet-mark bit that flags connections to masquerade.
@@ -141,25 +142,9 @@ func New(opts Options) (*Backend, error) {
 	return b, nil
 }
 
-// bigBuffers lets one transaction carry a full sync of thousands of
-// services: the whole batch goes in one sendmsg, and the kernel answers
-// every message. Forcing the sizes needs CAP_NET_ADMIN, which programming
-// nftables needs anyway.
-func bigBuffers(c *netlink.Conn) error {
-	rc, err := c.SyscallConn()
-	if err != nil {
-		return err
-	}
-	var serr error
-	err = rc.Control(func(fd uintptr) {
-		for _, opt := range []int{unix.SO_SNDBUFFORCE, unix.SO_RCVBUFFORCE} {
-			if e := unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, opt, 256<<20); e != nil {
-				serr = fmt.Errorf("setsockopt %d: %w", opt, e)
-			}
-		}
-	})
-	return errors.Join(err, serr)
-}
+// bigBuffers sizes the netlink sockets for a full sync of thousands of
+// services in one transaction.
+func bigBuffers(c *netlink.Conn) error { return nftexpr.BigBuffers(c, 256<<20) }
 
 // Close releases the sockets; the table stays as it is.
 func (b *Backend) Close() error {
