@@ -7,7 +7,7 @@ GO ?= go
 # Tests create network namespaces and run real servers; two packages at a
 # time keeps a 2-core machine responsive.
 TEST_PARALLEL ?= 2
-FUZZTIME ?= 10s
+FUZZCOUNT ?= 50000x
 
 .PHONY: all build test unit fuzz lint manifests verify-generated tools bench clean
 
@@ -44,9 +44,9 @@ lint: tools
 unit: tools build
 	$(GO) test -count=1 -p $(TEST_PARALLEL) -timeout 45m ./...
 
-## fuzz: run every fuzz target briefly
+## fuzz: run every fuzz target for FUZZCOUNT executions
 fuzz:
-	@hack/fuzz.sh $(FUZZTIME)
+	@hack/fuzz.sh $(FUZZCOUNT)
 
 ## test: everything this machine can run
 test: tools build verify-generated lint unit fuzz
