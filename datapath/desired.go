@@ -125,6 +125,12 @@ func addService(st *State, owners map[ServiceKey]types.NamespacedName, node stri
 	}
 }
 
+// VIPs returns the addresses Desired serves for svc: its ingress IPs that
+// can be VIPs, unmapped, deduplicated, in status order.
+func VIPs(svc *corev1.Service) []netip.Addr {
+	return serviceVIPs(svc, func(string, string) {})
+}
+
 // serviceVIPs returns the Service's ingress IPs, unmapped, deduplicated,
 // in status order.
 func serviceVIPs(svc *corev1.Service, problem func(field, msg string)) []netip.Addr {

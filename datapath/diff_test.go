@@ -52,6 +52,53 @@ func TestDiff(t *testing.T) {
 			if got.Empty() != (len(tc.out.Added)+len(tc.out.Removed)+len(tc.out.Updated) == 0) {
 				t.Fatal("Empty disagrees")
 			}
+			// DiffKeys over every key of both States (some twice) agrees.
+			var keys []ServiceKey
+			for k := range tc.have.Services {
+				keys = append(keys, k, k)
+			}
+			for k := range tc.want.Services {
+				keys = append(keys, k)
+			}
+			if byKeys := DiffKeys(tc.have, tc.want, keys); !reflect.DeepEqual(byKeys, got) {
+				t.Fatalf("DiffKeys:\n got %+v\nwant %+v", byKeys, got)
+			}
+			// Applying the changes turns a copy of have into want.
+			applied := State{Services: map[ServiceKey]VirtualService{}}
+			for k, v := range tc.have.Services {
+				applied.Services[k] = v
+			}
+			got.ApplyTo(&applied, tc.want)
+			if !Diff(applied, tc.want).Empty() || len(applied.Services) != len(tc.want.Services) {
+				t.Fatalf("ApplyTo left %+v, want %+v", applied.Services, tc.want.Services)
+			}
+		})
+	}
+}
+
+func TestDiffKeysLooksOnlyAtKeys(t *testing.T) {
+	k1, k2, k3 := key(vip4, 80, TCP), key(vip4, 53, UDP), key(vip6, 80, TCP)
+	base := vsCluster(bs(b("192.0.2.18:8080", 1, false, true)))
+	other := vsCluster(bs(b("192.0.2.19:8080", 1, false, true)))
+	have := State{Services: map[ServiceKey]VirtualService{k1: base, k2: base}}
+	want := State{Services: map[ServiceKey]VirtualService{k1: other, k3: base}}
+	tests := []struct {
+		name string
+		keys []ServiceKey
+		out  Changes
+	}{
+		{"none", nil, Changes{}},
+		{"updated only", []ServiceKey{k1}, Changes{Updated: []ServiceUpdate{{Key: k1,
+			AddedBackends:   []netip.AddrPort{netip.MustParseAddrPort("192.0.2.19:8080")},
+			RemovedBackends: []netip.AddrPort{netip.MustParseAddrPort("192.0.2.18:8080")}}}}},
+		{"removed and added", []ServiceKey{k3, k2}, Changes{Added: []ServiceKey{k3}, Removed: []ServiceKey{k2}}},
+		{"unknown key", []ServiceKey{key(vip6, 443, TCP)}, Changes{}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := DiffKeys(have, want, tc.keys); !reflect.DeepEqual(got, tc.out) {
+				t.Fatalf("got %+v\nwant %+v", got, tc.out)
+			}
 		})
 	}
 }

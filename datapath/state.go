@@ -148,6 +148,14 @@ type State struct {
 	Problems []Problem
 }
 
+// Clone returns a State with its own services map (the VirtualService
+// values, and their Backends maps, are shared: nothing modifies them once
+// built). Backends keep a Clone of what they applied, so the caller may go
+// on changing its State in place.
+func (s State) Clone() State {
+	return State{Services: maps.Clone(s.Services), Problems: slices.Clone(s.Problems)}
+}
+
 // SortedKeys returns the service keys in Compare order.
 func (s State) SortedKeys() []ServiceKey {
 	out := slices.Collect(maps.Keys(s.Services))

@@ -17,7 +17,7 @@ import (
 // setupDatapath chooses the backend (-datapath) and registers its
 // reconciler. auto prefers IPVS and falls back to nftables where the kernel
 // has no IPVS, as kube-proxy does.
-func setupDatapath(mgr ctrl.Manager, o options, slogger *slog.Logger, log logr.Logger) error {
+func setupDatapath(ctx context.Context, mgr ctrl.Manager, o options, slogger *slog.Logger, log logr.Logger) error {
 	mode := o.datapath
 	if mode == "off" {
 		return nil
@@ -59,7 +59,7 @@ func setupDatapath(mgr ctrl.Manager, o options, slogger *slog.Logger, log logr.L
 		Client: mgr.GetClient(), Recorder: mgr.GetEventRecorderFor("ironlb-speaker"),
 		Log: log.WithName("datapath"), Node: o.node, Backend: backend,
 	}
-	if err := s.SetupWithManager(mgr); err != nil {
+	if err := s.SetupWithManager(ctx, mgr); err != nil {
 		return fmt.Errorf("set up datapath: %w", err)
 	}
 	return nil

@@ -100,7 +100,7 @@ func run(ctx context.Context, o options) error {
 	if err := setupBGP(mgr, o, bind, &cfg, bgpTrigger, slogger, log); err != nil {
 		return err
 	}
-	if err := setupDatapath(mgr, o, slogger, log); err != nil {
+	if err := setupDatapath(ctx, mgr, o, slogger, log); err != nil {
 		return err
 	}
 	if o.healthChecks {

@@ -141,14 +141,23 @@ func (b *Backend) Stats() Stats {
 	return s
 }
 
-// Apply makes the kernel match want. The backend keeps want to compare the
-// next State with: the caller must not modify it (or its Backends maps)
-// afterwards; datapath.Desired returns a fresh State each time. The first call (and the one after a
+// Apply makes the kernel match want. The first call (and the one after a
 // failure) reads IPVS, the dummy interface and the nftables table and
 // changes only what differs, so a restarted speaker applying the same State
 // writes nothing; later calls change only the services that differ from the
-// previous State.
+// previous State. The backend keeps its own copy of the services map, so
+// the caller may change want afterwards (but not its VirtualService values).
 func (b *Backend) Apply(ctx context.Context, want datapath.State) error {
+	return b.apply(ctx, want, func() datapath.Changes { return datapath.Diff(b.applied, want) })
+}
+
+// Update is Apply for a caller that knows which services may have changed
+// since the last Apply or Update: only those are compared.
+func (b *Backend) Update(ctx context.Context, want datapath.State, touched []datapath.ServiceKey) error {
+	return b.apply(ctx, want, func() datapath.Changes { return datapath.DiffKeys(b.applied, want, touched) })
+}
+
+func (b *Backend) apply(ctx context.Context, want datapath.State, diff func() datapath.Changes) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.closed {
@@ -161,7 +170,7 @@ func (b *Backend) Apply(ctx context.Context, want datapath.State) error {
 		}
 		return nil
 	}
-	err := b.incremental(ctx, want)
+	err := b.incremental(ctx, want, diff())
 	if err == nil {
 		return nil
 	}
@@ -259,16 +268,14 @@ func (b *Backend) fullSync(ctx context.Context, want datapath.State) error {
 	if err := b.nftUpdate(wantEl, false); err != nil {
 		return err
 	}
-	b.applied = want
+	b.applied = want.Clone()
 	b.synced = true
 	b.log.Info("IPVS synced", "services", len(want.Services), "owned-before", len(kernel), "writes", b.stats.IPVSWrites)
 	return nil
 }
 
-func (b *Backend) incremental(ctx context.Context, want datapath.State) error {
-	ch := datapath.Diff(b.applied, want)
+func (b *Backend) incremental(ctx context.Context, want datapath.State, ch datapath.Changes) error {
 	if ch.Empty() {
-		b.applied = want
 		return nil
 	}
 	wantEl := desiredElements(want)
@@ -285,7 +292,7 @@ func (b *Backend) incremental(ctx context.Context, want datapath.State) error {
 	if err := b.nftUpdate(wantEl, false); err != nil {
 		return err
 	}
-	b.applied = want
+	ch.ApplyTo(&b.applied, want)
 	return nil
 }
 

@@ -4,8 +4,10 @@ package ipvs
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/netip"
 	"path/filepath"
@@ -396,6 +398,10 @@ func (l *lab) spread(to netip.AddrPort, n int, wantSrc netip.Addr) map[string]in
 func (l *lab) newBackend(opts Options) *Backend {
 	l.t.Helper()
 	opts.NetNS = l.nodePath
+	if opts.Logger == nil {
+		// Warnings (a failed conntrack cleanup, ...) explain failures.
+		opts.Logger = slog.New(slog.NewTextHandler(testWriter{l.t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	}
 	b, err := New(opts)
 	if err != nil {
 		l.t.Fatal(err)
@@ -488,4 +494,42 @@ func (l *lab) dummyAddrs() []netip.Addr {
 	m, err := linkVIPs(l.nodeNL, link)
 	must(l.t, err)
 	return sortedAddrs(m)
+}
+
+// udpFlowsTo counts the node's conntrack entries of UDP flows to service
+// svc that lead to backend.
+func (l *lab) udpFlowsTo(svc, backend netip.AddrPort) int {
+	l.t.Helper()
+	ns, err := netns.GetFromPath(l.nodePath)
+	must(l.t, err)
+	defer ns.Close()
+	h, err := vnl.NewHandleAt(ns, unix.NETLINK_NETFILTER)
+	must(l.t, err)
+	defer h.Close()
+	fam := vnl.InetFamily(unix.AF_INET)
+	if svc.Addr().Is6() {
+		fam = unix.AF_INET6
+	}
+	flows, err := h.ConntrackTableList(vnl.ConntrackTable, fam)
+	if err != nil && !errors.Is(err, vnl.ErrDumpInterrupted) {
+		l.t.Fatalf("list conntrack: %v", err)
+	}
+	f := udpFlows{key: datapath.ServiceKey{VIP: svc.Addr(), Port: svc.Port(), Protocol: datapath.UDP}, backend: backend}
+	n := 0
+	for _, fl := range flows {
+		if f.MatchConntrackFlow(fl) {
+			n++
+		}
+	}
+	return n
+}
+
+// testWriter sends log lines to t.Log, and drops them once the test is
+// over (a goroutine may log late).
+type testWriter struct{ t testing.TB }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	defer func() { _ = recover() }() // t.Log after the test ended panics
+	w.t.Log(strings.TrimSuffix(string(p), "\n"))
+	return len(p), nil
 }

@@ -40,12 +40,13 @@ type Options struct {
 	Logger *slog.Logger
 }
 
-// Backend programs a datapath.State into one nftables table. It touches no
-// other table. Apply is safe for concurrent use, but one caller is the
+// Backend programs a datapath.State into its nftables tables: the main table
+// and its shards (see shards.go). It touches no other table. Apply is safe for concurrent use, but one caller is the
 // intended design.
 type Backend struct {
-	table *nft.Table
-	mark  uint32
+	table  *nft.Table   // main: VIPs, refusal, masquerade
+	shards []*nft.Table // the services, spread by shardOf
+	mark   uint32
 	skel  string
 	log   *slog.Logger
 
@@ -102,6 +103,9 @@ func New(opts Options) (*Backend, error) {
 		skel:  skeletonDigest(opts.Mark),
 		log:   opts.Logger,
 		ns:    -1,
+	}
+	for i := range shardCount {
+		b.shards = append(b.shards, &nft.Table{Family: nft.TableFamilyINet, Name: shardName(opts.Table, i)})
 	}
 	connOpts := []nft.ConnOption{nft.AsLasting(), nft.WithSockOptions(bigBuffers)}
 	if opts.NetNS != "" {
@@ -174,13 +178,25 @@ func (b *Backend) Close() error {
 	return errors.Join(errs...)
 }
 
-// Apply makes the table match want. The first call adopts a table that a
+// Apply makes the tables match want. The first call adopts tables that a
 // previous instance left with the same content (changing nothing) and
-// otherwise replaces the whole table in one transaction; later calls change
-// only the chains and set elements of services that differ, also in one
-// transaction each. Connection tracking cleanup (UDP flows to removed
-// backends, affinity pins to backends that left) follows the transaction.
+// otherwise replaces them in one transaction; later calls change only the
+// chains and set elements of services that differ, also in one transaction
+// each. Connection tracking cleanup (UDP flows to removed backends) follows
+// the transaction. The backend keeps its own copy of the services map, so
+// the caller may change want afterwards (but not its VirtualService values).
 func (b *Backend) Apply(ctx context.Context, want datapath.State) error {
+	return b.apply(ctx, want, func() datapath.Changes { return datapath.Diff(b.applied, want) })
+}
+
+// Update is Apply for a caller that knows which services may have changed
+// since the last Apply or Update: it compares only those, so its cost
+// follows the change, not the number of services.
+func (b *Backend) Update(ctx context.Context, want datapath.State, touched []datapath.ServiceKey) error {
+	return b.apply(ctx, want, func() datapath.Changes { return datapath.DiffKeys(b.applied, want, touched) })
+}
+
+func (b *Backend) apply(ctx context.Context, want datapath.State, diff func() datapath.Changes) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.sock == nil {
@@ -192,12 +208,12 @@ func (b *Backend) Apply(ctx context.Context, want datapath.State) error {
 	if !b.synced {
 		return b.initialSync(want)
 	}
-	err := b.incremental(want)
+	err := b.incremental(want, diff())
 	if err == nil {
 		return nil
 	}
-	// The table was changed behind our back, or a bug: start over.
-	b.log.Error("incremental nftables update failed; replacing the table", "error", err)
+	// The tables were changed behind our back, or a bug: start over.
+	b.log.Error("incremental nftables update failed; replacing the tables", "error", err)
 	b.synced = false
 	if ferr := b.fullSync(want); ferr != nil {
 		return fmt.Errorf("nftables backend: %w; full resync: %w", err, ferr)
@@ -233,7 +249,7 @@ func digestState(s datapath.State) (map[datapath.ServiceKey]uint64, uint64) {
 
 // adopt records that the kernel holds want.
 func (b *Backend) adopt(want datapath.State, digests map[datapath.ServiceKey]uint64, digest uint64, hairpins map[netip.Addr]bool) {
-	b.applied = want
+	b.applied = want.Clone()
 	b.digests = digests
 	b.digest = digest
 	b.vipRefs = map[netip.Addr]int{}
@@ -304,52 +320,78 @@ func (b *Backend) kernelHairpins() (map[netip.Addr]bool, error) {
 	return out, nil
 }
 
-// fullSync replaces the table in one transaction.
+// fullSync replaces the tables in one transaction.
 func (b *Backend) fullSync(want datapath.State) error {
-	t := b.table
 	c := b.enc
-	c.AddTable(t) // so that the delete finds one
-	c.DelTable(t)
-	c.AddTable(t)
-	sets := map[string]*nft.Set{}
-	for _, v6 := range []bool{false, true} {
-		for _, s := range setSpecs(v6) {
-			set := s.set(t)
-			if err := c.AddSet(set, nil); err != nil {
-				return fmt.Errorf("nftables backend: set %s: %w", s.name, err)
+	existing, err := b.rd.ListTablesOfFamily(nft.TableFamilyINet)
+	if err != nil {
+		return fmt.Errorf("nftables backend: list tables: %w", err)
+	}
+	for _, t := range existing {
+		if owned(b.table.Name, t.Name) {
+			c.DelTable(t)
+		}
+	}
+	sets := map[*nft.Table]map[string]*nft.Set{}
+	addSets := func(t *nft.Table, specs func(bool) []setSpec) error {
+		sets[t] = map[string]*nft.Set{}
+		for _, v6 := range []bool{false, true} {
+			for _, s := range specs(v6) {
+				set := s.set(t)
+				if err := c.AddSet(set, nil); err != nil {
+					return fmt.Errorf("nftables backend: set %s: %w", s.name, err)
+				}
+				sets[t][s.name] = set
 			}
-			sets[s.name] = set
+		}
+		return nil
+	}
+	addChains := func(base []baseChain, regular []*nft.Chain) {
+		for _, ch := range regular {
+			c.AddChain(ch)
+		}
+		for _, bc := range base {
+			ch := c.AddChain(bc.chain)
+			for _, r := range bc.rules {
+				c.AddRule(&nft.Rule{Table: ch.Table, Chain: ch, Exprs: r})
+			}
 		}
 	}
-	base, regular := skeleton(t, b.mark)
-	for _, ch := range regular {
-		c.AddChain(ch)
+	main := c.AddTable(b.table)
+	if err := addSets(main, mainSetSpecs); err != nil {
+		return err
 	}
-	for _, bc := range base {
-		ch := c.AddChain(bc.chain)
-		for _, r := range bc.rules {
-			c.AddRule(&nft.Rule{Table: t, Chain: ch, Exprs: r})
+	addChains(skeleton(main, b.mark))
+	for _, t := range b.shards {
+		c.AddTable(t)
+		if err := addSets(t, shardSetSpecs); err != nil {
+			return err
 		}
+		addChains(shardSkeleton(t), nil)
 	}
-	els := map[string][]nft.SetElement{}
+	els := map[*nft.Set][]nft.SetElement{}
+	add := func(t *nft.Table, set string, e nft.SetElement) {
+		s := sets[t][set]
+		els[s] = append(els[s], e)
+	}
 	hairpins := map[netip.Addr]bool{}
 	for _, k := range want.SortedKeys() {
 		vs := want.Services[k]
 		f := fam(k.VIP.Is6())
-		ch := c.AddChain(&nft.Chain{Table: t, Name: chainName(k)})
+		st := b.shardTable(k)
+		ch := c.AddChain(&nft.Chain{Table: st, Name: chainName(k)})
 		for _, r := range serviceRules(k, vs, b.mark) {
-			c.AddRule(&nft.Rule{Table: t, Chain: ch, Exprs: r})
+			c.AddRule(&nft.Rule{Table: st, Chain: ch, Exprs: r})
 		}
 		key := serviceKeyBytes(k)
-		els[setServices+f] = append(els[setServices+f], nft.SetElement{Key: key, VerdictData: &expr.Verdict{Kind: expr.VerdictGoto, Chain: ch.Name}})
+		add(st, setServices+f, nft.SetElement{Key: key, VerdictData: &expr.Verdict{Kind: expr.VerdictGoto, Chain: ch.Name}})
 		if vs.LocalOnly {
-			els[setLocal+f] = append(els[setLocal+f], nft.SetElement{Key: key})
+			add(main, setLocal+f, nft.SetElement{Key: key})
 		}
 		for a := range vs.Backends {
 			if !hairpins[a.Addr()] {
 				hairpins[a.Addr()] = true
-				hf := fam(a.Addr().Is6())
-				els[setHairpin+hf] = append(els[setHairpin+hf], nft.SetElement{Key: hairpinKey(a.Addr())})
+				add(main, setHairpin+fam(a.Addr().Is6()), nft.SetElement{Key: hairpinKey(a.Addr())})
 			}
 		}
 	}
@@ -357,23 +399,22 @@ func (b *Backend) fullSync(want datapath.State) error {
 	for k := range want.Services {
 		if !vips[k.VIP] {
 			vips[k.VIP] = true
-			f := fam(k.VIP.Is6())
-			els[setVIPs+f] = append(els[setVIPs+f], nft.SetElement{Key: k.VIP.AsSlice()})
+			add(main, setVIPs+fam(k.VIP.Is6()), nft.SetElement{Key: k.VIP.AsSlice()})
 		}
 	}
-	for name, e := range els {
-		if err := addElements(c, sets[name], e); err != nil {
+	for s, e := range els {
+		if err := addElements(c, s, e); err != nil {
 			return err
 		}
 	}
-	c.AddChain(&nft.Chain{Table: t, Name: chainMeta})
+	c.AddChain(&nft.Chain{Table: main, Name: chainMeta})
 	digests, digest := digestState(want)
 	b.addMeta(digest)
 	if err := b.commit(); err != nil {
-		return fmt.Errorf("nftables backend: replace table inet %s (%d services): %w", t.Name, len(want.Services), err)
+		return fmt.Errorf("nftables backend: replace tables inet %s and its %d shards (%d services): %w", main.Name, shardCount, len(want.Services), err)
 	}
 	b.adopt(want, digests, digest, hairpins)
-	b.log.Info("nftables table replaced", "table", t.Name, "services", len(want.Services))
+	b.log.Info("nftables tables replaced", "table", main.Name, "shards", shardCount, "services", len(want.Services))
 	return nil
 }
 

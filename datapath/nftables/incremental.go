@@ -23,36 +23,43 @@ type udpFlow struct {
 	backend netip.Addr
 }
 
-// set returns a handle on one of the table's sets for element operations.
-func (b *Backend) set(name string, v6 bool) *nft.Set {
-	for _, s := range setSpecs(v6) {
+// set returns a handle on one of table t's sets for element operations.
+func set(t *nft.Table, specs func(bool) []setSpec, name string, v6 bool) *nft.Set {
+	for _, s := range specs(v6) {
 		if s.name == name+fam(v6) {
-			return s.set(b.table)
+			return s.set(t)
 		}
 	}
 	panic("unknown set " + name) // a bug, not bad input: names are constants
 }
 
-// incremental applies Diff(applied, want) in one transaction.
-func (b *Backend) incremental(want datapath.State) error {
-	ch := datapath.Diff(b.applied, want)
+// incremental applies ch, the changes from b.applied to want, in one
+// transaction.
+func (b *Backend) incremental(want datapath.State, ch datapath.Changes) error {
 	if ch.Empty() {
-		b.applied = want // Problems may differ
 		return nil
 	}
 	c := b.enc
-	t := b.table
 	var cl cleanup
 	adds := map[*nft.Set][]nft.SetElement{}
 	dels := map[*nft.Set][]nft.SetElement{}
-	sets := map[string]*nft.Set{}
-	setFor := func(name string, v6 bool) *nft.Set {
-		if s, ok := sets[name+fam(v6)]; ok {
+	type setRef struct {
+		t    *nft.Table
+		name string
+	}
+	sets := map[setRef]*nft.Set{}
+	setIn := func(t *nft.Table, specs func(bool) []setSpec, name string, v6 bool) *nft.Set {
+		r := setRef{t, name + fam(v6)}
+		if s, ok := sets[r]; ok {
 			return s
 		}
-		s := b.set(name, v6)
-		sets[name+fam(v6)] = s
+		s := set(t, specs, name, v6)
+		sets[r] = s
 		return s
+	}
+	setFor := func(name string, v6 bool) *nft.Set { return setIn(b.table, mainSetSpecs, name, v6) }
+	servicesOf := func(k datapath.ServiceKey) *nft.Set {
+		return setIn(b.shardTable(k), shardSetSpecs, setServices, k.VIP.Is6())
 	}
 	// Bookkeeping changes go to overlays and reach the Backend only when
 	// the transaction succeeded; copying the maps would cost as much as the
@@ -76,7 +83,7 @@ func (b *Backend) incremental(want datapath.State) error {
 		old := b.applied.Services[k]
 		v6 := k.VIP.Is6()
 		key := serviceKeyBytes(k)
-		dels[setFor(setServices, v6)] = append(dels[setFor(setServices, v6)], nft.SetElement{Key: key})
+		dels[servicesOf(k)] = append(dels[servicesOf(k)], nft.SetElement{Key: key})
 		if old.LocalOnly {
 			dels[setFor(setLocal, v6)] = append(dels[setFor(setLocal, v6)], nft.SetElement{Key: key})
 		}
@@ -96,11 +103,12 @@ func (b *Backend) incremental(want datapath.State) error {
 		vs := want.Services[k]
 		v6 := k.VIP.Is6()
 		key := serviceKeyBytes(k)
+		t := b.shardTable(k)
 		chain := c.AddChain(&nft.Chain{Table: t, Name: chainName(k)})
 		for _, r := range serviceRules(k, vs, b.mark) {
 			c.AddRule(&nft.Rule{Table: t, Chain: chain, Exprs: r})
 		}
-		adds[setFor(setServices, v6)] = append(adds[setFor(setServices, v6)], nft.SetElement{Key: key, VerdictData: &expr.Verdict{Kind: expr.VerdictGoto, Chain: chain.Name}})
+		adds[servicesOf(k)] = append(adds[servicesOf(k)], nft.SetElement{Key: key, VerdictData: &expr.Verdict{Kind: expr.VerdictGoto, Chain: chain.Name}})
 		if vs.LocalOnly {
 			adds[setFor(setLocal, v6)] = append(adds[setFor(setLocal, v6)], nft.SetElement{Key: key})
 		}
@@ -123,6 +131,7 @@ func (b *Backend) incremental(want datapath.State) error {
 		k := u.Key
 		old, vs := b.applied.Services[k], want.Services[k]
 		v6 := k.VIP.Is6()
+		t := b.shardTable(k)
 		chain := &nft.Chain{Table: t, Name: chainName(k)}
 		// Flushing and refilling a chain in one transaction is atomic for
 		// packets, and far cheaper for the kernel than swapping chains in
@@ -187,7 +196,7 @@ func (b *Backend) incremental(want datapath.State) error {
 		}
 	}
 	for _, k := range ch.Removed {
-		chain := &nft.Chain{Table: t, Name: chainName(k)}
+		chain := &nft.Chain{Table: b.shardTable(k), Name: chainName(k)}
 		c.FlushChain(chain)
 		c.DelChain(chain)
 	}
@@ -196,12 +205,12 @@ func (b *Backend) incremental(want datapath.State) error {
 			return err
 		}
 	}
-	c.FlushChain(&nft.Chain{Table: t, Name: chainMeta})
+	c.FlushChain(&nft.Chain{Table: b.table, Name: chainMeta})
 	b.addMeta(digest)
 	if err := b.commit(); err != nil {
 		return fmt.Errorf("nftables backend: update %d added, %d removed, %d changed services: %w", len(ch.Added), len(ch.Removed), len(ch.Updated), err)
 	}
-	b.applied = want
+	ch.ApplyTo(&b.applied, want)
 	for _, k := range goneDigests {
 		delete(b.digests, k)
 	}

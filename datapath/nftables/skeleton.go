@@ -40,17 +40,31 @@ func addrType(v6 bool) nft.SetDatatype {
 	return nft.TypeIPAddr
 }
 
-func setSpecs(v6 bool) []setSpec {
+// mainSetSpecs are the sets of the main table, which every service shares.
+func mainSetSpecs(v6 bool) []setSpec {
 	a := addrType(v6)
-	svcKey := nft.MustConcatSetType(a, nft.TypeInetProto, nft.TypeInetService)
 	f := fam(v6)
 	return []setSpec{
-		{name: setServices + f, key: svcKey, data: nft.TypeVerdict},
 		{name: setVIPs + f, key: a},
-		{name: setLocal + f, key: svcKey},
+		{name: setLocal + f, key: serviceKeyType(v6)},
 		{name: setHairpin + f, key: nft.MustConcatSetType(a, a)},
+	}
+}
+
+// shardSetSpecs are the sets of each shard table: its services' dispatch
+// map and the affinity pins of its services' chains (a chain can only use
+// a set of its own table).
+func shardSetSpecs(v6 bool) []setSpec {
+	a := addrType(v6)
+	f := fam(v6)
+	return []setSpec{
+		{name: setServices + f, key: serviceKeyType(v6), data: nft.TypeVerdict},
 		{name: setAffinity + f, key: nft.MustConcatSetType(a, a, nft.TypeInetService), dynamic: true},
 	}
+}
+
+func serviceKeyType(v6 bool) nft.SetDatatype {
+	return nft.MustConcatSetType(addrType(v6), nft.TypeInetProto, nft.TypeInetService)
 }
 
 func (s setSpec) set(t *nft.Table) *nft.Set {
@@ -73,25 +87,19 @@ type baseChain struct {
 	rules [][]expr.Any
 }
 
-// skeleton returns the fixed chains. mark is the packet-mark bit that flags
-// connections to masquerade.
+// skeleton returns the fixed chains of the main table. mark is the
+// packet-mark bit that flags connections to masquerade.
 //
 // Packets to a VIP enter at prerouting (from the network) and output
-// (from this node, hostNetwork pods included), both at dstnat priority; the
-// services map sends them to their virtual service's chain, which DNATs.
-// What is not DNATed and still addressed to a VIP is refused (or dropped,
-// for LocalOnly services) by the filter chains just after: prerouting at
-// dstnat+10, before routing, and output. Masquerade
-// happens at postrouting for marked packets (Cluster services) and for
-// hairpin connections (a pod reaching itself through the VIP).
+// (from this node, hostNetwork pods included), both at dstnat priority,
+// where each shard's services map sends them to their virtual service's
+// chain, which DNATs (see shardSkeleton). What is not DNATed and still
+// addressed to a VIP is refused (or dropped, for LocalOnly services) by the
+// main table's filter chains just after: prerouting at dstnat+10, before
+// routing, and output. Masquerade happens at postrouting for marked packets
+// (Cluster services) and for hairpin connections (a pod reaching itself
+// through the VIP).
 func skeleton(t *nft.Table, mark uint32) ([]baseChain, []*nft.Chain) {
-	hook := func(name string, typ nft.ChainType, h *nft.ChainHook, prio *nft.ChainPriority) *nft.Chain {
-		accept := nft.ChainPolicyAccept
-		return &nft.Chain{Table: t, Name: name, Type: typ, Hooknum: h, Priority: prio, Policy: &accept}
-	}
-	dispatch := func(v6 bool) []expr.Any {
-		return cat(matchFamily(v6), loadServiceKey(v6), []expr.Any{lookupVerdict(setServices+fam(v6), 0)})
-	}
 	refuse := func(v6 bool) []expr.Any {
 		return cat(matchFamily(v6), []expr.Any{loadAddr(v6, true, 0), lookup(setVIPs+fam(v6), 0), gotoChain("refuse" + fam(v6))})
 	}
@@ -103,13 +111,11 @@ func skeleton(t *nft.Table, mark uint32) ([]baseChain, []*nft.Chain) {
 	}
 	filter := [][]expr.Any{refuse(false), refuse(true)}
 	base := []baseChain{
-		{hook("nat-prerouting", nft.ChainTypeNAT, nft.ChainHookPrerouting, nft.ChainPriorityNATDest), [][]expr.Any{dispatch(false), dispatch(true)}},
-		{hook("nat-output", nft.ChainTypeNAT, nft.ChainHookOutput, nft.ChainPriorityNATDest), [][]expr.Any{dispatch(false), dispatch(true)}},
-		{hook("nat-postrouting", nft.ChainTypeNAT, nft.ChainHookPostrouting, nft.ChainPriorityNATSource), post},
+		{hookChain(t, "nat-postrouting", nft.ChainTypeNAT, nft.ChainHookPostrouting, nft.ChainPriorityNATSource), post},
 		// Right after DNAT and before routing, which would otherwise
 		// answer "network unreachable" or bounce the packet back out.
-		{hook("filter-prerouting", nft.ChainTypeFilter, nft.ChainHookPrerouting, nft.ChainPriorityRef(*nft.ChainPriorityNATDest+10)), filter},
-		{hook("filter-output", nft.ChainTypeFilter, nft.ChainHookOutput, nft.ChainPriorityFilter), filter},
+		{hookChain(t, "filter-prerouting", nft.ChainTypeFilter, nft.ChainHookPrerouting, nft.ChainPriorityRef(*nft.ChainPriorityNATDest+10)), filter},
+		{hookChain(t, "filter-output", nft.ChainTypeFilter, nft.ChainHookOutput, nft.ChainPriorityFilter), filter},
 	}
 	var regular []*nft.Chain
 	for _, v6 := range []bool{false, true} {
@@ -128,15 +134,37 @@ func skeleton(t *nft.Table, mark uint32) ([]baseChain, []*nft.Chain) {
 	return base, regular
 }
 
+// shardSkeleton returns the hooked chains of one shard table: at dstnat
+// priority, its services map sends a connection's first packet to the
+// chain of its virtual service. NAT chains run for new connections only,
+// and the kernel stops at the first one that set up a DNAT, so the shards
+// cost one map lookup each per new connection, nothing per packet.
+func shardSkeleton(t *nft.Table) []baseChain {
+	dispatch := func(v6 bool) []expr.Any {
+		return cat(matchFamily(v6), loadServiceKey(v6), []expr.Any{lookupVerdict(setServices+fam(v6), 0)})
+	}
+	rules := [][]expr.Any{dispatch(false), dispatch(true)}
+	return []baseChain{
+		{hookChain(t, "nat-prerouting", nft.ChainTypeNAT, nft.ChainHookPrerouting, nft.ChainPriorityNATDest), rules},
+		{hookChain(t, "nat-output", nft.ChainTypeNAT, nft.ChainHookOutput, nft.ChainPriorityNATDest), rules},
+	}
+}
+
+func hookChain(t *nft.Table, name string, typ nft.ChainType, h *nft.ChainHook, prio *nft.ChainPriority) *nft.Chain {
+	accept := nft.ChainPolicyAccept
+	return &nft.Chain{Table: t, Name: name, Type: typ, Hooknum: h, Priority: prio, Policy: &accept}
+}
+
 // skeletonDigest identifies the skeleton: a table built by another version
 // (or another mark) is replaced as a whole.
 func skeletonDigest(mark uint32) string {
 	t := &nft.Table{Family: nft.TableFamilyINet, Name: "x"}
 	base, _ := skeleton(t, mark)
+	base = append(base, shardSkeleton(t)...)
 	h := sha256.New()
-	fmt.Fprintf(h, "ironlb-nftables-v1 mark=%#x\n", mark)
+	fmt.Fprintf(h, "ironlb-nftables-v2 mark=%#x shards=%d\n", mark, shardCount)
 	for _, v6 := range []bool{false, true} {
-		for _, s := range setSpecs(v6) {
+		for _, s := range append(mainSetSpecs(v6), shardSetSpecs(v6)...) {
 			fmt.Fprintf(h, "set %s %s %s %v\n", s.name, s.key.Name, s.data.Name, s.dynamic)
 		}
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ironlb/ironlb/e2e/cluster"
+	"github.com/ironlb/ironlb/pkg/election"
 	"github.com/ironlb/ironlb/e2e/vlan"
 )
 
@@ -127,6 +128,17 @@ func waitForNewAnswerer(t *testing.T, capt *vlan.Capture, ip netip.Addr, old str
 	return f.Src.String(), f.Time
 }
 
+// electedOf is the node the election picks for ip with every node alive.
+func electedOf(c *cluster.Cluster, ip netip.Addr) string {
+	var nodes []election.Candidate
+	var names []string
+	for _, n := range c.Lab.Nodes {
+		nodes = append(nodes, election.Candidate{Node: n.Name})
+		names = append(names, n.Name)
+	}
+	return election.Elect([]election.Item{{IP: ip, Eligible: names}}, nodes)[ip]
+}
+
 func nodeByMAC(c *cluster.Cluster, mac string) string {
 	for _, n := range c.Lab.Nodes {
 		if n.MAC.String() == mac {
@@ -168,13 +180,18 @@ func TestKilledSpeakersAddressesMoveAndNeverHaveTwoAnswerers(t *testing.T) {
 		if err := c.StartSpeaker(killed); err != nil {
 			t.Fatal(err)
 		}
-		// Let the restarted speaker rejoin; the election may hand the IP
-		// back to it, which is a hand-over between two live speakers.
-		time.Sleep(1500 * time.Millisecond)
-		cur := c.WaitForAnnouncer(t, "default", "web", ip, func(string) bool { return true })
-		if cur != owner {
-			owner = cur
-		}
+		// The restarted speaker rejoins, and the election may hand the IP
+		// back to it (a hand-over between two live speakers). Start the
+		// next round only once that has happened, on the wire too: on a
+		// loaded machine a speaker takes a variable time to start.
+		owner = electedOf(c, ip)
+		c.WaitForAnnouncer(t, "default", "web", ip, func(n string) bool { return n == owner })
+		cluster.Eventually(t, 30*time.Second, fmt.Sprintf("round %d: client follows the hand-back to %s", round, owner), func() error {
+			if got, want := neighborMAC(t, c.Lab.Clients[0], ip), macOf(c, owner); got != want {
+				return errorf("neighbour entry %s, want %s", got, want)
+			}
+			return nil
+		})
 	}
 	capt.Stop()
 

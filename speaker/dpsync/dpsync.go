@@ -1,7 +1,7 @@
 // Package dpsync keeps this node's datapath (IPVS or nftables) in line with
 // the Services IronLB gave addresses to and their EndpointSlices: it
-// computes the desired state with the pure datapath.Desired and hands it to
-// the backend, which applies only the difference.
+// computes the desired state with the pure datapath.Desired, one Service's
+// VIPs at a time, and hands the backend the services that may differ.
 package dpsync
 
 import (
@@ -12,6 +12,8 @@ import (
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/record"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -28,12 +30,22 @@ const ReasonDatapathProblem = "DatapathProblem"
 
 // Backend applies a desired datapath state.
 type Backend interface {
+	// Apply makes the datapath match want (at start: a full sync).
 	Apply(ctx context.Context, want datapath.State) error
+	// Update is Apply when only the touched services may have changed
+	// since the last call.
+	Update(ctx context.Context, want datapath.State, touched []datapath.ServiceKey) error
 }
 
-var key = reconcile.Request{NamespacedName: client.ObjectKey{Name: "datapath"}}
+// indexServiceName indexes EndpointSlices by their Service's
+// namespace/name, so that a Service's slices are found without a scan.
+const indexServiceName = "ironlb.io/endpointslice-service"
 
-// Syncer is the datapath reconciler of one speaker.
+// Syncer is the datapath reconciler of one speaker. Its reconcile key is a
+// Service (EndpointSlices map to theirs): the first reconcile computes the
+// whole State and hands it to the backend; every later one recomputes only
+// the VIPs of the Service it is about (see desired) and hands the backend
+// the services that may have changed.
 type Syncer struct {
 	Client   client.Client
 	Recorder record.EventRecorder
@@ -41,75 +53,174 @@ type Syncer struct {
 	Node     string
 	Backend  Backend
 
-	mu       sync.Mutex
-	reported map[string]bool // problems already sent as events
+	mu      sync.Mutex
+	desired *desired // nil until the first full sync succeeded
+	// problems already sent as events: text -> how many reconcile keys
+	// currently report it; byKey: the texts each key reported last.
+	reported map[string]int
+	byKey    map[types.NamespacedName][]string
 }
 
 // SetupWithManager registers the syncer on Services and EndpointSlices.
-func (s *Syncer) SetupWithManager(mgr ctrl.Manager) error {
-	toKey := handler.EnqueueRequestsFromMapFunc(func(context.Context, client.Object) []reconcile.Request {
-		return []reconcile.Request{key}
+func (s *Syncer) SetupWithManager(ctx context.Context, mgr ctrl.Manager) error {
+	if err := mgr.GetFieldIndexer().IndexField(ctx, &discoveryv1.EndpointSlice{}, indexServiceName, func(o client.Object) []string {
+		if name := o.GetLabels()[discoveryv1.LabelServiceName]; name != "" {
+			return []string{o.GetNamespace() + "/" + name}
+		}
+		return nil
+	}); err != nil {
+		return fmt.Errorf("index endpointslices by service: %w", err)
+	}
+	toService := handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []reconcile.Request {
+		name := o.GetLabels()[discoveryv1.LabelServiceName]
+		if name == "" {
+			return nil
+		}
+		return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: o.GetNamespace(), Name: name}}}
 	})
 	return ctrl.NewControllerManagedBy(mgr).Named("datapath").
-		Watches(&corev1.Service{}, toKey).
-		Watches(&discoveryv1.EndpointSlice{}, toKey).
+		For(&corev1.Service{}).
+		Watches(&discoveryv1.EndpointSlice{}, toService).
 		Complete(s)
 }
 
-// Reconcile applies the desired state.
-func (s *Syncer) Reconcile(ctx context.Context, _ reconcile.Request) (reconcile.Result, error) {
-	var svcs corev1.ServiceList
-	var eps discoveryv1.EndpointSliceList
-	if err := s.Client.List(ctx, &svcs); err != nil {
-		return reconcile.Result{}, fmt.Errorf("list services: %w", err)
+// Reconcile brings the datapath in line after a change of one Service or
+// its EndpointSlices.
+func (s *Syncer) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.desired == nil {
+		return reconcile.Result{}, s.fullSync(ctx)
 	}
-	if err := s.Client.List(ctx, &eps); err != nil {
-		return reconcile.Result{}, fmt.Errorf("list endpointslices: %w", err)
+	svc, err := s.served(ctx, req.NamespacedName)
+	if err != nil {
+		return reconcile.Result{}, err
 	}
-	in := datapath.Inputs{Node: s.Node}
-	for i := range svcs.Items {
-		svc := &svcs.Items[i]
-		if _, ours := svc.Annotations[svcrequest.AnnotationIPAllocatedFromPool]; ours && svc.Spec.Type == corev1.ServiceTypeLoadBalancer {
-			in.Services = append(in.Services, svc)
-		}
+	vips, others := s.desired.group(req.NamespacedName, svc)
+	in, err := s.inputs(ctx, req.NamespacedName, others)
+	if err != nil {
+		return reconcile.Result{}, err
 	}
-	for i := range eps.Items {
-		in.EndpointSlices = append(in.EndpointSlices, &eps.Items[i])
+	touched, problems := s.desired.update(req.NamespacedName, svc, vips, in)
+	s.report(req.NamespacedName, problems)
+	if len(touched) == 0 {
+		return reconcile.Result{}, nil
 	}
-	want := datapath.Desired(in)
-	s.report(want.Problems)
-	if err := s.Backend.Apply(ctx, want); err != nil {
-		return reconcile.Result{}, fmt.Errorf("apply datapath: %w", err)
+	if err := s.Backend.Update(ctx, s.desired.state, touched); err != nil {
+		return reconcile.Result{}, fmt.Errorf("update datapath for Service %s: %w", req.NamespacedName, err)
 	}
 	return reconcile.Result{}, nil
 }
 
-// report sends each new problem once, as an event on its Service.
-func (s *Syncer) report(problems []datapath.Problem) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.reported == nil {
-		s.reported = map[string]bool{}
+// fullSync computes the whole State from every Service and EndpointSlice.
+func (s *Syncer) fullSync(ctx context.Context) error {
+	var svcs corev1.ServiceList
+	var eps discoveryv1.EndpointSliceList
+	if err := s.Client.List(ctx, &svcs); err != nil {
+		return fmt.Errorf("list services: %w", err)
 	}
-	seen := map[string]bool{}
+	if err := s.Client.List(ctx, &eps); err != nil {
+		return fmt.Errorf("list endpointslices: %w", err)
+	}
+	var in []*corev1.Service
+	for i := range svcs.Items {
+		if served(&svcs.Items[i]) {
+			in = append(in, &svcs.Items[i])
+		}
+	}
+	slices := make([]*discoveryv1.EndpointSlice, len(eps.Items))
+	for i := range eps.Items {
+		slices[i] = &eps.Items[i]
+	}
+	d := newDesired(s.Node, in, slices)
+	s.report(types.NamespacedName{}, d.state.Problems)
+	if err := s.Backend.Apply(ctx, d.state); err != nil {
+		return fmt.Errorf("apply datapath: %w", err)
+	}
+	s.desired = d
+	return nil
+}
+
+// served fetches a Service; nil if it is gone or not one IronLB serves.
+func (s *Syncer) served(ctx context.Context, name types.NamespacedName) (*corev1.Service, error) {
+	var svc corev1.Service
+	if err := s.Client.Get(ctx, name, &svc); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("get Service %s: %w", name, err)
+	}
+	if !served(&svc) {
+		return nil, nil
+	}
+	return &svc, nil
+}
+
+func served(svc *corev1.Service) bool {
+	_, ours := svc.Annotations[svcrequest.AnnotationIPAllocatedFromPool]
+	return ours && svc.Spec.Type == corev1.ServiceTypeLoadBalancer
+}
+
+// inputs fetches the other Services of a group and the EndpointSlices of
+// all of them.
+func (s *Syncer) inputs(ctx context.Context, name types.NamespacedName, others []types.NamespacedName) (datapath.Inputs, error) {
+	var in datapath.Inputs
+	for _, o := range others {
+		svc, err := s.served(ctx, o)
+		if err != nil {
+			return in, err
+		}
+		if svc != nil {
+			in.Services = append(in.Services, svc)
+		}
+	}
+	for _, n := range append([]types.NamespacedName{name}, others...) {
+		var eps discoveryv1.EndpointSliceList
+		if err := s.Client.List(ctx, &eps, client.InNamespace(n.Namespace), client.MatchingFields{indexServiceName: n.String()}); err != nil {
+			return in, fmt.Errorf("list EndpointSlices of Service %s: %w", n, err)
+		}
+		for i := range eps.Items {
+			in.EndpointSlices = append(in.EndpointSlices, &eps.Items[i])
+		}
+	}
+	return in, nil
+}
+
+// report sends each problem once, as an event on its Service, while some
+// reconcile key reports it; key's earlier problems are replaced.
+func (s *Syncer) report(key types.NamespacedName, problems []datapath.Problem) {
+	if s.reported == nil {
+		s.reported = map[string]int{}
+		s.byKey = map[types.NamespacedName][]string{}
+	}
+	var texts []string
 	for _, p := range problems {
 		text := p.String()
-		seen[text] = true
-		if s.reported[text] {
-			continue
+		texts = append(texts, text)
+		if s.reported[text] == 0 {
+			s.event(p, text)
 		}
-		s.reported[text] = true
-		s.Log.Info("datapath problem", "problem", text)
-		if p.Kind == "Service" {
-			ref := &corev1.Service{}
-			ref.Namespace, ref.Name = p.Object.Namespace, p.Object.Name
-			ref.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Service"))
-			s.Recorder.Event(ref, corev1.EventTypeWarning, ReasonDatapathProblem, p.Field+": "+p.Message)
-		}
+		s.reported[text]++
 	}
-	for text := range s.reported {
-		if !seen[text] {
+	for _, text := range s.byKey[key] {
+		if s.reported[text]--; s.reported[text] <= 0 {
 			delete(s.reported, text) // fixed: report again if it returns
 		}
 	}
+	if len(texts) == 0 {
+		delete(s.byKey, key)
+	} else {
+		s.byKey[key] = texts
+	}
+}
+
+func (s *Syncer) event(p datapath.Problem, text string) {
+	s.Log.Info("datapath problem", "problem", text)
+	if p.Kind != "Service" {
+		return
+	}
+	ref := &corev1.Service{}
+	ref.Namespace, ref.Name = p.Object.Namespace, p.Object.Name
+	ref.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Service"))
+	s.Recorder.Event(ref, corev1.EventTypeWarning, ReasonDatapathProblem, p.Field+": "+p.Message)
 }
