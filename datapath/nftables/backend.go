@@ -47,8 +47,8 @@ type Backend struct {
 	table  *nft.Table   // main: VIPs, refusal, masquerade
 	shards []*nft.Table // the services, spread by shardOf
 	mark   uint32
-	skel  string
-	log   *slog.Logger
+	skel   string
+	log    *slog.Logger
 
 	mu sync.Mutex
 	ns netns.NsHandle // -1: the caller's namespace

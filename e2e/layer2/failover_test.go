@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/ironlb/ironlb/e2e/cluster"
-	"github.com/ironlb/ironlb/pkg/election"
 	"github.com/ironlb/ironlb/e2e/vlan"
+	"github.com/ironlb/ironlb/pkg/election"
 )
 
 // arpProbe makes the client ask for ip every 10 ms (arping), so the capture

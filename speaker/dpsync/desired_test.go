@@ -150,4 +150,3 @@ func TestIncrementalStateMatchesDesired(t *testing.T) {
 		}
 	}
 }
-
