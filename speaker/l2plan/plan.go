@@ -22,6 +22,12 @@ import (
 // load balancers.
 const LabelExclude = "node.kubernetes.io/exclude-from-external-load-balancers"
 
+// LabelDrain, set to "true" on a Node (`ironlbctl drain NODE`), takes the
+// node out of layer 2 elections and BGP advertisements before maintenance:
+// its layer 2 IPs move to other nodes and its BGP routes are withdrawn.
+// Any other value (or none) leaves the node usable.
+const LabelDrain = "ironlb.io/drain"
+
 // AnnotationWeight on a Node makes it preferred (a higher weight takes a
 // larger share of the IPs); default 1.
 const AnnotationWeight = "ironlb.io/layer2-weight"
@@ -32,7 +38,7 @@ type Node struct {
 	Labels map[string]string
 	Weight int
 	// Usable is false for nodes that must not announce: not Ready,
-	// NetworkUnavailable, or labelled LabelExclude.
+	// NetworkUnavailable, labelled LabelExclude, or drained (LabelDrain).
 	Usable bool
 	Why    string // why not Usable
 }
@@ -45,6 +51,10 @@ func NodeFrom(n *corev1.Node) Node {
 	}
 	if _, ok := n.Labels[LabelExclude]; ok {
 		out.Usable, out.Why = false, "labelled "+LabelExclude
+		return out
+	}
+	if n.Labels[LabelDrain] == "true" {
+		out.Usable, out.Why = false, "drained (label "+LabelDrain+"=true)"
 		return out
 	}
 	ready := false

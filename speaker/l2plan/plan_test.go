@@ -179,6 +179,8 @@ func TestNodeFrom(t *testing.T) {
 		{"no conditions", mk(nil, nil), false, 1},
 		{"network unavailable", mk(nil, nil, ready, corev1.NodeCondition{Type: corev1.NodeNetworkUnavailable, Status: corev1.ConditionTrue}), false, 1},
 		{"excluded", mk(map[string]string{LabelExclude: ""}, nil, ready), false, 1},
+		{"drained", mk(map[string]string{LabelDrain: "true"}, nil, ready), false, 1},
+		{"drain label false", mk(map[string]string{LabelDrain: "false"}, nil, ready), true, 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,0 +1,58 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestFlagsAfterArguments(t *testing.T) {
+	f, err := parseFlags("why", []string{"default/web", "-o", "json", "--kubeconfig", "/k"}, &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.output != "json" || f.kubeconfig != "/k" || len(f.args) != 1 || f.args[0] != "default/web" {
+		t.Fatalf("parsed %+v", f)
+	}
+	if _, err := parseFlags("validate", []string{"--offline", "--preview"}, &bytes.Buffer{}); err == nil {
+		t.Fatal("--offline with --preview accepted")
+	}
+}
+
+func TestValidateOffline(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, body string) {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("good.yaml", "apiVersion: ironlb.io/v1beta1\nkind: IPAddressPool\nmetadata:\n  name: web\nspec:\n  addresses: [203.0.113.0/24]\n")
+	bad := filepath.Join(t.TempDir(), "bad.yml")
+	if err := os.WriteFile(bad, []byte("apiVersion: ironlb.io/v1beta1\nkind: IPAddressPool\nmetadata:\n  name: clash\nspec:\n  addresses: [203.0.113.8/29]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		args []string
+		code int
+		want string
+	}{
+		{"valid directory", []string{"validate", "-f", dir, "--offline"}, 0, "valid (files alone; no preview: --offline)"},
+		{"overlap names object and field", []string{"validate", "-f", dir, "-f", bad, "--offline"}, 1, `spec.addresses[0]`},
+		{"missing file", []string{"validate", "-f", filepath.Join(dir, "nope.yaml"), "--offline"}, 2, "nope.yaml"},
+		{"no files", []string{"validate", "--offline"}, 2, "no files"},
+		{"unknown command", []string{"frobnicate"}, 2, "unknown command"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out bytes.Buffer
+			code := run(context.Background(), tt.args, &out, &out)
+			if code != tt.code || !strings.Contains(out.String(), tt.want) {
+				t.Fatalf("exit %d (want %d), output:\n%s\nwant %q", code, tt.code, out.String(), tt.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,48 @@
+package status
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+)
+
+// Write prints the report as two aligned tables.
+func (r Report) Write(w io.Writer) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	for _, e := range r.ConfigErrors {
+		fmt.Fprintf(tw, "configuration invalid (the controller keeps the last valid one): %s\n", e)
+	}
+	if len(r.ConfigErrors) > 0 {
+		fmt.Fprintln(tw)
+	}
+	fmt.Fprintln(tw, "POOL\tFAMILY\tTOTAL\tASSIGNED\tAVAILABLE\tVALID")
+	for _, p := range r.Pools {
+		valid := p.Valid
+		if valid == "" {
+			valid = "?"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", p.Pool, p.Family, count(p.Total), count(p.Assigned), count(p.Available), valid)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintln(w)
+	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "SERVICE\tIP\tPOOL\tMODE\tANNOUNCED BY\tDATAPATH\tENDPOINTS\tLOCAL NODES")
+	for _, s := range r.Services {
+		local := "-"
+		if s.Local {
+			local = strings.Join(s.LocalNodes, ",")
+			if local == "" {
+				local = "(none)"
+			}
+		}
+		pool := s.Pool
+		if pool == "" {
+			pool = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n", s.Service, s.IP, pool, s.Mode, s.Announcer, s.Datapath, s.Endpoints, local)
+	}
+	return tw.Flush()
+}

@@ -1,0 +1,244 @@
+// Package status builds the rows of `ironlbctl status`: the pools with
+// their address counts, then every LoadBalancer Service IP with its pool,
+// mode, announcer and datapath. Pure: a function of a snapshot.
+package status
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+
+	"github.com/ironlb/ironlb/config"
+	"github.com/ironlb/ironlb/config/v1beta1"
+	"github.com/ironlb/ironlb/controller/allocation"
+	"github.com/ironlb/ironlb/ironlbctl/announce"
+	"github.com/ironlb/ironlb/ironlbctl/snapshot"
+	"github.com/ironlb/ironlb/pkg/svcrequest"
+)
+
+// PoolRow is one family of one pool, from IPAddressPool status.
+type PoolRow struct {
+	Pool      string `json:"pool"`
+	Family    string `json:"family"`
+	Total     int64  `json:"total"`
+	Assigned  int64  `json:"assigned"`
+	Available int64  `json:"available"`
+	// Valid is the status condition Valid ("True", "False", "" unknown).
+	Valid string `json:"valid,omitempty"`
+}
+
+// ServiceRow is one IP of one LoadBalancer Service (or one Service still
+// waiting for an address, with IP "<pending>").
+type ServiceRow struct {
+	Service   string        `json:"service"` // namespace/name
+	IP        string        `json:"ip"`
+	Pool      string        `json:"pool"`
+	Mode      announce.Mode `json:"mode"`
+	Announcer string        `json:"announcer"`
+	// Datapath: "ironlb" (ipMode Proxy), "kube-proxy" (ipMode VIP).
+	Datapath string `json:"datapath"`
+	// Endpoints counts usable endpoints (ready; serving-terminating ones
+	// when none is ready, as the speakers count them).
+	Endpoints int  `json:"endpoints"`
+	Local     bool `json:"local"`
+	// LocalNodes (externalTrafficPolicy Local): nodes with a usable
+	// endpoint.
+	LocalNodes []string `json:"localNodes,omitempty"`
+}
+
+// Report is the whole status.
+type Report struct {
+	Pools    []PoolRow    `json:"pools"`
+	Services []ServiceRow `json:"services"`
+	// ConfigErrors are the compile errors of the current configuration:
+	// the controller then keeps the last valid one, which the API does not
+	// show, so modes are "unknown".
+	ConfigErrors []string `json:"configErrors,omitempty"`
+}
+
+// Pending is the IP column of a Service without an address.
+const Pending = "<pending>"
+
+// Build computes the report. handles says which Services IronLB serves
+// (the controller's class rules).
+func Build(s *snapshot.Snapshot, handles func(*corev1.Service) bool) Report {
+	var r Report
+	cfg, err := config.Compile(s.Resources)
+	if err != nil {
+		var errs config.Errors
+		if errors.As(err, &errs) {
+			for _, e := range errs {
+				r.ConfigErrors = append(r.ConfigErrors, e.Error())
+			}
+		} else {
+			r.ConfigErrors = append(r.ConfigErrors, err.Error())
+		}
+	}
+	r.Pools = poolRows(s.Resources.Pools)
+	view := announce.New(cfg, s)
+	for i := range s.Services {
+		svc := &s.Services[i]
+		if !handles(svc) {
+			continue
+		}
+		r.Services = append(r.Services, serviceRows(view, svc)...)
+	}
+	slices.SortFunc(r.Services, func(a, b ServiceRow) int {
+		if c := strings.Compare(a.Service, b.Service); c != 0 {
+			return c
+		}
+		return strings.Compare(a.IP, b.IP)
+	})
+	return r
+}
+
+func poolRows(pools []v1beta1.IPAddressPool) []PoolRow {
+	var out []PoolRow
+	for _, p := range pools {
+		valid := ""
+		if c := meta.FindStatusCondition(p.Status.Conditions, "Valid"); c != nil {
+			valid = string(c.Status)
+		}
+		fams := []struct {
+			name string
+			st   *v1beta1.PoolFamilyStatus
+		}{{"IPv4", p.Status.IPv4}, {"IPv6", p.Status.IPv6}}
+		any := false
+		for _, f := range fams {
+			if f.st == nil {
+				continue
+			}
+			any = true
+			out = append(out, PoolRow{Pool: p.Name, Family: f.name, Total: f.st.Total, Assigned: f.st.Assigned, Available: f.st.Available, Valid: valid})
+		}
+		if !any {
+			// No status yet (controller not running, or pool just created).
+			out = append(out, PoolRow{Pool: p.Name, Family: "-", Valid: valid, Total: -1, Assigned: -1, Available: -1})
+		}
+	}
+	slices.SortFunc(out, func(a, b PoolRow) int {
+		if c := strings.Compare(a.Pool, b.Pool); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Family, b.Family)
+	})
+	return out
+}
+
+func serviceRows(v *announce.View, svc *corev1.Service) []ServiceRow {
+	name := svc.Namespace + "/" + svc.Name
+	local := svc.Spec.ExternalTrafficPolicy == corev1.ServiceExternalTrafficPolicyLocal
+	lb, _ := v.Service(svc.Namespace, svc.Name)
+	endpoints := 0
+	var localNodes []string
+	for node, n := range lb.Endpoints {
+		endpoints += n
+		if local && node != "" && n > 0 {
+			localNodes = append(localNodes, node)
+		}
+	}
+	slices.Sort(localNodes)
+	ips := allocation.StatusIPs(svc)
+	if len(ips) == 0 {
+		return []ServiceRow{{Service: name, IP: Pending, Pool: svc.Annotations[svcrequest.AnnotationIPAllocatedFromPool],
+			Mode: announce.ModeNone, Announcer: "-", Datapath: "-", Local: local}}
+	}
+	var rows []ServiceRow
+	for _, ip := range ips {
+		pool := v.Pool(ip)
+		if pool == "" {
+			pool = svc.Annotations[svcrequest.AnnotationIPAllocatedFromPool]
+		}
+		mode := v.ModeOf(pool)
+		rows = append(rows, ServiceRow{
+			Service: name, IP: ip.String(), Pool: pool, Mode: mode,
+			Announcer: announcer(v, svc, ip, mode),
+			Datapath:  datapath(svc, ip),
+			Endpoints: endpoints, Local: local, LocalNodes: localNodes,
+		})
+	}
+	return rows
+}
+
+// announcer describes who makes ip reachable, as the speakers published it.
+func announcer(v *announce.View, svc *corev1.Service, ip netip.Addr, mode announce.Mode) string {
+	var parts []string
+	if mode == announce.ModeLayer2 || mode == announce.ModeBoth {
+		parts = append(parts, "l2: "+l2Announcer(v, svc, ip))
+	}
+	if mode == announce.ModeBGP || mode == announce.ModeBoth {
+		parts = append(parts, "bgp: "+bgpAnnouncer(v, ip))
+	}
+	if len(parts) == 0 {
+		return "-"
+	}
+	if len(parts) == 1 {
+		return strings.TrimPrefix(strings.TrimPrefix(parts[0], "l2: "), "bgp: ")
+	}
+	return strings.Join(parts, "; ")
+}
+
+func l2Announcer(v *announce.View, svc *corev1.Service, ip netip.Addr) string {
+	st, ok := v.L2Status(svc.Namespace, svc.Name, ip)
+	switch {
+	case !ok:
+		return "none (no ServiceL2Status yet)"
+	case st.Status.Conflict != nil:
+		return fmt.Sprintf("none: conflict, MAC %s already uses it (seen by %s)", st.Status.Conflict.MAC, st.Status.Node)
+	case st.Status.Node != "":
+		return st.Status.Node
+	case st.Status.Reason != "":
+		return "none: " + st.Status.Reason
+	}
+	return "none"
+}
+
+func bgpAnnouncer(v *announce.View, ip netip.Addr) string {
+	nodes, _ := v.BGP(ip)
+	var parts []string
+	for _, n := range nodes {
+		if len(n.Established) > 0 {
+			parts = append(parts, n.Node+"→"+strings.Join(n.Established, "+"))
+		}
+	}
+	if len(parts) == 0 {
+		return "none (no established session of an eligible node)"
+	}
+	return strings.Join(parts, ",")
+}
+
+// datapath reads ipMode: Proxy means the IronLB datapath carries the
+// traffic; VIP (the API server's default) leaves it to kube-proxy.
+func datapath(svc *corev1.Service, ip netip.Addr) string {
+	for _, in := range svc.Status.LoadBalancer.Ingress {
+		if in.IP != ip.String() && canonical(in.IP) != ip.String() {
+			continue
+		}
+		if in.IPMode != nil && *in.IPMode == corev1.LoadBalancerIPModeProxy {
+			return "ironlb"
+		}
+		return "kube-proxy"
+	}
+	return "kube-proxy"
+}
+
+func canonical(s string) string {
+	if a, err := netip.ParseAddr(s); err == nil {
+		return a.String()
+	}
+	return s
+}
+
+// count formats a pool count; -1 (no status yet) prints "?".
+func count(n int64) string {
+	if n < 0 {
+		return "?"
+	}
+	return strconv.FormatInt(n, 10)
+}
