@@ -18,11 +18,14 @@ tools:
 	@hack/install-deps.sh
 	@hack/build-tools.sh
 
-## build: bin/controller and bin/speaker (static)
+## build: bin/controller, bin/speaker and bin/ironlbctl (static), and
+## bin/kubectl-ironlb (the same CLI, as a kubectl plugin)
 build:
-	CGO_ENABLED=0 $(GO) build -trimpath -o bin/ ./controller ./speaker
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags='-s -w' -o bin/ ./controller ./speaker ./ironlbctl
+	cp bin/ironlbctl bin/kubectl-ironlb
 
-## manifests: regenerate CRDs, deepcopy code and RBAC from the Go sources
+## manifests: regenerate CRDs, deepcopy code and RBAC from the Go sources,
+## then the Helm chart's CRDs and RBAC and manifests/ironlb.yaml from those
 manifests: tools
 	controller-gen object paths=./config/... \
 		crd:crdVersions=v1 output:crd:artifacts:config=manifests/crds
@@ -30,6 +33,16 @@ manifests: tools
 		output:rbac:artifacts:config=manifests/rbac/controller
 	controller-gen rbac:roleName=ironlb-speaker paths=./speaker/... paths=./pkg/configsource/... \
 		output:rbac:artifacts:config=manifests/rbac/speaker
+	hack/gen-manifests.sh
+
+.PHONY: image
+
+## image: container images bin/images/<name>.tar (docker-archive, built
+## without a container engine), tagged ghcr.io/ironlb/<name>:$(VERSION) and
+## :latest; load with `docker load -i`, `podman load -i` or `ctr image import`
+image: VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+image: build
+	$(GO) run ./hack/image -version "$(VERSION)" -bin bin -out bin/images
 
 ## verify-generated: fail if generated files are stale
 verify-generated: manifests

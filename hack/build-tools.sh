@@ -2,6 +2,9 @@
 # Builds the pinned tools the tests and developers use into <repo>/.tools/bin:
 #   kube-apiserver, kubectl              (module hack/kube)
 #   controller-gen, staticcheck, benchstat (module hack/tools)
+#   helm                                 (module hack/helm: its k8s.io/*
+#                                         libraries are newer than
+#                                         controller-tools')
 #
 # A tool is rebuilt only when its binary is missing or older than its module's
 # go.mod/go.sum, so `make tools` is cached and idempotent. Binaries are built
@@ -20,6 +23,7 @@ TOOLS=(
   "controller-gen|tools|sigs.k8s.io/controller-tools/cmd/controller-gen"
   "staticcheck|tools|honnef.co/go/tools/cmd/staticcheck"
   "benchstat|tools|golang.org/x/perf/cmd/benchstat"
+  "helm|helm|helm.sh/helm/v3/cmd/helm"
 )
 
 mkdir -p "$BIN_DIR"
@@ -51,6 +55,27 @@ kube_version_ldflags() {
   echo "$flags"
 }
 
+# helm_version_ldflags does what helm's own Makefile does: stamp helm's
+# version, and the Kubernetes version that `helm template` and `helm lint`
+# assume (Capabilities.KubeVersion, deprecation checks), taken from the
+# client-go helm is built with. Unstamped, helm reports v3.22 and assumes a
+# Kubernetes 1.20 cluster.
+helm_version_ldflags() {
+  local v k major minor
+  v=$(go list -m -f '{{.Version}}' helm.sh/helm/v3)
+  k=$(go list -m -f '{{.Version}}' k8s.io/client-go)
+  k=${k#v}
+  major=$((${k%%.*} + 1))
+  minor=${k#*.}
+  minor=${minor%%.*}
+  echo " -X helm.sh/helm/v3/internal/version.version=$v" \
+    "-X helm.sh/helm/v3/internal/version.gitTreeState=clean" \
+    "-X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMajor=$major" \
+    "-X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMinor=$minor" \
+    "-X helm.sh/helm/v3/pkg/chartutil.k8sVersionMajor=$major" \
+    "-X helm.sh/helm/v3/pkg/chartutil.k8sVersionMinor=$minor"
+}
+
 # build_module MODDIR NAME... builds the named tools of one module in a single
 # `go build`, so shared dependencies compile once.
 build_module() {
@@ -71,9 +96,10 @@ build_module() {
     # GOWORK=off: a go.work at the repo root must not pull these modules in.
     export CGO_ENABLED=0 GOWORK=off
     ldflags="-s -w"
-    if [[ "$moddir" == kube ]]; then
-      ldflags+=" $(kube_version_ldflags)"
-    fi
+    case "$moddir" in
+    kube) ldflags+=" $(kube_version_ldflags)" ;;
+    helm) ldflags+=" $(helm_version_ldflags)" ;;
+    esac
     go build -trimpath -ldflags="$ldflags" -o "$STAGE/" "${pkgs[@]}"
   )
   for name in "${names[@]}"; do
@@ -84,7 +110,7 @@ build_module() {
   STAGE=
 }
 
-for moddir in kube tools; do
+for moddir in kube tools helm; do
   stale=()
   for entry in "${TOOLS[@]}"; do
     IFS='|' read -r name dir _ <<<"$entry"

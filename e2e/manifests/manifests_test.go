@@ -1,10 +1,13 @@
 // Package manifests_test applies IronLB's deployment manifests to a real API
 // server with a server-side dry run, so schema, RBAC and webhook objects are
-// checked by the same code a cluster runs.
+// checked by the same code a cluster runs. The Helm chart
+// (manifests/helm/ironlb) is the source; manifests/ironlb.yaml is the chart
+// rendered with its default values (`make manifests`). Both are tested here,
+// the chart with several value sets, with the pinned helm in .tools/bin.
 package manifests_test
 
 import (
-	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -16,62 +19,11 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-
-	"github.com/ironlb/ironlb/e2e/kubeapi"
 )
 
-// manifestDirs are applied in this order.
-var manifestDirs = []string{"crds", "rbac/controller", "rbac/speaker", "base"}
-
-func TestManifestsApplyWithServerSideDryRun(t *testing.T) {
-	root := repoRoot(t)
-	api := kubeapi.Start(t, kubeapi.Options{}) // installs manifests/crds for real
-	c := api.Client(t, nil)
-	ctx := context.Background()
-
-	objs := readAll(t, root)
-	if len(objs) < 15 {
-		t.Fatalf("found only %d objects under manifests/: expected CRDs, RBAC, namespace, workloads and webhook", len(objs))
-	}
-	// Namespaced objects need their namespace to exist, also in a dry run.
-	for _, d := range objs {
-		if o := d.obj; o.GetKind() == "Namespace" {
-			if err := c.Patch(ctx, o.DeepCopy(), client.Apply, client.FieldOwner("ironlb-test"), client.ForceOwnership); err != nil {
-				t.Fatalf("apply namespace %s: %v", o.GetName(), err)
-			}
-		}
-	}
-	kinds := map[string]int{}
-	for _, d := range objs {
-		o := d.obj
-		kinds[o.GetKind()]++
-		err := c.Patch(ctx, o.DeepCopy(), client.Apply, client.FieldOwner("ironlb-test"), client.ForceOwnership, client.DryRunAll)
-		if err != nil {
-			t.Errorf("%s %s/%s (%s): %v", o.GetKind(), o.GetNamespace(), o.GetName(), d.source, err)
-		}
-	}
-	for _, k := range []string{"CustomResourceDefinition", "ClusterRole", "Role", "ClusterRoleBinding", "RoleBinding",
-		"ServiceAccount", "Deployment", "DaemonSet", "Service", "ValidatingWebhookConfiguration", "Namespace"} {
-		if kinds[k] == 0 {
-			t.Errorf("no %s among the manifests", k)
-		}
-	}
-}
-
-func readAll(t *testing.T, root string) []doc {
-	t.Helper()
-	var out []doc
-	for _, d := range manifestDirs {
-		files, err := filepath.Glob(filepath.Join(root, "manifests", d, "*.yaml"))
-		if err != nil || len(files) == 0 {
-			t.Fatalf("no manifests in manifests/%s (%v)", d, err)
-		}
-		for _, f := range files {
-			out = append(out, decodeFile(t, f)...)
-		}
-	}
-	return out
-}
+// expectedKinds are in every complete installation.
+var expectedKinds = []string{"CustomResourceDefinition", "ClusterRole", "Role", "ClusterRoleBinding", "RoleBinding",
+	"ServiceAccount", "Deployment", "DaemonSet", "Service", "ValidatingWebhookConfiguration", "Namespace"}
 
 // doc is one manifest and where it came from.
 type doc struct {
@@ -79,35 +31,86 @@ type doc struct {
 	source string
 }
 
+// applyDryRun applies every object with a server-side dry run, after
+// creating the Namespaces among them for real: namespaced objects need
+// their namespace to exist, also in a dry run.
+func applyDryRun(t *testing.T, c client.Client, docs []doc) {
+	t.Helper()
+	ctx := context.Background()
+	for _, d := range docs {
+		if o := d.obj; o.GetKind() == "Namespace" {
+			if err := c.Patch(ctx, o.DeepCopy(), client.Apply, client.FieldOwner("ironlb-test"), client.ForceOwnership); err != nil {
+				t.Fatalf("apply namespace %s (%s): %v", o.GetName(), d.source, err)
+			}
+		}
+	}
+	for _, d := range docs {
+		o := d.obj
+		err := c.Patch(ctx, o.DeepCopy(), client.Apply, client.FieldOwner("ironlb-test"), client.ForceOwnership, client.DryRunAll)
+		if err != nil {
+			t.Errorf("%s %s/%s (%s): %v", o.GetKind(), o.GetNamespace(), o.GetName(), d.source, err)
+		}
+	}
+}
+
+// kinds counts the objects of each kind.
+func kinds(docs []doc) map[string]int {
+	n := map[string]int{}
+	for _, d := range docs {
+		n[d.obj.GetKind()]++
+	}
+	return n
+}
+
 func decodeFile(t *testing.T, path string) []doc {
 	t.Helper()
-	f, err := os.Open(path)
+	data, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	dec := yaml.NewYAMLOrJSONDecoder(bufio.NewReader(f), 4096)
+	docs, err := decode(data, filepath.Base(path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return docs
+}
+
+// decode splits a multi-document YAML stream; empty documents (helm's
+// "# Source:" comments before a file's own "---") are dropped.
+func decode(data []byte, source string) ([]doc, error) {
+	dec := yaml.NewYAMLOrJSONDecoder(bytes.NewReader(data), 4096)
 	var out []doc
 	for i := 1; ; i++ {
 		var m map[string]any
 		if err := dec.Decode(&m); err != nil {
 			if errors.Is(err, io.EOF) {
-				return out
+				return out, nil
 			}
-			t.Fatalf("%s document %d: %v", path, i, err)
+			return nil, fmt.Errorf("%s document %d: %w", source, i, err)
 		}
 		if len(m) == 0 {
 			continue
 		}
 		u := &unstructured.Unstructured{Object: m}
 		if u.GetKind() == "" || u.GetAPIVersion() == "" {
-			t.Fatalf("%s document %d: no kind or apiVersion", path, i)
+			return nil, fmt.Errorf("%s document %d: no kind or apiVersion", source, i)
 		}
-		out = append(out, doc{obj: u, source: fmt.Sprintf("%s#%d", filepath.Base(path), i)})
+		out = append(out, doc{obj: u, source: fmt.Sprintf("%s#%d", source, i)})
 	}
 }
 
+// find returns the object of kind and name, or nil.
+func find(docs []doc, kind, name string) *unstructured.Unstructured {
+	for _, d := range docs {
+		if d.obj.GetKind() == kind && d.obj.GetName() == name {
+			return d.obj
+		}
+	}
+	return nil
+}
+
 func repoRoot(t *testing.T) string {
+	t.Helper()
 	dir, err := os.Getwd()
 	if err != nil {
 		t.Fatal(err)
