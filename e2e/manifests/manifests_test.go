@@ -11,6 +11,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/ironlb/ironlb/e2e/kubeapi"
 	"io"
 	"os"
 	"path/filepath"
@@ -109,20 +110,4 @@ func find(docs []doc, kind, name string) *unstructured.Unstructured {
 	return nil
 }
 
-func repoRoot(t *testing.T) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("go.mod not found")
-		}
-		dir = parent
-	}
-}
+func repoRoot(t testing.TB) string { return kubeapi.RepoRoot(t) }

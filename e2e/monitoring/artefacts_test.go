@@ -11,6 +11,8 @@ import (
 
 	"github.com/prometheus/common/model"
 	"sigs.k8s.io/yaml"
+
+	"github.com/ironlb/ironlb/e2e/kubeapi"
 )
 
 // Paths of the artefacts, relative to the repository root.
@@ -340,20 +342,4 @@ func readRepoFile(t testing.TB, rel string) []byte {
 	return b
 }
 
-func repoRoot(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("go.mod not found above the working directory")
-		}
-		dir = parent
-	}
-}
+func repoRoot(t testing.TB) string { return kubeapi.RepoRoot(t) }
