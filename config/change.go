@@ -1,9 +1,6 @@
 package config
 
-import (
-	"errors"
-	"regexp"
-)
+import "regexp"
 
 // ValidateChange compiles before and after an admission change and returns
 // the errors that the change introduces (errors present in after but not in
@@ -51,12 +48,8 @@ func ValidateChange(before Resources, after Resources) Errors {
 }
 
 func compileErrors(r Resources) Errors {
-	_, err := Compile(r)
-	var es Errors
-	if errors.As(err, &es) {
-		return es
-	}
-	return nil
+	_, es := Compile(r)
+	return es
 }
 
 var listIndex = regexp.MustCompile(`\[[0-9]+\]`)

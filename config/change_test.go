@@ -26,13 +26,12 @@ func TestValidateChange(t *testing.T) {
 	}{
 		{"valid change", base, base.With(ptr(pool("c", "203.0.113.0/24"))), nil},
 		{"new overlapping pool", base, base.With(ptr(pool("c", "192.0.2.64/26"))), []wantErr{
-			{kp, "a", "spec.addresses[0]", `overlaps IPAddressPool "c"`},
 			{kp, "c", "spec.addresses[0]", `overlaps IPAddressPool "a"`},
 		}},
 		{"update introduces an error", base, base.With(ptr(pool("a", "192.0.2.0/25", "nonsense"))),
 			[]wantErr{{kp, "a", "spec.addresses[1]", "nonsense"}}},
 		{"deleting a referenced pool breaks another object", base, base.Without(KindIPAddressPool, "b"),
-			[]wantErr{{kl2, "adv", "spec.ipAddressPools[0]", `unknown IPAddressPool "b"`}}},
+			[]wantErr{{kl2, "adv", "spec.ipAddressPools[0]", `IPAddressPool "b" does not exist or is not in force`}}},
 		{"existing errors are not blamed on an unrelated change", broken, broken.With(ptr(pool("c", "203.0.113.0/24"))), nil},
 		{"fixing one error while others remain", broken, broken.With(ptr(pool("bad", "192.0.2.200-192.0.2.100"))), nil},
 		{"index shift of an old error is not new", broken,

@@ -1,14 +1,22 @@
 package config
 
-import "slices"
+import (
+	"slices"
+)
 
-// Compile validates r and builds the Config it describes. On any problem it
-// returns a nil Config and an Errors value with every problem found; the
-// error's dynamic type is always Errors then.
+// Compile validates r object by object and builds the Config of every
+// object that can be used. It always returns a Config; the Errors list the
+// problems of every object whose current spec is invalid (nil when all are
+// valid).
+//
+// Each object is judged on its own (see the package documentation for the
+// rules): an invalid spec sets aside only that object, and when the object
+// carries the last spec that compiled (status.lastValidSpec), that one stays
+// in force. Config.State tells, for every object, what is in force and why.
 //
 // Compile never modifies r and the Config shares no memory with it.
-func Compile(r Resources) (*Config, error) {
-	c := &compiler{}
+func Compile(r Resources) (*Config, Errors) {
+	c := &compiler{states: map[objectKey]ObjectState{}}
 
 	communities := unique(&c.errs, KindCommunity, r.Communities)
 	bfds := unique(&c.errs, KindBFDProfile, r.BFDProfiles)
@@ -18,33 +26,39 @@ func Compile(r Resources) (*Config, error) {
 	bgps := unique(&c.errs, KindBGPAdvertisement, r.BGPAdvertisements)
 
 	cfg := &Config{}
-	aliases := c.compileCommunities(communities)
+	c.compileCommunities(communities)
 	cfg.bfd = c.compileBFDProfiles(bfds)
 	cfg.pools = c.compilePools(pools)
-	c.checkOverlaps()
 	cfg.peers = c.compilePeers(peers, cfg.bfd)
-	c.checkPeerConflicts(cfg.peers)
-	cfg.l2 = c.compileL2Advertisements(l2s, pools)
-	cfg.bgp = c.compileBGPAdvertisements(bgps, pools, aliases, peers)
+	cfg.l2 = c.compileL2Advertisements(l2s, cfg.pools)
+	cfg.bgp = c.compileBGPAdvertisements(bgps, cfg.pools, cfg.peers)
 
-	if len(c.list) > 0 {
-		return nil, sortErrors(c.list)
-	}
+	// Objects that failed the name check (files only: the API server
+	// enforces names) are reported but still compiled above, as before.
+	cfg.states = c.states
 	cfg.index()
-	return cfg, nil
+	if len(c.list) == 0 {
+		return cfg, nil
+	}
+	return cfg, sortErrors(c.list)
 }
 
 // compiler holds the state of one Compile call.
 type compiler struct {
 	errs
-	// entries are the parsed spec.addresses of every pool, for the overlap
-	// check and the BGP aggregation-length check.
-	entries []*poolEntry
-	// entriesByPool indexes entries by pool name.
+	// admitted holds the address ranges of the pools in force, for the
+	// overlap check.
+	admitted admittedRanges
+	// entriesByPool are the parsed spec.addresses of each pool in force,
+	// for the BGP aggregation-length check.
 	entriesByPool map[string][]*poolEntry
+	// aliases are the community aliases in force.
+	aliases map[string]aliasDef
+	// states records what Compile did with every object.
+	states map[objectKey]ObjectState
 }
 
-// index builds the lookup tables of a valid Config.
+// index builds the lookup tables of a Config.
 func (cfg *Config) index() {
 	for _, p := range cfg.pools {
 		for _, r := range p.Ranges() {

@@ -22,32 +22,41 @@ const (
 	maxAdvCommunityChars = 128
 )
 
-func (c *compiler) compileL2Advertisements(in []*v1beta1.L2Advertisement, pools []*v1beta1.IPAddressPool) []L2Advertisement {
+// compileL2Advertisements compiles every L2Advertisement against the pools
+// in force. Advertisements cannot conflict with each other.
+func (c *compiler) compileL2Advertisements(in []*v1beta1.L2Advertisement, pools []Pool) []L2Advertisement {
 	out := make([]L2Advertisement, 0, len(in))
-	for _, a := range in {
-		o := obj{&c.errs, KindL2Advertisement, a.Name}
-		s := &a.Spec
-		out = append(out, L2Advertisement{
-			Name:          a.Name,
-			Pools:         resolvePools(o, s.IPAddressPools, s.IPAddressPoolSelectors, pools),
-			NodeSelectors: compileSelectors(o, "spec.nodeSelectors", s.NodeSelectors),
-			Interfaces:    compileInterfaces(o, s.Interfaces),
+	for _, adv := range in {
+		v := newVersioned(&adv.ObjectMeta, &adv.Spec, adv.Status.LastValidSpec)
+		a, ok := choose(c, KindL2Advertisement, v, func(s *v1beta1.L2AdvertisementSpec, a *attempt[L2Advertisement]) {
+			o, refs := obj{&a.own, KindL2Advertisement, adv.Name}, obj{&a.refs, KindL2Advertisement, adv.Name}
+			a.value = L2Advertisement{
+				Name:          adv.Name,
+				Pools:         resolvePools(o, refs, s.IPAddressPools, s.IPAddressPoolSelectors, pools),
+				NodeSelectors: compileSelectors(o, "spec.nodeSelectors", s.NodeSelectors),
+				Interfaces:    compileInterfaces(o, s.Interfaces),
+			}
 		})
+		if ok {
+			out = append(out, a)
+		}
 	}
 	return out
 }
 
-// resolvePools returns the sorted names of the pools an advertisement
-// covers: the named ones plus those the selectors match, or every pool when
-// neither is given. Naming a pool that does not exist is an error (likely a
-// typo); a selector matching nothing is not (pools may be added later).
-func resolvePools(o obj, names []string, sels []metav1.LabelSelector, pools []*v1beta1.IPAddressPool) []string {
+// resolvePools returns the sorted names of the pools in force an
+// advertisement covers: the named ones plus those the selectors match, or
+// every pool when neither is given. Naming a pool that is not in force is a
+// reference error (likely a typo, or the pool was deleted); the other pools
+// stay covered. A selector matching nothing is not an error (pools may be
+// added later).
+func resolvePools(o, refs obj, names []string, sels []metav1.LabelSelector, pools []Pool) []string {
 	maxItems(o, "spec.ipAddressPools", len(names), maxAdvPools)
 	exists := func(n string) bool {
-		_, ok := slices.BinarySearchFunc(pools, n, func(p *v1beta1.IPAddressPool, n string) int { return strings.Compare(p.Name, n) })
+		_, ok := slices.BinarySearchFunc(pools, n, func(p Pool, n string) int { return strings.Compare(p.Name, n) })
 		return ok
 	}
-	var out []string
+	out := []string{}
 	if len(names) == 0 && len(sels) == 0 {
 		for _, p := range pools {
 			out = append(out, p.Name)
@@ -56,7 +65,7 @@ func resolvePools(o obj, names []string, sels []metav1.LabelSelector, pools []*v
 	}
 	for i, n := range names {
 		if !exists(n) {
-			o.errorf(idx("spec.ipAddressPools", i), "unknown IPAddressPool %q", n)
+			refs.errorf(idx("spec.ipAddressPools", i), "IPAddressPool %q does not exist or is not in force", n)
 			continue
 		}
 		out = append(out, n)
@@ -96,35 +105,45 @@ func compileInterfaces(o obj, in []string) []string {
 	return checkSet(o, "spec.interfaces", in)
 }
 
-func (c *compiler) compileBGPAdvertisements(in []*v1beta1.BGPAdvertisement, pools []*v1beta1.IPAddressPool,
-	aliases map[string]aliasDef, peers []*v1beta1.BGPPeer) []BGPAdvertisement {
+// compileBGPAdvertisements compiles every BGPAdvertisement against the
+// pools, peers and community aliases in force.
+func (c *compiler) compileBGPAdvertisements(in []*v1beta1.BGPAdvertisement, pools []Pool, peers []BGPPeer) []BGPAdvertisement {
 	out := make([]BGPAdvertisement, 0, len(in))
-	for _, a := range in {
-		o := obj{&c.errs, KindBGPAdvertisement, a.Name}
-		s := &a.Spec
-		adv := BGPAdvertisement{
-			Name:                a.Name,
-			Pools:               resolvePools(o, s.IPAddressPools, s.IPAddressPoolSelectors, pools),
-			AggregationLength:   32,
-			AggregationLengthV6: 128,
-			NodeSelectors:       compileSelectors(o, "spec.nodeSelectors", s.NodeSelectors),
+	for _, adv := range in {
+		v := newVersioned(&adv.ObjectMeta, &adv.Spec, adv.Status.LastValidSpec)
+		a, ok := choose(c, KindBGPAdvertisement, v, func(s *v1beta1.BGPAdvertisementSpec, a *attempt[BGPAdvertisement]) {
+			o, refs := obj{&a.own, KindBGPAdvertisement, adv.Name}, obj{&a.refs, KindBGPAdvertisement, adv.Name}
+			a.value = c.compileBGPAdvertisement(o, refs, s, pools, peers)
+		})
+		if ok {
+			out = append(out, a)
 		}
-		if s.LocalPref != nil {
-			adv.LocalPref, adv.HasLocalPref = *s.LocalPref, true
-		}
-		if s.AggregationLength != nil {
-			adv.AggregationLength = int(*s.AggregationLength)
-		}
-		if s.AggregationLengthV6 != nil {
-			adv.AggregationLengthV6 = int(*s.AggregationLengthV6)
-		}
-		c.checkAggregation(o, "spec.aggregationLength", adv.AggregationLength, 32, adv.Pools)
-		c.checkAggregation(o, "spec.aggregationLengthV6", adv.AggregationLengthV6, 128, adv.Pools)
-		adv.Communities, adv.LargeCommunities = resolveCommunities(o, s.Communities, aliases)
-		adv.Peers = resolvePeers(o, s.Peers, peers)
-		out = append(out, adv)
 	}
 	return out
+}
+
+func (c *compiler) compileBGPAdvertisement(o, refs obj, s *v1beta1.BGPAdvertisementSpec, pools []Pool, peers []BGPPeer) BGPAdvertisement {
+	adv := BGPAdvertisement{
+		Name:                o.name,
+		Pools:               resolvePools(o, refs, s.IPAddressPools, s.IPAddressPoolSelectors, pools),
+		AggregationLength:   32,
+		AggregationLengthV6: 128,
+		NodeSelectors:       compileSelectors(o, "spec.nodeSelectors", s.NodeSelectors),
+	}
+	if s.LocalPref != nil {
+		adv.LocalPref, adv.HasLocalPref = *s.LocalPref, true
+	}
+	if s.AggregationLength != nil {
+		adv.AggregationLength = int(*s.AggregationLength)
+	}
+	if s.AggregationLengthV6 != nil {
+		adv.AggregationLengthV6 = int(*s.AggregationLengthV6)
+	}
+	adv.Pools = c.checkAggregation(o, refs, "spec.aggregationLength", adv.AggregationLength, 32, adv.Pools)
+	adv.Pools = c.checkAggregation(o, refs, "spec.aggregationLengthV6", adv.AggregationLengthV6, 128, adv.Pools)
+	adv.Communities, adv.LargeCommunities = resolveCommunities(o, refs, s.Communities, c.aliases)
+	adv.Peers = resolvePeers(o, refs, s.Peers, peers)
+	return adv
 }
 
 // checkAggregation checks one family's aggregation length against the
@@ -137,25 +156,32 @@ func (c *compiler) compileBGPAdvertisements(in []*v1beta1.BGPAdvertisement, pool
 // addresses outside the pool. Like MetalLB, a range entry is judged by its
 // widest block, so "192.0.2.10-192.0.2.20" (blocks .10/31, .12/30, .16/30,
 // .20/32) allows 30, even though .10 aggregated to /30 announces .8 and .9.
-func (c *compiler) checkAggregation(o obj, field string, length, bits int, pools []string) {
+//
+// An out-of-range length is a problem of the advertisement itself. A pool
+// too wide for the length is a reference problem: that pool is left out of
+// the advertisement's pools (returned), the others stay covered.
+func (c *compiler) checkAggregation(o, refs obj, field string, length, bits int, pools []string) []string {
 	if length < 0 || length > bits {
 		o.errorf(field, "%d is out of range 0..%d", length, bits)
-		return
+		return pools
 	}
-	for _, p := range pools {
+	return slices.DeleteFunc(pools, func(p string) bool {
+		bad := false
 		for _, e := range c.entriesByPool[p] {
 			if e.r.First.BitLen() != bits {
 				continue
 			}
 			if w := e.widestPrefix(); length < w {
-				o.errorf(field, "%d is shorter than /%d, the widest prefix of %s: routes would cover addresses outside the pool", length, w, e.describe())
+				refs.errorf(field, "%d is shorter than /%d, the widest prefix of %s: routes would cover addresses outside the pool", length, w, e.describe())
+				bad = true
 			}
 		}
-	}
+		return bad
+	})
 }
 
 // resolveCommunities resolves literals and aliases, sorted and deduplicated.
-func resolveCommunities(o obj, in []string, aliases map[string]aliasDef) ([]uint32, []LargeCommunity) {
+func resolveCommunities(o, refs obj, in []string, aliases map[string]aliasDef) ([]uint32, []LargeCommunity) {
 	maxItems(o, "spec.communities", len(in), maxAdvCommunities)
 	var std []uint32
 	var large []LargeCommunity
@@ -177,11 +203,8 @@ func resolveCommunities(o obj, in []string, aliases map[string]aliasDef) ([]uint
 		default:
 			d, ok := aliases[s]
 			if !ok {
-				o.errorf(f, "%q is neither a community value (A:B or large:A:B:C) nor an alias defined in a Community", s)
+				refs.errorf(f, "%q is neither a community value (A:B or large:A:B:C) nor an alias defined in a Community in force", s)
 				continue
-			}
-			if !d.valid {
-				continue // reported on the Community
 			}
 			v = d.value
 		}
@@ -205,12 +228,14 @@ func resolveCommunities(o obj, in []string, aliases map[string]aliasDef) ([]uint
 	return slices.Compact(std), slices.Compact(large)
 }
 
-// resolvePeers checks that every named peer exists; empty means all.
-func resolvePeers(o obj, names []string, peers []*v1beta1.BGPPeer) []string {
+// resolvePeers checks that every named peer is in force; empty means all.
+// A name that does not resolve stays in the list: it selects no session
+// (an advertisement for [missing] must not become one for every peer).
+func resolvePeers(o, refs obj, names []string, peers []BGPPeer) []string {
 	maxItems(o, "spec.peers", len(names), maxAdvPeers)
 	for i, n := range names {
-		if _, ok := slices.BinarySearchFunc(peers, n, func(p *v1beta1.BGPPeer, n string) int { return strings.Compare(p.Name, n) }); !ok {
-			o.errorf(idx("spec.peers", i), "unknown BGPPeer %q", n)
+		if _, ok := slices.BinarySearchFunc(peers, n, func(p BGPPeer, n string) int { return strings.Compare(p.Name, n) }); !ok {
+			refs.errorf(idx("spec.peers", i), "BGPPeer %q does not exist or is not in force", n)
 		}
 	}
 	return checkSet(o, "spec.peers", names)

@@ -100,7 +100,7 @@ func TestCompileL2Rules(t *testing.T) {
 		return with(l2("a"), func(a *v1beta1.L2Advertisement) { a.Spec.Interfaces = names })
 	}
 	runRules(t, []ruleCase{
-		{"unknown pool", withL2(l2("a", "web", "wbe")), []wantErr{{kl2, "a", "spec.ipAddressPools[1]", `unknown IPAddressPool "wbe"`}}},
+		{"unknown pool", withL2(l2("a", "web", "wbe")), []wantErr{{kl2, "a", "spec.ipAddressPools[1]", `IPAddressPool "wbe" does not exist or is not in force`}}},
 		{"pool twice", withL2(l2("a", "web", "db", "web")), []wantErr{{kl2, "a", "spec.ipAddressPools[2]", "listed twice"}}},
 		{"selector matching nothing is fine", withL2(with(l2("a"), func(a *v1beta1.L2Advertisement) {
 			a.Spec.IPAddressPoolSelectors = []metav1.LabelSelector{sel("tier", "none")}
@@ -208,7 +208,7 @@ func TestCompileBGPRules(t *testing.T) {
 		manyPeers[i] = "tor1"
 	}
 	runRules(t, []ruleCase{
-		{"unknown pool", withBGP(bgpAdv("a", "nope")), []wantErr{{kbgp, "a", "spec.ipAddressPools[0]", `unknown IPAddressPool "nope"`}}},
+		{"unknown pool", withBGP(bgpAdv("a", "nope")), []wantErr{{kbgp, "a", "spec.ipAddressPools[0]", `IPAddressPool "nope" does not exist or is not in force`}}},
 		{"bad pool selector", withBGP(with(bgpAdv("a"), func(a *v1beta1.BGPAdvertisement) {
 			a.Spec.IPAddressPoolSelectors = []metav1.LabelSelector{badSelector}
 		})), []wantErr{{kbgp, "a", "spec.ipAddressPoolSelectors[0]", "invalid label selector"}}},
@@ -243,7 +243,7 @@ func TestCompileBGPRules(t *testing.T) {
 		{"community twice", withBGP(comm("1:1", "no-export", "1:1")), []wantErr{{kbgp, "a", "spec.communities[2]", "listed twice"}}},
 		{"community too long", withBGP(comm(strings.Repeat("x", 129))), []wantErr{{kbgp, "a", "spec.communities[0]", "129 characters"}}},
 		{"too many communities", withBGP(comm(manyComms...)), []wantErr{{kbgp, "a", "spec.communities", "65 items, at most 64"}}},
-		{"unknown peer", withBGP(peers("tor1", "tor9")), []wantErr{{kbgp, "a", "spec.peers[1]", `unknown BGPPeer "tor9"`}}},
+		{"unknown peer", withBGP(peers("tor1", "tor9")), []wantErr{{kbgp, "a", "spec.peers[1]", `BGPPeer "tor9" does not exist or is not in force`}}},
 		{"peer twice", withBGP(peers("tor1", "tor1")), []wantErr{{kbgp, "a", "spec.peers[1]", "listed twice"}}},
 		{"too many peers", withBGP(peers(manyPeers...)), func() []wantErr {
 			w := []wantErr{{kbgp, "a", "spec.peers", "257 items, at most 256"}}

@@ -13,29 +13,38 @@ const (
 	defaultBFDMultiplier = 3
 )
 
-// compileBFDProfiles checks the CRD ranges and applies defaults.
+// compileBFDProfiles checks the CRD ranges and applies defaults. Profiles
+// have no references and cannot conflict.
 func (c *compiler) compileBFDProfiles(in []*v1beta1.BFDProfile) []BFDProfile {
 	out := make([]BFDProfile, 0, len(in))
 	for _, p := range in {
-		o := obj{&c.errs, KindBFDProfile, p.Name}
-		get := func(field string, v *uint32, def, lo, hi uint32) uint32 {
-			if v == nil {
-				return def
-			}
-			if *v < lo || *v > hi {
-				o.errorf(field, "%d is out of range %d..%d", *v, lo, hi)
-			}
-			return *v
-		}
-		s := &p.Spec
-		out = append(out, BFDProfile{
-			Name:             p.Name,
-			ReceiveInterval:  time.Duration(get("spec.receiveInterval", s.ReceiveInterval, defaultBFDInterval, 10, 60000)) * time.Millisecond,
-			TransmitInterval: time.Duration(get("spec.transmitInterval", s.TransmitInterval, defaultBFDInterval, 10, 60000)) * time.Millisecond,
-			DetectMultiplier: get("spec.detectMultiplier", s.DetectMultiplier, defaultBFDMultiplier, 2, 255),
-			PassiveMode:      s.PassiveMode,
-			MinimumTTL:       get("spec.minimumTTL", s.MinimumTTL, 0, 1, 254),
+		v := newVersioned(&p.ObjectMeta, &p.Spec, p.Status.LastValidSpec)
+		b, ok := choose(c, KindBFDProfile, v, func(s *v1beta1.BFDProfileSpec, a *attempt[BFDProfile]) {
+			a.value = compileBFDProfile(obj{&a.own, KindBFDProfile, p.Name}, s)
 		})
+		if ok {
+			out = append(out, b)
+		}
 	}
 	return out
+}
+
+func compileBFDProfile(o obj, s *v1beta1.BFDProfileSpec) BFDProfile {
+	get := func(field string, v *uint32, def, lo, hi uint32) uint32 {
+		if v == nil {
+			return def
+		}
+		if *v < lo || *v > hi {
+			o.errorf(field, "%d is out of range %d..%d", *v, lo, hi)
+		}
+		return *v
+	}
+	return BFDProfile{
+		Name:             o.name,
+		ReceiveInterval:  time.Duration(get("spec.receiveInterval", s.ReceiveInterval, defaultBFDInterval, 10, 60000)) * time.Millisecond,
+		TransmitInterval: time.Duration(get("spec.transmitInterval", s.TransmitInterval, defaultBFDInterval, 10, 60000)) * time.Millisecond,
+		DetectMultiplier: get("spec.detectMultiplier", s.DetectMultiplier, defaultBFDMultiplier, 2, 255),
+		PassiveMode:      s.PassiveMode,
+		MinimumTTL:       get("spec.minimumTTL", s.MinimumTTL, 0, 1, 254),
+	}
 }

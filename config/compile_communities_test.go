@@ -19,11 +19,10 @@ func TestCompileCommunityRules(t *testing.T) {
 	runRules(t, []ruleCase{
 		{"valid", comms(communityObj("c", "no-export", "65535:65281", "big", "large:1:2:3"), communityObj("d", "other", "0:0")), nil},
 		{"alias twice in one object", comms(communityObj("c", "x", "1:1", "y", "1:2", "x", "1:3")), []wantErr{
-			{kcomm, "c", "spec.communities[0].name", `alias "x" is also defined at Community "c" spec.communities[2].name`},
-			{kcomm, "c", "spec.communities[2].name", `alias "x" is also defined at Community "c" spec.communities[0].name`},
+			{kcomm, "c", "spec.communities[2].name", `alias "x" is also defined at spec.communities[0].name`},
 		}},
 		{"alias in two objects", comms(communityObj("b", "x", "1:1"), communityObj("a", "y", "2:2", "x", "1:1")), []wantErr{
-			{kcomm, "a", "spec.communities[1].name", `alias "x" is also defined at Community "b" spec.communities[0].name`},
+			// Neither is older nor in force: the first by name keeps it.
 			{kcomm, "b", "spec.communities[0].name", `alias "x" is also defined at Community "a" spec.communities[1].name`},
 		}},
 		{"alias name with colon", comms(communityObj("c", "65000:1", "1:1")), []wantErr{{kcomm, "c", "spec.communities[0].name", "contains ':'"}}},
@@ -34,16 +33,21 @@ func TestCompileCommunityRules(t *testing.T) {
 		{"value too long", comms(communityObj("c", "x", strings.Repeat("1", 129))), []wantErr{{kcomm, "c", "spec.communities[0].value", "129 characters"}}},
 		{"too many aliases", comms(communityObj("c", many...)), []wantErr{{kcomm, "c", "spec.communities", "257 items, at most 256"}}},
 		{"duplicate name", comms(communityObj("c"), communityObj("c")), []wantErr{{kcomm, "c", "metadata.name", "2 objects"}}},
-		{"advertisement using an invalid alias reports it once", Resources{
+		// The Community is not in force, so the advertisement's reference
+		// does not resolve: both are invalid, each for its own reason.
+		{"advertisement using an alias of an invalid Community", Resources{
 			Pools:             []v1beta1.IPAddressPool{pool("p", "192.0.2.0/24")},
 			Communities:       []v1beta1.Community{communityObj("c", "bad", "1:99999")},
 			BGPAdvertisements: []v1beta1.BGPAdvertisement{with(bgpAdv("a"), func(a *v1beta1.BGPAdvertisement) { a.Spec.Communities = []string{"bad"} })},
-		}, []wantErr{{kcomm, "c", "spec.communities[0].value", "not a valid community"}}},
-		{"advertisement using a duplicated alias reports it once", Resources{
+		}, []wantErr{
+			{kbgp, "a", "spec.communities[0]", `"bad" is neither a community value`},
+			{kcomm, "c", "spec.communities[0].value", "not a valid community"},
+		}},
+		{"advertisement using a duplicated alias uses the one in force", Resources{
 			Pools:             []v1beta1.IPAddressPool{pool("p", "192.0.2.0/24")},
 			Communities:       []v1beta1.Community{communityObj("c", "x", "1:1"), communityObj("d", "x", "1:1")},
 			BGPAdvertisements: []v1beta1.BGPAdvertisement{with(bgpAdv("a"), func(a *v1beta1.BGPAdvertisement) { a.Spec.Communities = []string{"x"} })},
-		}, []wantErr{{kcomm, "c", "spec.communities[0].name", "also defined"}, {kcomm, "d", "spec.communities[0].name", "also defined"}}},
+		}, []wantErr{{kcomm, "d", "spec.communities[0].name", "also defined"}}},
 	})
 }
 

@@ -30,22 +30,34 @@ const (
 	maxBGPTimer        = 65535 * time.Second
 )
 
-// compilePeers compiles every peer. Peers with errors are returned too (with
-// zero values in the bad fields) so that checkPeerConflicts sees them; the
-// Config is discarded anyway when there are errors.
+// compilePeers compiles every peer. Two peers with the same address and
+// port that may be selected on one node conflict (see conflictOrder for
+// which one wins). A peer whose BFD profile is not in force is invalid; when
+// nothing else is wrong with it, it runs without BFD rather than not at all.
 func (c *compiler) compilePeers(in []*v1beta1.BGPPeer, bfds []BFDProfile) []BGPPeer {
-	out := make([]BGPPeer, 0, len(in))
-	for _, p := range in {
-		out = append(out, c.compilePeer(p, bfds))
+	objs := make([]versioned[v1beta1.BGPPeerSpec], len(in))
+	for i, p := range in {
+		objs[i] = newVersioned(&p.ObjectMeta, &p.Spec, p.Status.LastValidSpec)
 	}
+	conflictOrder(objs)
+	out := make([]BGPPeer, 0, len(in))
+	for _, v := range objs {
+		p, ok := choose(c, KindBGPPeer, v, func(s *v1beta1.BGPPeerSpec, a *attempt[BGPPeer]) {
+			o := obj{&a.own, KindBGPPeer, v.meta.Name}
+			a.value = compilePeer(o, obj{&a.refs, KindBGPPeer, v.meta.Name}, s, bfds)
+			checkPeerConflict(o, a.value, out)
+		})
+		if ok {
+			out = append(out, p)
+		}
+	}
+	slices.SortFunc(out, func(a, b BGPPeer) int { return strings.Compare(a.Name, b.Name) })
 	return out
 }
 
-func (c *compiler) compilePeer(p *v1beta1.BGPPeer, bfds []BFDProfile) BGPPeer {
-	o := obj{&c.errs, KindBGPPeer, p.Name}
-	s := &p.Spec
+func compilePeer(o, refs obj, s *v1beta1.BGPPeerSpec, bfds []BFDProfile) BGPPeer {
 	out := BGPPeer{
-		Name:                  p.Name,
+		Name:                  o.name,
 		MyASN:                 s.MyASN,
 		PeerASN:               s.ASN,
 		DynamicASN:            s.DynamicASN,
@@ -53,7 +65,6 @@ func (c *compiler) compilePeer(p *v1beta1.BGPPeer, bfds []BFDProfile) BGPPeer {
 		EnableGracefulRestart: s.EnableGracefulRestart,
 		NodeSelectors:         compileSelectors(o, "spec.nodeSelectors", s.NodeSelectors),
 	}
-
 	if s.MyASN == 0 {
 		o.errorf("spec.myASN", "is required and must not be 0")
 	}
@@ -121,7 +132,7 @@ func (c *compiler) compilePeer(p *v1beta1.BGPPeer, bfds []BFDProfile) BGPPeer {
 			b := bfds[i]
 			out.BFD = &b
 		} else {
-			o.errorf("spec.bfdProfile", "unknown BFDProfile %q", s.BFDProfile)
+			refs.errorf("spec.bfdProfile", "BFDProfile %q does not exist or is not in force", s.BFDProfile)
 		}
 	}
 	return out
@@ -245,42 +256,22 @@ func compilePassword(o obj, s *v1beta1.BGPPeerSpec) Password {
 	return out
 }
 
-// checkPeerConflicts reports two peers with the same address and port that
-// could both be selected on one node: that node would need two sessions to
-// one neighbour, which BGP cannot have. Selectors count as overlapping when
-// either side selects every node or both lists are the same; anything else
-// is assumed to select disjoint nodes (whether two different selectors
-// share a node depends on node labels, which the compiler does not see).
-func (c *compiler) checkPeerConflicts(peers []BGPPeer) {
-	type key struct {
-		addr netip.Addr
-		port uint16
+// checkPeerConflict reports a peer with the same address and port as a
+// peer in force that could be selected on the same node: that node would
+// need two sessions to one neighbour, which BGP cannot have. Selectors count
+// as overlapping when either side selects every node or both lists are the
+// same; anything else is assumed to select disjoint nodes (whether two
+// different selectors share a node depends on node labels, which the
+// compiler does not see).
+func checkPeerConflict(o obj, p BGPPeer, inForce []BGPPeer) {
+	if !p.Address.IsValid() || p.Port == 0 {
+		return
 	}
-	groups := map[key][]int{}
-	var keys []key
-	for i, p := range peers {
-		if !p.Address.IsValid() || p.Port == 0 {
-			continue
-		}
-		k := key{p.Address, p.Port}
-		if groups[k] == nil {
-			keys = append(keys, k)
-		}
-		groups[k] = append(groups[k], i)
-	}
-	for _, k := range keys {
-		g := groups[k]
-		for x := 0; x < len(g); x++ {
-			for y := x + 1; y < len(g); y++ {
-				a, b := peers[g[x]], peers[g[y]]
-				if !selectorsMayOverlap(a.NodeSelectors, b.NodeSelectors) {
-					continue
-				}
-				c.add(KindBGPPeer, a.Name, "spec.peerAddress",
-					"%s port %d is also used by BGPPeer %q on the same nodes (node selectors are equal or one selects every node)", k.addr, k.port, b.Name)
-				c.add(KindBGPPeer, b.Name, "spec.peerAddress",
-					"%s port %d is also used by BGPPeer %q on the same nodes (node selectors are equal or one selects every node)", k.addr, k.port, a.Name)
-			}
+	for _, q := range inForce {
+		if q.Address == p.Address && q.Port == p.Port && selectorsMayOverlap(p.NodeSelectors, q.NodeSelectors) {
+			o.errorf("spec.peerAddress",
+				"%s port %d is also used by BGPPeer %q on the same nodes (node selectors are equal or one selects every node)", p.Address, p.Port, q.Name)
+			return
 		}
 	}
 }

@@ -24,6 +24,9 @@ type Config struct {
 	peers []BGPPeer
 	bfd   []BFDProfile
 
+	// states records what Compile did with every object.
+	states map[objectKey]ObjectState
+
 	// byAddr holds every range of every pool, per family, sorted by First;
 	// ranges never overlap, which makes PoolFor a binary search.
 	byAddr [2][]poolRange

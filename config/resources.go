@@ -1,7 +1,10 @@
 package config
 
 import (
+	"reflect"
 	"slices"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -33,26 +36,57 @@ type IgnoredObject struct {
 }
 
 // With returns a copy of r in which obj replaces every object of its kind
-// and name, or is added if there was none. obj is deep-copied. Objects of
-// other types are not IronLB kinds: r is returned unchanged (as a copy).
-// r itself is never modified.
+// and name, or is added if there was none. obj is deep-copied. When obj has
+// no status (an object from a file, or an admission request for a create)
+// and replaces an object, it takes that object's status and creation time,
+// as the API server keeps them across a spec update: what the replaced
+// object had in force counts for the new one. Objects of other types are
+// not IronLB kinds: r is returned unchanged (as a copy). r itself is never
+// modified.
 func (r Resources) With(obj client.Object) Resources {
 	out := r.clone()
 	switch o := obj.(type) {
 	case *v1beta1.IPAddressPool:
-		out.Pools = append(without(out.Pools, o.Name), *o.DeepCopy())
+		out.Pools = replace(out.Pools, o.DeepCopy(), func(n, old *v1beta1.IPAddressPool) { keepStatus(n, old, &n.Status, old.Status) })
 	case *v1beta1.L2Advertisement:
-		out.L2Advertisements = append(without(out.L2Advertisements, o.Name), *o.DeepCopy())
+		out.L2Advertisements = replace(out.L2Advertisements, o.DeepCopy(), func(n, old *v1beta1.L2Advertisement) { keepStatus(n, old, &n.Status, old.Status) })
 	case *v1beta1.BGPAdvertisement:
-		out.BGPAdvertisements = append(without(out.BGPAdvertisements, o.Name), *o.DeepCopy())
+		out.BGPAdvertisements = replace(out.BGPAdvertisements, o.DeepCopy(), func(n, old *v1beta1.BGPAdvertisement) { keepStatus(n, old, &n.Status, old.Status) })
 	case *v1beta1.BGPPeer:
-		out.BGPPeers = append(without(out.BGPPeers, o.Name), *o.DeepCopy())
+		out.BGPPeers = replace(out.BGPPeers, o.DeepCopy(), func(n, old *v1beta1.BGPPeer) { keepStatus(n, old, &n.Status, old.Status) })
 	case *v1beta1.BFDProfile:
-		out.BFDProfiles = append(without(out.BFDProfiles, o.Name), *o.DeepCopy())
+		out.BFDProfiles = replace(out.BFDProfiles, o.DeepCopy(), func(n, old *v1beta1.BFDProfile) { keepStatus(n, old, &n.Status, old.Status) })
 	case *v1beta1.Community:
-		out.Communities = append(without(out.Communities, o.Name), *o.DeepCopy())
+		out.Communities = replace(out.Communities, o.DeepCopy(), func(n, old *v1beta1.Community) { keepStatus(n, old, &n.Status, old.Status) })
 	}
 	return out
+}
+
+// replace puts n in place of the objects named like it (the first of
+// them passed to inherit), or appends it.
+func replace[T any, P interface {
+	*T
+	named
+}](items []T, n P, inherit func(n, old P)) []T {
+	if i := slices.IndexFunc(items, func(o T) bool { return P(&o).GetName() == n.GetName() }); i >= 0 {
+		inherit(n, P(&items[i]))
+	}
+	return append(without[T, P](items, n.GetName()), *n)
+}
+
+// keepStatus gives n the old object's status and creation time when n
+// carries no status of its own.
+func keepStatus[S any](n, old interface{ GetCreationTimestamp() metav1.Time }, status *S, oldStatus S) {
+	var zero S
+	if !reflect.DeepEqual(*status, zero) {
+		return
+	}
+	*status = oldStatus
+	if m, ok := n.(interface{ SetCreationTimestamp(metav1.Time) }); ok {
+		if t := n.GetCreationTimestamp(); t.IsZero() {
+			m.SetCreationTimestamp(old.GetCreationTimestamp())
+		}
+	}
 }
 
 // Without returns a copy of r without the objects of kind (one of the Kind*

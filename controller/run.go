@@ -86,7 +86,6 @@ func run(ctx context.Context, o options) error {
 	state := allocation.NewState()
 	recorder := mgr.GetEventRecorderFor("ironlb-controller")
 	services, poolStatus := &trigger.Trigger{}, &trigger.Trigger{}
-	validity := &pools.Validity{}
 
 	svcReconciler := &allocation.Reconciler{
 		Client: mgr.GetClient(), Recorder: recorder, State: state, Metrics: m,
@@ -98,12 +97,12 @@ func run(ctx context.Context, o options) error {
 	}
 	if err := (&pools.ConfigReconciler{
 		Client: mgr.GetClient(), Recorder: recorder, State: state, Metrics: m,
-		Restore: svcReconciler.Restore, Services: services, PoolStatus: poolStatus, Validity: validity,
+		Restore: svcReconciler.Restore, Services: services,
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("set up config controller: %w", err)
 	}
 	statusReconciler := &pools.StatusReconciler{
-		Client: mgr.GetClient(), State: state, Validity: validity, Metrics: m, Trigger: poolStatus,
+		Client: mgr.GetClient(), State: state, Metrics: m, Trigger: poolStatus,
 	}
 	if err := statusReconciler.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("set up pool status controller: %w", err)

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -34,18 +33,13 @@ func validateMain(args []string, stdout, stderr io.Writer) int {
 	for _, ig := range res.Ignored {
 		fmt.Fprintf(stdout, "skipped %s %s/%s (%s document %d): not an ironlb.io kind\n", ig.APIVersion, ig.Kind, ig.Name, ig.Source, ig.Document)
 	}
-	cfg, err := config.Compile(res)
-	var errs config.Errors
-	if errors.As(err, &errs) {
+	cfg, errs := config.Compile(res)
+	if len(errs) > 0 {
 		for _, e := range errs {
 			fmt.Fprintln(stdout, e.Error())
 		}
 		fmt.Fprintf(stdout, "invalid: %d errors\n", len(errs))
 		return 1
-	}
-	if err != nil {
-		fmt.Fprintln(stderr, "validate:", err)
-		return 2
 	}
 	fmt.Fprintf(stdout, "valid: %d pools, %d L2 advertisements, %d BGP advertisements, %d BGP peers\n",
 		len(cfg.PoolNames()), len(cfg.L2Advertisements()), len(cfg.BGPAdvertisements()), len(cfg.BGPPeers()))

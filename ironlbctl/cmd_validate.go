@@ -54,15 +54,18 @@ func (e env) validate(ctx context.Context) int {
 	}
 
 	out := validateOutput{Files: files}
+	var errs config.Errors
 	if in == nil {
-		_, err = config.Compile(fileRes)
+		_, errs = config.Compile(fileRes)
 	} else {
 		var res preview.Result
 		res, err = preview.Compute(*in)
 		out.Preview = &res
+		if errors.As(err, &errs) {
+			err = nil
+		}
 	}
-	var errs config.Errors
-	if errors.As(err, &errs) {
+	if len(errs) > 0 {
 		for _, ce := range errs {
 			out.Errors = append(out.Errors, ce.Error())
 		}

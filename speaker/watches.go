@@ -29,9 +29,12 @@ func toSingleKey(context.Context, client.Object) []reconcile.Request {
 	return []reconcile.Request{singleKey}
 }
 
-// configWatch compiles the ironlb.io objects on every change and keeps the
-// last valid result: an invalid change leaves the running configuration in
-// force (the controller reports it on the objects).
+// configWatch compiles the ironlb.io objects on every change. Invalid
+// objects set aside only themselves, and an object whose spec turned
+// invalid keeps its last valid spec (recorded in its status by the
+// controller), so a speaker that starts with a bad object present runs what
+// every other speaker runs. The controller reports the problems on the
+// objects; the speaker only logs them.
 type configWatch struct {
 	client  client.Client
 	log     logr.Logger
@@ -56,15 +59,13 @@ func (w *configWatch) Reconcile(ctx context.Context, _ reconcile.Request) (recon
 	if err != nil {
 		return reconcile.Result{}, err
 	}
-	cfg, err := config.Compile(res)
-	if err != nil {
-		if err.Error() != w.lastErr {
-			w.log.Info("configuration rejected, the previous one stays in force", "errors", err.Error())
-			w.lastErr = err.Error()
-		}
-		return reconcile.Result{}, nil
+	cfg, errs := config.Compile(res)
+	if text := errs.Error(); len(errs) > 0 && text != w.lastErr {
+		w.log.Info("invalid configuration objects are set aside", "errors", text)
+		w.lastErr = text
+	} else if len(errs) == 0 {
+		w.lastErr = ""
 	}
-	w.lastErr = ""
 	w.store.Store(cfg)
 	for _, t := range w.changed {
 		t.Add(l2sync.Key, bgpsync.Key)

@@ -9,12 +9,16 @@ import metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 // +kubebuilder:printcolumn:name="Rx ms",type=integer,JSONPath=`.spec.receiveInterval`
 // +kubebuilder:printcolumn:name="Tx ms",type=integer,JSONPath=`.spec.transmitInterval`
 // +kubebuilder:printcolumn:name="Multiplier",type=integer,JSONPath=`.spec.detectMultiplier`
+// +kubebuilder:printcolumn:name="Valid",type=string,JSONPath=`.status.conditions[?(@.type=="Valid")].status`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+// +kubebuilder:subresource:status
 type BFDProfile struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
 	Spec BFDProfileSpec `json:"spec,omitempty"`
+	// +optional
+	Status BFDProfileStatus `json:"status,omitempty"`
 }
 
 // BFDProfileSpec: a session is declared down after DetectMultiplier
@@ -66,4 +70,14 @@ type BFDProfileList struct {
 	metav1.TypeMeta `json:",inline"`
 	metav1.ListMeta `json:"metadata,omitempty"`
 	Items           []BFDProfile `json:"items"`
+}
+
+// BFDProfileStatus is the controller's report on the object.
+type BFDProfileStatus struct {
+	ConfigStatus `json:",inline"`
+
+	// LastValidSpec is the last spec that compiled; it stays in force while
+	// the current spec is invalid.
+	// +optional
+	LastValidSpec *BFDProfileSpec `json:"lastValidSpec,omitempty"`
 }

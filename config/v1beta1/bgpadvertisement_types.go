@@ -9,12 +9,16 @@ import metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 // +kubebuilder:resource:scope=Cluster,shortName=bgpadv,categories=ironlb
 // +kubebuilder:printcolumn:name="Pools",type=string,JSONPath=`.spec.ipAddressPools`
 // +kubebuilder:printcolumn:name="Peers",type=string,JSONPath=`.spec.peers`
+// +kubebuilder:printcolumn:name="Valid",type=string,JSONPath=`.status.conditions[?(@.type=="Valid")].status`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+// +kubebuilder:subresource:status
 type BGPAdvertisement struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
 	Spec BGPAdvertisementSpec `json:"spec,omitempty"`
+	// +optional
+	Status BGPAdvertisementStatus `json:"status,omitempty"`
 }
 
 // BGPAdvertisementSpec selects pools, nodes and peers, and the attributes of
@@ -86,4 +90,14 @@ type BGPAdvertisementList struct {
 	metav1.TypeMeta `json:",inline"`
 	metav1.ListMeta `json:"metadata,omitempty"`
 	Items           []BGPAdvertisement `json:"items"`
+}
+
+// BGPAdvertisementStatus is the controller's report on the object.
+type BGPAdvertisementStatus struct {
+	ConfigStatus `json:",inline"`
+
+	// LastValidSpec is the last spec that compiled; it stays in force while
+	// the current spec is invalid.
+	// +optional
+	LastValidSpec *BGPAdvertisementSpec `json:"lastValidSpec,omitempty"`
 }

@@ -18,6 +18,8 @@ type BGPPeer struct {
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
 	Spec BGPPeerSpec `json:"spec"`
+	// +optional
+	Status BGPPeerStatus `json:"status,omitempty"`
 }
 
 // DynamicASNMode lets a peer's ASN be learned from its OPEN message.
@@ -146,4 +148,14 @@ type BGPPeerList struct {
 	metav1.TypeMeta `json:",inline"`
 	metav1.ListMeta `json:"metadata,omitempty"`
 	Items           []BGPPeer `json:"items"`
+}
+
+// BGPPeerStatus is the controller's report on the object.
+type BGPPeerStatus struct {
+	ConfigStatus `json:",inline"`
+
+	// LastValidSpec is the last spec that compiled; it stays in force while
+	// the current spec is invalid.
+	// +optional
+	LastValidSpec *BGPPeerSpec `json:"lastValidSpec,omitempty"`
 }

@@ -7,12 +7,16 @@ import metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 //
 // +kubebuilder:object:root=true
 // +kubebuilder:resource:scope=Cluster,categories=ironlb
+// +kubebuilder:printcolumn:name="Valid",type=string,JSONPath=`.status.conditions[?(@.type=="Valid")].status`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+// +kubebuilder:subresource:status
 type Community struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
 	Spec CommunitySpec `json:"spec,omitempty"`
+	// +optional
+	Status CommunityStatus `json:"status,omitempty"`
 }
 
 // CommunitySpec lists aliases.
@@ -48,4 +52,14 @@ type CommunityList struct {
 	metav1.TypeMeta `json:",inline"`
 	metav1.ListMeta `json:"metadata,omitempty"`
 	Items           []Community `json:"items"`
+}
+
+// CommunityStatus is the controller's report on the object.
+type CommunityStatus struct {
+	ConfigStatus `json:",inline"`
+
+	// LastValidSpec is the last spec that compiled; it stays in force while
+	// the current spec is invalid.
+	// +optional
+	LastValidSpec *CommunitySpec `json:"lastValidSpec,omitempty"`
 }

@@ -90,6 +90,13 @@ type ServiceAllocation struct {
 // IPAddressPoolStatus reports how full the pool is and whether its
 // configuration is in use.
 type IPAddressPoolStatus struct {
+	ConfigStatus `json:",inline"`
+
+	// LastValidSpec is the last spec that compiled; it stays in force while
+	// the current spec is invalid.
+	// +optional
+	LastValidSpec *IPAddressPoolSpec `json:"lastValidSpec,omitempty"`
+
 	// IPv4 counts the pool's IPv4 addresses.
 	// +optional
 	IPv4 *PoolFamilyStatus `json:"ipv4,omitempty"`
@@ -97,18 +104,6 @@ type IPAddressPoolStatus struct {
 	// IPv6 counts the pool's IPv6 addresses.
 	// +optional
 	IPv6 *PoolFamilyStatus `json:"ipv6,omitempty"`
-
-	// ObservedGeneration is the generation the status describes.
-	// +optional
-	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
-
-	// Conditions: "Valid" tells whether the pool passed validation (with the
-	// offending field in its message when not).
-	//
-	// +listType=map
-	// +listMapKey=type
-	// +optional
-	Conditions []metav1.Condition `json:"conditions,omitempty"`
 }
 
 // PoolFamilyStatus counts one address family of a pool. Counts saturate at

@@ -9,12 +9,16 @@ import metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 // +kubebuilder:resource:scope=Cluster,shortName=l2adv,categories=ironlb
 // +kubebuilder:printcolumn:name="Pools",type=string,JSONPath=`.spec.ipAddressPools`
 // +kubebuilder:printcolumn:name="Interfaces",type=string,JSONPath=`.spec.interfaces`
+// +kubebuilder:printcolumn:name="Valid",type=string,JSONPath=`.status.conditions[?(@.type=="Valid")].status`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+// +kubebuilder:subresource:status
 type L2Advertisement struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
 	Spec L2AdvertisementSpec `json:"spec,omitempty"`
+	// +optional
+	Status L2AdvertisementStatus `json:"status,omitempty"`
 }
 
 // L2AdvertisementSpec selects pools, nodes and interfaces. An empty pool
@@ -58,4 +62,14 @@ type L2AdvertisementList struct {
 	metav1.TypeMeta `json:",inline"`
 	metav1.ListMeta `json:"metadata,omitempty"`
 	Items           []L2Advertisement `json:"items"`
+}
+
+// L2AdvertisementStatus is the controller's report on the object.
+type L2AdvertisementStatus struct {
+	ConfigStatus `json:",inline"`
+
+	// LastValidSpec is the last spec that compiled; it stays in force while
+	// the current spec is invalid.
+	// +optional
+	LastValidSpec *L2AdvertisementSpec `json:"lastValidSpec,omitempty"`
 }

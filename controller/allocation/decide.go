@@ -41,6 +41,7 @@ func (s *State) Allocate(req ipam.Request, current []netip.Addr) Decision {
 	}
 	res, err := s.ipam.Allocate(req)
 	if err != nil {
+		err = ExplainInvalid(err, s.config)
 		d.Err = err
 		d.Result, _ = s.ipam.Get(req.Service)
 		if s.pending[req.Service] != err.Error() {

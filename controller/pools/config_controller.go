@@ -4,9 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/client-go/util/workqueue"
@@ -33,22 +34,20 @@ const ReasonInvalidConfig = "InvalidConfiguration"
 // to any IronLB object recompiles the whole (small) configuration.
 var configKey = reconcile.Request{NamespacedName: client.ObjectKey{Name: "ironlb-config"}}
 
-// ConfigReconciler compiles the configuration and installs it.
+// ConfigReconciler compiles the configuration, installs what is in force
+// and reports on every object.
 type ConfigReconciler struct {
 	Client   client.Client
 	Recorder record.EventRecorder
 	State    *allocation.State
 	Metrics  *metrics.Metrics
 	// Restore rebuilds the allocation from the Services' status with the
-	// first valid configuration and returns the Services to requeue.
+	// first configuration and returns the Services to requeue.
 	Restore func(context.Context, *config.Config) ([]ipam.ServiceKey, error)
 	// Services enqueues Services into the allocation controller.
 	Services *trigger.Trigger
-	// PoolStatus enqueues pools into the pool status controller.
-	PoolStatus *trigger.Trigger
-	Validity   *Validity
 
-	reported map[string]string // "Kind/name" -> last error text sent as an event
+	reported map[string]string // "Kind/name" -> last problem text sent as an event
 }
 
 // SetupWithManager registers the controller; it also runs once at start,
@@ -68,24 +67,22 @@ func (r *ConfigReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return b.Complete(r)
 }
 
-// Reconcile compiles every IronLB object and applies the result.
+// Reconcile compiles every IronLB object, installs the objects in force,
+// then writes each object's status: the Valid condition and, for a valid
+// spec, the spec as the last valid one. Invalid objects set aside only
+// themselves; nothing here depends on an earlier run, so a restarted
+// controller installs exactly what the one before it did.
 func (r *ConfigReconciler) Reconcile(ctx context.Context, _ ctrl.Request) (ctrl.Result, error) {
 	res, err := configsource.List(ctx, r.Client)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	cfg, err := config.Compile(res)
-	var errs config.Errors
-	if errors.As(err, &errs) {
+	cfg, errs := config.Compile(res)
+	if len(errs) == 0 {
+		r.Metrics.ConfigValid.Set(1)
+	} else {
 		r.Metrics.ConfigValid.Set(0)
-		r.reportInvalid(ctx, res, errs)
-		return ctrl.Result{}, nil
 	}
-	if err != nil {
-		return ctrl.Result{}, fmt.Errorf("compile configuration: %w", err)
-	}
-	r.Metrics.ConfigValid.Set(1)
-	r.reportInvalid(ctx, res, nil)
 
 	var affected []ipam.ServiceKey
 	if !r.State.Ready() {
@@ -97,39 +94,63 @@ func (r *ConfigReconciler) Reconcile(ctx context.Context, _ ctrl.Request) (ctrl.
 		affected = r.State.SetConfig(cfg)
 	}
 	r.Services.Add(allocation.Requests(affected)...)
+	r.reportInvalid(ctx, res, cfg)
+	if err := r.writeStatuses(ctx, &res, cfg); err != nil {
+		return ctrl.Result{}, err
+	}
 	return ctrl.Result{}, nil
 }
 
-// reportInvalid records which pools are invalid (for their status) and sends
-// one event per object and distinct problem.
-func (r *ConfigReconciler) reportInvalid(ctx context.Context, res config.Resources, errs config.Errors) {
-	byObject := map[string]config.Errors{}
-	for _, e := range errs {
-		k := e.Kind + "/" + e.Name
-		byObject[k] = append(byObject[k], e)
+// writeStatuses patches the status of every object whose report changed.
+func (r *ConfigReconciler) writeStatuses(ctx context.Context, res *config.Resources, cfg *config.Config) error {
+	var failed []error
+	for _, t := range targets(res) {
+		st, ok := cfg.State(t.kind, t.obj.GetName())
+		if !ok {
+			continue
+		}
+		before := t.obj.DeepCopyObject().(client.Object)
+		want, record := desiredConfigStatus(t.obj.GetGeneration(), *t.status, st)
+		*t.status = want
+		if record {
+			t.recordSpec()
+		}
+		if equality.Semantic.DeepEqual(before, t.obj) {
+			continue
+		}
+		if err := r.Client.Status().Patch(ctx, t.obj, client.MergeFrom(before)); err != nil && !apierrors.IsNotFound(err) {
+			failed = append(failed, fmt.Errorf("write status of %s %s: %w", t.kind, t.obj.GetName(), err))
+		}
+	}
+	return errors.Join(failed...)
+}
+
+// reportInvalid sends one event per invalid object and distinct problem,
+// and logs it.
+func (r *ConfigReconciler) reportInvalid(ctx context.Context, res config.Resources, cfg *config.Config) {
+	current := map[string]string{}
+	for _, st := range cfg.Invalid() {
+		current[st.Kind+"/"+st.Name] = st.Errors.Error() + "; " + st.Summary()
 	}
 	if r.reported == nil {
 		r.reported = map[string]string{}
 	}
 	for k := range r.reported {
-		if _, still := byObject[k]; !still {
+		if _, still := current[k]; !still {
 			delete(r.reported, k)
 		}
 	}
-	for k, es := range byObject {
-		text := es.Error()
+	for _, st := range cfg.Invalid() {
+		k, text := st.Kind+"/"+st.Name, current[st.Kind+"/"+st.Name]
 		if r.reported[k] == text {
 			continue
 		}
 		r.reported[k] = text
-		if obj := lookup(res, es[0].Kind, es[0].Name); obj != nil {
-			r.Recorder.Event(obj, corev1.EventTypeWarning, ReasonInvalidConfig,
-				"rejected, the previous configuration stays in force: "+text)
+		if obj := lookup(res, st.Kind, st.Name); obj != nil {
+			r.Recorder.Event(obj, corev1.EventTypeWarning, ReasonInvalidConfig, text)
 		}
-		log.FromContext(ctx).Info("invalid configuration", "object", k, "errors", text)
+		log.FromContext(ctx).Info("invalid configuration object", "object", k, "inForce", st.InForce.String(), "errors", st.Errors.Error())
 	}
-	changed := r.Validity.Set(errs)
-	r.PoolStatus.Add(poolRequests(changed)...)
 }
 
 // lookup finds the object an error names, for its event.
@@ -157,49 +178,6 @@ func lookup(res config.Resources, kind, name string) runtime.Object {
 		return find(len(res.Communities), func(i int) client.Object { return &res.Communities[i] })
 	}
 	return nil
-}
-
-// Validity is which pools failed to compile and why, shared between the
-// configuration and pool status controllers.
-type Validity struct {
-	mu     sync.Mutex
-	byPool map[string]string
-}
-
-// Set replaces the recorded errors and returns the pools whose entry changed.
-func (v *Validity) Set(errs config.Errors) []string {
-	next := map[string]string{}
-	for _, e := range errs {
-		if e.Kind == config.KindIPAddressPool {
-			if prev := next[e.Name]; prev != "" {
-				next[e.Name] = prev + "; " + e.Error()
-			} else {
-				next[e.Name] = e.Error()
-			}
-		}
-	}
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	var changed []string
-	for p, msg := range next {
-		if v.byPool[p] != msg {
-			changed = append(changed, p)
-		}
-	}
-	for p := range v.byPool {
-		if _, ok := next[p]; !ok {
-			changed = append(changed, p)
-		}
-	}
-	v.byPool = next
-	return changed
-}
-
-// Problem returns why a pool is invalid ("" when it is valid).
-func (v *Validity) Problem(pool string) string {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	return v.byPool[pool]
 }
 
 func poolRequests(pools []string) []reconcile.Request {

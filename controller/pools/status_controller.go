@@ -8,8 +8,6 @@ import (
 
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -22,17 +20,12 @@ import (
 
 // +kubebuilder:rbac:groups=ironlb.io,resources=ipaddresspools/status,verbs=get;update;patch
 
-// ConditionValid is the IPAddressPool condition that says whether the pool
-// compiled.
-const ConditionValid = "Valid"
-
-// StatusReconciler writes IPAddressPool status: address counts per family
-// and the Valid condition.
+// StatusReconciler writes the address counts per family of IPAddressPool
+// status (the configuration controller writes the rest).
 type StatusReconciler struct {
-	Client   client.Client
-	State    *allocation.State
-	Validity *Validity
-	Metrics  *metrics.Metrics
+	Client  client.Client
+	State   *allocation.State
+	Metrics *metrics.Metrics
 	// Trigger is this controller's own queue, fed by the configuration
 	// controller and by FlushDirty.
 	Trigger *trigger.Trigger
@@ -60,18 +53,15 @@ func (r *StatusReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctr
 		return ctrl.Result{}, fmt.Errorf("get IPAddressPool %s: %w", req.Name, err)
 	}
 	stats, inForce := r.State.Stats(pool.Name)
-	want := desiredStatus(&pool, stats, inForce, r.Validity.Problem(pool.Name))
 	r.setMetrics(pool.Name, stats)
-	if equality.Semantic.DeepEqual(pool.Status, want) {
+	before := pool.DeepCopy()
+	pool.Status.IPv4, pool.Status.IPv6 = desiredCounts(stats, inForce)
+	if equality.Semantic.DeepEqual(before.Status, pool.Status) {
 		return ctrl.Result{}, nil
 	}
-	pool.Status = want
-	if err := r.Client.Status().Update(ctx, &pool); err != nil {
+	if err := r.Client.Status().Patch(ctx, &pool, client.MergeFrom(before)); err != nil {
 		if apierrors.IsNotFound(err) {
 			return ctrl.Result{}, nil
-		}
-		if apierrors.IsConflict(err) {
-			return ctrl.Result{RequeueAfter: time.Second}, nil
 		}
 		return ctrl.Result{}, fmt.Errorf("update IPAddressPool %s status: %w", pool.Name, err)
 	}
@@ -94,32 +84,13 @@ func (r *StatusReconciler) FlushDirty(ctx context.Context) error {
 	}
 }
 
-// desiredStatus is a pool's status for the given counts and problem ("" when
-// valid). A pool that is not in force (never compiled) has no counts.
-func desiredStatus(pool *v1beta1.IPAddressPool, stats map[ipam.Family]ipam.Stats, inForce bool, problem string) v1beta1.IPAddressPoolStatus {
-	st := v1beta1.IPAddressPoolStatus{
-		ObservedGeneration: pool.Generation,
-		Conditions:         append([]metav1.Condition(nil), pool.Status.Conditions...),
+// desiredCounts are a pool's address counts per family; a pool that is not
+// in force has none.
+func desiredCounts(stats map[ipam.Family]ipam.Stats, inForce bool) (v4, v6 *v1beta1.PoolFamilyStatus) {
+	if !inForce {
+		return nil, nil
 	}
-	if inForce {
-		st.IPv4 = familyStatus(stats, ipam.IPv4)
-		st.IPv6 = familyStatus(stats, ipam.IPv6)
-	}
-	cond := metav1.Condition{
-		Type:               ConditionValid,
-		Status:             metav1.ConditionTrue,
-		Reason:             "Compiled",
-		Message:            "the pool is in use",
-		ObservedGeneration: pool.Generation,
-	}
-	if problem != "" {
-		cond.Status, cond.Reason, cond.Message = metav1.ConditionFalse, "Invalid", problem
-		if inForce {
-			cond.Message += " (the previous version of the pool stays in force)"
-		}
-	}
-	meta.SetStatusCondition(&st.Conditions, cond)
-	return st
+	return familyStatus(stats, ipam.IPv4), familyStatus(stats, ipam.IPv6)
 }
 
 func familyStatus(stats map[ipam.Family]ipam.Stats, f ipam.Family) *v1beta1.PoolFamilyStatus {

@@ -82,8 +82,8 @@ func configObjects(ms []mode) ([]client.Object, error) {
 			res = res.With(o)
 		}
 	}
-	if _, err := config.Compile(res); err != nil {
-		return nil, fmt.Errorf("lab configuration: %w", err)
+	if _, errs := config.Compile(res); errs != nil {
+		return nil, fmt.Errorf("lab configuration: %w", errs)
 	}
 	return objs, nil
 }

@@ -9,7 +9,6 @@
 package preview
 
 import (
-	"errors"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -101,30 +100,20 @@ func Merge(current, files config.Resources) config.Resources {
 	return out
 }
 
-// Compute previews applying in.Files. The error is the new configuration's
-// config.Errors when it does not compile.
+// Compute previews applying in.Files. The error is the config.Errors the
+// files introduce (what the webhook would reject), if any.
 func Compute(in Input) (Result, error) {
-	newCfg, err := config.Compile(Merge(in.Current, in.Files))
-	if err != nil {
-		return Result{}, err
+	merged := Merge(in.Current, in.Files)
+	if errs := config.ValidateChange(in.Current, merged); len(errs) > 0 {
+		return Result{}, errs
 	}
+	newCfg, _ := config.Compile(merged)
 	var res Result
-	oldCfg, err := config.Compile(in.Current)
-	if err != nil {
-		var errs config.Errors
-		if !errors.As(err, &errs) {
-			return Result{}, err
-		}
-		res.CurrentInvalid = true
-		oldCfg = nil
-	}
+	oldCfg, oldErrs := config.Compile(in.Current)
+	res.CurrentInvalid = len(oldErrs) > 0
 
 	alloc := ipam.New()
-	if oldCfg != nil {
-		alloc.SetPools(oldCfg.IPAMPools())
-	} else {
-		alloc.SetPools(newCfg.IPAMPools())
-	}
+	alloc.SetPools(oldCfg.IPAMPools())
 	restored := allocation.RestoreOrder(in.Services, in.Handles, in.NamespaceLabels)
 	before := map[ipam.ServiceKey]ipam.Result{}
 	for _, r := range restored {

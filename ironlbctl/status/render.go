@@ -10,10 +10,13 @@ import (
 // Write prints the report as two aligned tables.
 func (r Report) Write(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	for _, e := range r.ConfigErrors {
-		fmt.Fprintf(tw, "configuration invalid (the controller keeps the last valid one): %s\n", e)
+	for _, o := range r.Invalid {
+		fmt.Fprintf(tw, "%s %q is invalid; %s:\n", o.Kind, o.Name, o.Summary)
+		for _, e := range o.Errors {
+			fmt.Fprintf(tw, "  %s\n", e)
+		}
 	}
-	if len(r.ConfigErrors) > 0 {
+	if len(r.Invalid) > 0 {
 		fmt.Fprintln(tw)
 	}
 	fmt.Fprintln(tw, "POOL\tFAMILY\tTOTAL\tASSIGNED\tAVAILABLE\tVALID")

@@ -4,7 +4,6 @@
 package status
 
 import (
-	"errors"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -56,10 +55,18 @@ type ServiceRow struct {
 type Report struct {
 	Pools    []PoolRow    `json:"pools"`
 	Services []ServiceRow `json:"services"`
-	// ConfigErrors are the compile errors of the current configuration:
-	// the controller then keeps the last valid one, which the API does not
-	// show, so modes are "unknown".
-	ConfigErrors []string `json:"configErrors,omitempty"`
+	// Invalid lists the configuration objects whose spec is invalid, with
+	// what is in force instead; the valid objects work as usual.
+	Invalid []InvalidObject `json:"invalidObjects,omitempty"`
+}
+
+// InvalidObject is one configuration object whose spec does not compile.
+type InvalidObject struct {
+	Kind    string   `json:"kind"`
+	Name    string   `json:"name"`
+	InForce string   `json:"inForce"` // "last valid spec", "spec" (partial) or "nothing"
+	Summary string   `json:"summary"`
+	Errors  []string `json:"errors"`
 }
 
 // Pending is the IP column of a Service without an address.
@@ -69,16 +76,13 @@ const Pending = "<pending>"
 // (the controller's class rules).
 func Build(s *snapshot.Snapshot, handles func(*corev1.Service) bool) Report {
 	var r Report
-	cfg, err := config.Compile(s.Resources)
-	if err != nil {
-		var errs config.Errors
-		if errors.As(err, &errs) {
-			for _, e := range errs {
-				r.ConfigErrors = append(r.ConfigErrors, e.Error())
-			}
-		} else {
-			r.ConfigErrors = append(r.ConfigErrors, err.Error())
+	cfg, _ := config.Compile(s.Resources)
+	for _, st := range cfg.Invalid() {
+		o := InvalidObject{Kind: st.Kind, Name: st.Name, InForce: st.InForce.String(), Summary: st.Summary()}
+		for _, e := range st.Errors {
+			o.Errors = append(o.Errors, e.Error())
 		}
+		r.Invalid = append(r.Invalid, o)
 	}
 	r.Pools = poolRows(s.Resources.Pools)
 	view := announce.New(cfg, s)

@@ -49,13 +49,11 @@ func Explain(s *snapshot.Snapshot, namespace, name string, o Options) []Reason {
 	if r, ok := classReason(svc, o); !ok {
 		return []Reason{r}
 	}
-	cfg, err := config.Compile(s.Resources)
-	if err != nil {
-		return configReasons(err)
-	}
+	cfg, _ := config.Compile(s.Resources)
+	invalid := configReasons(cfg)
 	ips := allocation.StatusIPs(svc)
 	if len(ips) == 0 {
-		return []Reason{allocationReason(s, cfg, svc, o)}
+		return append([]Reason{allocationReason(s, cfg, svc, o)}, invalid...)
 	}
 	if _, ok := svc.Annotations[svcrequest.AnnotationIPAllocatedFromPool]; !ok {
 		return []Reason{{Code: NotOurAddress, Message: fmt.Sprintf(
@@ -67,7 +65,7 @@ func Explain(s *snapshot.Snapshot, namespace, name string, o Options) []Reason {
 	for _, ip := range ips {
 		out = append(out, explainIP(view, svc, ip)...)
 	}
-	return out
+	return append(out, invalid...)
 }
 
 // classReason says whether the controller serves svc, and if not why.
@@ -86,15 +84,14 @@ func classReason(svc *corev1.Service, o Options) (Reason, bool) {
 	return Reason{}, o.Handles(svc)
 }
 
-func configReasons(err error) []Reason {
-	var errs config.Errors
-	if !errors.As(err, &errs) {
-		return []Reason{{Code: InvalidConfig, Message: "the IronLB configuration does not compile: " + err.Error()}}
-	}
-	out := make([]Reason, 0, len(errs))
-	for _, e := range errs {
-		out = append(out, Reason{Code: InvalidConfig, Message: fmt.Sprintf(
-			"invalid configuration (the controller keeps the last valid one and applies no change): %s", e.Error())})
+func configReasons(cfg *config.Config) []Reason {
+	var out []Reason
+	for _, st := range cfg.Invalid() {
+		r := Reason{Code: InvalidConfig, Message: fmt.Sprintf("%s %q is invalid; %s", st.Kind, st.Name, st.Summary())}
+		for _, e := range st.Errors {
+			r.Details = append(r.Details, e.Error())
+		}
+		out = append(out, r)
 	}
 	return out
 }
@@ -117,6 +114,7 @@ func allocationReason(s *snapshot.Snapshot, cfg *config.Config, svc *corev1.Serv
 		_, _ = alloc.Assign(r.Request, r.IPs) // an unrestorable Service holds nothing
 	}
 	res, err := alloc.Allocate(req)
+	err = allocation.ExplainInvalid(err, cfg)
 	if err == nil {
 		return Reason{Code: AwaitingAddress, Message: fmt.Sprintf(
 			"the allocator would assign %s from IPAddressPool %q, but status.loadBalancer.ingress is empty: is the controller running and leading?",
@@ -131,6 +129,9 @@ func allocationReason(s *snapshot.Snapshot, cfg *config.Config, svc *corev1.Serv
 	case ipam.PoolNotFound:
 		r.Code = PoolNotFound
 		r.Message = fmt.Sprintf("annotation %s asks for IPAddressPool %q, which does not exist", svcrequest.AnnotationAddressPool, req.RequestedPool)
+	case ipam.PoolInvalid:
+		r.Code = PoolNotFound
+		r.Message = fmt.Sprintf("annotation %s asks for IPAddressPool %q, which is invalid and not in use: %s", svcrequest.AnnotationAddressPool, req.RequestedPool, ae.Detail)
 	case ipam.NoMatchingPool, ipam.PoolNotAllowed:
 		r.Code = NoPoolMatches
 		r.Details = poolMismatches(cfg, req)

@@ -64,9 +64,14 @@ func TestExplain(t *testing.T) {
 		{"not a LoadBalancer", Options{}, []change{svcs(web(fx.ClusterIP))}, NotLoadBalancer, []string{`spec.type "ClusterIP"`}},
 		{"other class", Options{}, []change{svcs(web(fx.Class("example.com/other")))}, OtherClass, []string{`"example.com/other"`, `"ironlb.io/ironlb"`, "-lb-class"}},
 		{"classless ignored", Options{IgnoreClassless: true}, []change{svcs(web())}, ClasslessIgnored, []string{"-ignore-classless"}},
-		{"invalid configuration", Options{}, []change{svcs(web()), func(s *snapshot.Snapshot) {
+		// An invalid pool sets aside only itself: the Service is served
+		// by the valid pools, and the invalid pool is still reported.
+		{"an unrelated invalid pool", Options{}, []change{svcs(web()), func(s *snapshot.Snapshot) {
 			s.Resources.Pools = append(s.Resources.Pools, fx.Pool("broken", "not-an-address"))
-		}}, InvalidConfig, []string{`IPAddressPool "broken"`, "spec.addresses[0]"}},
+		}}, AwaitingAddress, []string{`the allocator would assign`, `IPAddressPool "broken" is invalid`, "spec.addresses[0]"}},
+		{"requested pool invalid", Options{}, []change{svcs(web(fx.Annotate("ironlb.io/address-pool", "broken"))), func(s *snapshot.Snapshot) {
+			s.Resources.Pools = append(s.Resources.Pools, fx.Pool("broken", "not-an-address"))
+		}}, PoolNotFound, []string{`"broken", which is invalid and not in use`, `IPAddressPool "broken": spec.addresses[0]`}},
 		{"invalid request", Options{}, []change{svcs(web(fx.Annotate("ironlb.io/loadBalancerIPs", "garbage")))}, InvalidRequest, []string{"ironlb.io/loadBalancerIPs"}},
 		{"requested pool missing", Options{}, []change{svcs(web(fx.Annotate("ironlb.io/address-pool", "nope")))}, PoolNotFound, []string{`"nope"`, "ironlb.io/address-pool"}},
 		{"no pool matches: autoAssign false and namespace mismatch", Options{}, []change{svcs(web()), func(s *snapshot.Snapshot) {

@@ -18,6 +18,7 @@ const (
 	IPInUse           Reason = "IPInUse"           // requested IP held by a service it may not share with
 	IPNotInAnyPool    Reason = "IPNotInAnyPool"    // requested IP outside every pool (or outside the requested pool)
 	PoolNotFound      Reason = "PoolNotFound"      // requested pool does not exist
+	PoolInvalid       Reason = "PoolInvalid"       // requested pool exists but its configuration is invalid and not in force
 	PoolNotAllowed    Reason = "PoolNotAllowed"    // pool's serviceAllocation does not admit the service
 	FamilyUnavailable Reason = "FamilyUnavailable" // no candidate pool has a range of a needed family
 	InvalidRequest    Reason = "InvalidRequest"    // the request itself is malformed
@@ -64,6 +65,8 @@ func (e *AllocationError) Error() string {
 		}
 	case PoolNotFound:
 		s = fmt.Sprintf("%s does not exist", poolNoun(e.Pools))
+	case PoolInvalid:
+		s = fmt.Sprintf("%s is invalid and not in use", poolNoun(e.Pools))
 	case PoolNotAllowed:
 		verb := "does"
 		if len(e.Pools) > 1 {
