@@ -10,7 +10,9 @@ import metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 // +kubebuilder:printcolumn:name="My ASN",type=integer,JSONPath=`.spec.myASN`
 // +kubebuilder:printcolumn:name="Peer ASN",type=integer,JSONPath=`.spec.peerASN`
 // +kubebuilder:printcolumn:name="BFD",type=string,JSONPath=`.spec.bfdProfile`
+// +kubebuilder:printcolumn:name="Valid",type=string,JSONPath=`.status.conditions[?(@.type=="Valid")].status`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+// +kubebuilder:subresource:status
 // +kubebuilder:validation:XValidation:rule="has(self.spec.peerASN) != has(self.spec.dynamicASN)",message="exactly one of spec.peerASN and spec.dynamicASN must be set"
 // +kubebuilder:validation:XValidation:rule="!(has(self.spec.password) && has(self.spec.passwordSecret))",message="spec.password and spec.passwordSecret are mutually exclusive"
 type BGPPeer struct {

@@ -1,0 +1,124 @@
+package cluster
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net/netip"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ironlb/ironlb/e2e/vlan"
+)
+
+// Counts is what one target of a Traffic saw.
+type Counts struct {
+	Sent, Failed int
+	// LastError is the last failure, for the test's message.
+	LastError error
+	// LastFailure is when it happened (zero when none did).
+	LastFailure time.Time
+}
+
+// Traffic is steady client traffic: from one client host, one TCP request
+// (a new connection, one line out, the pod's answer back) to every target
+// every interval, each failure counted. A failed request is one that got no
+// answer within the timeout, the way a user's client sees an outage.
+type Traffic struct {
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu     sync.Mutex
+	counts map[netip.AddrPort]*Counts
+}
+
+// StartTraffic starts the requests; they stop with Stop or at test end.
+func StartTraffic(t testing.TB, client *vlan.Host, interval, timeout time.Duration, targets ...netip.AddrPort) *Traffic {
+	ctx, cancel := context.WithCancel(context.Background())
+	tr := &Traffic{cancel: cancel, counts: map[netip.AddrPort]*Counts{}}
+	for _, target := range targets {
+		tr.counts[target] = &Counts{}
+		tr.wg.Add(1)
+		go func() {
+			defer tr.wg.Done()
+			tick := time.NewTicker(interval)
+			defer tick.Stop()
+			for {
+				err := Request(ctx, client, target, timeout)
+				if ctx.Err() != nil {
+					return
+				}
+				tr.record(target, err)
+				select {
+				case <-ctx.Done():
+					return
+				case <-tick.C:
+				}
+			}
+		}()
+	}
+	t.Cleanup(tr.Stop)
+	return tr
+}
+
+func (tr *Traffic) record(target netip.AddrPort, err error) {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	c := tr.counts[target]
+	c.Sent++
+	if err != nil {
+		c.Failed++
+		c.LastError = fmt.Errorf("%s: %w", target, err)
+		c.LastFailure = time.Now()
+	}
+}
+
+// Snapshot returns the counts so far.
+func (tr *Traffic) Snapshot() map[netip.AddrPort]Counts {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	out := make(map[netip.AddrPort]Counts, len(tr.counts))
+	for k, v := range tr.counts {
+		out[k] = *v
+	}
+	return out
+}
+
+// Stop ends the requests and waits for them.
+func (tr *Traffic) Stop() {
+	tr.cancel()
+	tr.wg.Wait()
+}
+
+// Since returns, per target, the requests sent and failed after before.
+func Since(before, now map[netip.AddrPort]Counts) map[netip.AddrPort]Counts {
+	out := make(map[netip.AddrPort]Counts, len(now))
+	for k, v := range now {
+		b := before[k]
+		v.Sent -= b.Sent
+		v.Failed -= b.Failed
+		out[k] = v
+	}
+	return out
+}
+
+// Request is one connection to target: a line out, a line back (a pod
+// started with StartPod answers it).
+func Request(ctx context.Context, client *vlan.Host, target netip.AddrPort, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	conn, err := client.DialContext(ctx, "tcp", target.String())
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if dl, ok := ctx.Deadline(); ok {
+		_ = conn.SetDeadline(dl)
+	}
+	if _, err := fmt.Fprintln(conn, "hello"); err != nil {
+		return err
+	}
+	_, err = bufio.NewReader(conn).ReadString('\n')
+	return err
+}
