@@ -41,7 +41,7 @@ func New(reg prometheus.Registerer) *Metrics {
 		}),
 		ConfigValid: prometheus.NewGauge(prometheus.GaugeOpts{
 			Namespace: "ironlb", Subsystem: "config", Name: "valid",
-			Help: "1 when the ironlb.io configuration compiles, 0 when the last change was rejected and the previous configuration stays in force.",
+			Help: "1 when every ironlb.io configuration object is valid, 0 when one is invalid (it is set aside, or its last valid spec stays in force; see its Valid condition).",
 		}),
 	}
 	reg.MustRegister(m.PoolAddresses, m.PoolAddressesInUse, m.AllocationLatency,

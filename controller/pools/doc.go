@@ -1,5 +1,5 @@
 // Package pools keeps the controller's configuration current: it compiles
-// the ironlb.io objects whenever one changes, installs a valid result in the
-// allocation state (or keeps the last valid one and reports what is wrong),
-// and writes each IPAddressPool's status.
+// the ironlb.io objects whenever one changes, installs the objects in force
+// in the allocation state, writes every object's Valid condition and last
+// valid spec, and writes each IPAddressPool's address counts.
 package pools

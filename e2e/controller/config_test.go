@@ -47,7 +47,7 @@ func TestInvalidPoolIsReportedInStatusWithoutAWebhook(t *testing.T) {
 	if status, _ := e.poolCondition("good"); status != "True" {
 		t.Fatalf("good pool Valid=%q", status)
 	}
-	// The rest keeps working on the last valid configuration.
+	// The valid objects keep working.
 	if got := ingressIPs(e.getService("default", "existing")); !slices.Equal(got, before) {
 		t.Fatalf("an invalid pool moved an existing address: %v -> %v", before, got)
 	}
@@ -79,7 +79,8 @@ func TestBadInputNeverCrashesAndNeverMovesAnAddress(t *testing.T) {
 		return len(e.events("Service", "default", "stable", "AllocationFailed")) > 0, nil
 	})
 
-	// A pool edit that overlaps another pool is rejected as a whole.
+	// A pool edit that overlaps another pool is rejected: the pool's
+	// last valid spec stays in force.
 	e.create(pool("q", "198.51.100.0/28"))
 	var p v1beta1.IPAddressPool
 	if err := e.c.Get(context.Background(), client.ObjectKey{Name: "p"}, &p); err != nil {

@@ -58,7 +58,7 @@ type Syncer struct {
 	Recorder   record.EventRecorder
 	Log        logr.Logger
 	Node       string
-	Config     func() *config.Config // last valid configuration; nil before the first
+	Config     func() *config.Config // configuration in force; nil before the first compile
 	Alive      func() []string       // live speakers, this one included
 	Ready      func() bool           // false until the speaker has heard its peers
 	Announcer  Announcer
