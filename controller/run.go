@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/tools/leaderelection/resourcelock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -55,10 +56,20 @@ func run(ctx context.Context, o options) error {
 		return fmt.Errorf("build scheme: %w", err)
 	}
 
+	var lock resourcelock.Interface // nil: controller-runtime's own (unused without leader election)
+	var leaseLock *resourcelock.LeaseLock
+	if o.leaderElect {
+		if leaseLock, err = newLeaderLock(restCfg, o); err != nil {
+			return err
+		}
+		lock = leaseLock
+	}
 	mgr, err := ctrl.NewManager(restCfg, manager.Options{
-		Scheme:                  scheme,
-		Logger:                  log,
-		LeaderElection:          o.leaderElect,
+		Scheme:                              scheme,
+		Logger:                              log,
+		LeaderElection:                      o.leaderElect,
+		LeaderElectionResourceLockInterface: lock,
+		// Still the name of the election in the leader election metrics.
 		LeaderElectionID:        o.leaderElectionID,
 		LeaderElectionNamespace: o.leaderElectionNS,
 		// A replica that stops cleanly hands over at once instead of
@@ -80,6 +91,13 @@ func run(ctx context.Context, o options) error {
 	})
 	if err != nil {
 		return fmt.Errorf("create manager: %w", err)
+	}
+
+	if leaseLock != nil {
+		// The lock had to exist before the manager; its events ("became
+		// leader") go through the manager's recorder, as they would with
+		// controller-runtime's own lock. Nothing reads it before Start.
+		leaseLock.LockConfig.EventRecorder = mgr.GetEventRecorderFor(o.leaderIdentity)
 	}
 
 	m := metrics.New(ctrlmetrics.Registry)
@@ -129,7 +147,7 @@ func run(ctx context.Context, o options) error {
 			return err
 		}
 	}
-	log.Info("starting", "lbClass", o.lbClass, "ignoreClassless", o.ignoreClassless, "ipMode", o.ipMode)
+	log.Info("starting", "leaderElection", o.leaderElect, "identity", o.leaderIdentity, "lbClass", o.lbClass, "ignoreClassless", o.ignoreClassless, "ipMode", o.ipMode)
 	return mgr.Start(ctx)
 }
 
