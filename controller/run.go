@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -41,6 +42,8 @@ import (
 func run(ctx context.Context, o options) error {
 	log := newLogger(o.logLevel)
 	ctrl.SetLogger(log)
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
 
 	restCfg, err := kubeclient.Config(o.kubeconfig)
 	if err != nil {
@@ -62,7 +65,10 @@ func run(ctx context.Context, o options) error {
 		if leaseLock, err = newLeaderLock(restCfg, o); err != nil {
 			return err
 		}
-		lock = leaseLock
+		lock = &twinGuard{Interface: leaseLock, onTwin: func() {
+			log.Error(errTwin, "stopping", "identity", o.leaderIdentity, "lease", leaseLock.Describe())
+			cancel(errTwin)
+		}}
 	}
 	mgr, err := ctrl.NewManager(restCfg, manager.Options{
 		Scheme:                              scheme,
@@ -148,7 +154,11 @@ func run(ctx context.Context, o options) error {
 		}
 	}
 	log.Info("starting", "leaderElection", o.leaderElect, "identity", o.leaderIdentity, "lbClass", o.lbClass, "ignoreClassless", o.ignoreClassless, "ipMode", o.ipMode)
-	return mgr.Start(ctx)
+	err = mgr.Start(ctx)
+	if cause := context.Cause(ctx); errors.Is(cause, errTwin) {
+		return cause
+	}
+	return err
 }
 
 // setupWebhook serves the validating webhook. With webhook-cert-secret the

@@ -142,3 +142,37 @@ func TestStandbyTakesOverWithinLeaseDurationPlusOneSecond(t *testing.T) {
 		t.Error("standby exited")
 	}
 }
+
+// Two live processes with one identity (a misconfiguration: a pod name is
+// never shared) must not both lead. The newcomer takes the Lease over at
+// once, as it cannot tell a live holder from a dead predecessor; the process
+// that then reads a write under its identity that it did not make stops.
+func TestTwoLiveProcessesWithOneIdentityDoNotBothLead(t *testing.T) {
+	l := newLeaderEnv(t)
+	a := l.startReplica("ironlb-controller-0")
+	l.serveOne(time.Now())
+	b := l.startReplica("ironlb-controller-0")
+	waitFor(t, 10*time.Second, "one of the two processes to stop", func() (bool, error) {
+		return !a.alive() || !b.alive(), nil
+	})
+	stopped, survivor := a, b
+	if a.alive() {
+		stopped, survivor = b, a
+	}
+	t.Logf("the %s process stopped", map[bool]string{true: "first", false: "second"}[stopped == a])
+	exit := <-stopped.done
+	stopped.done <- exit
+	if exit == nil {
+		t.Error("the stopped process exited with status 0, want an error")
+	}
+	if b, _ := os.ReadFile(stopped.log); !strings.Contains(string(b), "another live process holds the Lease") {
+		t.Errorf("the stopped process's log does not say why:\n%s", tail(stopped.log, 10))
+	}
+	l.serveOne(time.Now())
+	if !survivor.alive() {
+		t.Fatal("both processes stopped")
+	}
+	if h := l.holder(); h != "ironlb-controller-0" {
+		t.Errorf("Lease held by %q, want ironlb-controller-0", h)
+	}
+}
