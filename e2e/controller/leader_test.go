@@ -99,9 +99,11 @@ func TestControllerRestartedInItsPodServesAtOnce(t *testing.T) {
 	l := newLeaderEnv(t)
 	leader := l.startReplica("ironlb-controller-0")
 	l.serveOne(time.Now())
+	var metricsAddr string
 	for round := 1; round <= 3; round++ {
 		var took time.Duration
-		leader, took = l.restartSamePod(leader, "ironlb-controller-0")
+		metricsAddr = fmt.Sprintf("127.0.0.1:%d", freePort(t))
+		leader, took = l.restartSamePod(leader, "ironlb-controller-0", "-metrics-bind-address", metricsAddr)
 		t.Logf("round %d: new Service's address %v after the restart", round, took)
 		if took >= time.Second {
 			t.Errorf("round %d: a controller restarted in its pod served a new Service %v after it started, want < 1s", round, took)
@@ -109,6 +111,11 @@ func TestControllerRestartedInItsPodServesAtOnce(t *testing.T) {
 		if h := l.holder(); h != "ironlb-controller-0" {
 			t.Errorf("round %d: Lease held by %q, want the restarted controller", round, h)
 		}
+	}
+	// The alert IronLBNoLeader reads this gauge, named after the Lease.
+	const leading = `leader_election_master_status{name="ironlb-controller"} 1`
+	if m := scrape(t, "http://"+metricsAddr+"/metrics"); !strings.Contains(m, leading) {
+		t.Errorf("metrics lack %s", leading)
 	}
 }
 
