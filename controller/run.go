@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -14,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/tools/leaderelection/resourcelock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -40,6 +42,8 @@ import (
 func run(ctx context.Context, o options) error {
 	log := newLogger(o.logLevel)
 	ctrl.SetLogger(log)
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
 
 	restCfg, err := kubeclient.Config(o.kubeconfig)
 	if err != nil {
@@ -55,10 +59,23 @@ func run(ctx context.Context, o options) error {
 		return fmt.Errorf("build scheme: %w", err)
 	}
 
+	var lock resourcelock.Interface // nil: controller-runtime's own (unused without leader election)
+	var leaseLock *resourcelock.LeaseLock
+	if o.leaderElect {
+		if leaseLock, err = newLeaderLock(restCfg, o); err != nil {
+			return err
+		}
+		lock = &twinGuard{Interface: leaseLock, onTwin: func() {
+			log.Error(errTwin, "stopping", "identity", o.leaderIdentity, "lease", leaseLock.Describe())
+			cancel(errTwin)
+		}}
+	}
 	mgr, err := ctrl.NewManager(restCfg, manager.Options{
-		Scheme:                  scheme,
-		Logger:                  log,
-		LeaderElection:          o.leaderElect,
+		Scheme:                              scheme,
+		Logger:                              log,
+		LeaderElection:                      o.leaderElect,
+		LeaderElectionResourceLockInterface: lock,
+		// Still the name of the election in the leader election metrics.
 		LeaderElectionID:        o.leaderElectionID,
 		LeaderElectionNamespace: o.leaderElectionNS,
 		// A replica that stops cleanly hands over at once instead of
@@ -80,6 +97,13 @@ func run(ctx context.Context, o options) error {
 	})
 	if err != nil {
 		return fmt.Errorf("create manager: %w", err)
+	}
+
+	if leaseLock != nil {
+		// The lock had to exist before the manager; its events ("became
+		// leader") go through the manager's recorder, as they would with
+		// controller-runtime's own lock. Nothing reads it before Start.
+		leaseLock.LockConfig.EventRecorder = mgr.GetEventRecorderFor(o.leaderIdentity)
 	}
 
 	m := metrics.New(ctrlmetrics.Registry)
@@ -128,8 +152,12 @@ func run(ctx context.Context, o options) error {
 			return err
 		}
 	}
-	log.Info("starting", "lbClass", o.lbClass, "ignoreClassless", o.ignoreClassless, "ipMode", o.ipMode)
-	return mgr.Start(ctx)
+	log.Info("starting", "leaderElection", o.leaderElect, "identity", o.leaderIdentity, "lbClass", o.lbClass, "ignoreClassless", o.ignoreClassless, "ipMode", o.ipMode)
+	err = mgr.Start(ctx)
+	if cause := context.Cause(ctx); errors.Is(cause, errTwin) {
+		return cause
+	}
+	return err
 }
 
 // setupWebhook serves the validating webhook. With webhook-cert-secret the

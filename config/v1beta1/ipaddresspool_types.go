@@ -43,7 +43,12 @@ type IPAddressPoolSpec struct {
 	AutoAssign *bool `json:"autoAssign,omitempty"`
 
 	// AvoidBuggyIPs skips IPv4 addresses ending in .0 and .255, which some
-	// old network equipment drops as if they were broadcast addresses.
+	// old network equipment drops as if they were broadcast addresses, and
+	// the IPv6 subnet-router anycast address (the all-zeros host, which
+	// routers on the link answer) of each IPv6 entry that is exactly one
+	// prefix of /126 or shorter, written as CIDR or first-last: 2001:db8::
+	// of 2001:db8::/120. Other first-last ranges name no prefix and keep
+	// every address. Default false.
 	//
 	// +optional
 	AvoidBuggyIPs bool `json:"avoidBuggyIPs,omitempty"`

@@ -217,18 +217,9 @@ func benchCreate(b *testing.B, n int, perSecond int) {
 // of the latency spent inside the controller (reconcile start to status
 // written), as opposed to the API server and watch delivery.
 func histogramQuantile(tb testing.TB, url, name string, q float64) float64 {
-	resp, err := http.Get(url)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		tb.Fatal(err)
-	}
 	type bucket struct{ le, count float64 }
 	var buckets []bucket
-	for _, line := range strings.Split(string(body), "\n") {
+	for _, line := range strings.Split(scrape(tb, url), "\n") {
 		rest, ok := strings.CutPrefix(line, name+`_bucket{le="`)
 		if !ok {
 			continue
@@ -253,4 +244,19 @@ func histogramQuantile(tb testing.TB, url, name string, q float64) float64 {
 		}
 	}
 	return buckets[len(buckets)-1].le
+}
+
+// scrape reads a Prometheus endpoint.
+func scrape(tb testing.TB, url string) string {
+	tb.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return string(body)
 }

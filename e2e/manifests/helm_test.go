@@ -54,6 +54,9 @@ func chartCases() []chartCase {
 			wantEqual(t, "controller image", c.Image, "ghcr.io/ironlb/controller:latest")
 			wantEqual(t, "speaker image", s.Image, "ghcr.io/ironlb/speaker:latest")
 			wantEqual(t, "controller replicas", *r.controller.Spec.Replicas, int32(2))
+			// The pod name is the leader election identity: a controller
+			// restarted in its pod re-acquires its own Lease at once.
+			wantEqual(t, "controller POD_NAME", fieldRefOf(c.Env, "POD_NAME"), "metadata.name")
 			wantEqual(t, "controller metrics annotation", r.controller.Spec.Template.Annotations["prometheus.io/port"], "7472")
 			wantEqual(t, "speaker metrics annotation", r.speaker.Spec.Template.Annotations["prometheus.io/port"], "7474")
 			// The security settings the workloads depend on.
@@ -333,6 +336,16 @@ func container(t *testing.T, spec corev1.PodSpec) corev1.Container {
 		t.Fatalf("%d containers, want 1", len(spec.Containers))
 	}
 	return spec.Containers[0]
+}
+
+// fieldRefOf is the downward API field an environment variable is set from.
+func fieldRefOf(env []corev1.EnvVar, name string) string {
+	for _, e := range env {
+		if e.Name == name && e.ValueFrom != nil && e.ValueFrom.FieldRef != nil {
+			return e.ValueFrom.FieldRef.FieldPath
+		}
+	}
+	return ""
 }
 
 func wantArgs(t *testing.T, what string, args []string, want ...string) {

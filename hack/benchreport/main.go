@@ -28,6 +28,8 @@ var targets = []target{
 	{"BenchmarkCreate5000Services", "restart-new-svc-ms", "after a restart, a new Service has its IP < 1 s after creation", 1000},
 	{"BenchmarkCreate5000Services", "restart-rewrites", "no unchanged Service's status rewritten after a restart", 0},
 	{"BenchmarkCreate5000Services", "peak-rss-MiB", "controller peak RSS < 100 MiB", 100},
+	{"BenchmarkControllerRestartInPod", "restart-to-ip-max-ms", "controller restart -> new Service's IP (same pod: kill -9, restart with its identity) < 1 s", 1000},
+	{"BenchmarkStandbyTakeover", "takeover-over-lease-max-ms", "controller restart -> new Service's IP (standby takeover: kill -9 the leader) < Lease duration (15 s) + 1 s", 1000},
 	{"BenchmarkFailover", "failover-p99-ms", "layer 2 failover p99 < 500 ms (kill -> first client answer via the new node)", 500},
 	{"BenchmarkAssignmentToFirstReply", "assign-to-reply-p99-ms", "layer 2 assignment -> first ARP reply p99 < 100 ms", 100},
 	{"BenchmarkAssignmentToRoute", "assign-to-route-p99-ms", "BGP: Service IP assignment -> route in FRR p99 < 100 ms", 100},

@@ -221,8 +221,20 @@ func (a *Allocator) pickShared(svc ServiceKey, ps *poolState, f Family, s shareI
 // lowestFree returns the lowest unheld address of family f in ps.
 func (a *Allocator) lowestFree(ps *poolState, f Family) (netip.Addr, bool) {
 	for _, r := range ps.ranges[f.index()] {
-		if ip, ok := a.used.lowestFree(r.First, r.Last, ps.spec.AvoidBuggyIPs); ok {
-			return ip, true
+		// Search the parts of r between the excluded anycast addresses.
+		first := r.First
+		for _, x := range ps.anycastIn(r) {
+			if first.Less(x) {
+				if ip, ok := a.used.lowestFree(first, x.Prev(), ps.spec.AvoidBuggyIPs); ok {
+					return ip, true
+				}
+			}
+			first = x.Next() // valid: a prefix of /126 or shorter does not start at the last address
+		}
+		if first.Compare(r.Last) <= 0 {
+			if ip, ok := a.used.lowestFree(first, r.Last, ps.spec.AvoidBuggyIPs); ok {
+				return ip, true
+			}
 		}
 	}
 	return netip.Addr{}, false

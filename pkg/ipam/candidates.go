@@ -107,17 +107,18 @@ func (a *Allocator) commonPools(svc ServiceKey, ips []netip.Addr, only string) (
 
 // buggyNote explains that ip is excluded by AvoidBuggyIPs, if it is.
 func (a *Allocator) buggyNote(ip netip.Addr) string {
-	if !isBuggy(ip) {
-		return ""
-	}
 	var hit []string
 	for _, n := range a.names {
-		if ps := a.pools[n]; ps.spec.AvoidBuggyIPs && ps.inRanges(ip) {
+		if ps := a.pools[n]; ps.spec.AvoidBuggyIPs && ps.inRanges(ip) && (isBuggy(ip) || ps.isAnycast(ip)) {
 			hit = append(hit, n)
 		}
 	}
-	if len(hit) == 0 {
+	switch {
+	case len(hit) == 0:
 		return ""
+	case isBuggy(ip):
+		return fmt.Sprintf("%s excludes addresses ending in .0 and .255 (avoidBuggyIPs)", poolNoun(hit))
+	default:
+		return fmt.Sprintf("%s excludes %s, the subnet-router anycast address of its range (avoidBuggyIPs)", poolNoun(hit), ip)
 	}
-	return fmt.Sprintf("%s excludes addresses ending in .0 and .255 (avoidBuggyIPs)", poolNoun(hit))
 }

@@ -149,9 +149,15 @@ func newModel(pools []Pool) map[string]map[netip.Addr]bool {
 			continue
 		}
 		set := map[netip.Addr]bool{}
+		anycast := map[netip.Addr]bool{} // first address of each IPv6 entry that is one prefix of /126 or shorter
+		for _, r := range p.Ranges {
+			if pfx, ok := r.prefix(); ok && p.AvoidBuggyIPs && r.First.Is6() && pfx.Bits() < 127 {
+				anycast[r.First] = true
+			}
+		}
 		for _, r := range p.Ranges {
 			for a := r.First; a.IsValid() && a.Compare(r.Last) <= 0; a = a.Next() {
-				if !(p.AvoidBuggyIPs && isBuggy(a)) {
+				if !(p.AvoidBuggyIPs && isBuggy(a)) && !anycast[a] {
 					set[a] = true
 				}
 			}

@@ -170,9 +170,39 @@ func TestPoolOrder(t *testing.T) {
 			},
 		},
 		{
-			name:  "avoidBuggyIPs does not affect IPv6",
-			pools: []Pool{avoid(pl("a", "2001:db8::/126"))},
-			steps: []step{{req: rq("ns/s1", fams(IPv6)), pool: "a", ips: []string{"2001:db8::"}}},
+			name:  "avoidBuggyIPs skips the IPv6 subnet-router anycast address",
+			pools: []Pool{avoid(pl("a", "2001:db8:300::/126"))},
+			steps: []step{
+				{req: rq("ns/s1", fams(IPv6)), pool: "a", ips: []string{"2001:db8:300::1"}},
+				{req: rq("ns/s2", fams(IPv6), ips("2001:db8:300::")), reason: IPNotInAnyPool,
+					msg: `requested IP 2001:db8:300:: is not in any pool: pool "a" excludes 2001:db8:300::, the subnet-router anycast address of its range (avoidBuggyIPs)`},
+				{req: rq("ns/s3", fams(IPv6)), pool: "a", ips: []string{"2001:db8:300::2"}},
+				{req: rq("ns/s4", fams(IPv6)), pool: "a", ips: []string{"2001:db8:300::3"}},
+				{req: rq("ns/s5", fams(IPv6)), reason: PoolExhausted, msg: `pool "a" exhausted (IPv6: 3 of 3 in use)`},
+			},
+		},
+		{
+			// Each entry's own prefix, also inside a merged run: the second
+			// /126 starts at ::4, which is excluded too.
+			name:  "avoidBuggyIPs: the anycast address of every prefix entry",
+			pools: []Pool{avoid(pl("a", "2001:db8:300::/127", "2001:db8:300::2-2001:db8:300::3", "2001:db8:300::4/126"))},
+			steps: []step{
+				{req: rq("ns/s1", fams(IPv6)), pool: "a", ips: []string{"2001:db8:300::"}},
+				{req: rq("ns/s2", fams(IPv6)), pool: "a", ips: []string{"2001:db8:300::1"}},
+				{req: rq("ns/s3", fams(IPv6)), pool: "a", ips: []string{"2001:db8:300::2"}},
+				{req: rq("ns/s4", fams(IPv6)), pool: "a", ips: []string{"2001:db8:300::3"}},
+				{req: rq("ns/s5", fams(IPv6)), pool: "a", ips: []string{"2001:db8:300::5"}},
+			},
+		},
+		{
+			name:  "a first-last range that is no prefix keeps its first address",
+			pools: []Pool{avoid(pl("a", "2001:db8:300::-2001:db8:300::2"))},
+			steps: []step{{req: rq("ns/s1", fams(IPv6)), pool: "a", ips: []string{"2001:db8:300::"}}},
+		},
+		{
+			name:  "the IPv6 anycast address is fine without the flag",
+			pools: []Pool{pl("a", "2001:db8:300::/120")},
+			steps: []step{{req: rq("ns/s1", fams(IPv6)), pool: "a", ips: []string{"2001:db8:300::"}}},
 		},
 		{
 			name:  "buggy addresses fine without the flag",

@@ -73,7 +73,10 @@ type Pool struct {
 	// nor an IP. When false it serves only explicit requests.
 	AutoAssign bool
 	// AvoidBuggyIPs: IPv4 addresses ending in .0 or .255 are not part of
-	// the pool (some old client stacks mishandle them).
+	// the pool (some old client stacks mishandle them), nor is the
+	// subnet-router anycast address (the first address) of an IPv6 range
+	// that is exactly one prefix of /126 or shorter (routers on the link
+	// answer it).
 	AvoidBuggyIPs bool
 	// Allocation is the pool's serviceAllocation; nil when absent.
 	Allocation *AllocationPolicy
@@ -106,6 +109,10 @@ type poolState struct {
 	spec   Pool
 	ranges [2][]Range // per family index, sorted, disjoint, non-adjacent
 	total  [2]u128    // allocatable addresses (AvoidBuggyIPs applied)
+	// anycast holds, sorted, the subnet-router anycast addresses that
+	// AvoidBuggyIPs excludes (from the ranges as given, before merging:
+	// two adjacent /120s are two prefixes, not one /119).
+	anycast []netip.Addr
 	// used counts held addresses inside this pool, whichever pool they are
 	// attributed to (pools may overlap).
 	used [2]uint64
@@ -125,6 +132,9 @@ func newPoolState(p Pool) (*poolState, []string) {
 			continue
 		}
 		valid = append(valid, r)
+	}
+	if p.AvoidBuggyIPs {
+		ps.anycast = subnetRouterAnycast(valid)
 	}
 	sort.Slice(valid, func(i, j int) bool { return valid[i].First.Less(valid[j].First) })
 	for _, r := range valid {
@@ -153,6 +163,8 @@ func newPoolState(p Pool) (*poolState, []string) {
 			ps.total[fi] = ps.total[fi].addSat(n)
 		}
 	}
+	// Every anycast address lies in a range, counted once above.
+	ps.total[IPv6.index()] = ps.total[IPv6.index()].subSat(u128From64(uint64(len(ps.anycast))))
 	return ps, notes
 }
 
@@ -176,7 +188,7 @@ func (ps *poolState) inRanges(a netip.Addr) bool {
 
 // contains reports whether a is an allocatable address of the pool.
 func (ps *poolState) contains(a netip.Addr) bool {
-	if ps.spec.AvoidBuggyIPs && isBuggy(a) {
+	if ps.spec.AvoidBuggyIPs && (isBuggy(a) || ps.isAnycast(a)) {
 		return false
 	}
 	return ps.inRanges(a)

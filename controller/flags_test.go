@@ -1,0 +1,41 @@
+package main
+
+import "testing"
+
+func TestDefaultIdentity(t *testing.T) {
+	for _, tc := range []struct{ pod, host, suffix, want string }{
+		// In a pod: the pod name, the same for every container restart.
+		{"ironlb-controller-7d9f-abcde", "ironlb-controller-7d9f-abcde", "u1", "ironlb-controller-7d9f-abcde"},
+		// Outside a pod: unique per process, like controller-runtime's own.
+		{"", "lab-host", "u1", "lab-host_u1"},
+	} {
+		if got := defaultIdentity(tc.pod, tc.host, tc.suffix); got != tc.want {
+			t.Errorf("defaultIdentity(%q, %q, %q) = %q, want %q", tc.pod, tc.host, tc.suffix, got, tc.want)
+		}
+	}
+}
+
+func TestIdentityFlag(t *testing.T) {
+	t.Setenv("POD_NAME", "pod-a")
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{nil, "pod-a"},
+		{[]string{"-leader-election-identity", "explicit"}, "explicit"},
+	} {
+		o, err := parseFlags(tc.args)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if o.leaderIdentity != tc.want {
+			t.Errorf("parseFlags(%q): identity %q, want %q", tc.args, o.leaderIdentity, tc.want)
+		}
+	}
+	t.Setenv("POD_NAME", "")
+	a, _ := parseFlags(nil)
+	b, _ := parseFlags(nil)
+	if a.leaderIdentity == b.leaderIdentity {
+		t.Errorf("two processes without a pod name share the identity %q", a.leaderIdentity)
+	}
+}
