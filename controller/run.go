@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"time"
 
 	"github.com/go-logr/logr"
 	"github.com/open-policy-agent/cert-controller/pkg/rotator"
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -30,6 +32,7 @@ import (
 	"github.com/ironlb/ironlb/controller/memberkey"
 	"github.com/ironlb/ironlb/controller/metrics"
 	"github.com/ironlb/ironlb/controller/pools"
+	"github.com/ironlb/ironlb/controller/speakers"
 	ironwebhook "github.com/ironlb/ironlb/controller/webhook"
 	"github.com/ironlb/ironlb/pkg/kubeclient"
 	"github.com/ironlb/ironlb/pkg/trigger"
@@ -90,6 +93,8 @@ func run(ctx context.Context, o options) error {
 			// Least privilege: the only Secret the controller reads is
 			// its webhook certificate, in its own namespace.
 			&corev1.Secret{}: {Namespaces: map[string]cache.Config{o.leaderElectionNS: {}}},
+			// The only Lease it watches is the speakers' presence.
+			&coordinationv1.Lease{}: {Namespaces: map[string]cache.Config{o.leaderElectionNS: {}}},
 			&admissionregistrationv1.ValidatingWebhookConfiguration{}: {
 				Field: fields.OneTermEqualSelector("metadata.name", o.webhookConfigName),
 			},
@@ -133,6 +138,12 @@ func run(ctx context.Context, o options) error {
 	}
 	if err := mgr.Add(manager.RunnableFunc(statusReconciler.FlushDirty)); err != nil {
 		return fmt.Errorf("add pool status flusher: %w", err)
+	}
+
+	// Leader only: says so in the speakers' statuses when none runs.
+	if err := mgr.Add(&speakers.Watcher{Client: mgr.GetClient(), Namespace: o.leaderElectionNS,
+		Log: log.WithName("speakers"), Period: 100 * time.Millisecond}); err != nil {
+		return fmt.Errorf("add speaker watcher: %w", err)
 	}
 
 	if o.membersSecret != "" {

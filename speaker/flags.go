@@ -19,6 +19,7 @@ const EnvMembersSecret = "IRONLB_MEMBERS_SECRET"
 type options struct {
 	kubeconfig  string
 	node        string
+	namespace   string
 	metricsAddr string
 	logLevel    string
 
@@ -40,6 +41,7 @@ func parseFlags(args []string) (options, error) {
 	fs := flag.NewFlagSet("speaker", flag.ContinueOnError)
 	fs.StringVar(&o.kubeconfig, "kubeconfig", "", "kubeconfig file; empty: in-cluster configuration")
 	fs.StringVar(&o.node, "node-name", os.Getenv("NODE_NAME"), "name of the Node this speaker runs on")
+	fs.StringVar(&o.namespace, "namespace", envOr("POD_NAMESPACE", "ironlb-system"), "namespace of IronLB (BGP password Secrets, the speakers' presence Lease)")
 	fs.StringVar(&o.metricsAddr, "metrics-bind-address", ":7474", "address of the Prometheus endpoint; 0 disables it")
 	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&o.membersBind, "members-bind", "", "UDP address for speaker-to-speaker liveness; empty: the Node's InternalIP")
@@ -83,4 +85,12 @@ func parseFlags(args []string) (options, error) {
 		o.l2Refresh = -1 // layer2: negative disables
 	}
 	return o, nil
+}
+
+// envOr returns the environment variable, or def when it is unset.
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
 }

@@ -86,16 +86,22 @@ func run(ctx context.Context, o options) error {
 		return err
 	}
 	started := time.Now()
+	// Before hearing from its peers a speaker would think itself alone and
+	// claim everything: wait a few liveness timeouts first.
+	heardPeers := func() bool { return time.Since(started) > 3*o.membersTimeout }
 	syncer := &l2sync.Syncer{
 		Client: mgr.GetClient(), Recorder: mgr.GetEventRecorderFor("ironlb-speaker"), Log: log.WithName("layer2"),
 		Node: o.node, Config: cfg.Load, Alive: mem.Alive, Announcer: ann,
-		// Before hearing from its peers a speaker would think itself alone
-		// and claim everything: wait a few liveness timeouts first.
-		Ready:      func() bool { return time.Since(started) > 3*o.membersTimeout },
+		Ready:      heardPeers,
 		Interfaces: hostInterfaces,
 	}
 	if err := syncer.SetupWithManager(mgr, l2trigger); err != nil {
 		return fmt.Errorf("set up layer 2: %w", err)
+	}
+	pw := &presenceWriter{client: mgr.GetClient(), api: mgr.GetAPIReader(), namespace: o.namespace, node: o.node,
+		alive: mem.Alive, ready: heardPeers, log: log.WithName("presence")}
+	if err := mgr.Add(manager.RunnableFunc(pw.Run)); err != nil {
+		return err
 	}
 	if err := setupBGP(mgr, o, bind, &cfg, bgpTrigger, slogger, log); err != nil {
 		return err

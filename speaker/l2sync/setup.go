@@ -15,6 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
+	"github.com/ironlb/ironlb/config/v1beta1"
 	"github.com/ironlb/ironlb/pkg/trigger"
 )
 
@@ -39,8 +40,14 @@ func (s *Syncer) SetupWithManager(mgr ctrl.Manager, t *trigger.Trigger) error {
 		return err
 	}
 	s.statusQueue = &trigger.Trigger{}
+	// A status someone else rewrote (the controller while no speaker
+	// seemed to run, a user) is written back as this node sees it.
+	toStatusKey := handler.EnqueueRequestsFromMapFunc(func(context.Context, client.Object) []reconcile.Request {
+		return []reconcile.Request{statusKey}
+	})
 	return ctrl.NewControllerManagedBy(mgr).Named("layer2-status").
 		WatchesRawSource(s.statusQueue.Source()).
+		Watches(&v1beta1.ServiceL2Status{}, toStatusKey).
 		Complete(statusReconciler{s})
 }
 

@@ -115,7 +115,7 @@ func (s *Syncer) Reconcile(ctx context.Context, _ reconcile.Request) (reconcile.
 	// Status goes through the API server and may be slow; writing it in
 	// its own controller keeps the next change's claims from waiting.
 	s.mu.Lock()
-	s.last = &snapshot{plan: plan, claims: claims, writer: statusWriter(alive) == s.Node}
+	s.last = &snapshot{plan: plan, claims: claims, writer: StatusWriter(alive) == s.Node}
 	s.mu.Unlock()
 	if s.statusQueue != nil {
 		s.statusQueue.Add(statusKey)
@@ -194,10 +194,11 @@ func (s *Syncer) claims(plan l2plan.Plan, ifaces []Iface, existing map[string]*v
 	return claims
 }
 
-// statusWriter is the speaker that writes the status of IPs no node
-// announces (and deletes stale status objects): the first live speaker by
-// name, so exactly one does.
-func statusWriter(alive []string) string {
+// StatusWriter is the speaker that writes the statuses no single node owns
+// (IPs no node announces, stale status objects, the sessions of dead
+// speakers, the speakers' presence Lease): the first live speaker by name,
+// so exactly one does.
+func StatusWriter(alive []string) string {
 	if len(alive) == 0 {
 		return ""
 	}
