@@ -9,6 +9,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/ironlb/ironlb/controller/allocation"
+	"github.com/ironlb/ironlb/pkg/metricsserving"
 )
 
 type options struct {
@@ -26,7 +27,7 @@ type options struct {
 	leaseDuration      time.Duration
 	renewDeadline      time.Duration
 	retryPeriod        time.Duration
-	metricsAddr        string
+	metrics            metricsserving.Flags
 	probeAddr          string
 	webhookPort        int
 	webhookHost        string
@@ -54,7 +55,7 @@ func parseFlags(args []string) (options, error) {
 	fs.DurationVar(&o.leaseDuration, "lease-duration", 15*time.Second, "how long a lost leader's Lease blocks a new leader")
 	fs.DurationVar(&o.renewDeadline, "renew-deadline", 10*time.Second, "how long the leader retries renewing before it gives up")
 	fs.DurationVar(&o.retryPeriod, "retry-period", 2*time.Second, "how often candidates try to acquire the Lease")
-	fs.StringVar(&o.metricsAddr, "metrics-bind-address", ":7472", "address of the Prometheus endpoint; 0 disables it")
+	o.metrics.Register(fs, ":7472")
 	fs.StringVar(&o.probeAddr, "health-probe-bind-address", ":7473", "address of /healthz and /readyz; 0 disables them")
 	fs.IntVar(&o.webhookPort, "webhook-port", 9443, "port of the validating webhook; 0 disables it")
 	fs.StringVar(&o.webhookHost, "webhook-host", "", "address the webhook listens on; empty: all")
@@ -71,6 +72,9 @@ func parseFlags(args []string) (options, error) {
 	case corev1.LoadBalancerIPModeVIP, corev1.LoadBalancerIPModeProxy:
 	default:
 		return o, fmt.Errorf("flag -ip-mode: %q is neither VIP nor Proxy", o.ipMode)
+	}
+	if err := o.metrics.Validate(); err != nil {
+		return o, err
 	}
 	if o.workers < 1 {
 		return o, fmt.Errorf("flag -workers: %d, want at least 1", o.workers)
