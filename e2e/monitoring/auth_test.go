@@ -49,10 +49,7 @@ func TestMetricsNeedAnAuthorizedToken(t *testing.T) {
 		{"speaker", "https://" + speakerMetricsAddr + "/metrics", c.Lab.Nodes[0], nil},
 	} {
 		t.Run(tg.name, func(t *testing.T) {
-			cluster.Eventually(t, 30*time.Second, tg.name+" serving metrics", func() error {
-				_, _, err := get(httpsClient(tg.host, tg.roots, ""), tg.url)
-				return err
-			})
+			waitServing(t, httpsClient(tg.host, tg.roots, ""), tg.url)
 			for _, tc := range []struct {
 				who   string
 				token string

@@ -60,6 +60,10 @@ func TestArtefactsMatchARealScrape(t *testing.T) {
 	token := serviceAccountToken(t, c, "prometheus", true)
 
 	controllerURL := fmt.Sprintf("https://127.0.0.1:%d/metrics", port)
+	waitServing(t, httpsClient(nil, nil, ""), controllerURL)
+	for _, n := range c.Lab.Nodes {
+		waitServing(t, httpsClient(n, nil, ""), "https://"+speakerMetricsAddr+"/metrics")
+	}
 	var scrapes map[string]scrape
 	var missing []string
 	// Some series appear only after first use (pool gauges after the

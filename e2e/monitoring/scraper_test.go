@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"testing"
+	"time"
 
 	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -70,6 +71,17 @@ func httpsClient(host *vlan.Host, roots *x509.CertPool, token string) *http.Clie
 		rt = bearer{token: token, next: tr}
 	}
 	return &http.Client{Transport: rt}
+}
+
+// waitServing waits until url answers at all: with HTTPS the programs
+// generate their certificate before they listen, which takes a moment
+// after they have started reconciling.
+func waitServing(t *testing.T, cl *http.Client, url string) {
+	t.Helper()
+	cluster.Eventually(t, 30*time.Second, url+" serving", func() error {
+		_, _, err := get(cl, url)
+		return err
+	})
 }
 
 // bearer adds an Authorization header, as Prometheus's bearer_token_file.
