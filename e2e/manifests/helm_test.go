@@ -254,14 +254,8 @@ func TestHelmChartAppliesWithServerSideDryRun(t *testing.T) {
 	c := api.Client(t, nil)
 	for _, tc := range chartCases() {
 		t.Run(tc.name, func(t *testing.T) {
-			out := helmTemplate(t, root, tc.namespace, tc.values)
-			docs, err := decode(out, "helm template")
-			if err != nil {
-				t.Fatal(err)
-			}
-			r := rendered{docs: docs}
-			toTyped(t, find(docs, "Deployment", "ironlb-controller"), &r.controller)
-			toTyped(t, find(docs, "DaemonSet", "ironlb-speaker"), &r.speaker)
+			r := renderCase(t, root, tc)
+			docs := r.docs
 			tc.check(t, r)
 			if tc.namespace != "ironlb-system" && find(docs, "Namespace", tc.namespace) == nil {
 				t.Fatalf("namespace %s is not rendered: cannot apply", tc.namespace)

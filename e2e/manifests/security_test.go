@@ -75,6 +75,7 @@ func TestPodSecurityAdmission(t *testing.T) {
 	}
 }
 
+// renderCase renders the chart with a case's values and decodes it.
 func renderCase(t *testing.T, root string, tc chartCase) rendered {
 	t.Helper()
 	docs, err := decode(helmTemplate(t, root, tc.namespace, tc.values), "helm template")
