@@ -111,6 +111,8 @@ var (
 		{"create", sysLeases, true},
 		{"update", sysLeases + "/ironlb-controller", true},
 		{"get", sysSecrets + "/ironlb-webhook-cert", true},
+		// cert-controller keeps the webhook certificate with a cache of
+		// every Secret in the namespace: list (and watch) it must.
 		{"list", sysSecrets, true},
 		{"create", sysSecrets, true},
 		{"update", sysSecrets + "/ironlb-members", true},
