@@ -87,6 +87,28 @@ func chartCases() []chartCase {
 			wantEqual(t, "controller metrics scheme annotation", r.controller.Spec.Template.Annotations["prometheus.io/scheme"], "http")
 		},
 	}, {
+		name:      "metrics certificate from a Secret",
+		namespace: "ironlb-system",
+		values:    "metrics:\n  certSecret: ironlb-metrics-tls\n",
+		check: func(t *testing.T, r rendered) {
+			for _, w := range []struct {
+				name string
+				spec corev1.PodSpec
+			}{{"controller", r.controller.Spec.Template.Spec}, {"speaker", r.speaker.Spec.Template.Spec}} {
+				c := container(t, w.spec)
+				wantArgs(t, w.name, c.Args, "-metrics-secure=true", "-metrics-cert-dir=/etc/ironlb/metrics-certs")
+				i := slices.IndexFunc(w.spec.Volumes, func(v corev1.Volume) bool { return v.Name == "metrics-certs" })
+				if i < 0 || w.spec.Volumes[i].Secret == nil || w.spec.Volumes[i].Secret.SecretName != "ironlb-metrics-tls" {
+					t.Errorf("%s: no metrics-certs volume from Secret ironlb-metrics-tls: %+v", w.name, w.spec.Volumes)
+				}
+				if !slices.ContainsFunc(c.VolumeMounts, func(m corev1.VolumeMount) bool {
+					return m.Name == "metrics-certs" && m.MountPath == "/etc/ironlb/metrics-certs" && m.ReadOnly
+				}) {
+					t.Errorf("%s: metrics-certs not mounted read-only at /etc/ironlb/metrics-certs: %+v", w.name, c.VolumeMounts)
+				}
+			}
+		},
+	}, {
 		name:      "service monitors, scraper binding and network policy",
 		namespace: "ironlb-system",
 		values: `prometheus:

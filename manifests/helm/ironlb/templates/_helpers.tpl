@@ -56,3 +56,10 @@ with the datapath off, kube-proxy carries it and the mode is VIP.
 {{- define "ironlb.ipMode" -}}
 {{- if eq .Values.speaker.datapath "off" }}VIP{{ else }}Proxy{{ end }}
 {{- end }}
+
+{{/*
+ironlb.metricsCertDir: where a component mounts metrics.certSecret.
+*/}}
+{{- define "ironlb.metricsCertDir" -}}
+/etc/ironlb/metrics-certs
+{{- end }}
