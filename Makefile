@@ -29,9 +29,9 @@ build:
 manifests: tools
 	controller-gen object paths=./config/... \
 		crd:crdVersions=v1 output:crd:artifacts:config=manifests/crds
-	controller-gen rbac:roleName=ironlb-controller paths=./controller/... paths=./pkg/configsource/... \
+	controller-gen rbac:roleName=ironlb-controller paths=./controller/... paths=./pkg/configsource/... paths=./pkg/metricsserving/... \
 		output:rbac:artifacts:config=manifests/rbac/controller
-	controller-gen rbac:roleName=ironlb-speaker paths=./speaker/... paths=./pkg/configsource/... \
+	controller-gen rbac:roleName=ironlb-speaker paths=./speaker/... paths=./pkg/configsource/... paths=./pkg/metricsserving/... \
 		output:rbac:artifacts:config=manifests/rbac/speaker
 	hack/gen-manifests.sh
 

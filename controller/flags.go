@@ -10,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/uuid"
 
 	"github.com/ironlb/ironlb/controller/allocation"
+	"github.com/ironlb/ironlb/pkg/metricsserving"
 )
 
 type options struct {
@@ -28,7 +29,7 @@ type options struct {
 	leaseDuration      time.Duration
 	renewDeadline      time.Duration
 	retryPeriod        time.Duration
-	metricsAddr        string
+	metrics            metricsserving.Flags
 	probeAddr          string
 	webhookPort        int
 	webhookHost        string
@@ -57,7 +58,7 @@ func parseFlags(args []string) (options, error) {
 	fs.DurationVar(&o.leaseDuration, "lease-duration", 15*time.Second, "how long a lost leader's Lease blocks a new leader")
 	fs.DurationVar(&o.renewDeadline, "renew-deadline", 10*time.Second, "how long the leader retries renewing before it gives up")
 	fs.DurationVar(&o.retryPeriod, "retry-period", 200*time.Millisecond, "how often the leader renews the Lease and a standby checks it; a standby takes over at most about 4.4 retry periods after the Lease duration (client-go jitters each wait by up to 1.2 periods)")
-	fs.StringVar(&o.metricsAddr, "metrics-bind-address", ":7472", "address of the Prometheus endpoint; 0 disables it")
+	o.metrics.Register(fs, ":7472")
 	fs.StringVar(&o.probeAddr, "health-probe-bind-address", ":7473", "address of /healthz and /readyz; 0 disables them")
 	fs.IntVar(&o.webhookPort, "webhook-port", 9443, "port of the validating webhook; 0 disables it")
 	fs.StringVar(&o.webhookHost, "webhook-host", "", "address the webhook listens on; empty: all")
@@ -81,6 +82,9 @@ func parseFlags(args []string) (options, error) {
 			return o, fmt.Errorf("flag -leader-election-identity: empty and no host name: %w", err)
 		}
 		o.leaderIdentity = defaultIdentity(os.Getenv("POD_NAME"), host, string(uuid.NewUUID()))
+	}
+	if err := o.metrics.Validate(); err != nil {
+		return o, err
 	}
 	if o.workers < 1 {
 		return o, fmt.Errorf("flag -workers: %d, want at least 1", o.workers)

@@ -24,7 +24,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
 	"github.com/ironlb/ironlb/config/v1beta1"
@@ -35,6 +34,7 @@ import (
 	"github.com/ironlb/ironlb/controller/speakers"
 	ironwebhook "github.com/ironlb/ironlb/controller/webhook"
 	"github.com/ironlb/ironlb/pkg/kubeclient"
+	"github.com/ironlb/ironlb/pkg/metricsserving"
 	"github.com/ironlb/ironlb/pkg/trigger"
 )
 
@@ -87,7 +87,7 @@ func run(ctx context.Context, o options) error {
 		LeaseDuration:                 &o.leaseDuration,
 		RenewDeadline:                 &o.renewDeadline,
 		RetryPeriod:                   &o.retryPeriod,
-		Metrics:                       metricsserver.Options{BindAddress: o.metricsAddr},
+		Metrics:                       metricsserving.ServerOptions(o.metrics),
 		HealthProbeBindAddress:        o.probeAddr,
 		Cache: cache.Options{ByObject: map[client.Object]cache.ByObject{
 			// Least privilege: the only Secret the controller reads is

@@ -6,6 +6,8 @@
 #   - templates/rbac-{controller,speaker}.yaml come from
 #     manifests/rbac/*/role.yaml (controller-gen, from +kubebuilder:rbac
 #     markers), with the namespace templated and the chart's labels added;
+#     templates/rbac-metrics-reader.yaml likewise from the hand-written
+#     manifests/rbac/metrics-reader/role.yaml;
 #   - manifests/ironlb.yaml is the chart rendered with its default values,
 #     plus the Namespace, for `kubectl apply` without helm.
 # `make verify-generated` then fails if any of them is stale.
@@ -41,11 +43,12 @@ rbac_template() {
       next
     }
     inmeta && $0 == "  namespace: " ns { print "  namespace: {{ $.Release.Namespace }}"; next }
+    /^#/ { next }
     !/^  / { inmeta = 0 }
     { print }
   ' "$REPO_ROOT/$src"
 }
-for component in controller speaker; do
+for component in controller speaker metrics-reader; do
   rbac_template "$component" >"$CHART/templates/rbac-$component.yaml.tmp"
   mv -f "$CHART/templates/rbac-$component.yaml.tmp" "$CHART/templates/rbac-$component.yaml"
 done

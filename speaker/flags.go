@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ironlb/ironlb/pkg/metricsserving"
 	"github.com/ironlb/ironlb/speaker/members"
 )
 
@@ -17,11 +18,11 @@ import (
 const EnvMembersSecret = "IRONLB_MEMBERS_SECRET"
 
 type options struct {
-	kubeconfig  string
-	node        string
-	namespace   string
-	metricsAddr string
-	logLevel    string
+	kubeconfig string
+	node       string
+	namespace  string
+	metrics    metricsserving.Flags
+	logLevel   string
 
 	membersBind     string
 	membersPort     int
@@ -42,7 +43,7 @@ func parseFlags(args []string) (options, error) {
 	fs.StringVar(&o.kubeconfig, "kubeconfig", "", "kubeconfig file; empty: in-cluster configuration")
 	fs.StringVar(&o.node, "node-name", os.Getenv("NODE_NAME"), "name of the Node this speaker runs on")
 	fs.StringVar(&o.namespace, "namespace", envOr("POD_NAMESPACE", "ironlb-system"), "namespace of IronLB (BGP password Secrets, the speakers' presence Lease)")
-	fs.StringVar(&o.metricsAddr, "metrics-bind-address", ":7474", "address of the Prometheus endpoint; 0 disables it")
+	o.metrics.Register(fs, ":7474")
 	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&o.membersBind, "members-bind", "", "UDP address for speaker-to-speaker liveness; empty: the Node's InternalIP")
 	fs.IntVar(&o.membersPort, "members-port", members.DefaultPort, "UDP port for speaker-to-speaker liveness (every speaker uses the same)")
@@ -60,6 +61,9 @@ func parseFlags(args []string) (options, error) {
 	case "auto", "ipvs", "nftables", "off":
 	default:
 		return o, fmt.Errorf("flag -datapath: %q is not one of auto, ipvs, nftables, off", o.datapath)
+	}
+	if err := o.metrics.Validate(); err != nil {
+		return o, err
 	}
 	if o.node == "" {
 		return o, errors.New("flag -node-name (or NODE_NAME) is required")

@@ -19,11 +19,11 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/ironlb/ironlb/config"
 	"github.com/ironlb/ironlb/config/v1beta1"
 	"github.com/ironlb/ironlb/pkg/kubeclient"
+	"github.com/ironlb/ironlb/pkg/metricsserving"
 	"github.com/ironlb/ironlb/pkg/trigger"
 	"github.com/ironlb/ironlb/speaker/l2sync"
 	"github.com/ironlb/ironlb/speaker/layer2"
@@ -48,7 +48,7 @@ func run(ctx context.Context, o options) error {
 	}
 	mgr, err := ctrl.NewManager(restCfg, manager.Options{
 		Scheme: scheme, Logger: log,
-		Metrics: metricsserver.Options{BindAddress: o.metricsAddr},
+		Metrics: metricsserving.ServerOptions(o.metrics),
 	})
 	if err != nil {
 		return fmt.Errorf("create manager: %w", err)

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -41,6 +42,10 @@ type Options struct {
 	Datapath string
 	// LogDir receives the processes' logs; default: the API server's dir.
 	LogDir string
+	// API is the API server to use; nil starts one for the test. A test
+	// that must prepare files for the components' flags before they start
+	// (certificates signed by the server's CA) starts it first.
+	API *kubeapi.Server
 }
 
 // Cluster is a running IronLB on a virtual LAN.
@@ -81,7 +86,10 @@ func Start(t testing.TB, opts Options) *Cluster {
 	if err != nil {
 		t.Fatalf("cluster: %v", err)
 	}
-	api := kubeapi.Start(t, kubeapi.Options{})
+	api := opts.API
+	if api == nil {
+		api = kubeapi.Start(t, kubeapi.Options{})
+	}
 	lab := vlan.New(t, vlan.Options{Nodes: opts.Nodes, Clients: opts.Clients, Router: opts.Router})
 	c, err := setup(context.Background(), api, lab, bin, opts)
 	if err != nil {
@@ -129,7 +137,8 @@ func setup(ctx context.Context, api *kubeapi.Server, lab *vlan.Lab, bin Binaries
 		return nil, err
 	}
 	for _, comp := range []string{"controller", "speaker"} {
-		if err := applyRoles(ctx, c.Client, root, comp); err != nil {
+		sa := []rbacv1.Subject{{Kind: "ServiceAccount", Namespace: SystemNamespace, Name: "ironlb-" + comp}}
+		if err := ApplyRoles(ctx, c.Client, filepath.Join(root, "manifests", "rbac", comp, "role.yaml"), sa...); err != nil {
 			return nil, err
 		}
 		user, groups := kubeapi.ServiceAccountIdentity(SystemNamespace, "ironlb-"+comp)

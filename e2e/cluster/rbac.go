@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -19,17 +18,15 @@ import (
 // SystemNamespace is where IronLB runs.
 const SystemNamespace = "ironlb-system"
 
-// applyRoles applies manifests/rbac/<component>/role.yaml and binds every
-// role in it to the component's ServiceAccount.
-func applyRoles(ctx context.Context, c client.Client, root, component string) error {
-	path := filepath.Join(root, "manifests", "rbac", component, "role.yaml")
+// ApplyRoles creates every ClusterRole and Role in a file such as
+// manifests/rbac/<component>/role.yaml, each with a binding of the same
+// name to subjects.
+func ApplyRoles(ctx context.Context, c client.Client, path string, subjects ...rbacv1.Subject) error {
 	f, err := os.Open(path)
 	if err != nil {
-		return fmt.Errorf("RBAC of %s: %w", component, err)
+		return fmt.Errorf("RBAC: %w", err)
 	}
 	defer f.Close()
-	sa := "ironlb-" + component
-	subjects := []rbacv1.Subject{{Kind: "ServiceAccount", Namespace: SystemNamespace, Name: sa}}
 	dec := yaml.NewYAMLOrJSONDecoder(bufio.NewReader(f), 4096)
 	for {
 		var u map[string]any

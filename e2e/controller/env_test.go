@@ -1,10 +1,7 @@
 package controller_test
 
 import (
-	"bufio"
 	"context"
-	"errors"
-	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -18,11 +15,11 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/util/yaml"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/ironlb/ironlb/config/v1beta1"
+	"github.com/ironlb/ironlb/e2e/cluster"
 	"github.com/ironlb/ironlb/e2e/kubeapi"
 )
 
@@ -66,47 +63,11 @@ func newEnv(t testing.TB, opts kubeapi.Options) *env {
 // controller's ServiceAccount identity, so the tests prove the roles are
 // enough.
 func (e *env) applyControllerRBAC() {
+	e.t.Helper()
 	path := filepath.Join(repoRoot(e.t), "manifests", "rbac", "controller", "role.yaml")
-	f, err := os.Open(path)
-	if err != nil {
+	subject := rbacv1.Subject{Kind: "ServiceAccount", Namespace: systemNS, Name: "ironlb-controller"}
+	if err := cluster.ApplyRoles(context.Background(), e.c, path, subject); err != nil {
 		e.t.Fatalf("controller RBAC: %v", err)
-	}
-	defer f.Close()
-	dec := yaml.NewYAMLOrJSONDecoder(bufio.NewReader(f), 4096)
-	subject := []rbacv1.Subject{{Kind: "ServiceAccount", Namespace: systemNS, Name: "ironlb-controller"}}
-	for {
-		var u map[string]any
-		if err := dec.Decode(&u); err != nil {
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			e.t.Fatalf("decode %s: %v", path, err)
-		}
-		if u == nil {
-			continue
-		}
-		switch u["kind"] {
-		case "ClusterRole":
-			var cr rbacv1.ClusterRole
-			convert(e.t, u, &cr)
-			e.create(&cr)
-			e.create(&rbacv1.ClusterRoleBinding{
-				ObjectMeta: metav1.ObjectMeta{Name: cr.Name},
-				RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: cr.Name},
-				Subjects:   subject,
-			})
-		case "Role":
-			var r rbacv1.Role
-			convert(e.t, u, &r)
-			e.create(&r)
-			e.create(&rbacv1.RoleBinding{
-				ObjectMeta: metav1.ObjectMeta{Name: r.Name, Namespace: r.Namespace},
-				RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: r.Name},
-				Subjects:   subject,
-			})
-		default:
-			e.t.Fatalf("%s: unexpected kind %v", path, u["kind"])
-		}
 	}
 }
 
@@ -226,11 +187,4 @@ func freePort(t testing.TB) int {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
-}
-
-func convert(t testing.TB, u map[string]any, into any) {
-	t.Helper()
-	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u, into); err != nil {
-		t.Fatalf("convert %v: %v", u["kind"], err)
-	}
 }

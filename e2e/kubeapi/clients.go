@@ -1,6 +1,7 @@
 package kubeapi
 
 import (
+	"crypto/x509"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -118,4 +119,23 @@ func fileSafe(s string) string {
 			return '_'
 		}
 	}, s)
+}
+
+// WriteServingCert writes tls.crt and tls.key into dir: a serving
+// certificate for localhost, 127.0.0.1 and ::1 signed by the server's CA,
+// for processes under test that serve TLS. CACertPool verifies it.
+func (s *Server) WriteServingCert(dir string) error {
+	kp, err := s.ca.servingCert()
+	if err != nil {
+		return err
+	}
+	return writeFiles(dir, map[string][]byte{"tls.crt": kp.certPEM, "tls.key": kp.keyPEM})
+}
+
+// CACertPool trusts the server's CA: the API server's certificate and those
+// of WriteServingCert.
+func (s *Server) CACertPool() *x509.CertPool {
+	p := x509.NewCertPool()
+	p.AddCert(s.ca.cert)
+	return p
 }

@@ -49,8 +49,21 @@ func chartCases() []chartCase {
 			}
 			c, s := container(t, r.controller.Spec.Template.Spec), container(t, r.speaker.Spec.Template.Spec)
 			wantArgs(t, "controller", c.Args, "-ip-mode=Proxy", "-log-level=info", "-webhook-port=9443", "-webhook-cert-secret=ironlb-webhook-cert",
-				"-metrics-bind-address=:7472", "-health-probe-bind-address=:7473")
-			wantArgs(t, "speaker", s.Args, "-datapath=auto", "-log-level=info", "-metrics-bind-address=:7474", "-members-port=7946")
+				"-metrics-bind-address=:7472", "-metrics-secure=true", "-health-probe-bind-address=:7473")
+			wantArgs(t, "speaker", s.Args, "-datapath=auto", "-log-level=info", "-metrics-bind-address=:7474", "-metrics-secure=true", "-members-port=7946")
+			wantEqual(t, "controller metrics scheme annotation", r.controller.Spec.Template.Annotations["prometheus.io/scheme"], "https")
+			wantEqual(t, "speaker metrics scheme annotation", r.speaker.Spec.Template.Annotations["prometheus.io/scheme"], "https")
+			if find(r.docs, "ClusterRole", "ironlb-metrics-reader") == nil {
+				t.Errorf("no ClusterRole ironlb-metrics-reader for scrapers")
+			}
+			for _, k := range []string{"ServiceMonitor", "NetworkPolicy"} {
+				if n[k] != 0 {
+					t.Errorf("%d %s by default, want none", n[k], k)
+				}
+			}
+			if find(r.docs, "ClusterRoleBinding", "ironlb-metrics-reader") != nil {
+				t.Errorf("a ClusterRoleBinding ironlb-metrics-reader without prometheus.scraperServiceAccount")
+			}
 			wantEqual(t, "controller image", c.Image, "ghcr.io/ironlb/controller:latest")
 			wantEqual(t, "speaker image", s.Image, "ghcr.io/ironlb/speaker:latest")
 			wantEqual(t, "controller replicas", *r.controller.Spec.Replicas, int32(2))
@@ -63,11 +76,78 @@ func chartCases() []chartCase {
 			wantEqual(t, "controller runAsUser", *r.controller.Spec.Template.Spec.SecurityContext.RunAsUser, int64(65532))
 			wantEqual(t, "controller runAsNonRoot", *r.controller.Spec.Template.Spec.SecurityContext.RunAsNonRoot, true)
 			wantEqual(t, "speaker hostNetwork", r.speaker.Spec.Template.Spec.HostNetwork, true)
-			wantEqual(t, "speaker capabilities", s.SecurityContext.Capabilities.Add, []corev1.Capability{"NET_RAW", "NET_ADMIN"})
-			wantEqual(t, "speaker readOnlyRootFilesystem", *s.SecurityContext.ReadOnlyRootFilesystem, true)
 			if c.Resources.Limits.Cpu().Sign() != 0 || s.Resources.Limits.Cpu().Sign() != 0 {
 				t.Errorf("a CPU limit: the speaker's failure detection needs CPU when it asks")
 			}
+		},
+	}, {
+		name:      "plain HTTP metrics",
+		namespace: "ironlb-system",
+		values:    "metrics:\n  secure: false\n",
+		check: func(t *testing.T, r rendered) {
+			wantArgs(t, "controller", container(t, r.controller.Spec.Template.Spec).Args, "-metrics-secure=false")
+			wantArgs(t, "speaker", container(t, r.speaker.Spec.Template.Spec).Args, "-metrics-secure=false")
+			wantEqual(t, "controller metrics scheme annotation", r.controller.Spec.Template.Annotations["prometheus.io/scheme"], "http")
+		},
+	}, {
+		name:      "metrics certificate from a Secret",
+		namespace: "ironlb-system",
+		values:    "metrics:\n  certSecret: ironlb-metrics-tls\n",
+		check: func(t *testing.T, r rendered) {
+			for _, w := range []struct {
+				name string
+				spec corev1.PodSpec
+			}{{"controller", r.controller.Spec.Template.Spec}, {"speaker", r.speaker.Spec.Template.Spec}} {
+				c := container(t, w.spec)
+				wantArgs(t, w.name, c.Args, "-metrics-secure=true", "-metrics-cert-dir=/etc/ironlb/metrics-certs")
+				i := slices.IndexFunc(w.spec.Volumes, func(v corev1.Volume) bool { return v.Name == "metrics-certs" })
+				if i < 0 || w.spec.Volumes[i].Secret == nil || w.spec.Volumes[i].Secret.SecretName != "ironlb-metrics-tls" {
+					t.Errorf("%s: no metrics-certs volume from Secret ironlb-metrics-tls: %+v", w.name, w.spec.Volumes)
+				}
+				if !slices.ContainsFunc(c.VolumeMounts, func(m corev1.VolumeMount) bool {
+					return m.Name == "metrics-certs" && m.MountPath == "/etc/ironlb/metrics-certs" && m.ReadOnly
+				}) {
+					t.Errorf("%s: metrics-certs not mounted read-only at /etc/ironlb/metrics-certs: %+v", w.name, c.VolumeMounts)
+				}
+			}
+		},
+	}, {
+		name:      "service monitors, scraper binding and network policy",
+		namespace: "ironlb-system",
+		values: `prometheus:
+  scraperServiceAccount:
+    name: prometheus-k8s
+    namespace: monitoring
+  serviceMonitor:
+    enabled: true
+    labels:
+      release: prometheus
+networkPolicy:
+  enabled: true
+  metricsFrom:
+    - namespaceSelector:
+        matchLabels:
+          kubernetes.io/metadata.name: monitoring
+`,
+		check: func(t *testing.T, r rendered) {
+			checkServiceMonitors(t, r, true)
+			crb := find(r.docs, "ClusterRoleBinding", "ironlb-metrics-reader")
+			if crb == nil {
+				t.Fatal("no ClusterRoleBinding ironlb-metrics-reader")
+			}
+			subjects, _, _ := unstructured.NestedSlice(crb.Object, "subjects")
+			wantEqual(t, "metrics reader subjects", subjects, []any{map[string]any{"kind": "ServiceAccount", "name": "prometheus-k8s", "namespace": "monitoring"}})
+			role, _, _ := unstructured.NestedString(crb.Object, "roleRef", "name")
+			wantEqual(t, "metrics reader role", role, "ironlb-metrics-reader")
+			checkNetworkPolicy(t, r, []string{"webhook", "metrics"}, true)
+		},
+	}, {
+		name:      "network policy without the webhook, plain service monitors",
+		namespace: "ironlb-system",
+		values:    "webhook:\n  enabled: false\nmetrics:\n  secure: false\nnetworkPolicy:\n  enabled: true\nprometheus:\n  serviceMonitor:\n    enabled: true\n",
+		check: func(t *testing.T, r rendered) {
+			checkNetworkPolicy(t, r, []string{"metrics"}, false)
+			checkServiceMonitors(t, r, false)
 		},
 	}, {
 		name:      "webhook disabled",
@@ -199,14 +279,8 @@ func TestHelmChartAppliesWithServerSideDryRun(t *testing.T) {
 	c := api.Client(t, nil)
 	for _, tc := range chartCases() {
 		t.Run(tc.name, func(t *testing.T) {
-			out := helmTemplate(t, root, tc.namespace, tc.values)
-			docs, err := decode(out, "helm template")
-			if err != nil {
-				t.Fatal(err)
-			}
-			r := rendered{docs: docs}
-			toTyped(t, find(docs, "Deployment", "ironlb-controller"), &r.controller)
-			toTyped(t, find(docs, "DaemonSet", "ironlb-speaker"), &r.speaker)
+			r := renderCase(t, root, tc)
+			docs := r.docs
 			tc.check(t, r)
 			if tc.namespace != "ironlb-system" && find(docs, "Namespace", tc.namespace) == nil {
 				t.Fatalf("namespace %s is not rendered: cannot apply", tc.namespace)
@@ -214,6 +288,9 @@ func TestHelmChartAppliesWithServerSideDryRun(t *testing.T) {
 			if find(docs, "Namespace", "ironlb-system") == nil && tc.namespace == "ironlb-system" {
 				docs = append(docs, doc{obj: namespace(tc.namespace), source: "test"})
 			}
+			// The test API server has no Prometheus Operator CRDs: the
+			// ServiceMonitors are checked by checkServiceMonitors only.
+			docs = slices.DeleteFunc(docs, func(d doc) bool { return d.obj.GetKind() == "ServiceMonitor" })
 			applyDryRun(t, c, docs)
 		})
 	}

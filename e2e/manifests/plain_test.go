@@ -67,7 +67,7 @@ func TestChartFollowsGeneratedFiles(t *testing.T) {
 	}
 
 	plain := decodeFile(t, filepath.Join(root, "manifests", "ironlb.yaml"))
-	for _, component := range []string{"controller", "speaker"} {
+	for _, component := range []string{"controller", "speaker", "metrics-reader"} {
 		for _, d := range decodeFile(t, filepath.Join(root, "manifests", "rbac", component, "role.yaml")) {
 			want := d.obj
 			got := find(plain, want.GetKind(), want.GetName())

@@ -55,18 +55,25 @@ func TestArtefactsMatchARealScrape(t *testing.T) {
 		SpeakerArgs:    []string{"-metrics-bind-address", speakerMetricsAddr, "-serve-health-check-node-ports"},
 	})
 	useEverything(t, c)
+	// Scraped as Prometheus does with the chart: HTTPS and the token of a
+	// ServiceAccount bound to ironlb-metrics-reader.
+	token := serviceAccountToken(t, c, "prometheus", true)
 
-	controllerURL := fmt.Sprintf("http://127.0.0.1:%d/metrics", port)
+	controllerURL := fmt.Sprintf("https://127.0.0.1:%d/metrics", port)
+	waitServing(t, httpsClient(nil, nil, ""), controllerURL)
+	for _, n := range c.Lab.Nodes {
+		waitServing(t, httpsClient(n, nil, ""), "https://"+speakerMetricsAddr+"/metrics")
+	}
 	var scrapes map[string]scrape
 	var missing []string
 	// Some series appear only after first use (pool gauges after the
 	// first status flush, BGP series once the peer is configured): retry.
 	deadline := time.Now().Add(60 * time.Second)
 	for {
-		scrapes = map[string]scrape{controllerJob: scrapeURL(t, http.DefaultClient, controllerURL)}
+		scrapes = map[string]scrape{controllerJob: scrapeURL(t, httpsClient(nil, nil, token), controllerURL)}
 		var sp scrape
 		for _, n := range c.Lab.Nodes {
-			s := scrapeURL(t, nodeClient(n), "http://"+speakerMetricsAddr+"/metrics")
+			s := scrapeURL(t, httpsClient(n, nil, token), "https://"+speakerMetricsAddr+"/metrics")
 			sp = merge(sp, s)
 		}
 		scrapes[speakerJob] = sp

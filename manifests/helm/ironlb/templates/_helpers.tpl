@@ -33,7 +33,8 @@ app.kubernetes.io/component: {{ .component }}
 {{- end }}
 
 {{/*
-ironlb.podAnnotations: the Prometheus annotations plus the component's
+ironlb.podAnnotations: the Prometheus annotations (scheme https when metrics
+are served securely) plus the component's
 podAnnotations (which win), as YAML; empty if there are none.
 */}}
 {{- define "ironlb.podAnnotations" -}}
@@ -41,6 +42,7 @@ podAnnotations (which win), as YAML; empty if there are none.
 {{- if .root.Values.prometheus.annotations }}
 {{- $_ := set $a "prometheus.io/scrape" "true" }}
 {{- $_ := set $a "prometheus.io/port" (toString .port) }}
+{{- $_ := set $a "prometheus.io/scheme" (ternary "https" "http" .root.Values.metrics.secure) }}
 {{- end }}
 {{- $a = merge (deepCopy (.values.podAnnotations | default dict)) $a }}
 {{- if $a }}{{ toYaml $a }}{{ end }}
@@ -53,4 +55,11 @@ with the datapath off, kube-proxy carries it and the mode is VIP.
 */}}
 {{- define "ironlb.ipMode" -}}
 {{- if eq .Values.speaker.datapath "off" }}VIP{{ else }}Proxy{{ end }}
+{{- end }}
+
+{{/*
+ironlb.metricsCertDir: where a component mounts metrics.certSecret.
+*/}}
+{{- define "ironlb.metricsCertDir" -}}
+/etc/ironlb/metrics-certs
 {{- end }}
