@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
-	"os"
 	"sync/atomic"
 	"time"
 
@@ -37,12 +36,8 @@ func setupBGP(mgr ctrl.Manager, o options, bind netip.AddrPort, cfg *atomic.Poin
 	if err := mgr.Add(manager.RunnableFunc(sp.Run)); err != nil {
 		return err
 	}
-	ns := os.Getenv("POD_NAMESPACE")
-	if ns == "" {
-		ns = "ironlb-system"
-	}
 	s := &bgpsync.Syncer{
-		Client: mgr.GetClient(), Secrets: mgr.GetAPIReader(), Namespace: ns,
+		Client: mgr.GetClient(), Namespace: podNamespace(),
 		Log: log.WithName("bgp"), Node: o.node, Config: cfg.Load, Speaker: sp,
 	}
 	if err := s.SetupWithManager(mgr, t); err != nil {

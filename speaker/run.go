@@ -16,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
@@ -25,6 +26,7 @@ import (
 	"github.com/ironlb/ironlb/config/v1beta1"
 	"github.com/ironlb/ironlb/pkg/kubeclient"
 	"github.com/ironlb/ironlb/pkg/trigger"
+	"github.com/ironlb/ironlb/speaker/bgpsync"
 	"github.com/ironlb/ironlb/speaker/l2sync"
 	"github.com/ironlb/ironlb/speaker/layer2"
 	"github.com/ironlb/ironlb/speaker/members"
@@ -49,6 +51,15 @@ func run(ctx context.Context, o options) error {
 	mgr, err := ctrl.NewManager(restCfg, manager.Options{
 		Scheme: scheme, Logger: log,
 		Metrics: metricsserver.Options{BindAddress: o.metricsAddr},
+		// BGP password Secrets are watched, in the speaker's namespace
+		// only: a namespaced Role suffices, and the cache keeps nothing
+		// but their password key.
+		Cache: cache.Options{ByObject: map[client.Object]cache.ByObject{
+			&corev1.Secret{}: {
+				Namespaces: map[string]cache.Config{podNamespace(): {}},
+				Transform:  bgpsync.KeepPassword,
+			},
+		}},
 	})
 	if err != nil {
 		return fmt.Errorf("create manager: %w", err)
@@ -153,6 +164,14 @@ func run(ctx context.Context, o options) error {
 	cancel()
 	stopAll()
 	return <-done
+}
+
+// podNamespace is the speaker's namespace, the only one it reads Secrets in.
+func podNamespace() string {
+	if ns := os.Getenv("POD_NAMESPACE"); ns != "" {
+		return ns
+	}
+	return "ironlb-system"
 }
 
 // membersBind is the flag's address, or the Node's InternalIP.
