@@ -71,7 +71,7 @@ func run(ctx context.Context, o options) error {
 	}
 	mem, err := members.New(members.Options{
 		Node: o.node, Bind: bind, Interval: o.membersInterval, Timeout: o.membersTimeout,
-		Secret: o.membersSecret, Logger: slogger.With("component", "members"), Registerer: ctrlmetrics.Registry,
+		Secret: o.membersSecrets[0], AcceptSecrets: o.membersSecrets[1:], Logger: slogger.With("component", "members"), Registerer: ctrlmetrics.Registry,
 	})
 	if err != nil {
 		return fmt.Errorf("members: %w", err)
@@ -136,7 +136,13 @@ func run(ctx context.Context, o options) error {
 			}
 		}
 	}()
-	for _, r := range []func(context.Context) error{mem.Run, ann.Run} {
+	runnables := []func(context.Context) error{mem.Run, ann.Run}
+	if o.membersKeyFile != "" {
+		runnables = append(runnables, func(ctx context.Context) error {
+			return watchMemberKeys(ctx, o.membersKeyFile, mem, slogger.With("component", "members"))
+		})
+	}
+	for _, r := range runnables {
 		if err := mgr.Add(manager.RunnableFunc(r)); err != nil {
 			return err
 		}

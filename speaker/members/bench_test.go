@@ -171,7 +171,7 @@ func BenchmarkReceive(b *testing.B) {
 	s.runFor(time.Second)
 	n := s.nodes[s.names[0]]
 	from := s.nodes[s.names[1]]
-	c := newCodec(testSecret)
+	c := testCodec(testSecret)
 	msg := from.m.header(typePing, 0, s.now)
 	seq := uint64(1 << 40)
 	b.ReportAllocs()

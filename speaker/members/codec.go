@@ -2,7 +2,6 @@ package members
 
 import (
 	"crypto/hmac"
-	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -56,24 +55,34 @@ var (
 )
 
 // codec signs and verifies packets. It is not safe for concurrent use: the
-// sender and the receiver each have their own.
+// sender and the receiver each have their own. Both follow the keyring the
+// Members holds: a rotation takes effect on the next packet.
 type codec struct {
-	mac hash.Hash
-	sum []byte
+	keys *keyring
+	macs []hash.Hash // one per key of keys; macs[0] signs
+	sum  []byte
 }
 
-func newCodec(secret []byte) *codec {
-	// Derive the packet key from the shared secret, so the raw secret is
-	// used for nothing else and a future format can derive its own key.
-	kdf := hmac.New(sha256.New, secret)
-	kdf.Write([]byte("ironlb members v1"))
-	return &codec{mac: hmac.New(sha256.New, kdf.Sum(nil))}
+func newCodec(keys *keyring) *codec {
+	c := &codec{}
+	c.use(keys)
+	return c
 }
 
-func (c *codec) tag(body []byte) []byte {
-	c.mac.Reset()
-	c.mac.Write(body)
-	c.sum = c.mac.Sum(c.sum[:0])
+// use switches to keys if they are not the ones in use.
+func (c *codec) use(keys *keyring) {
+	if keys != c.keys {
+		c.keys, c.macs = keys, keys.macs()
+	}
+}
+
+func (c *codec) tag(body []byte) []byte { return c.tagWith(0, body) }
+
+func (c *codec) tagWith(i int, body []byte) []byte {
+	mac := c.macs[i]
+	mac.Reset()
+	mac.Write(body)
+	c.sum = mac.Sum(c.sum[:0])
 	return c.sum[:tagLen]
 }
 
@@ -150,10 +159,12 @@ func (c *codec) decode(b []byte) (*message, error) {
 		return nil, fmt.Errorf("%w: version %d, want %d", errMalformed, b[4], wireVersion)
 	}
 	body, tag := b[:len(b)-tagLen], b[len(b)-tagLen:]
-	if !hmac.Equal(c.tag(body), tag) {
-		return nil, errAuth
+	for i := range c.macs {
+		if hmac.Equal(c.tagWith(i, body), tag) {
+			return parseBody(body)
+		}
 	}
-	return parseBody(body)
+	return nil, errAuth
 }
 
 // parseBody parses an unsigned packet body (magic included).

@@ -10,6 +10,15 @@ import (
 
 var testSecret = []byte("0123456789abcdef-test-secret")
 
+// testCodec is a codec with these keys (the first signs).
+func testCodec(secrets ...[]byte) *codec {
+	k, err := newKeyring(secrets)
+	if err != nil {
+		panic(err)
+	}
+	return newCodec(k)
+}
+
 func sampleMessage() *message {
 	return &message{
 		typ: typePing, flags: flagJoining | flagWantState, status: statusAlive,
@@ -34,14 +43,14 @@ func encodeOne(t testing.TB, c *codec, m *message) []byte {
 }
 
 func TestCodecRoundTrip(t *testing.T) {
-	c := newCodec(testSecret)
+	c := testCodec(testSecret)
 	for _, m := range []*message{
 		sampleMessage(),
 		{typ: typeAck, status: statusLeft, seq: 1, inc: 1, from: "x"},
 		{typ: typeGossip, flags: flagState, status: statusAlive, seq: 1 << 60, time: -5, inc: 1<<64 - 1, from: strings.Repeat("n", MaxName), meta: bytes.Repeat([]byte{1}, MaxMeta)},
 	} {
 		pkt := encodeOne(t, c, m)
-		got, err := newCodec(testSecret).decode(pkt)
+		got, err := testCodec(testSecret).decode(pkt)
 		if err != nil {
 			t.Fatalf("decode %+v: %v", m, err)
 		}
@@ -52,7 +61,7 @@ func TestCodecRoundTrip(t *testing.T) {
 }
 
 func TestCodecRejects(t *testing.T) {
-	c := newCodec(testSecret)
+	c := testCodec(testSecret)
 	good := encodeOne(t, c, sampleMessage())
 	flip := func(i int) []byte {
 		b := bytes.Clone(good)
@@ -69,7 +78,7 @@ func TestCodecRejects(t *testing.T) {
 		{"short", good[:minPacket-1], c, errMalformed},
 		{"other protocol", append([]byte("HTTP/1.1 200 OK\r\n"), good[17:]...), c, errMalformed},
 		{"other version", flip(4), c, errMalformed},
-		{"wrong secret", good, newCodec([]byte("another secret of 32 bytes......")), errAuth},
+		{"wrong secret", good, testCodec([]byte("another secret of 32 bytes......")), errAuth},
 		{"flipped bit in body", flip(30), c, errAuth},
 		{"flipped bit in tag", flip(len(good) - 1), c, errAuth},
 		{"truncated", good[:len(good)-1], c, errAuth},
@@ -117,7 +126,7 @@ func TestParseBodyRejectsInvalidFields(t *testing.T) {
 // Messages larger than a packet are split; the continuation packets are
 // gossip, so a split ping is acknowledged once, and every rumor arrives.
 func TestCodecSplitsLargeMessages(t *testing.T) {
-	c := newCodec(testSecret)
+	c := testCodec(testSecret)
 	m := sampleMessage()
 	m.rumors = nil
 	for i := range 200 {
@@ -162,7 +171,7 @@ func seedPackets(c *codec) [][]byte {
 // FuzzDecode: garbage never panics the receiver, and whatever passes is
 // canonical (re-encodes to the same bytes).
 func FuzzDecode(f *testing.F) {
-	c := newCodec(testSecret)
+	c := testCodec(testSecret)
 	for _, p := range seedPackets(c) {
 		f.Add(p)
 	}
@@ -183,7 +192,7 @@ func FuzzDecode(f *testing.F) {
 // FuzzDecodeBody reaches the parser behind the HMAC check, which random
 // input cannot pass.
 func FuzzDecodeBody(f *testing.F) {
-	c := newCodec(testSecret)
+	c := testCodec(testSecret)
 	for _, p := range seedPackets(c) {
 		f.Add(p[:len(p)-tagLen])
 	}

@@ -83,7 +83,7 @@ func (m *Members) tickLoop(ctx context.Context, conn *packetConn) {
 
 // readLoop receives, authenticates and hands packets to the machine.
 func (m *Members) readLoop(ctx context.Context, conn *packetConn) {
-	rx := newCodec(m.opts.Secret)
+	rx := newCodec(m.keys.Load())
 	buf := make([]byte, maxRead)
 	for {
 		n, src, err := conn.readFrom(buf)
@@ -100,6 +100,7 @@ func (m *Members) readLoop(ctx context.Context, conn *packetConn) {
 			continue
 		}
 		now := time.Now()
+		rx.use(m.keys.Load())
 		msg, err := rx.decode(buf[:n])
 		if err != nil {
 			reason := "malformed"
