@@ -8,10 +8,10 @@ import (
 	"hash"
 )
 
-// Wire format, version 1, big endian:
+// Wire format, version 2, big endian:
 //
 //	 0  magic "ILBM"
-//	 4  version (1)
+//	 4  version (2)
 //	 5  type (1 ping, 2 ack, 3 gossip)
 //	 6  flags
 //	 7  sender status (1 alive, 3 left)
@@ -24,13 +24,20 @@ import (
 //	    meta: length uint16 (0..MaxMeta), bytes
 //	    rumor count uint16, then per rumor:
 //	        status uint8, incarnation uint64, name (as above), meta (as above)
-//	end tag: HMAC-SHA256 over everything before it, truncated to 16 bytes
+//	end tag: HMAC-SHA256, truncated to 16 bytes, over the recipient's name
+//	         (length uint8, bytes; not sent) and everything before the tag
+//
+// Binding the recipient into the tag makes a packet valid at the one node
+// it was sent to: a host on the LAN cannot replay a packet A sent to B at
+// C, where A's sequence number may well be above the last C saw from A
+// (version 1 allowed that). Replays at the recipient itself are caught by
+// the per-sender (incarnation, sequence) order in receive.go.
 //
 // The encoding is canonical: a packet that decodes re-encodes to the same
 // bytes (the fuzz tests check this).
 const (
 	magic       = "ILBM"
-	wireVersion = 1
+	wireVersion = 2
 	tagLen      = 16
 	fixedLen    = 42
 	minPacket   = fixedLen + 1 + 1 + 2 + 2 + tagLen
@@ -76,11 +83,12 @@ func (c *codec) use(keys *keyring) {
 	}
 }
 
-func (c *codec) tag(body []byte) []byte { return c.tagWith(0, body) }
-
-func (c *codec) tagWith(i int, body []byte) []byte {
+// tagWith is the tag of a packet body for recipient to, with key i.
+func (c *codec) tagWith(i int, to string, body []byte) []byte {
 	mac := c.macs[i]
 	mac.Reset()
+	mac.Write([]byte{byte(len(to))})
+	mac.Write([]byte(to))
 	mac.Write(body)
 	c.sum = mac.Sum(c.sum[:0])
 	return c.sum[:tagLen]
@@ -90,11 +98,12 @@ func rumorLen(r *rumor) int { return 1 + 8 + 1 + len(r.name) + 2 + len(r.meta) }
 
 func headerLen(m *message) int { return fixedLen + 1 + len(m.from) + 2 + len(m.meta) + 2 }
 
-// encode turns m into one or more signed packets; seq numbers each packet.
+// encode turns m into one or more packets signed for recipient to; seq
+// numbers each packet.
 // Packets after the first carry only rumors and are gossip, so a ping split
 // in two is still acknowledged once. The caller guarantees name and meta
 // lengths (New, SetMeta and SetPeers check them).
-func (c *codec) encode(m *message, seq func() uint64) [][]byte {
+func (c *codec) encode(m *message, to string, seq func() uint64) [][]byte {
 	var chunks [][]rumor
 	room := maxPacket - tagLen - headerLen(m)
 	var cur []rumor
@@ -118,7 +127,7 @@ func (c *codec) encode(m *message, seq func() uint64) [][]byte {
 		}
 		part.seq = seq()
 		body := appendBody(make([]byte, 0, maxPacket), &part)
-		out = append(out, append(body, c.tag(body)...))
+		out = append(out, append(body, c.tagWith(0, to, body)...))
 	}
 	return out
 }
@@ -150,8 +159,9 @@ func appendMeta(b []byte, meta []byte) []byte {
 	return append(binary.BigEndian.AppendUint16(b, uint16(len(meta))), meta...)
 }
 
-// decode verifies and parses one packet. It never panics, whatever b holds.
-func (c *codec) decode(b []byte) (*message, error) {
+// decode verifies and parses one packet received by the node named self.
+// It never panics, whatever b holds.
+func (c *codec) decode(b []byte, self string) (*message, error) {
 	if len(b) < minPacket || string(b[:4]) != magic {
 		return nil, fmt.Errorf("%w: not a members packet (%d bytes)", errMalformed, len(b))
 	}
@@ -160,7 +170,7 @@ func (c *codec) decode(b []byte) (*message, error) {
 	}
 	body, tag := b[:len(b)-tagLen], b[len(b)-tagLen:]
 	for i := range c.macs {
-		if hmac.Equal(c.tagWith(i, body), tag) {
+		if hmac.Equal(c.tagWith(i, self, body), tag) {
 			return parseBody(body)
 		}
 	}

@@ -43,8 +43,8 @@ func TestRotationStepsKeepEveryPairTalking(t *testing.T) {
 	}
 	for from := range steps {
 		for to := range steps {
-			pkt := testCodec(steps[from]...).encode(sampleMessage(), func() uint64 { return 1 })[0]
-			_, err := testCodec(steps[to]...).decode(pkt)
+			pkt := testCodec(steps[from]...).encode(sampleMessage(), testTo, func() uint64 { return 1 })[0]
+			_, err := testCodec(steps[to]...).decode(pkt, testTo)
 			apart := max(from-to, to-from)
 			switch {
 			case apart <= 1 && err != nil:
@@ -69,12 +69,12 @@ func TestCodecFollowsARotation(t *testing.T) {
 	tx, rx := testCodec(oldKey), testCodec(oldKey)
 	newOnly, _ := newKeyring([][]byte{newKey})
 	tx.use(newOnly)
-	pkt := tx.encode(sampleMessage(), func() uint64 { return 1 })[0]
-	if _, err := rx.decode(pkt); !errors.Is(err, errAuth) {
+	pkt := tx.encode(sampleMessage(), testTo, func() uint64 { return 1 })[0]
+	if _, err := rx.decode(pkt, testTo); !errors.Is(err, errAuth) {
 		t.Fatalf("old-key receiver accepted a new-key packet: %v", err)
 	}
 	rx.use(newOnly)
-	if _, err := rx.decode(pkt); err != nil {
+	if _, err := rx.decode(pkt, testTo); err != nil {
 		t.Fatalf("after use(new keys): %v", err)
 	}
 }

@@ -246,7 +246,7 @@ func (m *Members) sendLocked(env envelope) {
 	if m.conn == nil {
 		return
 	}
-	for i, pkt := range m.tx.encode(env.msg, m.nextSeq) {
+	for i, pkt := range m.tx.encode(env.msg, env.toName, m.nextSeq) {
 		typ := env.msg.typ
 		if i > 0 {
 			typ = typeGossip

@@ -101,7 +101,7 @@ func (m *Members) readLoop(ctx context.Context, conn *packetConn) {
 		}
 		now := time.Now()
 		rx.use(m.keys.Load())
-		msg, err := rx.decode(buf[:n])
+		msg, err := rx.decode(buf[:n], m.opts.Node)
 		if err != nil {
 			reason := "malformed"
 			if errors.Is(err, errAuth) {
