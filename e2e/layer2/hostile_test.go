@@ -280,7 +280,9 @@ func TestHostileLANChangesNoViewAndFailoverStaysFast(t *testing.T) {
 			}
 			relayed = len(frames)
 		}
-		_, _ = relay.WaitFor(ctx, func(f vlan.Frame) bool { return true })
+		// Wait for a frame not relayed yet (WaitFor looks from the first).
+		seen := 0
+		_, _ = relay.WaitFor(ctx, func(vlan.Frame) bool { seen++; return seen > relayed })
 		cancel()
 	}
 	relay.Stop()
