@@ -68,6 +68,7 @@ type codec struct {
 	keys *keyring
 	macs []hash.Hash // one per key of keys; macs[0] signs
 	sum  []byte
+	to   []byte // scratch: the recipient's name as the tag covers it
 }
 
 func newCodec(keys *keyring) *codec {
@@ -87,8 +88,8 @@ func (c *codec) use(keys *keyring) {
 func (c *codec) tagWith(i int, to string, body []byte) []byte {
 	mac := c.macs[i]
 	mac.Reset()
-	mac.Write([]byte{byte(len(to))})
-	mac.Write([]byte(to))
+	c.to = append(append(c.to[:0], byte(len(to))), to...)
+	mac.Write(c.to)
 	mac.Write(body)
 	c.sum = mac.Sum(c.sum[:0])
 	return c.sum[:tagLen]
