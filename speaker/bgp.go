@@ -37,7 +37,7 @@ func setupBGP(mgr ctrl.Manager, o options, bind netip.AddrPort, cfg *atomic.Poin
 		return err
 	}
 	s := &bgpsync.Syncer{
-		Client: mgr.GetClient(), Secrets: mgr.GetAPIReader(), Namespace: o.namespace,
+		Client: mgr.GetClient(), Namespace: o.namespace,
 		Log: log.WithName("bgp"), Node: o.node, Config: cfg.Load, Speaker: sp,
 	}
 	if err := s.SetupWithManager(mgr, t); err != nil {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/ironlb/ironlb/pkg/metricsserving"
@@ -28,7 +27,8 @@ type options struct {
 	membersPort     int
 	membersInterval time.Duration
 	membersTimeout  time.Duration
-	membersSecret   []byte
+	membersSecrets  [][]byte // the first signs
+	membersKeyFile  string   // re-read for rotations; empty: keys from the environment
 	handoffWait     time.Duration
 
 	l2Refresh    time.Duration
@@ -38,7 +38,6 @@ type options struct {
 
 func parseFlags(args []string) (options, error) {
 	var o options
-	var secretFile string
 	fs := flag.NewFlagSet("speaker", flag.ContinueOnError)
 	fs.StringVar(&o.kubeconfig, "kubeconfig", "", "kubeconfig file; empty: in-cluster configuration")
 	fs.StringVar(&o.node, "node-name", os.Getenv("NODE_NAME"), "name of the Node this speaker runs on")
@@ -49,7 +48,7 @@ func parseFlags(args []string) (options, error) {
 	fs.IntVar(&o.membersPort, "members-port", members.DefaultPort, "UDP port for speaker-to-speaker liveness (every speaker uses the same)")
 	fs.DurationVar(&o.membersInterval, "members-interval", members.DefaultInterval, "liveness ping period")
 	fs.DurationVar(&o.membersTimeout, "members-timeout", members.DefaultTimeout, "silence after which a speaker is dead and its addresses move")
-	fs.StringVar(&secretFile, "members-secret-file", "", "file with the key that signs liveness packets; default: $"+EnvMembersSecret)
+	fs.StringVar(&o.membersKeyFile, "members-secret-file", "", "file with the keys of liveness packets, one per line: the first signs, all are accepted; re-read every second (key rotation); default: $"+EnvMembersSecret)
 	fs.DurationVar(&o.handoffWait, "handoff-wait", 150*time.Millisecond, "on SIGTERM, how long to keep answering after the peers took over")
 	fs.DurationVar(&o.l2Refresh, "l2-refresh", 30*time.Second, "period of gratuitous ARP/NA refreshes for announced addresses; 0 disables")
 	fs.StringVar(&o.datapath, "datapath", "auto", "how this node carries VIP traffic to pods: ipvs, nftables, auto (IPVS when the kernel has it, else nftables) or off (leave it to kube-proxy)")
@@ -69,17 +68,18 @@ func parseFlags(args []string) (options, error) {
 		return o, errors.New("flag -node-name (or NODE_NAME) is required")
 	}
 	secret := os.Getenv(EnvMembersSecret)
-	if secretFile != "" {
-		b, err := os.ReadFile(secretFile)
+	if o.membersKeyFile != "" {
+		b, err := os.ReadFile(o.membersKeyFile)
 		if err != nil {
 			return o, fmt.Errorf("flag -members-secret-file: %w", err)
 		}
 		secret = string(b)
 	}
-	o.membersSecret = []byte(strings.TrimSpace(secret))
-	if len(o.membersSecret) < members.MinSecret {
-		return o, fmt.Errorf("the liveness key ($%s or -members-secret-file) must be at least %d bytes", EnvMembersSecret, members.MinSecret)
+	keys, err := parseMemberKeys(secret)
+	if err != nil {
+		return o, fmt.Errorf("the liveness keys ($%s or -members-secret-file): %w", EnvMembersSecret, err)
 	}
+	o.membersSecrets = keys
 	if o.membersBind != "" {
 		if _, err := netip.ParseAddrPort(o.membersBind); err != nil {
 			return o, fmt.Errorf("flag -members-bind: %w", err)

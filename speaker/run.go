@@ -16,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
@@ -25,6 +26,7 @@ import (
 	"github.com/ironlb/ironlb/pkg/kubeclient"
 	"github.com/ironlb/ironlb/pkg/metricsserving"
 	"github.com/ironlb/ironlb/pkg/trigger"
+	"github.com/ironlb/ironlb/speaker/bgpsync"
 	"github.com/ironlb/ironlb/speaker/l2sync"
 	"github.com/ironlb/ironlb/speaker/layer2"
 	"github.com/ironlb/ironlb/speaker/members"
@@ -49,6 +51,15 @@ func run(ctx context.Context, o options) error {
 	mgr, err := ctrl.NewManager(restCfg, manager.Options{
 		Scheme: scheme, Logger: log,
 		Metrics: metricsserving.ServerOptions(o.metrics),
+		// BGP password Secrets are watched, in the speaker's namespace
+		// only: a namespaced Role suffices, and the cache keeps nothing
+		// but their password key.
+		Cache: cache.Options{ByObject: map[client.Object]cache.ByObject{
+			&corev1.Secret{}: {
+				Namespaces: map[string]cache.Config{o.namespace: {}},
+				Transform:  bgpsync.KeepPassword,
+			},
+		}},
 	})
 	if err != nil {
 		return fmt.Errorf("create manager: %w", err)
@@ -60,7 +71,7 @@ func run(ctx context.Context, o options) error {
 	}
 	mem, err := members.New(members.Options{
 		Node: o.node, Bind: bind, Interval: o.membersInterval, Timeout: o.membersTimeout,
-		Secret: o.membersSecret, Logger: slogger.With("component", "members"), Registerer: ctrlmetrics.Registry,
+		Secret: o.membersSecrets[0], AcceptSecrets: o.membersSecrets[1:], Logger: slogger.With("component", "members"), Registerer: ctrlmetrics.Registry,
 	})
 	if err != nil {
 		return fmt.Errorf("members: %w", err)
@@ -131,7 +142,13 @@ func run(ctx context.Context, o options) error {
 			}
 		}
 	}()
-	for _, r := range []func(context.Context) error{mem.Run, ann.Run} {
+	runnables := []func(context.Context) error{mem.Run, ann.Run}
+	if o.membersKeyFile != "" {
+		runnables = append(runnables, func(ctx context.Context) error {
+			return watchMemberKeys(ctx, o.membersKeyFile, mem, slogger.With("component", "members"))
+		})
+	}
+	for _, r := range runnables {
 		if err := mgr.Add(manager.RunnableFunc(r)); err != nil {
 			return err
 		}

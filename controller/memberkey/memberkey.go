@@ -20,8 +20,9 @@ import (
 const Key = "secret"
 
 // Ensure creates the Secret if it does not exist; an existing one is never
-// changed (rotating the key means replacing the Secret and restarting the
-// speakers together).
+// changed, so an operator can rotate the key in it without a restart: the
+// speakers re-read it (one key per line, the first signs; README,
+// "Rotating the liveness key").
 func Ensure(ctx context.Context, c client.Client, namespace, name string) error {
 	var s corev1.Secret
 	err := c.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, &s)

@@ -290,6 +290,10 @@ func (c *Cluster) Controller() *Proc {
 	return c.controller
 }
 
+// MembersKeyFile is the speakers' -members-secret-file. They re-read it, so
+// a test can rotate the liveness key by replacing it.
+func (c *Cluster) MembersKeyFile() string { return c.secretFile }
+
 // StartSpeaker (re)starts the speaker of a node inside its namespace.
 func (c *Cluster) StartSpeaker(node string) error {
 	h := c.Lab.Host(node)

@@ -29,12 +29,12 @@ func TestMetricsNeedAnAuthorizedToken(t *testing.T) {
 	if err := api.WriteServingCert(certDir); err != nil {
 		t.Fatal(err)
 	}
-	metricsAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	probeAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	metricsAddr := fmt.Sprintf("127.0.0.1:%d", cluster.FreePort(t))
+	probeAddr := fmt.Sprintf("127.0.0.1:%d", cluster.FreePort(t))
 	c := cluster.Start(t, cluster.Options{
 		API: api, Nodes: 1,
 		ControllerArgs: []string{"-metrics-bind-address", metricsAddr, "-metrics-cert-dir", certDir, "-health-probe-bind-address", probeAddr},
-		SpeakerArgs:    []string{"-metrics-bind-address", speakerMetricsAddr},
+		SpeakerArgs:    []string{"-metrics-bind-address", cluster.SpeakerMetricsAddr},
 	})
 	reader := serviceAccountToken(t, c, "prometheus", true)
 	stranger := serviceAccountToken(t, c, "stranger", false)
@@ -46,7 +46,7 @@ func TestMetricsNeedAnAuthorizedToken(t *testing.T) {
 		roots *x509.CertPool // nil: self-signed, not verified
 	}{
 		{"controller", "https://" + metricsAddr + "/metrics", nil, api.CACertPool()},
-		{"speaker", "https://" + speakerMetricsAddr + "/metrics", c.Lab.Nodes[0], nil},
+		{"speaker", "https://" + cluster.SpeakerMetricsAddr + "/metrics", c.Lab.Nodes[0], nil},
 	} {
 		t.Run(tg.name, func(t *testing.T) {
 			waitServing(t, httpsClient(tg.host, tg.roots, ""), tg.url)
@@ -75,7 +75,7 @@ func TestMetricsNeedAnAuthorizedToken(t *testing.T) {
 			plainURL := "http://" + strings.TrimPrefix(tg.url, "https://")
 			plain := &http.Client{}
 			if tg.host != nil {
-				plain = nodeClient(tg.host)
+				plain = cluster.NodeHTTPClient(tg.host)
 			}
 			if code, body, err := get(plain, plainURL); err == nil && (code == http.StatusOK || strings.Contains(body, "ironlb_")) {
 				t.Errorf("plain HTTP: status %d with metrics %v", code, strings.Contains(body, "ironlb_"))

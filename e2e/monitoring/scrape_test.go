@@ -1,10 +1,7 @@
 package monitoring
 
 import (
-	"context"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
 	"net/netip"
 	"regexp"
@@ -22,12 +19,7 @@ import (
 
 	"github.com/ironlb/ironlb/config/v1beta1"
 	"github.com/ironlb/ironlb/e2e/cluster"
-	"github.com/ironlb/ironlb/e2e/vlan"
 )
-
-// speakerMetricsAddr is where each speaker serves /metrics inside its own
-// node namespace (every namespace has its own loopback).
-const speakerMetricsAddr = "127.0.0.1:7474"
 
 // scrape is what one component exported: families by name, and every
 // sample as Prometheus would store it (histogram _bucket/_sum/_count).
@@ -48,11 +40,11 @@ func TestArtefactsMatchARealScrape(t *testing.T) {
 	_, dashQs := loadDashboard(t)
 	qs := append(alertQs, dashQs...)
 
-	port := freePort(t)
+	port := cluster.FreePort(t)
 	c := cluster.Start(t, cluster.Options{
 		Nodes: 2, Router: true, Datapath: "nftables",
 		ControllerArgs: []string{"-metrics-bind-address", fmt.Sprintf("127.0.0.1:%d", port)},
-		SpeakerArgs:    []string{"-metrics-bind-address", speakerMetricsAddr, "-serve-health-check-node-ports"},
+		SpeakerArgs:    []string{"-metrics-bind-address", cluster.SpeakerMetricsAddr, "-serve-health-check-node-ports"},
 	})
 	useEverything(t, c)
 	// Scraped as Prometheus does with the chart: HTTPS and the token of a
@@ -62,7 +54,7 @@ func TestArtefactsMatchARealScrape(t *testing.T) {
 	controllerURL := fmt.Sprintf("https://127.0.0.1:%d/metrics", port)
 	waitServing(t, httpsClient(nil, nil, ""), controllerURL)
 	for _, n := range c.Lab.Nodes {
-		waitServing(t, httpsClient(n, nil, ""), "https://"+speakerMetricsAddr+"/metrics")
+		waitServing(t, httpsClient(n, nil, ""), "https://"+cluster.SpeakerMetricsAddr+"/metrics")
 	}
 	var scrapes map[string]scrape
 	var missing []string
@@ -73,7 +65,7 @@ func TestArtefactsMatchARealScrape(t *testing.T) {
 		scrapes = map[string]scrape{controllerJob: scrapeURL(t, httpsClient(nil, nil, token), controllerURL)}
 		var sp scrape
 		for _, n := range c.Lab.Nodes {
-			s := scrapeURL(t, httpsClient(n, nil, token), "https://"+speakerMetricsAddr+"/metrics")
+			s := scrapeURL(t, httpsClient(n, nil, token), "https://"+cluster.SpeakerMetricsAddr+"/metrics")
 			sp = merge(sp, s)
 		}
 		scrapes[speakerJob] = sp
@@ -221,21 +213,7 @@ func checkDocumented(t *testing.T, scrapes map[string]scrape, qs []query) {
 
 func scrapeURL(t *testing.T, cl *http.Client, url string) scrape {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, err := cl.Do(req)
-	if err != nil {
-		t.Fatalf("scrape %s: %v", url, err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil || resp.StatusCode != http.StatusOK {
-		t.Fatalf("scrape %s: status %d, %v", url, resp.StatusCode, err)
-	}
+	body := cluster.HTTPGet(t, cl, url)
 	p := expfmt.NewTextParser(model.UTF8Validation)
 	fams, err := p.TextToMetricFamilies(strings.NewReader(string(body)))
 	if err != nil {
@@ -300,21 +278,3 @@ func familyNames(s scrape) []string {
 
 // nodeClient is an HTTP client whose connections are opened inside a node
 // namespace.
-func nodeClient(h *vlan.Host) *http.Client {
-	return &http.Client{Transport: &http.Transport{
-		DisableKeepAlives: true,
-		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-			return h.DialContext(ctx, network, addr)
-		},
-	}}
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}

@@ -45,6 +45,8 @@ type Frame struct {
 	SrcIP, DstIP     netip.Addr
 	Protocol         uint8  // IP protocol / next header (after a hop-by-hop header)
 	SrcPort, DstPort uint16 // TCP and UDP only
+	// Payload is the UDP payload (a copy), for tests that replay packets.
+	Payload []byte
 
 	ARP    *ARPPacket    // ARP only
 	ICMPv6 *ICMPv6Packet // ICMPv6 only
@@ -195,6 +197,12 @@ func parsePorts(f *Frame, l4 []byte) {
 	if (f.Protocol == ProtoTCP || f.Protocol == ProtoUDP) && len(l4) >= 4 {
 		f.SrcPort = binary.BigEndian.Uint16(l4[0:2])
 		f.DstPort = binary.BigEndian.Uint16(l4[2:4])
+	}
+	if f.Protocol == ProtoUDP && len(l4) >= 8 {
+		// The UDP length, not the frame's end: short frames are padded.
+		if n := int(binary.BigEndian.Uint16(l4[4:6])); n >= 8 && n <= len(l4) {
+			f.Payload = append([]byte(nil), l4[8:n]...)
+		}
 	}
 }
 

@@ -28,8 +28,6 @@ import (
 	"github.com/ironlb/ironlb/speaker/l2plan"
 )
 
-// +kubebuilder:rbac:groups="",resources=secrets,verbs=get,namespace=ironlb-system
-
 // Key is the reconcile key: the plan covers every route of the node, and
 // GoBGP applies only what changed.
 var Key = reconcile.Request{NamespacedName: client.ObjectKey{Name: "bgp"}}
@@ -43,10 +41,9 @@ type Speaker interface {
 
 // Syncer is the BGP reconciler of one speaker.
 type Syncer struct {
-	Client client.Client
-	// Secrets reads password Secrets without a cache (a cluster-wide
-	// Secret informer would need far more privilege than one get).
-	Secrets   client.Reader
+	// Client reads from the manager's cache, which watches Secrets only
+	// in Namespace.
+	Client    client.Client
 	Namespace string // the only namespace passwordSecret may point to
 	Log       logr.Logger
 	Node      string
@@ -67,6 +64,8 @@ func (s *Syncer) SetupWithManager(mgr ctrl.Manager, t *trigger.Trigger) error {
 		Watches(&corev1.Service{}, toKey).
 		Watches(&discoveryv1.EndpointSlice{}, toKey).
 		Watches(&corev1.Node{}, toKey, builder.WithPredicates(nodePredicate)).
+		// A rotated password reaches GoBGP at once; other Secrets do not wake us.
+		Watches(&corev1.Secret{}, s.secretHandler(), builder.WithPredicates(passwordChanged)).
 		Complete(s)
 }
 
@@ -121,29 +120,6 @@ func (s *Syncer) Reconcile(ctx context.Context, _ reconcile.Request) (reconcile.
 		s.Log.Info("BGP configuration partly applied", "error", err.Error())
 	}
 	return reconcile.Result{}, nil
-}
-
-// password resolves a peer's TCP-MD5 password.
-func (s *Syncer) password(ctx context.Context, p config.Password) (string, error) {
-	if pw, ok := p.Inline(); ok {
-		return pw, nil
-	}
-	ref, ok := p.Secret()
-	if !ok {
-		return "", nil
-	}
-	if ref.Namespace != s.Namespace {
-		return "", fmt.Errorf("passwordSecret %s/%s: the speaker reads Secrets only in %s", ref.Namespace, ref.Name, s.Namespace)
-	}
-	var sec corev1.Secret
-	if err := s.Secrets.Get(ctx, client.ObjectKey{Namespace: ref.Namespace, Name: ref.Name}, &sec); err != nil {
-		return "", fmt.Errorf("passwordSecret %s/%s: %w", ref.Namespace, ref.Name, err)
-	}
-	pw, ok := sec.Data["password"]
-	if !ok {
-		return "", fmt.Errorf("passwordSecret %s/%s has no key \"password\"", ref.Namespace, ref.Name)
-	}
-	return string(pw), nil
 }
 
 // Problems are configuration problems per peer (a missing Secret), which

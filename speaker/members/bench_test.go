@@ -171,21 +171,21 @@ func BenchmarkReceive(b *testing.B) {
 	s.runFor(time.Second)
 	n := s.nodes[s.names[0]]
 	from := s.nodes[s.names[1]]
-	c := newCodec(testSecret)
+	c := testCodec(testSecret)
 	msg := from.m.header(typePing, 0, s.now)
 	seq := uint64(1 << 40)
 	b.ReportAllocs()
 	b.ResetTimer()
 	for range b.N {
 		seq++
-		pkt := c.encode(msg, func() uint64 { return seq })[0]
-		d, err := c.decode(pkt)
+		pkt := c.encode(msg, testTo, func() uint64 { return seq })[0]
+		d, err := c.decode(pkt, testTo)
 		if err != nil {
 			b.Fatal(err)
 		}
 		e := n.m.receive(s.now, from.addr, d)
 		for _, env := range e.sends {
-			c.encode(env.msg, func() uint64 { return seq })
+			c.encode(env.msg, testTo, func() uint64 { return seq })
 		}
 	}
 }

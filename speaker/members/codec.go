@@ -2,17 +2,16 @@ package members
 
 import (
 	"crypto/hmac"
-	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash"
 )
 
-// Wire format, version 1, big endian:
+// Wire format, version 2, big endian:
 //
 //	 0  magic "ILBM"
-//	 4  version (1)
+//	 4  version (2)
 //	 5  type (1 ping, 2 ack, 3 gossip)
 //	 6  flags
 //	 7  sender status (1 alive, 3 left)
@@ -25,13 +24,20 @@ import (
 //	    meta: length uint16 (0..MaxMeta), bytes
 //	    rumor count uint16, then per rumor:
 //	        status uint8, incarnation uint64, name (as above), meta (as above)
-//	end tag: HMAC-SHA256 over everything before it, truncated to 16 bytes
+//	end tag: HMAC-SHA256, truncated to 16 bytes, over the recipient's name
+//	         (length uint8, bytes; not sent) and everything before the tag
+//
+// Binding the recipient into the tag makes a packet valid at the one node
+// it was sent to: a host on the LAN cannot replay a packet A sent to B at
+// C, where A's sequence number may well be above the last C saw from A
+// (version 1 allowed that). Replays at the recipient itself are caught by
+// the per-sender (incarnation, sequence) order in receive.go.
 //
 // The encoding is canonical: a packet that decodes re-encodes to the same
 // bytes (the fuzz tests check this).
 const (
 	magic       = "ILBM"
-	wireVersion = 1
+	wireVersion = 2
 	tagLen      = 16
 	fixedLen    = 42
 	minPacket   = fixedLen + 1 + 1 + 2 + 2 + tagLen
@@ -56,24 +62,36 @@ var (
 )
 
 // codec signs and verifies packets. It is not safe for concurrent use: the
-// sender and the receiver each have their own.
+// sender and the receiver each have their own. Both follow the keyring the
+// Members holds: a rotation takes effect on the next packet.
 type codec struct {
-	mac hash.Hash
-	sum []byte
+	keys *keyring
+	macs []hash.Hash // one per key of keys; macs[0] signs
+	sum  []byte
+	to   []byte // scratch: the recipient's name as the tag covers it
 }
 
-func newCodec(secret []byte) *codec {
-	// Derive the packet key from the shared secret, so the raw secret is
-	// used for nothing else and a future format can derive its own key.
-	kdf := hmac.New(sha256.New, secret)
-	kdf.Write([]byte("ironlb members v1"))
-	return &codec{mac: hmac.New(sha256.New, kdf.Sum(nil))}
+func newCodec(keys *keyring) *codec {
+	c := &codec{}
+	c.use(keys)
+	return c
 }
 
-func (c *codec) tag(body []byte) []byte {
-	c.mac.Reset()
-	c.mac.Write(body)
-	c.sum = c.mac.Sum(c.sum[:0])
+// use switches to keys if they are not the ones in use.
+func (c *codec) use(keys *keyring) {
+	if keys != c.keys {
+		c.keys, c.macs = keys, keys.macs()
+	}
+}
+
+// tagWith is the tag of a packet body for recipient to, with key i.
+func (c *codec) tagWith(i int, to string, body []byte) []byte {
+	mac := c.macs[i]
+	mac.Reset()
+	c.to = append(append(c.to[:0], byte(len(to))), to...)
+	mac.Write(c.to)
+	mac.Write(body)
+	c.sum = mac.Sum(c.sum[:0])
 	return c.sum[:tagLen]
 }
 
@@ -81,11 +99,12 @@ func rumorLen(r *rumor) int { return 1 + 8 + 1 + len(r.name) + 2 + len(r.meta) }
 
 func headerLen(m *message) int { return fixedLen + 1 + len(m.from) + 2 + len(m.meta) + 2 }
 
-// encode turns m into one or more signed packets; seq numbers each packet.
+// encode turns m into one or more packets signed for recipient to; seq
+// numbers each packet.
 // Packets after the first carry only rumors and are gossip, so a ping split
 // in two is still acknowledged once. The caller guarantees name and meta
 // lengths (New, SetMeta and SetPeers check them).
-func (c *codec) encode(m *message, seq func() uint64) [][]byte {
+func (c *codec) encode(m *message, to string, seq func() uint64) [][]byte {
 	var chunks [][]rumor
 	room := maxPacket - tagLen - headerLen(m)
 	var cur []rumor
@@ -109,7 +128,7 @@ func (c *codec) encode(m *message, seq func() uint64) [][]byte {
 		}
 		part.seq = seq()
 		body := appendBody(make([]byte, 0, maxPacket), &part)
-		out = append(out, append(body, c.tag(body)...))
+		out = append(out, append(body, c.tagWith(0, to, body)...))
 	}
 	return out
 }
@@ -141,8 +160,9 @@ func appendMeta(b []byte, meta []byte) []byte {
 	return append(binary.BigEndian.AppendUint16(b, uint16(len(meta))), meta...)
 }
 
-// decode verifies and parses one packet. It never panics, whatever b holds.
-func (c *codec) decode(b []byte) (*message, error) {
+// decode verifies and parses one packet received by the node named self.
+// It never panics, whatever b holds.
+func (c *codec) decode(b []byte, self string) (*message, error) {
 	if len(b) < minPacket || string(b[:4]) != magic {
 		return nil, fmt.Errorf("%w: not a members packet (%d bytes)", errMalformed, len(b))
 	}
@@ -150,10 +170,12 @@ func (c *codec) decode(b []byte) (*message, error) {
 		return nil, fmt.Errorf("%w: version %d, want %d", errMalformed, b[4], wireVersion)
 	}
 	body, tag := b[:len(b)-tagLen], b[len(b)-tagLen:]
-	if !hmac.Equal(c.tag(body), tag) {
-		return nil, errAuth
+	for i := range c.macs {
+		if hmac.Equal(c.tagWith(i, self, body), tag) {
+			return parseBody(body)
+		}
 	}
-	return parseBody(body)
+	return nil, errAuth
 }
 
 // parseBody parses an unsigned packet body (magic included).

@@ -10,6 +10,18 @@ import (
 
 var testSecret = []byte("0123456789abcdef-test-secret")
 
+// testTo is the recipient of the packets the codec tests make.
+const testTo = "b"
+
+// testCodec is a codec with these keys (the first signs).
+func testCodec(secrets ...[]byte) *codec {
+	k, err := newKeyring(secrets)
+	if err != nil {
+		panic(err)
+	}
+	return newCodec(k)
+}
+
 func sampleMessage() *message {
 	return &message{
 		typ: typePing, flags: flagJoining | flagWantState, status: statusAlive,
@@ -26,7 +38,7 @@ func sampleMessage() *message {
 
 func encodeOne(t testing.TB, c *codec, m *message) []byte {
 	t.Helper()
-	pkts := c.encode(m, func() uint64 { return m.seq })
+	pkts := c.encode(m, testTo, func() uint64 { return m.seq })
 	if len(pkts) != 1 {
 		t.Fatalf("encoded into %d packets, want 1", len(pkts))
 	}
@@ -34,14 +46,14 @@ func encodeOne(t testing.TB, c *codec, m *message) []byte {
 }
 
 func TestCodecRoundTrip(t *testing.T) {
-	c := newCodec(testSecret)
+	c := testCodec(testSecret)
 	for _, m := range []*message{
 		sampleMessage(),
 		{typ: typeAck, status: statusLeft, seq: 1, inc: 1, from: "x"},
 		{typ: typeGossip, flags: flagState, status: statusAlive, seq: 1 << 60, time: -5, inc: 1<<64 - 1, from: strings.Repeat("n", MaxName), meta: bytes.Repeat([]byte{1}, MaxMeta)},
 	} {
 		pkt := encodeOne(t, c, m)
-		got, err := newCodec(testSecret).decode(pkt)
+		got, err := testCodec(testSecret).decode(pkt, testTo)
 		if err != nil {
 			t.Fatalf("decode %+v: %v", m, err)
 		}
@@ -52,7 +64,7 @@ func TestCodecRoundTrip(t *testing.T) {
 }
 
 func TestCodecRejects(t *testing.T) {
-	c := newCodec(testSecret)
+	c := testCodec(testSecret)
 	good := encodeOne(t, c, sampleMessage())
 	flip := func(i int) []byte {
 		b := bytes.Clone(good)
@@ -69,16 +81,38 @@ func TestCodecRejects(t *testing.T) {
 		{"short", good[:minPacket-1], c, errMalformed},
 		{"other protocol", append([]byte("HTTP/1.1 200 OK\r\n"), good[17:]...), c, errMalformed},
 		{"other version", flip(4), c, errMalformed},
-		{"wrong secret", good, newCodec([]byte("another secret of 32 bytes......")), errAuth},
+		{"wrong secret", good, testCodec([]byte("another secret of 32 bytes......")), errAuth},
 		{"flipped bit in body", flip(30), c, errAuth},
 		{"flipped bit in tag", flip(len(good) - 1), c, errAuth},
 		{"truncated", good[:len(good)-1], c, errAuth},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if _, err := tc.dec.decode(tc.pkt); !errors.Is(err, tc.want) {
+			if _, err := tc.dec.decode(tc.pkt, testTo); !errors.Is(err, tc.want) {
 				t.Fatalf("decode: %v, want %v", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestCodecBindsTheRecipient: a packet is valid only at the node it was
+// sent to, so a packet captured on its way to one node cannot be replayed
+// at another (whose last sequence number from the sender may be lower).
+func TestCodecBindsTheRecipient(t *testing.T) {
+	c := testCodec(testSecret)
+	pkt := c.encode(sampleMessage(), "node-b", func() uint64 { return 7 })[0]
+	for _, tc := range []struct {
+		self string
+		want error
+	}{
+		{"node-b", nil},
+		{"node-c", errAuth},
+		{"node-", errAuth},
+		{"node-bb", errAuth},
+		{"", errAuth},
+	} {
+		if _, err := c.decode(pkt, tc.self); !errors.Is(err, tc.want) {
+			t.Errorf("decode at %q: %v, want %v", tc.self, err, tc.want)
+		}
 	}
 }
 
@@ -117,14 +151,14 @@ func TestParseBodyRejectsInvalidFields(t *testing.T) {
 // Messages larger than a packet are split; the continuation packets are
 // gossip, so a split ping is acknowledged once, and every rumor arrives.
 func TestCodecSplitsLargeMessages(t *testing.T) {
-	c := newCodec(testSecret)
+	c := testCodec(testSecret)
 	m := sampleMessage()
 	m.rumors = nil
 	for i := range 200 {
 		m.rumors = append(m.rumors, rumor{name: strings.Repeat("x", 40) + string(rune('a'+i%26)) + strings.Repeat("y", i%7), status: statusAlive, inc: uint64(i + 1), meta: bytes.Repeat([]byte{byte(i)}, 30)})
 	}
 	var seq uint64
-	pkts := c.encode(m, func() uint64 { seq++; return seq })
+	pkts := c.encode(m, testTo, func() uint64 { seq++; return seq })
 	if len(pkts) < 2 {
 		t.Fatalf("200 rumors fit in %d packet", len(pkts))
 	}
@@ -133,7 +167,7 @@ func TestCodecSplitsLargeMessages(t *testing.T) {
 		if len(p) > maxPacket {
 			t.Errorf("packet %d has %d bytes, above %d", i, len(p), maxPacket)
 		}
-		d, err := c.decode(p)
+		d, err := c.decode(p, testTo)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -154,7 +188,7 @@ func TestCodecSplitsLargeMessages(t *testing.T) {
 func seedPackets(c *codec) [][]byte {
 	var out [][]byte
 	for _, m := range []*message{sampleMessage(), {typ: typeAck, status: statusAlive, seq: 1, inc: 1, from: "b"}} {
-		out = append(out, c.encode(m, func() uint64 { return 1 })...)
+		out = append(out, c.encode(m, testTo, func() uint64 { return 1 })...)
 	}
 	return out
 }
@@ -162,19 +196,19 @@ func seedPackets(c *codec) [][]byte {
 // FuzzDecode: garbage never panics the receiver, and whatever passes is
 // canonical (re-encodes to the same bytes).
 func FuzzDecode(f *testing.F) {
-	c := newCodec(testSecret)
+	c := testCodec(testSecret)
 	for _, p := range seedPackets(c) {
 		f.Add(p)
 	}
 	f.Add([]byte{})
 	f.Add([]byte(magic))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		m, err := c.decode(b)
+		m, err := c.decode(b, testTo)
 		if err != nil {
 			return
 		}
 		body := appendBody(nil, m)
-		if !bytes.Equal(append(body, c.tag(body)...), b) {
+		if !bytes.Equal(append(body, c.tagWith(0, testTo, body)...), b) {
 			t.Fatalf("decoded packet does not re-encode to the same bytes")
 		}
 	})
@@ -183,7 +217,7 @@ func FuzzDecode(f *testing.F) {
 // FuzzDecodeBody reaches the parser behind the HMAC check, which random
 // input cannot pass.
 func FuzzDecodeBody(f *testing.F) {
-	c := newCodec(testSecret)
+	c := testCodec(testSecret)
 	for _, p := range seedPackets(c) {
 		f.Add(p[:len(p)-tagLen])
 	}

@@ -145,10 +145,25 @@
 //
 // Every packet ends with HMAC-SHA256 (truncated to 16 bytes) keyed from
 // Options.Secret; others are dropped and counted
-// (ironlb_members_heartbeats_rejected_total{reason="auth"}). Packets carry a
-// per-sender sequence number: a replayed or duplicated packet is dropped
-// (reason "replay"). Liveness traffic is marked DSCP CS6 (network control)
-// so that switches honouring QoS favour it under congestion.
+// (ironlb_members_heartbeats_rejected_total{reason="auth"}). The tag also
+// covers the recipient's name (not sent), so a packet is valid only at the
+// node it was sent to. Packets carry a per-sender sequence number, ordered
+// after the sender's incarnation: a replayed or duplicated packet is dropped
+// at its recipient (reason "replay"), and one replayed at another node fails
+// authentication. A host on the LAN without the key can therefore neither
+// forge a heartbeat, a death or a leave, nor replay a genuine packet
+// (e2e/layer2 TestHostileLANChangesNoViewAndFailoverStaysFast). One limit:
+// a node that restarts forgets the sequence numbers it saw, so a packet
+// captured before may be taken once after the restart; it carries news no
+// newer than what the join teaches (a dead node's old heartbeat is "alive"
+// at the incarnation it was declared dead at, which the verdict beats).
+// What such a host can still do is what any host on a LAN can: flood, or
+// drop traffic it is in the path of.
+//
+// Keys rotate without downtime: AcceptSecrets (and SetSecrets at runtime)
+// add keys that verify but do not sign; see keys.go and the README.
+// Liveness traffic is marked DSCP CS6 (network control) so that switches
+// honouring QoS favour it under congestion.
 //
 // # Structure
 //

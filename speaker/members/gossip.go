@@ -99,7 +99,7 @@ func (m *machine) compareDigest(now time.Time, p *peer, msg *message, e *effects
 	p.nextPush = now.Add(p.pushBackoff)
 	msg = m.header(typeGossip, 0, now)
 	msg.rumors = m.stateRumors(true)
-	m.send(e, p.addr, msg)
+	m.send(e, p.name, p.addr, msg)
 }
 
 // stateRumors lists our view: everyone (all) or the members that are not

@@ -60,7 +60,7 @@ func (m *machine) sendJoinPings(now time.Time, all bool, e *effects) {
 		if slices.Contains(ask, name) {
 			flags |= flagWantState
 		}
-		m.send(e, m.peers[name].addr, m.header(typePing, flags, now))
+		m.send(e, name, m.peers[name].addr, m.header(typePing, flags, now))
 	}
 	m.joinRound++
 	m.joinRetry = now.Add(m.cfg.interval)

@@ -28,7 +28,7 @@ func (m *machine) startLeave(now time.Time) effects {
 		for _, name := range m.names {
 			if p := m.peers[name]; p.status == statusAlive {
 				l.pending[name] = true
-				m.send(&e, p.addr, msg)
+				m.send(&e, p.name, p.addr, msg)
 			}
 		}
 	}
@@ -53,7 +53,7 @@ func (m *machine) tickLeave(now time.Time, e *effects) {
 	}
 	slices.Sort(names)
 	for _, name := range names {
-		m.send(e, m.peers[name].addr, msg)
+		m.send(e, name, m.peers[name].addr, msg)
 	}
 	l.attempts++
 	l.next = now.Add(m.cfg.leaveRetry())

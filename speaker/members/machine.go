@@ -258,13 +258,13 @@ func (m *machine) setPeers(now time.Time, peers map[string]netip.AddrPort) effec
 		m.startJoin(now, false, &e)
 	case m.joining:
 		for _, p := range added {
-			m.send(&e, p.addr, m.header(typePing, flagJoining, now))
+			m.send(&e, p.name, p.addr, m.header(typePing, flagJoining, now))
 		}
 	default:
 		// Say hello at once rather than waiting for a probe: the new
 		// member learns about us and we about it within a round trip.
 		for _, p := range added {
-			m.send(&e, p.addr, m.header(typePing, 0, now))
+			m.send(&e, p.name, p.addr, m.header(typePing, 0, now))
 		}
 	}
 	m.finish(now, &e)
@@ -296,7 +296,7 @@ func (m *machine) setMeta(now time.Time, meta []byte) effects {
 func (m *machine) broadcastSelf(now time.Time, e *effects) {
 	msg := m.header(typeGossip, 0, now)
 	for _, name := range m.names {
-		m.send(e, m.peers[name].addr, msg)
+		m.send(e, name, m.peers[name].addr, msg)
 	}
 	m.rumors.add(rumor{name: m.cfg.self, status: m.selfStatus(), inc: m.inc, meta: m.meta}, m.cfg.rumorTransmits())
 }
@@ -322,8 +322,8 @@ func (m *machine) header(typ msgType, flags uint8, now time.Time) *message {
 	return msg
 }
 
-func (m *machine) send(e *effects, to netip.AddrPort, msg *message) {
-	e.sends = append(e.sends, envelope{to: to, msg: msg})
+func (m *machine) send(e *effects, toName string, to netip.AddrPort, msg *message) {
+	e.sends = append(e.sends, envelope{to: to, toName: toName, msg: msg})
 }
 
 // changed notes that a member's state (or the member list) changed: the

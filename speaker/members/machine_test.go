@@ -128,6 +128,13 @@ func run(t *testing.T, cfg config, steps []step) *harness {
 		if s.do != nil {
 			e = s.do(h)
 		}
+		// Every packet names its recipient, whose name its tag covers: a
+		// wrong name would make the recipient reject it.
+		for _, env := range e.sends {
+			if addrOf(env.toName) != env.to {
+				t.Fatalf("step %d (t=%dms): %v to %v is signed for %q", i, s.at, env.msg.typ, env.to, env.toName)
+			}
+		}
 		if s.alive != "" {
 			want := strings.Fields(strings.TrimPrefix(s.alive, "none"))
 			got := slices.Clone(h.m.published)

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -23,6 +24,7 @@ type Members struct {
 	mu      sync.Mutex // guards everything below, and sends
 	sm      *machine
 	tx      *codec
+	keys    atomic.Pointer[keyring] // read by the receiver without mu
 	seq     uint64
 	conn    *packetConn // set while Run runs
 	ran     bool
@@ -46,8 +48,12 @@ func New(opts Options) (*Members, error) {
 		return nil, err
 	}
 	cfg := config{self: opts.Node, interval: opts.Interval, timeout: opts.Timeout, fanout: opts.Fanout}
+	keys, err := newKeyring(opts.secrets())
+	if err != nil {
+		return nil, fmt.Errorf("members: Options.Secret: %w", err)
+	}
 	now := time.Now()
-	return &Members{
+	m := &Members{
 		opts: opts,
 		log:  opts.Logger.With("component", "members", "node", opts.Node),
 		met:  met,
@@ -55,12 +61,36 @@ func New(opts Options) (*Members, error) {
 		// above its previous life without any stored state; when the
 		// clock went backwards, the others' notices make it catch up.
 		sm:        newMachine(cfg, uint64(max(now.UnixNano(), 1)), now),
-		tx:        newCodec(opts.Secret),
+		tx:        newCodec(keys),
 		kick:      make(chan struct{}, 1),
 		changes:   make(chan struct{}, 1),
 		leaveDone: make(chan struct{}),
 		done:      make(chan struct{}),
-	}, nil
+	}
+	m.keys.Store(keys)
+	m.met.setKeys(keys)
+	return m, nil
+}
+
+// SetSecrets replaces the keys at runtime: the first signs every packet from
+// now on, all of them are accepted. A rotation without downtime goes in
+// three steps, each applied on every node before the next: add the new key
+// after the old one, put it first, drop the old one. Errors name keys by
+// position only.
+func (m *Members) SetSecrets(secrets [][]byte) error {
+	keys, err := newKeyring(secrets)
+	if err != nil {
+		return fmt.Errorf("members: SetSecrets: %w", err)
+	}
+	m.mu.Lock()
+	old := m.keys.Swap(keys)
+	m.tx.use(keys)
+	m.mu.Unlock()
+	if old.fingerprint != keys.fingerprint || len(old.derived) != len(keys.derived) {
+		m.log.Info("members: keys changed", "keys", len(keys.derived), "signingKey", keys.fingerprint)
+	}
+	m.met.setKeys(keys)
+	return nil
 }
 
 // SetPeers replaces the member list: node name -> address of its speaker.
@@ -216,7 +246,7 @@ func (m *Members) sendLocked(env envelope) {
 	if m.conn == nil {
 		return
 	}
-	for i, pkt := range m.tx.encode(env.msg, m.nextSeq) {
+	for i, pkt := range m.tx.encode(env.msg, env.toName, m.nextSeq) {
 		typ := env.msg.typ
 		if i > 0 {
 			typ = typeGossip

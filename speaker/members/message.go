@@ -98,6 +98,7 @@ type message struct {
 
 // envelope is a message the state machine wants sent.
 type envelope struct {
-	to  netip.AddrPort
-	msg *message
+	to     netip.AddrPort
+	toName string // the recipient, whose name the packet's tag covers
+	msg    *message
 }

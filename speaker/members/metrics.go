@@ -17,6 +17,18 @@ type metrics struct {
 	refutations prometheus.Counter
 	detection   prometheus.Histogram
 	rtt         prometheus.Histogram
+	keys        prometheus.Gauge
+	signingKey  *prometheus.GaugeVec // fingerprint
+}
+
+// setKeys publishes the keyring in force: how many keys are accepted, and
+// a fingerprint of the signing key (a truncated hash of a key derived for
+// this purpose alone), so an operator can check that every speaker took a
+// rotation step before the next one.
+func (m *metrics) setKeys(k *keyring) {
+	m.keys.Set(float64(len(k.derived)))
+	m.signingKey.Reset()
+	m.signingKey.WithLabelValues(k.fingerprint).Set(1)
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -59,6 +71,14 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help:    "Round trip of pings to ring neighbours.",
 			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 14),
 		}),
+		keys: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "ironlb_members_keys",
+			Help: "Liveness keys accepted (2 during a key rotation).",
+		}),
+		signingKey: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "ironlb_members_signing_key_info",
+			Help: "1 for the fingerprint of the key this node signs liveness packets with.",
+		}, []string{"fingerprint"}),
 	}
 	// Fixed label values exist from the start, so rate() works at once.
 	for _, t := range []msgType{typePing, typeAck, typeGossip} {
@@ -74,7 +94,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.alive, m.sent, m.sendErrors, m.received, m.rejected, m.transitions, m.refutations, m.detection, m.rtt} {
+	for _, c := range []prometheus.Collector{m.alive, m.sent, m.sendErrors, m.received, m.rejected, m.transitions, m.refutations, m.detection, m.rtt, m.keys, m.signingKey} {
 		if err := reg.Register(c); err != nil {
 			var are prometheus.AlreadyRegisteredError
 			if errors.As(err, &are) {

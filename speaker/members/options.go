@@ -39,6 +39,9 @@ type Options struct {
 	// Secret is the cluster-wide key that signs every packet (HMAC-SHA256);
 	// at least MinSecret bytes.
 	Secret []byte
+	// AcceptSecrets are further keys whose packets are accepted (not used
+	// to sign): the next or the previous key during a rotation.
+	AcceptSecrets [][]byte
 	// Logger receives transitions and errors; nil discards them.
 	Logger *slog.Logger
 	// Registerer, if set, receives the ironlb_members_* metrics.
@@ -80,8 +83,14 @@ func (o Options) withDefaults() (Options, error) {
 	case len(o.Secret) < MinSecret:
 		return o, fmt.Errorf("members: Options.Secret: %d bytes, need at least %d", len(o.Secret), MinSecret)
 	}
+	if _, err := newKeyring(o.secrets()); err != nil {
+		return o, fmt.Errorf("members: Options.AcceptSecrets: %w", err)
+	}
 	return o, nil
 }
+
+// secrets is the key list: the signing key first.
+func (o Options) secrets() [][]byte { return append([][]byte{o.Secret}, o.AcceptSecrets...) }
 
 // network is the socket family: peers must use the bind address's.
 func (o Options) network() string {

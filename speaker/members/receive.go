@@ -127,7 +127,7 @@ func (m *machine) rumorAboutSelf(now time.Time, r *rumor, msg *message, sender *
 		if sender.verdictAt.IsZero() {
 			sender.verdictAt = now
 			m.verdicts++
-			m.send(e, sender.addr, m.header(typePing, 0, now))
+			m.send(e, sender.name, sender.addr, m.header(typePing, 0, now))
 		}
 		sender.verdictInc = max(sender.verdictInc, r.inc)
 		return
@@ -178,7 +178,7 @@ func (m *machine) ack(now time.Time, src netip.AddrPort, ping *message, p *peer,
 	case p != nil && p.status == statusAlive && ping.flags&flagJoining == 0:
 		a.rumors = m.rumors.take(maxPiggyback)
 	}
-	m.send(e, src, a)
+	m.send(e, ping.from, src, a)
 }
 
 // onAck takes the round trip sample and counts leave acknowledgements.
@@ -207,5 +207,5 @@ func (m *machine) notice(now time.Time, p *peer, e *effects) {
 	p.lastNotice = now
 	msg := m.header(typeGossip, 0, now)
 	msg.rumors = []rumor{{name: p.name, status: p.status, inc: p.inc, meta: p.meta}}
-	m.send(e, p.addr, msg)
+	m.send(e, p.name, p.addr, msg)
 }

@@ -83,7 +83,7 @@ func (m *Members) tickLoop(ctx context.Context, conn *packetConn) {
 
 // readLoop receives, authenticates and hands packets to the machine.
 func (m *Members) readLoop(ctx context.Context, conn *packetConn) {
-	rx := newCodec(m.opts.Secret)
+	rx := newCodec(m.keys.Load())
 	buf := make([]byte, maxRead)
 	for {
 		n, src, err := conn.readFrom(buf)
@@ -100,7 +100,8 @@ func (m *Members) readLoop(ctx context.Context, conn *packetConn) {
 			continue
 		}
 		now := time.Now()
-		msg, err := rx.decode(buf[:n])
+		rx.use(m.keys.Load())
+		msg, err := rx.decode(buf[:n], m.opts.Node)
 		if err != nil {
 			reason := "malformed"
 			if errors.Is(err, errAuth) {

@@ -85,7 +85,7 @@ func (m *machine) declareDead(now time.Time, p *peer, e *effects) {
 	msg.rumors = []rumor{r}
 	for _, name := range m.names {
 		if q := m.peers[name]; q.status == statusAlive || q == p {
-			m.send(e, q.addr, msg)
+			m.send(e, q.name, q.addr, msg)
 		}
 	}
 }
@@ -116,7 +116,7 @@ func (m *machine) sendPings(now time.Time, e *effects) {
 		}
 		msg := m.header(typePing, 0, now)
 		msg.rumors = m.rumors.take(maxPiggyback)
-		m.send(e, p.addr, msg)
+		m.send(e, p.name, p.addr, msg)
 		p.lastPing = now
 	}
 }
@@ -130,7 +130,7 @@ func (m *machine) probe(now time.Time, e *effects) {
 	}
 	m.probeNext = now.Add(m.cfg.probePeriod())
 	for _, p := range m.probeTargets() {
-		m.send(e, p.addr, m.header(typePing, 0, now))
+		m.send(e, p.name, p.addr, m.header(typePing, 0, now))
 	}
 }
 
