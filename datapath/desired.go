@@ -84,6 +84,14 @@ func addService(st *State, owners map[ServiceKey]types.NamespacedName, node stri
 	}
 	persistence := affinityTimeout(svc, problem)
 	localOnly := svc.Spec.ExternalTrafficPolicy == corev1.ServiceExternalTrafficPolicyLocal
+	// One filter per family, computed once: its problems are reported
+	// once per Service, not once per port and VIP.
+	sources := map[bool]SourceRanges{}
+	for _, vip := range vips {
+		if _, done := sources[vip.Is6()]; !done {
+			sources[vip.Is6()] = parseSourceRanges(svc, vip.Is6(), problem)
+		}
+	}
 
 	for i, sp := range svc.Spec.Ports {
 		field := fmt.Sprintf("spec.ports[%d]", i)
@@ -119,6 +127,7 @@ func addService(st *State, owners map[ServiceKey]types.NamespacedName, node stri
 				Persistence: persistence,
 				Masquerade:  !localOnly,
 				LocalOnly:   localOnly,
+				Sources:     sources[vip.Is6()],
 				Backends:    backendsFor(eps, localOnly),
 			}
 		}

@@ -35,6 +35,12 @@
 //     implement one exactly approximate it and document how.
 //   - Persistence: sessionAffinity ClientIP; a client goes to the same
 //     backend for this long after its last new connection.
+//   - Sources: spec.loadBalancerSourceRanges (or the older annotation).
+//     When restricted, the first packet of a connection from a client
+//     outside the ranges is dropped, before any other decision (even for a
+//     service without backends); established connections are left alone,
+//     as with kube-proxy. The filter is per virtual service, so Services
+//     sharing a VIP keep their own ranges on their own ports.
 //
 // Any port of a VIP that is not a key of the State must be refused; packets to
 // addresses that are no VIP of the State must not be touched.
