@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
 )
 
 // AnnotationSourceRanges is the older, comma-separated form of
@@ -135,4 +136,15 @@ func parseSourceRanges(svc *corev1.Service, v6 bool, problem func(field, msg str
 		problem(entries[0].field, fmt.Sprintf("no valid %s range; %s clients of the Service's %s VIPs are all dropped", family, family, family))
 	}
 	return out
+}
+
+// ServiceSourceRanges is the filter Desired gives svc's VIPs of one family,
+// with the problems it reports, for tools that explain the datapath.
+func ServiceSourceRanges(svc *corev1.Service, v6 bool) (SourceRanges, []Problem) {
+	var problems []Problem
+	owner := types.NamespacedName{Namespace: svc.Namespace, Name: svc.Name}
+	s := parseSourceRanges(svc, v6, func(field, msg string) {
+		problems = append(problems, Problem{Kind: "Service", Object: owner, Field: field, Message: msg})
+	})
+	return s, problems
 }
