@@ -12,7 +12,10 @@
 //   - An nf_tables table of its own (inet ironlb-ipvs) that masquerades
 //     Cluster traffic (IPVS NAT rewrites the destination only), masquerades
 //     hairpin connections, drops traffic for Local services that have no
-//     local endpoint, and refuses every other port of a VIP.
+//     local endpoint, drops new connections from clients outside a
+//     Service's loadBalancerSourceRanges (an interval set keyed by VIP,
+//     protocol, port and source range), and refuses every other port of a
+//     VIP.
 //
 // # Ownership
 //
