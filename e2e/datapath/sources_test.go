@@ -53,13 +53,22 @@ func TestPatchedSourceRangesDropClientsOutside(t *testing.T) {
 		_, _, err := ask(context.Background(), cl, vip)
 		return err
 	}
+	// Before any range: both clients are served, connection after
+	// connection (the control for what follows).
+	for i := range 5 {
+		for _, cl := range c.Lab.Clients {
+			if err := served(cl); err != nil {
+				t.Fatalf("before any range, connection %d from %s: %v", i, cl.Name, err)
+			}
+		}
+	}
 	// The first connection attempt that is dropped says how soon the
 	// ranges took effect (logged: speed targets belong in benchmarks).
 	start := patch([]string{netip.PrefixFrom(inside.IPv4.Addr(), 32).String()})
 	for {
 		began := time.Since(start)
-		if served(outside) != nil {
-			t.Logf("the first dropped connection began %v after the patch", began.Round(time.Millisecond))
+		if err := served(outside); err != nil {
+			t.Logf("the first dropped connection began %v after the patch: %v", began.Round(time.Millisecond), err)
 			break
 		}
 		if began > 10*time.Second {
