@@ -3,7 +3,6 @@ package datapath
 import (
 	"net/netip"
 	"reflect"
-	"strings"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -110,18 +109,7 @@ func TestDesiredSourceRanges(t *testing.T) {
 			}
 			check(key(vip4, 80, TCP), tc.want4, tc.noV4)
 			check(key(vip6, 80, TCP), tc.want6, tc.noV6)
-			var ps []string
-			for _, p := range got.Problems {
-				ps = append(ps, p.String())
-			}
-			if len(ps) != len(tc.problems) {
-				t.Fatalf("problems %q, want %d matching %q", ps, len(tc.problems), tc.problems)
-			}
-			for i, want := range tc.problems {
-				if !strings.Contains(ps[i], want) {
-					t.Errorf("problem %d: %q does not contain %q", i, ps[i], want)
-				}
-			}
+			checkProblems(t, got.Problems, tc.problems)
 		})
 	}
 }
