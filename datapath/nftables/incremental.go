@@ -139,15 +139,7 @@ func (b *Backend) incremental(want datapath.State, ch datapath.Changes) error {
 		// Flushing and refilling a chain in one transaction is atomic for
 		// packets, and far cheaper for the kernel than swapping chains in
 		// the services map (element deletion waits for a grace period).
-		sourcesChanged := !old.Sources.Equal(vs.Sources)
-		if sourcesChanged && old.Sources.Restricted && vs.Sources.Restricted {
-			c.FlushChain(&nft.Chain{Table: t, Name: sourceChainName(k)})
-			for _, r := range sourceRules(k, vs.Sources) {
-				c.AddRule(&nft.Rule{Table: t, Chain: &nft.Chain{Table: t, Name: sourceChainName(k)}, Exprs: r})
-			}
-		} else if sourcesChanged && vs.Sources.Restricted {
-			b.addSourceChain(t, k, vs.Sources)
-		}
+		b.sourcesBefore(t, k, old.Sources, vs.Sources)
 		// A change of ranges alone leaves the service chain as it is.
 		same := old
 		same.Sources = vs.Sources
@@ -157,9 +149,7 @@ func (b *Backend) incremental(want datapath.State, ch datapath.Changes) error {
 				c.AddRule(&nft.Rule{Table: t, Chain: chain, Exprs: r})
 			}
 		}
-		if sourcesChanged && old.Sources.Restricted && !vs.Sources.Restricted {
-			b.delSourceChain(t, k) // after the flush removed the jump to it
-		}
+		b.sourcesAfter(t, k, old.Sources, vs.Sources)
 		if old.LocalOnly != vs.LocalOnly {
 			s := setFor(setLocal, v6)
 			e := nft.SetElement{Key: serviceKeyBytes(k)}

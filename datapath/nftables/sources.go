@@ -72,6 +72,30 @@ func (b *Backend) addSourceChain(t *nft.Table, k datapath.ServiceKey, s datapath
 	}
 }
 
+// sourcesBefore and sourcesAfter bring the source-range chain of a
+// service from ranges old to now in the transaction, around the rewrite of
+// its service chain: a chain must exist before a rule jumps to it, and can
+// go only once no rule does.
+func (b *Backend) sourcesBefore(t *nft.Table, k datapath.ServiceKey, old, now datapath.SourceRanges) {
+	switch {
+	case old.Equal(now) || !now.Restricted:
+	case old.Restricted:
+		ch := &nft.Chain{Table: t, Name: sourceChainName(k)}
+		b.enc.FlushChain(ch)
+		for _, r := range sourceRules(k, now) {
+			b.enc.AddRule(&nft.Rule{Table: t, Chain: ch, Exprs: r})
+		}
+	default:
+		b.addSourceChain(t, k, now)
+	}
+}
+
+func (b *Backend) sourcesAfter(t *nft.Table, k datapath.ServiceKey, old, now datapath.SourceRanges) {
+	if old.Restricted && !now.Restricted {
+		b.delSourceChain(t, k)
+	}
+}
+
 // delSourceChain removes it; only after the jump to it is gone.
 func (b *Backend) delSourceChain(t *nft.Table, k datapath.ServiceKey) {
 	ch := &nft.Chain{Table: t, Name: sourceChainName(k)}
