@@ -14,7 +14,9 @@
 // connection; established connections are the kernel's business (conntrack,
 // IPVS connection table) and must survive changes of the State:
 //
-//   - Backends: the endpoints this node may send to, keyed by address:port.
+//   - Backends: the endpoints this node may send to, keyed by address:port,
+//     chosen as kube-proxy chooses them (terminating fallback, topology
+//     hints for Cluster services; see backendsFor).
 //     Weight > 0: eligible for new connections. Weight 0: draining (a
 //     terminating endpoint that is still serving): keep its existing
 //     connections, give it no new ones. An endpoint that disappears from the
