@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"maps"
 	"net/netip"
 	"slices"
 	"testing"
@@ -149,6 +150,17 @@ func TestSourceRanges(t *testing.T) {
 	apply(t, b, state(web))
 	t.Run("restricted again", func(t *testing.T) {
 		expect(t, map[*vlan.Host][]uint16{c1: {80}, c2: {81}})
+	})
+	t.Run("a restart with the same ranges rewrites nothing", func(t *testing.T) {
+		before := ruleHandles(t, b)
+		again := backendFor(t, node)
+		apply(t, again, state(web))
+		if after := ruleHandles(t, again); !maps.EqualFunc(before, after, slices.Equal) {
+			t.Errorf("rules changed across the restart")
+		}
+		if _, ok := before[again.shardTable(webKeys[0]).Name+"/"+sourceChainName(webKeys[0])]; !ok {
+			t.Fatal("no source-range chain to compare")
+		}
 	})
 }
 
