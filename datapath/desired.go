@@ -14,8 +14,12 @@ import (
 
 // Inputs is everything Desired looks at.
 type Inputs struct {
-	// Node is this node's name, compared with EndpointSlice nodeName.
+	// Node is this node's name, compared with EndpointSlice nodeName and
+	// with endpoints' hints.forNodes.
 	Node string
+	// Zone is this node's topology.kubernetes.io/zone label ("" if none),
+	// compared with endpoints' hints.forZones.
+	Zone string
 	// Services with IronLB VIPs in status.loadBalancer.ingress[].ip; the
 	// caller filters by load balancer class. Each ingress IP is a VIP.
 	Services []*corev1.Service
@@ -62,14 +66,14 @@ func Desired(in Inputs) State {
 	})
 	owners := map[ServiceKey]types.NamespacedName{}
 	for _, svc := range svcs {
-		addService(&st, owners, in.Node, svc, slicesBySvc[types.NamespacedName{Namespace: svc.Namespace, Name: svc.Name}], report)
+		addService(&st, owners, topology{node: in.Node, zone: in.Zone}, svc, slicesBySvc[types.NamespacedName{Namespace: svc.Namespace, Name: svc.Name}], report)
 	}
 	slices.SortFunc(st.Problems, compareProblems)
 	st.Problems = slices.CompactFunc(st.Problems, func(a, b Problem) bool { return compareProblems(a, b) == 0 })
 	return st
 }
 
-func addService(st *State, owners map[ServiceKey]types.NamespacedName, node string, svc *corev1.Service, epSlices []*discoveryv1.EndpointSlice, report func(Problem)) {
+func addService(st *State, owners map[ServiceKey]types.NamespacedName, topo topology, svc *corev1.Service, epSlices []*discoveryv1.EndpointSlice, report func(Problem)) {
 	owner := types.NamespacedName{Namespace: svc.Namespace, Name: svc.Name}
 	problem := func(field, msg string) {
 		report(Problem{Kind: "Service", Object: owner, Field: field, Message: msg})
@@ -84,6 +88,14 @@ func addService(st *State, owners map[ServiceKey]types.NamespacedName, node stri
 	}
 	persistence := affinityTimeout(svc, problem)
 	localOnly := svc.Spec.ExternalTrafficPolicy == corev1.ServiceExternalTrafficPolicyLocal
+	// One filter per family, computed once: its problems are reported
+	// once per Service, not once per port and VIP.
+	sources := map[bool]SourceRanges{}
+	for _, vip := range vips {
+		if _, done := sources[vip.Is6()]; !done {
+			sources[vip.Is6()] = parseSourceRanges(svc, vip.Is6(), problem)
+		}
+	}
 
 	for i, sp := range svc.Spec.Ports {
 		field := fmt.Sprintf("spec.ports[%d]", i)
@@ -110,7 +122,7 @@ func addService(st *State, owners map[ServiceKey]types.NamespacedName, node stri
 				continue
 			}
 			owners[key] = owner
-			eps := collectEndpoints(node, epSlices, sp.Name, proto, vip.Is6(), report)
+			eps := collectEndpoints(topo.node, epSlices, sp.Name, proto, vip.Is6(), report)
 			st.Services[key] = VirtualService{
 				Owner:       owner,
 				PortName:    sp.Name,
@@ -119,7 +131,8 @@ func addService(st *State, owners map[ServiceKey]types.NamespacedName, node stri
 				Persistence: persistence,
 				Masquerade:  !localOnly,
 				LocalOnly:   localOnly,
-				Backends:    backendsFor(eps, localOnly),
+				Sources:     sources[vip.Is6()],
+				Backends:    backendsFor(eps, localOnly, topo),
 			}
 		}
 	}

@@ -398,18 +398,7 @@ func TestDesired(t *testing.T) {
 			if !reflect.DeepEqual(got.Services, tc.want) {
 				t.Errorf("services:\n got %s\nwant %s", dump(got.Services), dump(tc.want))
 			}
-			var ps []string
-			for _, p := range got.Problems {
-				ps = append(ps, p.String())
-			}
-			if len(ps) != len(tc.problems) {
-				t.Fatalf("problems %q, want %d matching %q", ps, len(tc.problems), tc.problems)
-			}
-			for i, want := range tc.problems {
-				if !strings.Contains(ps[i], want) {
-					t.Errorf("problem %d: %q does not contain %q", i, ps[i], want)
-				}
-			}
+			checkProblems(t, got.Problems, tc.problems)
 			// Deterministic whatever the input order.
 			rs := slices.Clone(tc.svcs)
 			slices.Reverse(rs)
@@ -420,6 +409,23 @@ func TestDesired(t *testing.T) {
 				t.Errorf("input order changed the result:\n%s\n%s", dump(again.Services), dump(got.Services))
 			}
 		})
+	}
+}
+
+// checkProblems: one problem per want, in order, each containing its want.
+func checkProblems(t *testing.T, got []Problem, want []string) {
+	t.Helper()
+	var ps []string
+	for _, p := range got {
+		ps = append(ps, p.String())
+	}
+	if len(ps) != len(want) {
+		t.Fatalf("problems %q, want %d matching %q", ps, len(want), want)
+	}
+	for i, w := range want {
+		if !strings.Contains(ps[i], w) {
+			t.Errorf("problem %d: %q does not contain %q", i, ps[i], w)
+		}
 	}
 }
 

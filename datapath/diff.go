@@ -17,7 +17,8 @@ type Changes struct {
 type ServiceUpdate struct {
 	Key ServiceKey
 	// Attributes: something other than the backends changed (scheduler,
-	// flags, persistence, masquerade, local-only, owner, port name).
+	// flags, persistence, masquerade, local-only, source ranges, owner,
+	// port name).
 	Attributes bool
 	// Backends added, removed, or with a changed Weight/Terminating/Local.
 	AddedBackends, RemovedBackends, ChangedBackends []netip.AddrPort

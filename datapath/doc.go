@@ -14,7 +14,9 @@
 // connection; established connections are the kernel's business (conntrack,
 // IPVS connection table) and must survive changes of the State:
 //
-//   - Backends: the endpoints this node may send to, keyed by address:port.
+//   - Backends: the endpoints this node may send to, keyed by address:port,
+//     chosen as kube-proxy chooses them (terminating fallback, topology
+//     hints for Cluster services; see backendsFor).
 //     Weight > 0: eligible for new connections. Weight 0: draining (a
 //     terminating endpoint that is still serving): keep its existing
 //     connections, give it no new ones. An endpoint that disappears from the
@@ -35,6 +37,12 @@
 //     implement one exactly approximate it and document how.
 //   - Persistence: sessionAffinity ClientIP; a client goes to the same
 //     backend for this long after its last new connection.
+//   - Sources: spec.loadBalancerSourceRanges (or the older annotation).
+//     When restricted, the first packet of a connection from a client
+//     outside the ranges is dropped, before any other decision (even for a
+//     service without backends); established connections are left alone,
+//     as with kube-proxy. The filter is per virtual service, so Services
+//     sharing a VIP keep their own ranges on their own ports.
 //
 // Any port of a VIP that is not a key of the State must be refused; packets to
 // addresses that are no VIP of the State must not be touched.

@@ -14,6 +14,9 @@ type endpoint struct {
 	addr                        netip.AddrPort
 	ready, serving, terminating bool
 	local                       bool
+	// Topology hints: the zones and nodes the EndpointSlice controller
+	// meant the endpoint for (nil: none).
+	forZones, forNodes []string
 }
 
 // rank orders duplicates: the best-serving copy of an endpoint wins.
@@ -76,6 +79,14 @@ func collectEndpoints(node string, slices []*discoveryv1.EndpointSlice, portName
 				terminating: ep.Conditions.Terminating != nil && *ep.Conditions.Terminating,
 				local:       ep.NodeName != nil && *ep.NodeName == node,
 			}
+			if ep.Hints != nil {
+				for _, z := range ep.Hints.ForZones {
+					e.forZones = append(e.forZones, z.Name)
+				}
+				for _, n := range ep.Hints.ForNodes {
+					e.forNodes = append(e.forNodes, n.Name)
+				}
+			}
 			if j, dup := byAddr[e.addr]; dup {
 				prev := out[j]
 				local := prev.local || e.local
@@ -113,22 +124,27 @@ func slicePort(sl *discoveryv1.EndpointSlice, name string, proto corev1.Protocol
 }
 
 // backendsFor picks the backends of one virtual service, following
-// kube-proxy's CategorizeEndpoints (pkg/proxy/topology.go) without topology
-// hints:
+// kube-proxy's CategorizeEndpoints (pkg/proxy/topology.go):
 //
-//   - Cluster: every ready endpoint. If there is none, the endpoints that are
-//     serving and terminating take new connections instead (KEP-1669,
-//     ProxyTerminatingEndpoints, GA in Kubernetes 1.28): a rolling update
-//     whose old pods are all terminating keeps working until the new ones are
-//     ready.
-//   - Local: the same rule applied to this node's endpoints only; remote
-//     endpoints are never used, even when there is no local one.
+//   - Cluster: every ready endpoint, narrowed by topology hints (see
+//     topologyMode) when they apply. If there is none, the endpoints that
+//     are serving and terminating take new connections instead (KEP-1669,
+//     ProxyTerminatingEndpoints, GA in Kubernetes 1.28), hints or not: a
+//     rolling update whose old pods are all terminating keeps working until
+//     the new ones are ready.
+//   - Local: the same rule applied to this node's endpoints only, without
+//     hints; remote endpoints are never used, even when there is no local
+//     one.
 //
-// Endpoints that are serving and terminating but not chosen stay with Weight
-// 0 (draining: their connections go on, no new ones). Endpoints that are not
-// serving are left out; their connections are over as far as the datapath
-// is concerned.
-func backendsFor(eps []endpoint, localOnly bool) map[netip.AddrPort]Backend {
+// Endpoints that are serving and terminating but not chosen, and ready
+// endpoints that the hints leave out, stay with Weight 0 (draining: their
+// connections go on, no new ones). Endpoints that are not serving are left
+// out; their connections are over as far as the datapath is concerned.
+func backendsFor(eps []endpoint, localOnly bool, topo topology) map[netip.AddrPort]Backend {
+	mode := topoNone
+	if !localOnly {
+		mode = topo.mode(eps)
+	}
 	scope := eps
 	if localOnly {
 		scope = nil
@@ -140,7 +156,7 @@ func backendsFor(eps []endpoint, localOnly bool) map[netip.AddrPort]Backend {
 	}
 	anyReady := false
 	for _, e := range scope {
-		if e.ready {
+		if e.ready && topo.admits(mode, e) {
 			anyReady = true
 			break
 		}
@@ -149,8 +165,10 @@ func backendsFor(eps []endpoint, localOnly bool) map[netip.AddrPort]Backend {
 	for _, e := range scope {
 		b := Backend{Terminating: e.terminating, Local: e.local}
 		switch {
-		case e.ready:
+		case e.ready && topo.admits(mode, e):
 			b.Weight = 1
+		case e.ready:
+			b.Weight = 0 // another zone's (or node's), by the hints
 		case e.serving && e.terminating && !anyReady:
 			b.Weight = 1 // the KEP-1669 fallback
 		case e.serving && e.terminating:

@@ -97,6 +97,9 @@ type VirtualService struct {
 	// endpoints only, and packets are dropped (not refused) when none is
 	// usable.
 	LocalOnly bool
+	// Sources: spec.loadBalancerSourceRanges (or its annotation) for the
+	// VIP's family; clients outside get their new connections dropped.
+	Sources SourceRanges
 	// Backends by address:port; see Backend.
 	Backends map[netip.AddrPort]Backend
 }
@@ -138,7 +141,7 @@ func (v VirtualService) Equal(o VirtualService) bool {
 func (v VirtualService) attributesEqual(o VirtualService) bool {
 	return v.Owner == o.Owner && v.PortName == o.PortName && v.Scheduler == o.Scheduler &&
 		v.Flags == o.Flags && v.Persistence == o.Persistence &&
-		v.Masquerade == o.Masquerade && v.LocalOnly == o.LocalOnly
+		v.Masquerade == o.Masquerade && v.LocalOnly == o.LocalOnly && v.Sources.Equal(o.Sources)
 }
 
 // State is the datapath of one node.

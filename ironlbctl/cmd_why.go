@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"strings"
 
 	"github.com/ironlb/ironlb/ironlbctl/why"
@@ -16,11 +17,19 @@ func (e env) why(ctx context.Context) int {
 	if ns == "" || name == "" {
 		return e.fail(2, "why: want NAMESPACE/NAME, got %q", e.args[0])
 	}
+	opts := e.whyOptions()
+	if e.clientAddr != "" {
+		c, err := netip.ParseAddr(e.clientAddr)
+		if err != nil || c.Zone() != "" {
+			return e.fail(2, "why: --client %q is not an IP address", e.clientAddr)
+		}
+		opts.Client = c
+	}
 	snap, err := e.snapshot(ctx)
 	if err != nil {
 		return e.fail(2, "why: %v", err)
 	}
-	reasons := why.Explain(snap, ns, name, e.whyOptions())
+	reasons := why.Explain(snap, ns, name, opts)
 	if e.output == "json" {
 		if err := writeJSON(e.stdout, map[string]any{"service": ns + "/" + name, "reasons": reasons}); err != nil {
 			return e.fail(2, "why: %v", err)

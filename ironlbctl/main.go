@@ -24,7 +24,8 @@ Usage:
   ironlbctl status                  pools with their address counts, then every LoadBalancer
                                     Service IP: pool, mode, announcing node(s), datapath, endpoints
   ironlbctl why NAMESPACE/NAME      why a Service has no IP or is not announced (exit 1 when
-                                    a problem is found, 0 when it is assigned and announced)
+                                    a problem is found, 0 when it is assigned and announced);
+                                    with --client IP, also whether its source ranges drop that client
   ironlbctl validate -f FILE|DIR... check ironlb.io objects offline with the controller's compiler
                                     (exit 1 on errors) and, when a cluster is reachable, preview
                                     which Services would get, lose or move their IP
@@ -42,6 +43,9 @@ validate:
   -f FILE|DIR           file, or directory of *.yaml/*.yml/*.json files (repeatable)
   --offline             do not contact the cluster (no preview)
   --preview             require the preview: fail (exit 2) when the cluster is unreachable
+why:
+  --client IP           a client address: says when the Service's loadBalancerSourceRanges
+                        (or annotation) make the datapath drop its connections
 drain:
   --timeout DURATION    how long to wait for the IPs to move (default 30s; 0: do not wait)
   --undo                remove the drain label instead

@@ -45,6 +45,7 @@ func TestValidateOffline(t *testing.T) {
 		{"missing file", []string{"validate", "-f", filepath.Join(dir, "nope.yaml"), "--offline"}, 2, "nope.yaml"},
 		{"no files", []string{"validate", "--offline"}, 2, "no files"},
 		{"unknown command", []string{"frobnicate"}, 2, "unknown command"},
+		{"why: bad --client, before contacting the cluster", []string{"why", "default/web", "--client", "10.0.0.0/8"}, 2, `--client "10.0.0.0/8" is not an IP address`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

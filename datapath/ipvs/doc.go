@@ -12,7 +12,13 @@
 //   - An nf_tables table of its own (inet ironlb-ipvs) that masquerades
 //     Cluster traffic (IPVS NAT rewrites the destination only), masquerades
 //     hairpin connections, drops traffic for Local services that have no
-//     local endpoint, and refuses every other port of a VIP.
+//     local endpoint, drops new connections from clients outside a
+//     Service's loadBalancerSourceRanges (an interval set keyed by VIP,
+//     protocol, port and source range), and refuses every other port of a
+//     VIP. Set elements are added before IPVS changes and removed after,
+//     so while ranges are narrowed the old ranges still admit for the
+//     milliseconds of the IPVS update; a restriction that appears, or a
+//     new restricted service, is in force from its first packet.
 //
 // # Ownership
 //

@@ -26,6 +26,7 @@ type svcSpec struct {
 	local     bool                 // externalTrafficPolicy Local
 	affinity  int32                // ClientIP timeout seconds; 0: none
 	scheduler string
+	sources   []string // spec.loadBalancerSourceRanges
 	pods      []*pod
 }
 
@@ -52,6 +53,7 @@ func (l *lab) state(specs ...svcSpec) datapath.State {
 			svc.Spec.SessionAffinity = corev1.ServiceAffinityClientIP
 			svc.Spec.SessionAffinityConfig = &corev1.SessionAffinityConfig{ClientIP: &corev1.ClientIPConfig{TimeoutSeconds: ptr.To(sp.affinity)}}
 		}
+		svc.Spec.LoadBalancerSourceRanges = sp.sources
 		if sp.scheduler != "" {
 			svc.Annotations[datapath.AnnotationScheduler] = sp.scheduler
 		}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/netip"
 	"slices"
 
 	nft "github.com/google/nftables"
@@ -23,11 +24,16 @@ const (
 	setMasq    = "masq"    // ... of usable Cluster services: marked for masquerade
 	setDrop    = "drop"    // ... of Local services without a usable endpoint
 	setHairpin = "hairpin" // addr . addr of every endpoint address
+	// vip . proto . port of services with source ranges, and the ranges
+	// (vip . proto . port . saddr-range, an interval set): a client of a
+	// restricted service not in its ranges is dropped.
+	setRestricted = "restricted"
+	setSources    = "sources"
 
 	chainMeta = "meta" // one rule whose comment names the skeleton
 )
 
-var setNames = []string{setVIPs, setAccept, setMasq, setDrop, setHairpin}
+var setNames = []string{setVIPs, setAccept, setMasq, setDrop, setHairpin, setRestricted, setSources}
 
 func addrType(v6 bool) nft.SetDatatype {
 	if v6 {
@@ -40,9 +46,13 @@ func setFor(t *nft.Table, name string, v6 bool) *nft.Set {
 	a := addrType(v6)
 	s := &nft.Set{Table: t, Name: name + fam(v6), KeyType: a}
 	switch name {
-	case setAccept, setMasq, setDrop:
+	case setAccept, setMasq, setDrop, setRestricted:
 		s.KeyType = nft.MustConcatSetType(a, nft.TypeInetProto, nft.TypeInetService)
 		s.Concatenation = true
+	case setSources:
+		s.KeyType = nft.MustConcatSetType(a, nft.TypeInetProto, nft.TypeInetService, a)
+		s.Concatenation = true
+		s.Interval = true
 	case setHairpin:
 		s.KeyType = nft.MustConcatSetType(a, a)
 		s.Concatenation = true
@@ -50,7 +60,9 @@ func setFor(t *nft.Table, name string, v6 bool) *nft.Set {
 	return s
 }
 
-// elements is set name -> element keys (as strings, for map keys).
+// elements is set name -> element keys (as strings, for map keys). An
+// element of an interval set is its first key followed by its last
+// (inclusive) key, both of the set's key length.
 type elements map[string]map[string]bool
 
 func newElements() elements {
@@ -87,8 +99,28 @@ func desiredElements(st datapath.State) elements {
 		for a := range vs.Backends {
 			e[setHairpin+fam(a.Addr().Is6())][string(hairpinKey(a.Addr()))] = true
 		}
+		if vs.Sources.Restricted {
+			e[setRestricted+f][key] = true
+			for _, p := range vs.Sources.Allowed {
+				e[setSources+f][string(sourceRangeElement(k, p))] = true
+			}
+		}
 	}
 	return e
+}
+
+// sourceRangeElement is the interval vip . proto . port . first address to
+// vip . proto . port . last address of prefix p.
+func sourceRangeElement(k datapath.ServiceKey, p netip.Prefix) []byte {
+	first := p.Masked().Addr().AsSlice()
+	last := slices.Clone(first)
+	for i := p.Bits(); i < 8*len(last); i++ {
+		last[i/8] |= 0x80 >> (i % 8)
+	}
+	key := keyBytes(k)
+	out := append(slices.Clone(key), first...)
+	out = append(out, key...)
+	return append(out, last...)
 }
 
 // skeleton returns the chains and their rules.
@@ -96,7 +128,8 @@ func desiredElements(st datapath.State) elements {
 // input (filter, priority 0) sees packets for local addresses before IPVS
 // (LOCAL_IN at priority 98/99) and sends those for a VIP to the family's
 // vip chain: established connections pass; ICMP passes (ping, and errors
-// are related anyway); Local services without endpoints drop; Cluster
+// are related anyway); clients outside a restricted service's source
+// ranges drop; Local services without endpoints drop; Cluster
 // services mark the packet and pass; other services pass; anything else is
 // refused. postrouting (NAT) masquerades marked packets and hairpin
 // connections (an endpoint reaching itself through its VIP, whose reply
@@ -137,6 +170,10 @@ func skeleton(t *nft.Table, mark uint32) []chainSpec {
 		specs = append(specs, chainSpec{chain: &nft.Chain{Table: t, Name: "vip" + f}, rules: [][]expr.Any{
 			cat(matchEstablished(), []expr.Any{verdict(expr.VerdictAccept)}),
 			cat(matchL4Proto(icmp), []expr.Any{verdict(expr.VerdictAccept)}),
+			// Source ranges come before any other decision: a client
+			// outside them is dropped, whatever the service's state.
+			cat(loadServiceKey(v6), []expr.Any{lookup(setRestricted+f, 0), loadAddr(v6, false, words(v6)+2),
+				&expr.Lookup{SourceRegister: reg(0), SetName: setSources + f, Invert: true}, verdict(expr.VerdictDrop)}),
 			cat(loadServiceKey(v6), []expr.Any{lookup(setDrop+f, 0), verdict(expr.VerdictDrop)}),
 			cat(loadServiceKey(v6), []expr.Any{lookup(setMasq+f, 0)}, setMark(mark, true), []expr.Any{verdict(expr.VerdictAccept)}),
 			cat(loadServiceKey(v6), []expr.Any{lookup(setAccept+f, 0), verdict(expr.VerdictAccept)}),
@@ -157,7 +194,7 @@ type chainSpec struct {
 func skeletonDigest(mark uint32) string {
 	t := &nft.Table{Family: nft.TableFamilyINet, Name: "x"}
 	h := sha256.New()
-	fmt.Fprintf(h, "ironlb-ipvs-v1 mark=%#x\n", mark)
+	fmt.Fprintf(h, "ironlb-ipvs-v2 mark=%#x\n", mark)
 	for _, v6 := range []bool{false, true} {
 		for _, n := range setNames {
 			s := setFor(t, n, v6)
@@ -205,7 +242,7 @@ func (t *nftTable) adopt() (bool, error) {
 				return false, fmt.Errorf("list set %s: %w", s.Name, err)
 			}
 			for _, e := range els {
-				have[s.Name][string(e.Key)] = true
+				have[s.Name][string(e.Key)+string(e.KeyEnd)] = true
 			}
 		}
 	}
@@ -328,9 +365,13 @@ func (t *nftTable) remove() error {
 // can carry.
 const elementChunk = 256
 
-func toElements(keys []string) []nft.SetElement {
+func toElements(s *nft.Set, keys []string) []nft.SetElement {
 	out := make([]nft.SetElement, len(keys))
 	for i, k := range keys {
+		if s.Interval {
+			out[i] = nft.SetElement{Key: []byte(k[:len(k)/2]), KeyEnd: []byte(k[len(k)/2:])}
+			continue
+		}
 		out[i] = nft.SetElement{Key: []byte(k)}
 	}
 	return out
@@ -339,7 +380,7 @@ func toElements(keys []string) []nft.SetElement {
 func addElements(c *nft.Conn, s *nft.Set, keys []string) error {
 	for len(keys) > 0 {
 		n := min(len(keys), elementChunk)
-		if err := c.SetAddElements(s, toElements(keys[:n])); err != nil {
+		if err := c.SetAddElements(s, toElements(s, keys[:n])); err != nil {
 			return fmt.Errorf("elements of %s: %w", s.Name, err)
 		}
 		keys = keys[n:]
@@ -350,7 +391,7 @@ func addElements(c *nft.Conn, s *nft.Set, keys []string) error {
 func deleteElements(c *nft.Conn, s *nft.Set, keys []string) error {
 	for len(keys) > 0 {
 		n := min(len(keys), elementChunk)
-		if err := c.SetDeleteElements(s, toElements(keys[:n])); err != nil {
+		if err := c.SetDeleteElements(s, toElements(s, keys[:n])); err != nil {
 			return fmt.Errorf("delete elements of %s: %w", s.Name, err)
 		}
 		keys = keys[n:]

@@ -56,3 +56,31 @@ func TestSkeletonDigest(t *testing.T) {
 		t.Errorf("digests %s %s %s", a, b, c)
 	}
 }
+
+// TestSourceRangeElements: a restricted service is in the restricted set
+// and each allowed prefix becomes one interval from its first to its last
+// address, behind the service key; an unrestricted one is in neither.
+func TestSourceRangeElements(t *testing.T) {
+	open := datapath.ServiceKey{VIP: vip4, Port: 81, Protocol: datapath.TCP}
+	v6 := datapath.ServiceKey{VIP: vip6, Port: 80, Protocol: datapath.TCP}
+	st := datapath.State{Services: map[datapath.ServiceKey]datapath.VirtualService{
+		tcp80: {Masquerade: true, Sources: datapath.SourceRanges{Restricted: true, Allowed: []netip.Prefix{netip.MustParsePrefix("198.51.100.64/26")}}},
+		open:  {Masquerade: true},
+		v6:    {Masquerade: true, Sources: datapath.SourceRanges{Restricted: true}}, // nobody
+	}}
+	e := desiredElements(st)
+	want := string(keyBytes(tcp80)) + string([]byte{198, 51, 100, 64}) + string(keyBytes(tcp80)) + string([]byte{198, 51, 100, 127})
+	if len(e["sources4"]) != 1 || !e["sources4"][want] {
+		t.Errorf("sources4 %x, want the one interval %x", sortedKeys(e["sources4"]), want)
+	}
+	if !e["restricted4"][string(keyBytes(tcp80))] || e["restricted4"][string(keyBytes(open))] || len(e["restricted4"]) != 1 {
+		t.Errorf("restricted4 %x: want %s only", sortedKeys(e["restricted4"]), tcp80)
+	}
+	if !e["restricted6"][string(keyBytes(v6))] || len(e["sources6"]) != 0 {
+		t.Errorf("a restriction without ranges must be restricted with no interval: %x %x", sortedKeys(e["restricted6"]), sortedKeys(e["sources6"]))
+	}
+	got := sourceRangeElement(v6, netip.MustParsePrefix("2001:db8:1::/127"))
+	if n := len(keyBytes(v6)) + 16; len(got) != 2*n || got[n-1] != 0 || got[2*n-1] != 1 {
+		t.Errorf("IPv6 interval %x: want key . 2001:db8:1:: then key . 2001:db8:1::1", got)
+	}
+}

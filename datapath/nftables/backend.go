@@ -379,6 +379,9 @@ func (b *Backend) fullSync(want datapath.State) error {
 		vs := want.Services[k]
 		f := fam(k.VIP.Is6())
 		st := b.shardTable(k)
+		if vs.Sources.Restricted {
+			b.addSourceChain(st, k, vs.Sources)
+		}
 		ch := c.AddChain(&nft.Chain{Table: st, Name: chainName(k)})
 		for _, r := range serviceRules(k, vs, b.mark) {
 			c.AddRule(&nft.Rule{Table: st, Chain: ch, Exprs: r})

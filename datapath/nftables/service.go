@@ -22,6 +22,8 @@ const selReg = 15
 
 // serviceRules renders the chain of one virtual service. Rules, in order:
 //
+//  0. Services with source ranges: jump to their source-range chain, which
+//     drops clients outside the ranges (see sources.go).
 //  1. Cluster services: mark the packet for masquerade.
 //  2. With persistence, one rule per usable backend: a client pinned to it
 //     (an element client . backend . port of the affinity set) goes there
@@ -56,6 +58,9 @@ const selReg = 15
 func serviceRules(k datapath.ServiceKey, vs datapath.VirtualService, mark uint32) [][]expr.Any {
 	v6 := k.VIP.Is6()
 	var rules [][]expr.Any
+	if vs.Sources.Restricted {
+		rules = append(rules, jumpToSources(k))
+	}
 	if vs.Masquerade {
 		rules = append(rules, setMark(mark, true))
 	}
@@ -170,7 +175,7 @@ func inRange(r int, lo, hi uint32) []expr.Any {
 }
 
 // serviceDigest fingerprints everything the kernel holds for a virtual
-// service (its chain's rules and its set memberships), for the table's
+// service (its chains' rules and its set memberships), for the table's
 // record of what it holds. Owner is not part of it: it changes nothing in
 // the kernel.
 func serviceDigest(k datapath.ServiceKey, vs datapath.VirtualService) uint64 {
@@ -193,6 +198,13 @@ func serviceDigest(k datapath.ServiceKey, vs datapath.VirtualService) uint64 {
 	}
 	h.Write(flags[:])
 	h.Write(binary.BigEndian.AppendUint64(nil, uint64(vs.Persistence)))
+	if vs.Sources.Restricted {
+		h.Write([]byte("sources"))
+		for _, p := range vs.Sources.Allowed {
+			h.Write(p.Addr().AsSlice())
+			h.Write([]byte{byte(p.Bits())})
+		}
+	}
 	for _, a := range vs.SortedBackends() {
 		be := vs.Backends[a]
 		h.Write(addrPortData(a))

@@ -114,6 +114,9 @@ type Endpoint struct {
 	// Terminating marks an endpoint of a pod being deleted (serving while
 	// Ready is true... as the EndpointSlice controller writes it).
 	Terminating bool
+	// ForZones: topology hints (hints.forZones), as the EndpointSlice
+	// controller writes them for trafficDistribution PreferClose.
+	ForZones []string
 }
 
 // SetEndpoints is ApplyEndpoints for tests.

@@ -177,13 +177,20 @@ func (c *Cluster) ApplyEndpoints(ctx context.Context, ns, svc string, eps ...End
 			if e.Addr.Is4() != (fam == discoveryv1.AddressTypeIPv4) {
 				continue
 			}
-			es.Endpoints = append(es.Endpoints, discoveryv1.Endpoint{
+			ep := discoveryv1.Endpoint{
 				Addresses: []string{e.Addr.String()},
 				NodeName:  ptr(e.Node),
 				Conditions: discoveryv1.EndpointConditions{
 					Ready: ptr(e.Ready && !e.Terminating), Serving: ptr(e.Ready), Terminating: ptr(e.Terminating),
 				},
-			})
+			}
+			for _, z := range e.ForZones {
+				if ep.Hints == nil {
+					ep.Hints = &discoveryv1.EndpointHints{}
+				}
+				ep.Hints.ForZones = append(ep.Hints.ForZones, discoveryv1.ForZone{Name: z})
+			}
+			es.Endpoints = append(es.Endpoints, ep)
 		}
 		var cur discoveryv1.EndpointSlice
 		err := c.Client.Get(ctx, client.ObjectKeyFromObject(es), &cur)

@@ -20,14 +20,19 @@ import (
 	"github.com/ironlb/ironlb/e2e/vlan"
 )
 
-func setup(t *testing.T) *cluster.Cluster {
+func setup(t *testing.T) *cluster.Cluster { return setupClients(t, 1) }
+
+// setupClients starts the cluster with n client namespaces, each routing
+// the VIP range onto the LAN.
+func setupClients(t *testing.T, n int) *cluster.Cluster {
 	// With IronLB's datapath on, the controller publishes ipMode: Proxy so
 	// that kube-proxy leaves VIP traffic to IronLB.
-	c := cluster.Start(t, cluster.Options{Datapath: "nftables", ControllerArgs: []string{"-ip-mode", "Proxy"}})
+	c := cluster.Start(t, cluster.Options{Datapath: "nftables", Clients: n, ControllerArgs: []string{"-ip-mode", "Proxy"}})
 	c.Create(t, cluster.Pool("lan", "203.0.113.0/24"), cluster.L2("lan", []string{"lan"}, "eth0"))
-	client := c.Lab.Clients[0]
-	if _, err := client.Exec(context.Background(), "ip", "route", "add", "203.0.113.0/24", "dev", client.Iface); err != nil {
-		t.Fatal(err)
+	for _, client := range c.Lab.Clients {
+		if _, err := client.Exec(context.Background(), "ip", "route", "add", "203.0.113.0/24", "dev", client.Iface); err != nil {
+			t.Fatal(err)
+		}
 	}
 	return c
 }

@@ -37,6 +37,8 @@ var targets = []target{
 	{"BenchmarkBFDFailover", "failover-p99-ms", "BGP: BFD-driven failover (link cut -> next hop dropped in FRR) < 1 s", 1000},
 	{"BenchmarkFullSync/services=10000/endpoints=10", "ms/sync", "nftables: full sync of 10,000 Services x 10 endpoints < 3 s", 3000},
 	{"BenchmarkEndpointChange/services=10000", "ms/change", "nftables: one endpoint change < 10 ms", 10},
+	{"BenchmarkSourceRangesFullSync/services=10000/ranges=5", "ms/sync", "nftables: full sync of 10,000 Services x 10 endpoints x 5 source ranges < 3 s", 3000},
+	{"BenchmarkSourceRangesChange/services=10000/ranges=5", "ms/change", "nftables: one Service's source ranges change (10,000 Services x 5 ranges) < 10 ms", 10},
 	{"BenchmarkThroughputRatio", "vip/direct", "nftables: throughput via VIP / direct >= 0.9", -0.9},
 	{"BenchmarkGuestFullSync/services=10000/endpoints=10", "ns/op", "IPVS (in qemu TCG): full sync of 10,000 Services x 10 endpoints < 3 s", 3e9},
 	{"BenchmarkGuestEndpointChange", "ns/op", "IPVS (in qemu TCG): one endpoint change < 10 ms", 1e7},

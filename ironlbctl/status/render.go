@@ -32,7 +32,7 @@ func (r Report) Write(w io.Writer) error {
 	}
 	fmt.Fprintln(w)
 	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "SERVICE\tIP\tPOOL\tMODE\tANNOUNCED BY\tDATAPATH\tENDPOINTS\tLOCAL NODES")
+	fmt.Fprintln(tw, "SERVICE\tIP\tPOOL\tMODE\tANNOUNCED BY\tDATAPATH\tENDPOINTS\tLOCAL NODES\tSOURCE RANGES")
 	for _, s := range r.Services {
 		local := "-"
 		if s.Local {
@@ -45,7 +45,11 @@ func (r Report) Write(w io.Writer) error {
 		if pool == "" {
 			pool = "-"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n", s.Service, s.IP, pool, s.Mode, s.Announcer, s.Datapath, s.Endpoints, local)
+		sources := s.SourceRanges
+		if len(s.SourceRangeProblems) > 0 {
+			sources += fmt.Sprintf(" (%d invalid entries)", len(s.SourceRangeProblems))
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", s.Service, s.IP, pool, s.Mode, s.Announcer, s.Datapath, s.Endpoints, local, sources)
 	}
 	return tw.Flush()
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/ironlb/ironlb/config"
 	"github.com/ironlb/ironlb/config/v1beta1"
 	"github.com/ironlb/ironlb/controller/allocation"
+	dp "github.com/ironlb/ironlb/datapath"
 	"github.com/ironlb/ironlb/ironlbctl/announce"
 	"github.com/ironlb/ironlb/ironlbctl/snapshot"
 	"github.com/ironlb/ironlb/pkg/svcrequest"
@@ -49,6 +50,11 @@ type ServiceRow struct {
 	// LocalNodes (externalTrafficPolicy Local): nodes with a usable
 	// endpoint.
 	LocalNodes []string `json:"localNodes,omitempty"`
+	// SourceRanges the datapath admits on this IP (its family's part of
+	// spec.loadBalancerSourceRanges or the annotation): "any", "none", or
+	// the prefixes; SourceRangeProblems are the entries it could not use.
+	SourceRanges        string   `json:"sourceRanges"`
+	SourceRangeProblems []string `json:"sourceRangeProblems,omitempty"`
 }
 
 // Report is the whole status.
@@ -151,7 +157,7 @@ func serviceRows(v *announce.View, svc *corev1.Service) []ServiceRow {
 	ips := allocation.StatusIPs(svc)
 	if len(ips) == 0 {
 		return []ServiceRow{{Service: name, IP: Pending, Pool: svc.Annotations[svcrequest.AnnotationIPAllocatedFromPool],
-			Mode: announce.ModeNone, Announcer: "-", Datapath: "-", Local: local}}
+			Mode: announce.ModeNone, Announcer: "-", Datapath: "-", Local: local, SourceRanges: "-"}}
 	}
 	var rows []ServiceRow
 	for _, ip := range ips {
@@ -160,11 +166,17 @@ func serviceRows(v *announce.View, svc *corev1.Service) []ServiceRow {
 			pool = svc.Annotations[svcrequest.AnnotationIPAllocatedFromPool]
 		}
 		mode := v.ModeOf(pool)
+		sources, problems := dp.ServiceSourceRanges(svc, ip.Is6())
+		var ps []string
+		for _, p := range problems {
+			ps = append(ps, p.Field+": "+p.Message)
+		}
 		rows = append(rows, ServiceRow{
 			Service: name, IP: ip.String(), Pool: pool, Mode: mode,
 			Announcer: announcer(v, svc, ip, mode),
 			Datapath:  datapath(svc, ip),
 			Endpoints: endpoints, Local: local, LocalNodes: localNodes,
+			SourceRanges: sources.String(), SourceRangeProblems: ps,
 		})
 	}
 	return rows

@@ -33,7 +33,9 @@ func TestBuild(t *testing.T) {
 		Nodes: []corev1.Node{fx.Node("n1", nil), fx.Node("n2", nil)},
 		Services: []corev1.Service{
 			fx.Service("default", "web", 1, fx.Assigned("web", "203.0.113.1"), fx.Proxy),
-			fx.Service("default", "local", 2, fx.Assigned("both", "198.51.100.7"), fx.Local),
+			fx.Service("default", "local", 2, fx.Assigned("both", "198.51.100.7"), fx.Local, func(s *corev1.Service) {
+				s.Spec.LoadBalancerSourceRanges = []string{"192.0.2.0/24", "10.0.0.0/33", "2001:db8::/32"}
+			}),
 			fx.Service("default", "quiet", 3, fx.Assigned("quiet", "192.0.2.1")),
 			fx.Service("default", "pending", 4),
 			fx.Service("default", "other", 5, fx.Class("example.com/x")),
@@ -57,14 +59,15 @@ func TestBuild(t *testing.T) {
 	}
 	var rows []string
 	for _, x := range r.Services {
-		rows = append(rows, fmt.Sprintf("%s %s %s %s [%s] %s %d %v", x.Service, x.IP, x.Pool, x.Mode, x.Announcer, x.Datapath, x.Endpoints, x.LocalNodes))
+		rows = append(rows, fmt.Sprintf("%s %s %s %s [%s] %s %d %v %s %q", x.Service, x.IP, x.Pool, x.Mode, x.Announcer, x.Datapath, x.Endpoints, x.LocalNodes, x.SourceRanges, x.SourceRangeProblems))
 	}
 	want := []string{
 		// Local: only n2 has an endpoint, so only n2's BGP plan routes it.
-		"default/local 198.51.100.7 both both [l2: n2; bgp: n2→tor] kube-proxy 1 [n2]",
-		"default/pending <pending>  none [-] - 0 []",
-		"default/quiet 192.0.2.1 quiet none [-] kube-proxy 0 []",
-		"default/web 203.0.113.1 web layer2 [n1] ironlb 2 []",
+		// Source ranges: the IP's family only; the bad entry is named.
+		`default/local 198.51.100.7 both both [l2: n2; bgp: n2→tor] kube-proxy 1 [n2] 192.0.2.0/24 ["spec.loadBalancerSourceRanges[1]: \"10.0.0.0/33\" is not a CIDR; it admits no client (the Service stays restricted to its valid ranges)"]`,
+		"default/pending <pending>  none [-] - 0 [] - []",
+		"default/quiet 192.0.2.1 quiet none [-] kube-proxy 0 [] any []",
+		"default/web 203.0.113.1 web layer2 [n1] ironlb 2 [] any []",
 	}
 	if strings.Join(rows, "\n") != strings.Join(want, "\n") {
 		t.Errorf("rows:\n%s\nwant:\n%s", strings.Join(rows, "\n"), strings.Join(want, "\n"))
@@ -73,7 +76,7 @@ func TestBuild(t *testing.T) {
 	if err := r.Write(&buf); err != nil {
 		t.Fatal(err)
 	}
-	for _, w := range []string{"POOL", "web    IPv4    4      1         3          True", "SERVICE", "default/web      203.0.113.1"} {
+	for _, w := range []string{"POOL", "web    IPv4    4      1         3          True", "SERVICE", "default/web      203.0.113.1", "SOURCE RANGES", "192.0.2.0/24 (1 invalid entries)"} {
 		if !strings.Contains(buf.String(), w) {
 			t.Errorf("table lacks %q:\n%s", w, buf.String())
 		}

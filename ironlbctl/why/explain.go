@@ -22,6 +22,9 @@ import (
 type Options struct {
 	LoadBalancerClass string
 	IgnoreClassless   bool
+	// Client, when valid, is a client address to check against the
+	// Service's source ranges (ironlbctl why --client).
+	Client netip.Addr
 }
 
 // Handles is the controller's own rule, for these options.
@@ -39,7 +42,8 @@ func (o Options) class() string {
 
 // Explain returns why Service namespace/name has no address or is not
 // announced; when all is well, one Announced reason per address saying by
-// whom. The list is never empty.
+// whom. With o.Client, reasons that the client is outside the Service's
+// source ranges come first. The list is never empty.
 func Explain(s *snapshot.Snapshot, namespace, name string, o Options) []Reason {
 	idx := slices.IndexFunc(s.Services, func(svc corev1.Service) bool { return svc.Namespace == namespace && svc.Name == name })
 	if idx < 0 {
@@ -62,6 +66,9 @@ func Explain(s *snapshot.Snapshot, namespace, name string, o Options) []Reason {
 	}
 	view := announce.New(cfg, s)
 	var out []Reason
+	if o.Client.IsValid() {
+		out = sourceReasons(svc, ips, o.Client)
+	}
 	for _, ip := range ips {
 		out = append(out, explainIP(view, svc, ip)...)
 	}

@@ -1,6 +1,7 @@
 package why
 
 import (
+	"net/netip"
 	"strings"
 	"testing"
 
@@ -126,6 +127,17 @@ func TestExplain(t *testing.T) {
 			sessions(fx.Session("n1", "tor", "Active", 0))}, NoEstablished, []string{"BGPSessionStatus n1.tor: status.state Active", "BGPSessionStatus n2.tor: none published"}},
 		{"BGP advertised", Options{}, []change{svcs(web(fx.Assigned("bgp", "198.51.100.1"))), ready,
 			sessions(fx.Session("n1", "tor", "Established", 1), fx.Session("n2", "tor", "Established", 1))}, Announced, []string{"advertised over BGP by n1→tor, n2→tor"}},
+		{"client outside the source ranges", Options{Client: netip.MustParseAddr("198.51.100.9")}, []change{svcs(web(assigned, func(s *corev1.Service) {
+			s.Spec.LoadBalancerSourceRanges = []string{"192.0.2.0/24", "2001:db8::/32", "bogus"}
+		})), ready, l2(fx.L2Status("default", "web", "203.0.113.1", "n2", ""))},
+			ClientOutsideSourceRanges, []string{"client 198.51.100.9 is outside the source ranges of Service default/web (spec.loadBalancerSourceRanges)",
+				"drops its new connections to 203.0.113.1", "admitted: 192.0.2.0/24", `spec.loadBalancerSourceRanges[2]: "bogus" is not a CIDR`}},
+		{"client inside the annotation's ranges", Options{Client: netip.MustParseAddr("192.0.2.9")}, []change{svcs(web(assigned,
+			fx.Annotate("service.beta.kubernetes.io/load-balancer-source-ranges", "192.0.2.0/24"))), ready, l2(fx.L2Status("default", "web", "203.0.113.1", "n2", ""))},
+			Announced, []string{"announced in layer 2 by node n2"}},
+		{"client outside the annotation's ranges", Options{Client: netip.MustParseAddr("::ffff:198.51.100.9")}, []change{svcs(web(assigned,
+			fx.Annotate("service.beta.kubernetes.io/load-balancer-source-ranges", "192.0.2.0/24"))), ready, l2(fx.L2Status("default", "web", "203.0.113.1", "n2", ""))},
+			ClientOutsideSourceRanges, []string{"client 198.51.100.9", "(annotation service.beta.kubernetes.io/load-balancer-source-ranges)"}},
 		{"BGP: every node drained", Options{}, []change{svcs(web(fx.Assigned("bgp", "198.51.100.1"))), ready, nodes(fx.Node("n1", fx.Drained))},
 			NoEligibleNode, []string{"node n1: node drained"}},
 	}

@@ -35,6 +35,9 @@ const (
 	NoL2Status        Code = "NoL2Status"
 	NoEstablished     Code = "NoEstablishedSession"
 	Announced         Code = "Announced"
+	// ClientOutsideSourceRanges: the client asked about (why --client) is
+	// not admitted by the Service's source ranges.
+	ClientOutsideSourceRanges Code = "ClientOutsideSourceRanges"
 )
 
 // Reason is one finding.

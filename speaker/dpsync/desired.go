@@ -24,6 +24,7 @@ import (
 // that).
 type desired struct {
 	node  string
+	zone  string // the node's topology.kubernetes.io/zone, for topology hints
 	state datapath.State
 	// vipsOf: the VIPs each Service had when it was last looked at;
 	// svcsOn is the reverse index.
@@ -34,14 +35,15 @@ type desired struct {
 }
 
 // newDesired computes the whole State from scratch.
-func newDesired(node string, svcs []*corev1.Service, eps []*discoveryv1.EndpointSlice) *desired {
+func newDesired(node, zone string, svcs []*corev1.Service, eps []*discoveryv1.EndpointSlice) *desired {
 	d := &desired{
 		node:   node,
+		zone:   zone,
 		vipsOf: map[types.NamespacedName][]netip.Addr{},
 		svcsOn: map[netip.Addr]map[types.NamespacedName]bool{},
 		keysOn: map[netip.Addr]map[datapath.ServiceKey]bool{},
 	}
-	d.state = datapath.Desired(datapath.Inputs{Node: node, Services: svcs, EndpointSlices: eps})
+	d.state = datapath.Desired(datapath.Inputs{Node: node, Zone: zone, Services: svcs, EndpointSlices: eps})
 	for _, svc := range svcs {
 		d.setVIPs(nameOf(svc), datapath.VIPs(svc))
 	}
@@ -82,7 +84,7 @@ func (d *desired) group(name types.NamespacedName, svc *corev1.Service) (vips []
 // returns the services of the State that may have changed, and the
 // problems found.
 func (d *desired) update(name types.NamespacedName, svc *corev1.Service, vips []netip.Addr, in datapath.Inputs) ([]datapath.ServiceKey, []datapath.Problem) {
-	in.Node = d.node
+	in.Node, in.Zone = d.node, d.zone
 	if svc != nil {
 		in.Services = append(in.Services, svc)
 		d.setVIPs(name, datapath.VIPs(svc))

@@ -114,7 +114,7 @@ func TestIncrementalStateMatchesDesired(t *testing.T) {
 			}
 		}
 		svcs, eps := w.all()
-		d := newDesired("n1", svcs, eps)
+		d := newDesired("n1", "", svcs, eps)
 		for step := 0; step < 40; step++ {
 			name := names[r.IntN(len(names))]
 			var what string

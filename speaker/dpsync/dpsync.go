@@ -78,10 +78,36 @@ func (s *Syncer) SetupWithManager(ctx context.Context, mgr ctrl.Manager) error {
 		}
 		return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: o.GetNamespace(), Name: name}}}
 	})
+	// This node's zone label decides which topology hints apply; a change
+	// of it (rare) recomputes everything. Other nodes do not matter.
+	ownNode := handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []reconcile.Request {
+		if o.GetName() != s.Node {
+			return nil
+		}
+		return []reconcile.Request{{NamespacedName: nodeKey}}
+	})
 	return ctrl.NewControllerManagedBy(mgr).Named("datapath").
 		For(&corev1.Service{}).
 		Watches(&discoveryv1.EndpointSlice{}, toService).
+		Watches(&corev1.Node{}, ownNode).
 		Complete(s)
+}
+
+// nodeKey is the reconcile key of this node's Node object: no Service has
+// an empty namespace and name.
+var nodeKey = types.NamespacedName{}
+
+// zone reads this node's topology.kubernetes.io/zone label ("" when the
+// Node or the label is missing: topology hints by zone then do not apply).
+func (s *Syncer) zone(ctx context.Context) (string, error) {
+	var n corev1.Node
+	if err := s.Client.Get(ctx, types.NamespacedName{Name: s.Node}, &n); err != nil {
+		if apierrors.IsNotFound(err) {
+			return "", nil
+		}
+		return "", fmt.Errorf("get Node %s: %w", s.Node, err)
+	}
+	return n.Labels[corev1.LabelTopologyZone], nil
 }
 
 // Reconcile brings the datapath in line after a change of one Service or
@@ -90,6 +116,14 @@ func (s *Syncer) Reconcile(ctx context.Context, req reconcile.Request) (reconcil
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.desired == nil {
+		return reconcile.Result{}, s.fullSync(ctx)
+	}
+	if req.NamespacedName == nodeKey {
+		zone, err := s.zone(ctx)
+		if err != nil || zone == s.desired.zone {
+			return reconcile.Result{}, err
+		}
+		s.Log.Info("node zone changed; recomputing the datapath", "from", s.desired.zone, "to", zone)
 		return reconcile.Result{}, s.fullSync(ctx)
 	}
 	svc, err := s.served(ctx, req.NamespacedName)
@@ -132,7 +166,11 @@ func (s *Syncer) fullSync(ctx context.Context) error {
 	for i := range eps.Items {
 		slices[i] = &eps.Items[i]
 	}
-	d := newDesired(s.Node, in, slices)
+	zone, err := s.zone(ctx)
+	if err != nil {
+		return err
+	}
+	d := newDesired(s.Node, zone, in, slices)
 	s.report(types.NamespacedName{}, d.state.Problems)
 	if err := s.Backend.Apply(ctx, d.state); err != nil {
 		return fmt.Errorf("apply datapath: %w", err)
