@@ -46,10 +46,9 @@ func setupDatapath(ctx context.Context, mgr ctrl.Manager, o options, slogger *sl
 		if err != nil {
 			return fmt.Errorf("datapath nftables: %w", err)
 		}
-		if err := mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
-			<-ctx.Done()
-			return b.Close()
-		})); err != nil {
+		// Drift repair (tables flushed or deleted by something else on
+		// the node); closes the backend when the speaker stops.
+		if err := mgr.Add(manager.RunnableFunc(b.Run)); err != nil {
 			return err
 		}
 		backend = b

@@ -211,6 +211,12 @@ func (b *Backend) incremental(want datapath.State, ch datapath.Changes) error {
 		return fmt.Errorf("nftables backend: update %d added, %d removed, %d changed services: %w", len(ch.Added), len(ch.Removed), len(ch.Updated), err)
 	}
 	ch.ApplyTo(&b.applied, want)
+	for _, k := range ch.Added {
+		b.shardSize[shardOf(k)]++
+	}
+	for _, k := range ch.Removed {
+		b.shardSize[shardOf(k)]--
+	}
 	for _, k := range goneDigests {
 		delete(b.digests, k)
 	}
