@@ -36,7 +36,7 @@ func setupDatapath(ctx context.Context, mgr ctrl.Manager, o options, slogger *sl
 		if err != nil {
 			return fmt.Errorf("datapath ipvs: %w", err)
 		}
-		// Draining endpoints and the periodic resync.
+		// Draining endpoints, drift checks and the periodic resync.
 		if err := mgr.Add(manager.RunnableFunc(b.Run)); err != nil {
 			return err
 		}

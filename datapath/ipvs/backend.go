@@ -61,6 +61,9 @@ type Stats struct {
 	HandleReopens int
 	// Draining: endpoints at weight 0 waiting for their connections to end.
 	Draining int
+	// Checks: drift checks run; DriftRepairs: those that found drift;
+	// DriftReads: netlink reads the checks and repairs made.
+	Checks, DriftRepairs, DriftReads int
 }
 
 // New opens the netlink sockets. It changes nothing until Apply.
@@ -483,11 +486,17 @@ func (b *Backend) sweep(ctx context.Context, keys []datapath.ServiceKey) error {
 	return nil
 }
 
-// Run sweeps draining destinations every DrainPoll and resyncs every
-// ResyncPeriod until ctx ends.
+// Run sweeps draining destinations every DrainPoll, checks for drift every
+// CheckInterval and resyncs every ResyncPeriod until ctx ends.
 func (b *Backend) Run(ctx context.Context) error {
 	sweep := time.NewTicker(b.opts.DrainPoll)
 	defer sweep.Stop()
+	var check <-chan time.Time
+	if b.opts.CheckInterval > 0 {
+		t := time.NewTicker(b.opts.CheckInterval)
+		defer t.Stop()
+		check = t.C
+	}
 	var resync <-chan time.Time
 	if b.opts.ResyncPeriod > 0 {
 		t := time.NewTicker(b.opts.ResyncPeriod)
@@ -501,6 +510,10 @@ func (b *Backend) Run(ctx context.Context) error {
 		case <-sweep.C:
 			if err := b.Sweep(ctx); err != nil && ctx.Err() == nil {
 				b.log.Warn("draining endpoints: sweep failed", "error", err)
+			}
+		case <-check:
+			if _, err := b.Check(ctx); err != nil && ctx.Err() == nil {
+				b.log.Error("IPVS drift check failed", "error", err)
 			}
 		case <-resync:
 			if err := b.Resync(ctx); err != nil && ctx.Err() == nil {
