@@ -49,6 +49,9 @@ type Stats struct {
 	Checks, FullChecks int
 	// Repairs: checks that found drift; TablesRebuilt: tables they rebuilt.
 	Repairs, TablesRebuilt int
+	// LastRepair: how long the last repair took to rebuild (detection
+	// not included).
+	LastRepair time.Duration
 }
 
 // Stats returns the counters so far.
@@ -116,6 +119,8 @@ func (b *Backend) Check(ctx context.Context, full bool) ([]string, error) {
 	b.log.Warn("nftables tables changed behind IronLB's back; rebuilding them", "tables", bad, "full-check", full)
 	b.stats.Repairs++
 	b.stats.TablesRebuilt += len(bad)
+	start := time.Now()
+	defer func() { b.stats.LastRepair = time.Since(start) }()
 	if err := b.rebuild(bad); err != nil {
 		b.log.Error("rebuilding drifted tables failed; replacing all", "tables", bad, "error", err)
 		b.synced = false
