@@ -292,16 +292,9 @@ func (b *Backend) metaComment(digest uint64) string {
 
 // readMeta returns the skeleton and state digests the table records.
 func (b *Backend) readMeta() (skel string, state uint64, err error) {
-	rules, err := b.rd.GetRules(b.table, &nft.Chain{Table: b.table, Name: chainMeta})
-	if err != nil {
-		return "", 0, err
-	}
-	if len(rules) != 1 {
-		return "", 0, fmt.Errorf("%d rules in %s", len(rules), chainMeta)
-	}
-	c, ok := userdata.GetString(rules[0].UserData, userdata.TypeComment)
-	if !ok {
-		return "", 0, errors.New("no comment")
+	c := b.metaRecord()
+	if c == "" {
+		return "", 0, fmt.Errorf("no record in %s", chainMeta)
 	}
 	if _, err := fmt.Sscanf(c, "ironlb datapath skeleton=%s state=%x", &skel, &state); err != nil {
 		return "", 0, fmt.Errorf("comment %q: %w", c, err)
