@@ -250,3 +250,29 @@ func BenchmarkDriftRepair(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkDriftCheck: what Run costs when nothing drifted, with n
+// services of 10 endpoints: the canary check (every second) and the full
+// comparison (every minute).
+func BenchmarkDriftCheck(b *testing.B) {
+	for _, n := range []int{1000, 10000} {
+		for _, full := range []bool{false, true} {
+			name := fmt.Sprintf("services=%d/canary", n)
+			if full {
+				name = fmt.Sprintf("services=%d/full", n)
+			}
+			b.Run(name, func(b *testing.B) {
+				lab := vlan.New(b, vlan.Options{Nodes: 1})
+				be := backendFor(b, lab.Nodes[0])
+				apply(b, be, benchState(n, 10))
+				b.ResetTimer()
+				for range b.N {
+					repaired, err := be.Check(context.Background(), full)
+					if err != nil || repaired != nil {
+						b.Fatalf("check without drift: repaired %v, %v", repaired, err)
+					}
+				}
+			})
+		}
+	}
+}
