@@ -123,15 +123,18 @@ func BenchmarkGuestThroughput(b *testing.B) {
 	b.ReportMetric(mbps(viaVIP)/mbps(direct), "vip/direct")
 }
 
-// BenchmarkGuestDriftRepair: 1,000 services of 10 endpoints plus one
-// served by a real pod, repaired by Run (1 s checks) after `ipvsadm -C`
-// and the dummy interface deleted (flush), or after one VIP address
-// deleted (one-vip). repaired-ms: until the repair is done (detection
-// included); reply-ms: until the client is answered through the VIP;
-// netlink-calls/repair: the reads and writes the checks and the repair
-// made; writes/repair: IPVS, address and nftables writes alone. Under
-// TCG the times are emulated; the counts are not.
+// BenchmarkGuestDriftRepair: 1,000 services of 10 endpoints on 10 VIPs,
+// plus port 80 of the first VIP served by a real pod, repaired by Run (1 s
+// checks) after `ipvsadm -C` and the dummy interface deleted (flush), or
+// after that VIP's address deleted (one-vip). repaired-ms: until the whole
+// repair is done (detection included), i.e. the last VIP is back;
+// first-vip-reply-ms: until the client is answered through the first VIP
+// (the repair goes VIP by VIP); netlink-calls/repair: the reads and writes
+// the checks and the repair made; writes/repair: IPVS, address and
+// nftables writes alone. Under TCG the times are emulated; the counts are
+// not.
 func BenchmarkGuestDriftRepair(b *testing.B) {
+	firstVIP := netip.AddrFrom4([4]byte{203, 0, 113, 1}) // benchState's first
 	for _, tc := range []struct {
 		name  string
 		drift func(l *lab, h *mipvs.Handle)
@@ -145,16 +148,16 @@ func BenchmarkGuestDriftRepair(b *testing.B) {
 		{"services=1000/one-vip", func(l *lab, h *mipvs.Handle) {
 			link, err := l.nodeNL.LinkByName(defaultInterface)
 			must(b, err)
-			must(b, l.nodeNL.AddrDel(link, vipAddr(vipA4)))
+			must(b, l.nodeNL.AddrDel(link, vipAddr(firstVIP)))
 		}},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			l := newLab(b, 1, 1)
 			be := l.newBackend(Options{ResyncPeriod: -1})
 			st := benchState(1000, 10)
-			maps.Copy(st.Services, l.state(svcSpec{name: "web", vips: []netip.Addr{vipA4}, pods: l.pods}).Services)
+			maps.Copy(st.Services, l.state(svcSpec{name: "web", vips: []netip.Addr{firstVIP}, pods: l.pods}).Services)
 			applyOK(b, be, st)
-			l.pinVIP(vipA4)
+			l.pinVIP(firstVIP)
 			h, err := mipvs.New(l.nodePath)
 			must(b, err)
 			defer h.Close()
@@ -166,7 +169,7 @@ func BenchmarkGuestDriftRepair(b *testing.B) {
 				<-done
 			}()
 			served := func() bool {
-				c, err := l.dial("tcp", netip.AddrPortFrom(vipA4, 80), 300*time.Millisecond)
+				c, err := l.dial("tcp", netip.AddrPortFrom(firstVIP, 80), 300*time.Millisecond)
 				if err == nil {
 					_, err = readLine(c)
 					c.Close()
@@ -180,13 +183,6 @@ func BenchmarkGuestDriftRepair(b *testing.B) {
 				before := be.Stats()
 				start := time.Now()
 				tc.drift(l, h)
-				for be.Stats().DriftRepairs == before.DriftRepairs {
-					if time.Since(start) > 5*time.Minute {
-						b.Fatal("no repair within 5 minutes")
-					}
-					time.Sleep(5 * time.Millisecond)
-				}
-				toRepair += time.Since(start)
 				for !served() {
 					if time.Since(start) > 5*time.Minute {
 						b.Fatal("no reply within 5 minutes")
@@ -194,6 +190,14 @@ func BenchmarkGuestDriftRepair(b *testing.B) {
 					time.Sleep(10 * time.Millisecond)
 				}
 				toReply += time.Since(start)
+				// Stats waits for a running repair to finish.
+				for be.Stats().DriftRepairs == before.DriftRepairs {
+					if time.Since(start) > 5*time.Minute {
+						b.Fatal("no repair within 5 minutes")
+					}
+					time.Sleep(5 * time.Millisecond)
+				}
+				toRepair += time.Since(start)
 				s := be.Stats()
 				w := (s.IPVSWrites - before.IPVSWrites) + (s.AddressChanges - before.AddressChanges) + (s.NftTransactions - before.NftTransactions)
 				writes += w
@@ -201,7 +205,7 @@ func BenchmarkGuestDriftRepair(b *testing.B) {
 			}
 			ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 / float64(b.N) }
 			b.ReportMetric(ms(toRepair), "repaired-ms")
-			b.ReportMetric(ms(toReply), "reply-ms")
+			b.ReportMetric(ms(toReply), "first-vip-reply-ms")
 			b.ReportMetric(float64(calls)/float64(b.N), "netlink-calls/repair")
 			b.ReportMetric(float64(writes)/float64(b.N), "writes/repair")
 		})
