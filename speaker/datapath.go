@@ -36,7 +36,7 @@ func setupDatapath(ctx context.Context, mgr ctrl.Manager, o options, slogger *sl
 		if err != nil {
 			return fmt.Errorf("datapath ipvs: %w", err)
 		}
-		// Draining endpoints and the periodic resync.
+		// Draining endpoints, drift checks and the periodic resync.
 		if err := mgr.Add(manager.RunnableFunc(b.Run)); err != nil {
 			return err
 		}
@@ -46,10 +46,9 @@ func setupDatapath(ctx context.Context, mgr ctrl.Manager, o options, slogger *sl
 		if err != nil {
 			return fmt.Errorf("datapath nftables: %w", err)
 		}
-		if err := mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
-			<-ctx.Done()
-			return b.Close()
-		})); err != nil {
+		// Drift repair (tables flushed or deleted by something else on
+		// the node); closes the backend when the speaker stops.
+		if err := mgr.Add(manager.RunnableFunc(b.Run)); err != nil {
 			return err
 		}
 		backend = b

@@ -61,6 +61,9 @@ type Stats struct {
 	HandleReopens int
 	// Draining: endpoints at weight 0 waiting for their connections to end.
 	Draining int
+	// Checks: drift checks run; DriftRepairs: those that found drift;
+	// DriftReads: netlink reads the checks and repairs made.
+	Checks, DriftRepairs, DriftReads int
 }
 
 // New opens the netlink sockets. It changes nothing until Apply.
@@ -297,8 +300,11 @@ func (b *Backend) incremental(ctx context.Context, want datapath.State, ch datap
 }
 
 // syncKeys brings the given services and the VIP addresses in line.
-// Addresses go first when they go away and last when they come, so that a
-// VIP is local only while its IPVS services exist.
+// Addresses go first when they go away, and come when their services are
+// in place, so that a VIP is local only while its IPVS services exist.
+// Keys are handled VIP by VIP, each VIP's address added right after its
+// services: after a full sync or a drift repair of thousands of services,
+// the first VIPs answer long before the last are written.
 func (b *Backend) syncKeys(ctx context.Context, keys []datapath.ServiceKey, want datapath.State, wantVIPs map[netip.Addr]bool) error {
 	for _, a := range sortedAddrs(b.vips) {
 		if !wantVIPs[a] {
@@ -309,10 +315,21 @@ func (b *Backend) syncKeys(ctx context.Context, keys []datapath.ServiceKey, want
 			b.stats.AddressChanges++
 		}
 	}
-	slices.SortFunc(keys, datapath.ServiceKey.Compare)
+	bind := func(a netip.Addr) error {
+		if !wantVIPs[a] || b.vips[a] {
+			return nil
+		}
+		if err := addVIP(b.nl, b.link, a); err != nil {
+			return err
+		}
+		b.vips[a] = true
+		b.stats.AddressChanges++
+		return nil
+	}
+	slices.SortFunc(keys, datapath.ServiceKey.Compare) // by VIP first
 	keys = slices.Compact(keys)
 	var drained []datapath.ServiceKey
-	for _, k := range keys {
+	for i, k := range keys {
 		newDrains, err := b.syncService(ctx, k, want)
 		if err != nil {
 			return err
@@ -320,14 +337,15 @@ func (b *Backend) syncKeys(ctx context.Context, keys []datapath.ServiceKey, want
 		if newDrains {
 			drained = append(drained, k)
 		}
-	}
-	for _, a := range sortedAddrs(wantVIPs) {
-		if !b.vips[a] {
-			if err := addVIP(b.nl, b.link, a); err != nil {
+		if i+1 == len(keys) || keys[i+1].VIP != k.VIP {
+			if err := bind(k.VIP); err != nil {
 				return err
 			}
-			b.vips[a] = true
-			b.stats.AddressChanges++
+		}
+	}
+	for _, a := range sortedAddrs(wantVIPs) { // VIPs none of whose services changed
+		if err := bind(a); err != nil {
+			return err
 		}
 	}
 	// Destinations without connections need not wait for the next sweep.
@@ -483,11 +501,17 @@ func (b *Backend) sweep(ctx context.Context, keys []datapath.ServiceKey) error {
 	return nil
 }
 
-// Run sweeps draining destinations every DrainPoll and resyncs every
-// ResyncPeriod until ctx ends.
+// Run sweeps draining destinations every DrainPoll, checks for drift every
+// CheckInterval and resyncs every ResyncPeriod until ctx ends.
 func (b *Backend) Run(ctx context.Context) error {
 	sweep := time.NewTicker(b.opts.DrainPoll)
 	defer sweep.Stop()
+	var check <-chan time.Time
+	if b.opts.CheckInterval > 0 {
+		t := time.NewTicker(b.opts.CheckInterval)
+		defer t.Stop()
+		check = t.C
+	}
 	var resync <-chan time.Time
 	if b.opts.ResyncPeriod > 0 {
 		t := time.NewTicker(b.opts.ResyncPeriod)
@@ -501,6 +525,10 @@ func (b *Backend) Run(ctx context.Context) error {
 		case <-sweep.C:
 			if err := b.Sweep(ctx); err != nil && ctx.Err() == nil {
 				b.log.Warn("draining endpoints: sweep failed", "error", err)
+			}
+		case <-check:
+			if _, err := b.Check(ctx); err != nil && ctx.Err() == nil {
+				b.log.Error("IPVS drift check failed", "error", err)
 			}
 		case <-resync:
 			if err := b.Resync(ctx); err != nil && ctx.Err() == nil {

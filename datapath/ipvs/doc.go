@@ -82,6 +82,18 @@
 // endpoint that is in the State with weight 0 (terminating but serving) is
 // kept for as long as the State keeps it.
 //
+// # Drift
+//
+// Something else on the node may delete IronLB's IPVS services (`ipvsadm
+// -C`), its VIP addresses or the dummy interface, or flush the nftables
+// ruleset. Run checks every Options.CheckInterval (1 s) with reads whose
+// cost does not grow with destinations: the interface and its addresses,
+// the IPVS service list and the nftables meta rule. planDrift (pure) names
+// what differs from the backend's view of the kernel; only that is
+// re-read and rewritten (a deleted VIP address costs one write). Changed
+// destinations and set elements are found by the full Resync every
+// Options.ResyncPeriod.
+//
 // # The netlink library
 //
 // github.com/moby/ipvs blocks forever when a netlink reply is lost and

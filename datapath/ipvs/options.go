@@ -37,6 +37,10 @@ type Options struct {
 	// was changed behind the backend's back (incremental Applies only touch
 	// services whose State changed); 0 is 10 minutes, negative never.
 	ResyncPeriod time.Duration
+	// CheckInterval is how often Run checks cheaply for drift (IPVS
+	// services, VIP addresses, the dummy interface or the nftables table
+	// removed behind the backend's back); 0 is 1 s, negative never.
+	CheckInterval time.Duration
 	// Now is the clock; nil is time.Now.
 	Now func() time.Time
 	// Logger; nil discards.
@@ -51,6 +55,7 @@ const (
 	defaultDrainTimeout = 30 * time.Second
 	defaultDrainPoll    = 2 * time.Second
 	defaultResync       = 10 * time.Minute
+	defaultCheck        = time.Second
 )
 
 func (o Options) withDefaults() (Options, error) {
@@ -86,6 +91,9 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.ResyncPeriod == 0 {
 		o.ResyncPeriod = defaultResync
+	}
+	if o.CheckInterval == 0 {
+		o.CheckInterval = defaultCheck
 	}
 	if o.Now == nil {
 		o.Now = time.Now

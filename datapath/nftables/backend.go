@@ -36,6 +36,14 @@ type Options struct {
 	// Mark is the packet-mark bit for masquerade; 0 is DefaultMark. It
 	// must be a single bit.
 	Mark uint32
+	// CheckInterval is how often Run looks for drift (tables deleted or
+	// flushed by something else on the node) with a cheap canary check;
+	// 0 is 1 s, negative never.
+	CheckInterval time.Duration
+	// FullCheckPeriod is how often Run compares every set element and
+	// chain name of the tables with what was applied; 0 is 60 s, negative
+	// never.
+	FullCheckPeriod time.Duration
 	// Logger; nil discards.
 	Logger *slog.Logger
 }
@@ -65,6 +73,9 @@ type Backend struct {
 	digests map[datapath.ServiceKey]uint64
 	digest  uint64
 	vipRefs map[netip.Addr]int
+	// shardSize: chains of services per shard (see serviceChains), what
+	// each shard's chain count follows.
+	shardSize []int
 	// hairpin: backend addresses in use (count) and every address in the
 	// kernel's hairpin sets. Unused ones are removed lazily: removing set
 	// elements costs the kernel a grace period (~10 ms), and a stale
@@ -73,6 +84,9 @@ type Backend struct {
 	hairpinRefs   map[netip.Addr]int
 	hairpinKernel map[netip.Addr]bool
 	hairpinStale  map[netip.Addr]bool // in the kernel, unused
+
+	drift driftOptions
+	stats Stats
 
 	// lastCommit is how long the kernel took for the last transaction
 	// (benchmarks report it).
@@ -102,6 +116,7 @@ func New(opts Options) (*Backend, error) {
 		mark:  opts.Mark,
 		skel:  skeletonDigest(opts.Mark),
 		log:   opts.Logger,
+		drift: driftOptions{interval: opts.CheckInterval, fullPeriod: opts.FullCheckPeriod}.withDefaults(),
 		ns:    -1,
 	}
 	for i := range shardCount {
@@ -254,7 +269,9 @@ func (b *Backend) adopt(want datapath.State, digests map[datapath.ServiceKey]uin
 	b.digest = digest
 	b.vipRefs = map[netip.Addr]int{}
 	b.hairpinRefs = map[netip.Addr]int{}
+	b.shardSize = make([]int, shardCount)
 	for k, vs := range want.Services {
+		b.shardSize[shardOf(k)] += serviceChains(vs)
 		b.vipRefs[k.VIP]++
 		for a := range vs.Backends {
 			b.hairpinRefs[a.Addr()]++
@@ -276,16 +293,9 @@ func (b *Backend) metaComment(digest uint64) string {
 
 // readMeta returns the skeleton and state digests the table records.
 func (b *Backend) readMeta() (skel string, state uint64, err error) {
-	rules, err := b.rd.GetRules(b.table, &nft.Chain{Table: b.table, Name: chainMeta})
-	if err != nil {
-		return "", 0, err
-	}
-	if len(rules) != 1 {
-		return "", 0, fmt.Errorf("%d rules in %s", len(rules), chainMeta)
-	}
-	c, ok := userdata.GetString(rules[0].UserData, userdata.TypeComment)
-	if !ok {
-		return "", 0, errors.New("no comment")
+	c := b.metaRecord()
+	if c == "" {
+		return "", 0, fmt.Errorf("no record in %s", chainMeta)
 	}
 	if _, err := fmt.Sscanf(c, "ironlb datapath skeleton=%s state=%x", &skel, &state); err != nil {
 		return "", 0, fmt.Errorf("comment %q: %w", c, err)
@@ -322,63 +332,127 @@ func (b *Backend) kernelHairpins() (map[netip.Addr]bool, error) {
 
 // fullSync replaces the tables in one transaction.
 func (b *Backend) fullSync(want datapath.State) error {
-	c := b.enc
 	existing, err := b.rd.ListTablesOfFamily(nft.TableFamilyINet)
 	if err != nil {
 		return fmt.Errorf("nftables backend: list tables: %w", err)
 	}
 	for _, t := range existing {
 		if owned(b.table.Name, t.Name) {
-			c.DelTable(t)
+			b.enc.DelTable(t)
 		}
 	}
-	sets := map[*nft.Table]map[string]*nft.Set{}
-	addSets := func(t *nft.Table, specs func(bool) []setSpec) error {
-		sets[t] = map[string]*nft.Set{}
-		for _, v6 := range []bool{false, true} {
-			for _, s := range specs(v6) {
-				set := s.set(t)
-				if err := c.AddSet(set, nil); err != nil {
-					return fmt.Errorf("nftables backend: set %s: %w", s.name, err)
-				}
-				sets[t][s.name] = set
-			}
-		}
-		return nil
-	}
-	addChains := func(base []baseChain, regular []*nft.Chain) {
-		for _, ch := range regular {
-			c.AddChain(ch)
-		}
-		for _, bc := range base {
-			ch := c.AddChain(bc.chain)
-			for _, r := range bc.rules {
-				c.AddRule(&nft.Rule{Table: ch.Table, Chain: ch, Exprs: r})
-			}
-		}
-	}
-	main := c.AddTable(b.table)
-	if err := addSets(main, mainSetSpecs); err != nil {
+	digests, digest := digestState(want)
+	hairpins, err := b.addMainTable(want, digest)
+	if err != nil {
 		return err
 	}
-	addChains(skeleton(main, b.mark))
-	for _, t := range b.shards {
-		c.AddTable(t)
-		if err := addSets(t, shardSetSpecs); err != nil {
+	byShard := servicesByShard(want)
+	for i := range b.shards {
+		if err := b.addShardTable(i, byShard[i], want); err != nil {
 			return err
 		}
-		addChains(shardSkeleton(t), nil)
 	}
+	if err := b.commit(); err != nil {
+		return fmt.Errorf("nftables backend: replace tables inet %s and its %d shards (%d services): %w", b.table.Name, shardCount, len(want.Services), err)
+	}
+	b.adopt(want, digests, digest, hairpins)
+	b.log.Info("nftables tables replaced", "table", b.table.Name, "shards", shardCount, "services", len(want.Services))
+	return nil
+}
+
+// servicesByShard groups a State's keys by shard, each group sorted.
+func servicesByShard(st datapath.State) [][]datapath.ServiceKey {
+	out := make([][]datapath.ServiceKey, shardCount)
+	for _, k := range st.SortedKeys() {
+		i := shardOf(k)
+		out[i] = append(out[i], k)
+	}
+	return out
+}
+
+// addSets adds a table's sets to the batch, by name.
+func (b *Backend) addSets(t *nft.Table, specs func(bool) []setSpec) (map[string]*nft.Set, error) {
+	out := map[string]*nft.Set{}
+	for _, v6 := range []bool{false, true} {
+		for _, s := range specs(v6) {
+			set := s.set(t)
+			if err := b.enc.AddSet(set, nil); err != nil {
+				return nil, fmt.Errorf("nftables backend: set %s: %w", s.name, err)
+			}
+			out[s.name] = set
+		}
+	}
+	return out, nil
+}
+
+func (b *Backend) addChains(base []baseChain, regular []*nft.Chain) {
+	c := b.enc
+	for _, ch := range regular {
+		c.AddChain(ch)
+	}
+	for _, bc := range base {
+		ch := c.AddChain(bc.chain)
+		for _, r := range bc.rules {
+			c.AddRule(&nft.Rule{Table: ch.Table, Chain: ch, Exprs: r})
+		}
+	}
+}
+
+// addMainTable adds to the batch the main table as want needs it: its
+// sets and their elements, the skeleton and the meta record of digest. It
+// returns the hairpin addresses it holds.
+func (b *Backend) addMainTable(want datapath.State, digest uint64) (map[netip.Addr]bool, error) {
+	c := b.enc
+	main := c.AddTable(b.table)
+	sets, err := b.addSets(main, mainSetSpecs)
+	if err != nil {
+		return nil, err
+	}
+	b.addChains(skeleton(main, b.mark))
 	els := map[*nft.Set][]nft.SetElement{}
-	add := func(t *nft.Table, set string, e nft.SetElement) {
-		s := sets[t][set]
-		els[s] = append(els[s], e)
-	}
+	add := func(set string, e nft.SetElement) { els[sets[set]] = append(els[sets[set]], e) }
 	hairpins := map[netip.Addr]bool{}
+	vips := map[netip.Addr]bool{}
 	for _, k := range want.SortedKeys() {
 		vs := want.Services[k]
 		f := fam(k.VIP.Is6())
-		st := b.shardTable(k)
+		if vs.LocalOnly {
+			add(setLocal+f, nft.SetElement{Key: serviceKeyBytes(k)})
+		}
+		if !vips[k.VIP] {
+			vips[k.VIP] = true
+			add(setVIPs+f, nft.SetElement{Key: k.VIP.AsSlice()})
+		}
+		for _, a := range vs.SortedBackends() {
+			if !hairpins[a.Addr()] {
+				hairpins[a.Addr()] = true
+				add(setHairpin+fam(a.Addr().Is6()), nft.SetElement{Key: hairpinKey(a.Addr())})
+			}
+		}
+	}
+	for s, e := range els {
+		if err := addElements(c, s, e); err != nil {
+			return nil, err
+		}
+	}
+	c.AddChain(&nft.Chain{Table: main, Name: chainMeta})
+	b.addMeta(digest)
+	return hairpins, nil
+}
+
+// addShardTable adds to the batch shard i with the services keys (of
+// want) that belong to it.
+func (b *Backend) addShardTable(i int, keys []datapath.ServiceKey, want datapath.State) error {
+	c := b.enc
+	st := c.AddTable(b.shards[i])
+	sets, err := b.addSets(st, shardSetSpecs)
+	if err != nil {
+		return err
+	}
+	b.addChains(shardSkeleton(st), nil)
+	els := map[*nft.Set][]nft.SetElement{}
+	for _, k := range keys {
+		vs := want.Services[k]
 		if vs.Sources.Restricted {
 			b.addSourceChain(st, k, vs.Sources)
 		}
@@ -386,38 +460,14 @@ func (b *Backend) fullSync(want datapath.State) error {
 		for _, r := range serviceRules(k, vs, b.mark) {
 			c.AddRule(&nft.Rule{Table: st, Chain: ch, Exprs: r})
 		}
-		key := serviceKeyBytes(k)
-		add(st, setServices+f, nft.SetElement{Key: key, VerdictData: &expr.Verdict{Kind: expr.VerdictGoto, Chain: ch.Name}})
-		if vs.LocalOnly {
-			add(main, setLocal+f, nft.SetElement{Key: key})
-		}
-		for a := range vs.Backends {
-			if !hairpins[a.Addr()] {
-				hairpins[a.Addr()] = true
-				add(main, setHairpin+fam(a.Addr().Is6()), nft.SetElement{Key: hairpinKey(a.Addr())})
-			}
-		}
-	}
-	vips := map[netip.Addr]bool{}
-	for k := range want.Services {
-		if !vips[k.VIP] {
-			vips[k.VIP] = true
-			add(main, setVIPs+fam(k.VIP.Is6()), nft.SetElement{Key: k.VIP.AsSlice()})
-		}
+		s := sets[setServices+fam(k.VIP.Is6())]
+		els[s] = append(els[s], nft.SetElement{Key: serviceKeyBytes(k), VerdictData: &expr.Verdict{Kind: expr.VerdictGoto, Chain: ch.Name}})
 	}
 	for s, e := range els {
 		if err := addElements(c, s, e); err != nil {
 			return err
 		}
 	}
-	c.AddChain(&nft.Chain{Table: main, Name: chainMeta})
-	digests, digest := digestState(want)
-	b.addMeta(digest)
-	if err := b.commit(); err != nil {
-		return fmt.Errorf("nftables backend: replace tables inet %s and its %d shards (%d services): %w", main.Name, shardCount, len(want.Services), err)
-	}
-	b.adopt(want, digests, digest, hairpins)
-	b.log.Info("nftables tables replaced", "table", main.Name, "shards", shardCount, "services", len(want.Services))
 	return nil
 }
 

@@ -223,6 +223,15 @@ func (b *Backend) incremental(want datapath.State, ch datapath.Changes) error {
 	if err := b.commit(); err != nil {
 		return fmt.Errorf("nftables backend: update %d added, %d removed, %d changed services: %w", len(ch.Added), len(ch.Removed), len(ch.Updated), err)
 	}
+	for _, k := range ch.Added {
+		b.shardSize[shardOf(k)] += serviceChains(want.Services[k])
+	}
+	for _, k := range ch.Removed {
+		b.shardSize[shardOf(k)] -= serviceChains(b.applied.Services[k])
+	}
+	for _, u := range ch.Updated {
+		b.shardSize[shardOf(u.Key)] += serviceChains(want.Services[u.Key]) - serviceChains(b.applied.Services[u.Key])
+	}
 	ch.ApplyTo(&b.applied, want)
 	for _, k := range goneDigests {
 		delete(b.digests, k)

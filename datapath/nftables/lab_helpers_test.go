@@ -43,7 +43,7 @@ type testLab struct {
 	udp map[string]*udpServer
 }
 
-func newTestLab(t *testing.T) *testLab {
+func newTestLab(t testing.TB) *testLab {
 	t.Helper()
 	lab := vlan.New(t, vlan.Options{Nodes: 2, Clients: 1})
 	l := &testLab{lab: lab, node1: lab.Nodes[0], node2: lab.Nodes[1], client: lab.Clients[0],
@@ -102,7 +102,7 @@ type tcpServer struct {
 	accepted atomic.Int64
 }
 
-func startTCPServer(t *testing.T, pod *vlan.Host) *tcpServer {
+func startTCPServer(t testing.TB, pod *vlan.Host) *tcpServer {
 	ln, err := pod.Listen("tcp", fmt.Sprintf("[::]:%d", podPort))
 	if err != nil {
 		t.Fatal(err)
@@ -147,7 +147,7 @@ type udpServer struct {
 	received atomic.Int64
 }
 
-func startUDPServer(t *testing.T, pod *vlan.Host) *udpServer {
+func startUDPServer(t testing.TB, pod *vlan.Host) *udpServer {
 	pc, err := pod.ListenPacket("udp", fmt.Sprintf("[::]:%d", podPort))
 	if err != nil {
 		t.Fatal(err)

@@ -102,3 +102,12 @@ func (b *Backend) delSourceChain(t *nft.Table, k datapath.ServiceKey) {
 	b.enc.FlushChain(ch)
 	b.enc.DelChain(ch)
 }
+
+// serviceChains is how many chains a service has in its shard: its own,
+// and its source-range chain when restricted.
+func serviceChains(vs datapath.VirtualService) int {
+	if vs.Sources.Restricted {
+		return 2
+	}
+	return 1
+}

@@ -40,9 +40,15 @@ var targets = []target{
 	{"BenchmarkSourceRangesFullSync/services=10000/ranges=5", "ms/sync", "nftables: full sync of 10,000 Services x 10 endpoints x 5 source ranges < 3 s", 3000},
 	{"BenchmarkSourceRangesChange/services=10000/ranges=5", "ms/change", "nftables: one Service's source ranges change (10,000 Services x 5 ranges) < 10 ms", 10},
 	{"BenchmarkThroughputRatio", "vip/direct", "nftables: throughput via VIP / direct >= 0.9", -0.9},
+	{"BenchmarkDriftRepair/services=10000/endpoints=10", "flush-to-rules-ms", "nftables: `nft flush ruleset` -> rules back < 5 s (10,000 Services x 10 endpoints)", 5000},
+	{"BenchmarkDriftRepair/services=10000/endpoints=10", "flush-to-reply-ms", "nftables: `nft flush ruleset` -> first successful request < 5 s", 5000},
 	{"BenchmarkGuestFullSync/services=10000/endpoints=10", "ns/op", "IPVS (in qemu TCG): full sync of 10,000 Services x 10 endpoints < 3 s", 3e9},
 	{"BenchmarkGuestEndpointChange", "ns/op", "IPVS (in qemu TCG): one endpoint change < 10 ms", 1e7},
 	{"BenchmarkGuestThroughput", "vip/direct", "IPVS (in qemu TCG): throughput via VIP / direct >= 0.9", -0.9},
+	{"BenchmarkGuestDriftRepair/services=1000/flush", "first-vip-reply-ms", "IPVS (in qemu TCG): `ipvsadm -C` and ironlb0 deleted -> first VIP answers again < 5 s (1,000 Services x 10 endpoints on 10 VIPs; see netlink-calls/repair)", 5000},
+	{"BenchmarkGuestDriftRepair/services=1000/flush", "repaired-ms", "IPVS (in qemu TCG): `ipvsadm -C` and ironlb0 deleted -> every VIP back < 5 s", 5000},
+	{"BenchmarkGuestDriftRepair/services=1000/one-vip", "first-vip-reply-ms", "IPVS (in qemu TCG): one VIP address deleted -> it answers again < 5 s", 5000},
+	{"BenchmarkGuestDriftRepair/services=1000/one-vip", "writes/repair", "IPVS: one VIP address deleted is repaired with one write, not a rebuild", 1},
 }
 
 func main() {

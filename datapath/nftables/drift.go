@@ -1,0 +1,371 @@
+package nftables
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"fmt"
+	"maps"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	nft "github.com/google/nftables"
+	"github.com/google/nftables/userdata"
+
+	"github.com/ironlb/ironlb/datapath"
+)
+
+// Drift: something else on the node (`nft flush ruleset`, a firewall
+// service restarting, an operator) may delete or empty the backend's
+// tables. Applies only follow changes of the State, so Run checks the
+// kernel on its own, the way kube-proxy does: a cheap canary check often
+// (one table dump and one small rule dump per owned table, whatever the
+// number of services) and a full comparison of chain names and set
+// elements now and then. What differs is rebuilt table by table (see
+// tablesToRepair), from the last applied State; other tables are never
+// read for changes nor written.
+
+type driftOptions struct {
+	interval, fullPeriod time.Duration
+}
+
+func (o driftOptions) withDefaults() driftOptions {
+	if o.interval == 0 {
+		o.interval = time.Second
+	}
+	if o.fullPeriod == 0 {
+		o.fullPeriod = time.Minute
+	}
+	return o
+}
+
+// Stats count the drift checks and repairs, for metrics, tests and
+// benchmarks.
+type Stats struct {
+	Checks, FullChecks int
+	// Repairs: checks that found drift; TablesRebuilt: tables they rebuilt.
+	Repairs, TablesRebuilt int
+	// LastRepair: how long the last repair took to rebuild (detection
+	// not included).
+	LastRepair time.Duration
+}
+
+// Stats returns the counters so far.
+func (b *Backend) Stats() Stats {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.stats
+}
+
+// Run checks for drift every CheckInterval (full comparison every
+// FullCheckPeriod) until ctx ends, then closes the backend.
+func (b *Backend) Run(ctx context.Context) error {
+	defer func() { _ = b.Close() }()
+	tick := func(d time.Duration) (<-chan time.Time, func()) {
+		if d < 0 {
+			return nil, func() {}
+		}
+		t := time.NewTicker(d)
+		return t.C, t.Stop
+	}
+	check, stopCheck := tick(b.drift.interval)
+	defer stopCheck()
+	full, stopFull := tick(b.drift.fullPeriod)
+	defer stopFull()
+	for {
+		var err error
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-check:
+			_, err = b.Check(ctx, false)
+		case <-full:
+			_, err = b.Check(ctx, true)
+		}
+		if err != nil && ctx.Err() == nil {
+			b.log.Error("nftables drift check failed", "error", err)
+		}
+	}
+}
+
+// Check compares the owned tables with the last applied State (a cheap
+// canary check, or with full every chain name and set element) and
+// rebuilds those that differ, in one transaction. It returns the tables it
+// rebuilt. Nothing happens before the first Apply.
+func (b *Backend) Check(ctx context.Context, full bool) ([]string, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.sock == nil {
+		return nil, fmt.Errorf("nftables backend: closed")
+	}
+	if err := ctx.Err(); err != nil || !b.synced {
+		return nil, err
+	}
+	if b.stats.Checks++; full {
+		b.stats.FullChecks++
+	}
+	have, err := b.observe(full)
+	if err != nil {
+		return nil, err
+	}
+	bad := tablesToRepair(b.expected(full), have)
+	if len(bad) == 0 {
+		return nil, nil
+	}
+	b.log.Warn("nftables tables changed behind IronLB's back; rebuilding them", "tables", bad, "full-check", full)
+	b.stats.Repairs++
+	b.stats.TablesRebuilt += len(bad)
+	start := time.Now()
+	defer func() { b.stats.LastRepair = time.Since(start) }()
+	if err := b.rebuild(bad); err != nil {
+		b.log.Error("rebuilding drifted tables failed; replacing all", "tables", bad, "error", err)
+		b.synced = false
+		if ferr := b.fullSync(b.applied); ferr != nil {
+			return bad, fmt.Errorf("nftables backend: repair %v: %w; full resync: %w", bad, err, ferr)
+		}
+	}
+	return bad, nil
+}
+
+// rebuild replaces the named owned tables with what the applied State
+// needs, in one transaction (a missing table is created: the add before
+// the delete makes the delete valid either way).
+func (b *Backend) rebuild(names []string) error {
+	var byShard [][]datapath.ServiceKey
+	var hairpins map[netip.Addr]bool
+	for _, name := range names {
+		t, i := b.ownedTable(name)
+		b.enc.AddTable(t)
+		b.enc.DelTable(t)
+		var err error
+		if i < 0 {
+			hairpins, err = b.addMainTable(b.applied, b.digest)
+		} else {
+			if byShard == nil {
+				byShard = servicesByShard(b.applied)
+			}
+			err = b.addShardTable(i, byShard[i], b.applied)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	if err := b.commit(); err != nil {
+		return fmt.Errorf("nftables backend: rebuild tables %v: %w", names, err)
+	}
+	if hairpins != nil {
+		b.hairpinKernel = hairpins
+		b.hairpinStale = map[netip.Addr]bool{}
+	}
+	return nil
+}
+
+// ownedTable returns the table called name and its shard index (-1: the
+// main table).
+func (b *Backend) ownedTable(name string) (*nft.Table, int) {
+	for i, t := range b.shards {
+		if t.Name == name {
+			return t, i
+		}
+	}
+	return b.table, -1
+}
+
+// mainChainNames are the chains of the main table.
+func mainChainNames(mark uint32) []string {
+	base, regular := skeleton(&nft.Table{}, mark)
+	names := map[string]bool{chainMeta: true}
+	for _, c := range regular {
+		names[c.Name] = true
+	}
+	for _, c := range base {
+		names[c.chain.Name] = true
+	}
+	return sortedNames(names)
+}
+
+// shardCanary is the chain whose rule count stands for a shard's rules.
+const shardCanary = "nat-prerouting"
+
+// expected returns the signatures the owned tables must show.
+func (b *Backend) expected(full bool) map[string]tableSig {
+	mainChains := mainChainNames(b.mark)
+	shardRules := strconv.Itoa(len(shardSkeleton(&nft.Table{})[0].rules))
+	// A table's use count is its chains plus its sets.
+	mainUse := len(mainChains) + 2*len(mainSetSpecs(false))
+	shardUse := len(shardSkeleton(&nft.Table{})) + 2*len(shardSetSpecs(false))
+	out := map[string]tableSig{b.table.Name: {Present: true, Use: uint32(mainUse), Canary: b.metaComment(b.digest)}}
+	for i, t := range b.shards {
+		out[t.Name] = tableSig{Present: true, Use: uint32(shardUse + b.shardSize[i]), Canary: shardRules}
+	}
+	if !full {
+		return out
+	}
+	base, _ := skeleton(&nft.Table{}, b.mark)
+	rules := map[string]int{}
+	for _, c := range base {
+		rules[c.chain.Name] = len(c.rules)
+	}
+	sets := map[string][]string{}
+	for a := range b.vipRefs {
+		sets[setVIPs+fam(a.Is6())] = append(sets[setVIPs+fam(a.Is6())], string(a.AsSlice()))
+	}
+	for a := range b.hairpinKernel {
+		sets[setHairpin+fam(a.Is6())] = append(sets[setHairpin+fam(a.Is6())], string(hairpinKey(a)))
+	}
+	shardChains := make([][]string, shardCount)
+	shardSets := make([]map[string][]string, shardCount)
+	for i := range shardSets {
+		shardSets[i] = map[string][]string{}
+		for _, bc := range shardSkeleton(&nft.Table{}) {
+			shardChains[i] = append(shardChains[i], bc.chain.Name)
+		}
+	}
+	for k, vs := range b.applied.Services {
+		f := fam(k.VIP.Is6())
+		if vs.LocalOnly {
+			sets[setLocal+f] = append(sets[setLocal+f], string(serviceKeyBytes(k)))
+		}
+		i := shardOf(k)
+		shardChains[i] = append(shardChains[i], chainName(k))
+		if vs.Sources.Restricted {
+			shardChains[i] = append(shardChains[i], sourceChainName(k))
+		}
+		shardSets[i][setServices+f] = append(shardSets[i][setServices+f], string(serviceKeyBytes(k)))
+	}
+	m := out[b.table.Name]
+	m.Detail = detailDigest(mainChains, rules, sets)
+	out[b.table.Name] = m
+	shardRuleCounts := map[string]int{}
+	for _, bc := range shardSkeleton(&nft.Table{}) {
+		shardRuleCounts[bc.chain.Name] = len(bc.rules)
+	}
+	for i, t := range b.shards {
+		s := out[t.Name]
+		s.Detail = detailDigest(shardChains[i], shardRuleCounts, shardSets[i])
+		out[t.Name] = s
+	}
+	return out
+}
+
+// observe reads the owned tables' signatures from the kernel.
+func (b *Backend) observe(full bool) (map[string]tableSig, error) {
+	tables, err := b.rd.ListTablesOfFamily(nft.TableFamilyINet)
+	if err != nil {
+		return nil, fmt.Errorf("nftables backend: list tables: %w", err)
+	}
+	var chains map[string][]string // by table
+	if full {
+		all, err := b.rd.ListChainsOfTableFamily(nft.TableFamilyINet)
+		if err != nil {
+			return nil, fmt.Errorf("nftables backend: list chains: %w", err)
+		}
+		chains = map[string][]string{}
+		for _, c := range all {
+			chains[c.Table.Name] = append(chains[c.Table.Name], c.Name)
+		}
+	}
+	out := map[string]tableSig{}
+	for _, t := range tables {
+		_, i := b.ownedTable(t.Name)
+		if t.Name != b.table.Name && i < 0 {
+			continue // not ours: not even looked at
+		}
+		own := b.table
+		if i >= 0 {
+			own = b.shards[i]
+		}
+		// google/nftables decodes the count in host order; the kernel
+		// sends it in network order.
+		sig := tableSig{Present: true, Use: binary.BigEndian.Uint32(binary.NativeEndian.AppendUint32(nil, t.Use))}
+		if i < 0 {
+			sig.Canary = b.metaRecord()
+		} else if rules, err := b.rd.GetRules(own, &nft.Chain{Table: own, Name: shardCanary}); err == nil {
+			sig.Canary = strconv.Itoa(len(rules))
+		}
+		if full {
+			if sig.Detail, err = b.observeDetail(own, i < 0, chains[t.Name]); err != nil {
+				return nil, err
+			}
+		}
+		out[t.Name] = sig
+	}
+	return out, nil
+}
+
+// metaRecord is the main table's meta comment, "" if it cannot be read.
+func (b *Backend) metaRecord() string {
+	rules, err := b.rd.GetRules(b.table, &nft.Chain{Table: b.table, Name: chainMeta})
+	if err != nil || len(rules) != 1 {
+		return ""
+	}
+	c, _ := userdata.GetString(rules[0].UserData, userdata.TypeComment)
+	return c
+}
+
+// observeDetail digests one owned table as expected does. A chain or set
+// that cannot be read counts as empty, so the table differs.
+func (b *Backend) observeDetail(t *nft.Table, main bool, chains []string) (string, error) {
+	rules := map[string]int{}
+	specs := shardSetSpecs
+	var fixed []string
+	if main {
+		specs = mainSetSpecs
+		base, _ := skeleton(t, b.mark)
+		for _, c := range base {
+			fixed = append(fixed, c.chain.Name)
+		}
+	} else {
+		for _, c := range shardSkeleton(t) {
+			fixed = append(fixed, c.chain.Name)
+		}
+	}
+	for _, name := range fixed {
+		if rs, err := b.rd.GetRules(t, &nft.Chain{Table: t, Name: name}); err == nil {
+			rules[name] = len(rs)
+		}
+	}
+	sets := map[string][]string{}
+	for _, v6 := range []bool{false, true} {
+		for _, s := range specs(v6) {
+			if s.dynamic {
+				continue // filled by packets, not by IronLB
+			}
+			els, err := b.rd.GetSetElements(s.set(t))
+			if err != nil {
+				continue
+			}
+			for _, e := range els {
+				// Keys only: google/nftables does not decode a map's
+				// verdicts, and the chain names are compared anyway.
+				sets[s.name] = append(sets[s.name], string(e.Key))
+			}
+		}
+	}
+	return detailDigest(chains, rules, sets), nil
+}
+
+// detailDigest digests chain names, rule counts and set elements in an
+// order-independent way. Pure.
+func detailDigest(chains []string, rules map[string]int, sets map[string][]string) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "chains %s\n", strings.Join(slices.Sorted(slices.Values(chains)), ","))
+	for _, name := range slices.Sorted(maps.Keys(rules)) {
+		fmt.Fprintf(h, "rules %s %d\n", name, rules[name])
+	}
+	for _, name := range slices.Sorted(maps.Keys(sets)) {
+		els := slices.Sorted(slices.Values(sets[name]))
+		if len(els) == 0 {
+			continue
+		}
+		fmt.Fprintf(h, "set %s %d\n", name, len(els))
+		for _, e := range els {
+			h.Write([]byte(hex.EncodeToString([]byte(e)) + "\n"))
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil))[:16]
+}
