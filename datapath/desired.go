@@ -26,6 +26,11 @@ type Inputs struct {
 	// EndpointSlices of those Services (others are ignored); they are
 	// matched by the kubernetes.io/service-name label and namespace.
 	EndpointSlices []*discoveryv1.EndpointSlice
+	// DeadNodes are the nodes the speakers' liveness protocol holds dead
+	// (their link or their speaker is gone): their endpoints get no new
+	// connections while a ready endpoint on another node is left, long
+	// before Kubernetes marks them not ready.
+	DeadNodes map[string]bool
 }
 
 // Desired computes the datapath state for one node. Pure, deterministic
@@ -66,7 +71,7 @@ func Desired(in Inputs) State {
 	})
 	owners := map[ServiceKey]types.NamespacedName{}
 	for _, svc := range svcs {
-		addService(&st, owners, topology{node: in.Node, zone: in.Zone}, svc, slicesBySvc[types.NamespacedName{Namespace: svc.Namespace, Name: svc.Name}], report)
+		addService(&st, owners, topology{node: in.Node, zone: in.Zone, dead: in.DeadNodes}, svc, slicesBySvc[types.NamespacedName{Namespace: svc.Namespace, Name: svc.Name}], report)
 	}
 	slices.SortFunc(st.Problems, compareProblems)
 	st.Problems = slices.CompactFunc(st.Problems, func(a, b Problem) bool { return compareProblems(a, b) == 0 })

@@ -3,6 +3,7 @@ package datapath
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
@@ -14,6 +15,7 @@ type endpoint struct {
 	addr                        netip.AddrPort
 	ready, serving, terminating bool
 	local                       bool
+	node                        string // the endpoint's nodeName ("" if unset)
 	// Topology hints: the zones and nodes the EndpointSlice controller
 	// meant the endpoint for (nil: none).
 	forZones, forNodes []string
@@ -79,6 +81,9 @@ func collectEndpoints(node string, slices []*discoveryv1.EndpointSlice, portName
 				terminating: ep.Conditions.Terminating != nil && *ep.Conditions.Terminating,
 				local:       ep.NodeName != nil && *ep.NodeName == node,
 			}
+			if ep.NodeName != nil {
+				e.node = *ep.NodeName
+			}
 			if ep.Hints != nil {
 				for _, z := range ep.Hints.ForZones {
 					e.forZones = append(e.forZones, z.Name)
@@ -136,10 +141,18 @@ func slicePort(sl *discoveryv1.EndpointSlice, name string, proto corev1.Protocol
 //     hints; remote endpoints are never used, even when there is no local
 //     one.
 //
-// Endpoints that are serving and terminating but not chosen, and ready
-// endpoints that the hints leave out, stay with Weight 0 (draining: their
-// connections go on, no new ones). Endpoints that are not serving are left
-// out; their connections are over as far as the datapath is concerned.
+// Endpoints on nodes the speakers hold dead are avoided like the ones hints
+// leave out, as long as a ready endpoint on a live node is left: the node's
+// link or speaker is gone, Kubernetes will not say so for tens of seconds,
+// and until then half the new connections would go nowhere. With no ready
+// endpoint on a live node, they are used as before (a speaker dead on a
+// live node must not empty the Service).
+//
+// Endpoints that are serving and terminating but not chosen, ready
+// endpoints that the hints leave out and ready endpoints avoided on dead
+// nodes stay with Weight 0 (draining: their connections go on, no new
+// ones). Endpoints that are not serving are left out; their connections
+// are over as far as the datapath is concerned.
 func backendsFor(eps []endpoint, localOnly bool, topo topology) map[netip.AddrPort]Backend {
 	mode := topoNone
 	if !localOnly {
@@ -154,21 +167,20 @@ func backendsFor(eps []endpoint, localOnly bool, topo topology) map[netip.AddrPo
 			}
 		}
 	}
-	anyReady := false
-	for _, e := range scope {
-		if e.ready && topo.admits(mode, e) {
-			anyReady = true
-			break
-		}
+	avoid := func(e endpoint) bool { return topo.dead[e.node] }
+	if !slices.ContainsFunc(scope, func(e endpoint) bool { return e.ready && !avoid(e) }) {
+		avoid = func(endpoint) bool { return false }
 	}
+	chosen := func(e endpoint) bool { return e.ready && topo.admits(mode, e) && !avoid(e) }
+	anyReady := slices.ContainsFunc(scope, chosen)
 	out := map[netip.AddrPort]Backend{}
 	for _, e := range scope {
 		b := Backend{Terminating: e.terminating, Local: e.local}
 		switch {
-		case e.ready && topo.admits(mode, e):
+		case chosen(e):
 			b.Weight = 1
 		case e.ready:
-			b.Weight = 0 // another zone's (or node's), by the hints
+			b.Weight = 0 // another zone's (or node's), by the hints; or on a dead node
 		case e.serving && e.terminating && !anyReady:
 			b.Weight = 1 // the KEP-1669 fallback
 		case e.serving && e.terminating:

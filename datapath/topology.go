@@ -5,6 +5,9 @@ import "slices"
 // topology is where this node is, for topology hints.
 type topology struct {
 	node, zone string
+	// dead: nodes held dead by the speakers, whose endpoints are avoided
+	// (see backendsFor).
+	dead map[string]bool
 }
 
 // topoMode is how hints narrow a virtual service's endpoints.

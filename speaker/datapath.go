@@ -11,13 +11,15 @@ import (
 
 	"github.com/ironlb/ironlb/datapath/ipvs"
 	"github.com/ironlb/ironlb/datapath/nftables"
+	"github.com/ironlb/ironlb/pkg/trigger"
 	"github.com/ironlb/ironlb/speaker/dpsync"
+	"github.com/ironlb/ironlb/speaker/members"
 )
 
 // setupDatapath chooses the backend (-datapath) and registers its
 // reconciler. auto prefers IPVS and falls back to nftables where the kernel
 // has no IPVS, as kube-proxy does.
-func setupDatapath(ctx context.Context, mgr ctrl.Manager, o options, slogger *slog.Logger, log logr.Logger) error {
+func setupDatapath(ctx context.Context, mgr ctrl.Manager, o options, mem *members.Members, wake *trigger.Trigger, slogger *slog.Logger, log logr.Logger) error {
 	mode := o.datapath
 	if mode == "off" {
 		return nil
@@ -57,9 +59,24 @@ func setupDatapath(ctx context.Context, mgr ctrl.Manager, o options, slogger *sl
 	s := &dpsync.Syncer{
 		Client: mgr.GetClient(), Recorder: mgr.GetEventRecorderFor("ironlb-speaker"),
 		Log: log.WithName("datapath"), Node: o.node, Backend: backend,
+		DeadNodes: func() map[string]bool { return deadNodes(mem.PeerInfo()) }, Wake: wake,
 	}
 	if err := s.SetupWithManager(ctx, mgr); err != nil {
 		return fmt.Errorf("set up datapath: %w", err)
 	}
 	return nil
+}
+
+// deadNodes are the nodes whose speaker the liveness protocol declared
+// dead: seen alive, then silent (its link or its speaker gone). Nodes that
+// left (a speaker stopping cleanly) or were never heard of (no speaker
+// there) are not: their pods are presumed reachable.
+func deadNodes(peers []members.Peer) map[string]bool {
+	out := map[string]bool{}
+	for _, p := range peers {
+		if p.State == "dead" {
+			out[p.Name] = true
+		}
+	}
+	return out
 }

@@ -27,6 +27,7 @@ import (
 	"github.com/ironlb/ironlb/pkg/metricsserving"
 	"github.com/ironlb/ironlb/pkg/trigger"
 	"github.com/ironlb/ironlb/speaker/bgpsync"
+	"github.com/ironlb/ironlb/speaker/dpsync"
 	"github.com/ironlb/ironlb/speaker/l2sync"
 	"github.com/ironlb/ironlb/speaker/layer2"
 	"github.com/ironlb/ironlb/speaker/members"
@@ -117,7 +118,8 @@ func run(ctx context.Context, o options) error {
 	if err := setupBGP(mgr, o, bind, &cfg, bgpTrigger, slogger, log); err != nil {
 		return err
 	}
-	if err := setupDatapath(ctx, mgr, o, slogger, log); err != nil {
+	dpTrigger := &trigger.Trigger{}
+	if err := setupDatapath(ctx, mgr, o, mem, dpTrigger, slogger, log); err != nil {
 		return err
 	}
 	if o.healthChecks {
@@ -136,6 +138,7 @@ func run(ctx context.Context, o options) error {
 				return
 			case <-mem.Changes():
 				l2trigger.Add(l2sync.Key)
+				dpTrigger.Add(dpsync.DeadNodesKey)
 			case c := <-ann.Conflicts():
 				log.Info("address conflict", "ip", c.IP, "interface", c.Interface, "mac", c.MAC.String(), "cleared", c.Cleared)
 				l2trigger.Add(l2sync.Key)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -106,19 +107,29 @@ func Since(before, now map[netip.AddrPort]Counts) map[netip.AddrPort]Counts {
 // Request is one connection to target: a line out, a line back (a pod
 // started with StartPod answers it).
 func Request(ctx context.Context, client *vlan.Host, target netip.AddrPort, timeout time.Duration) error {
+	_, err := Ask(ctx, client, target, timeout)
+	return err
+}
+
+// Ask is Request returning the name of the pod that answered.
+func Ask(ctx context.Context, client *vlan.Host, target netip.AddrPort, timeout time.Duration) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	conn, err := client.DialContext(ctx, "tcp", target.String())
 	if err != nil {
-		return err
+		return "", err
 	}
 	defer conn.Close()
 	if dl, ok := ctx.Deadline(); ok {
 		_ = conn.SetDeadline(dl)
 	}
 	if _, err := fmt.Fprintln(conn, "hello"); err != nil {
-		return err
+		return "", err
 	}
-	_, err = bufio.NewReader(conn).ReadString('\n')
-	return err
+	line, err := bufio.NewReader(conn).ReadString('\n')
+	if err != nil {
+		return "", err
+	}
+	pod, _, _ := strings.Cut(line, " ")
+	return pod, nil
 }

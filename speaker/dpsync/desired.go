@@ -24,7 +24,8 @@ import (
 // that).
 type desired struct {
 	node  string
-	zone  string // the node's topology.kubernetes.io/zone, for topology hints
+	zone  string          // the node's topology.kubernetes.io/zone, for topology hints
+	dead  map[string]bool // nodes held dead by the speakers' liveness protocol
 	state datapath.State
 	// vipsOf: the VIPs each Service had when it was last looked at;
 	// svcsOn is the reverse index.
@@ -35,15 +36,16 @@ type desired struct {
 }
 
 // newDesired computes the whole State from scratch.
-func newDesired(node, zone string, svcs []*corev1.Service, eps []*discoveryv1.EndpointSlice) *desired {
+func newDesired(node, zone string, dead map[string]bool, svcs []*corev1.Service, eps []*discoveryv1.EndpointSlice) *desired {
 	d := &desired{
 		node:   node,
 		zone:   zone,
+		dead:   dead,
 		vipsOf: map[types.NamespacedName][]netip.Addr{},
 		svcsOn: map[netip.Addr]map[types.NamespacedName]bool{},
 		keysOn: map[netip.Addr]map[datapath.ServiceKey]bool{},
 	}
-	d.state = datapath.Desired(datapath.Inputs{Node: node, Zone: zone, Services: svcs, EndpointSlices: eps})
+	d.state = datapath.Desired(datapath.Inputs{Node: node, Zone: zone, DeadNodes: dead, Services: svcs, EndpointSlices: eps})
 	for _, svc := range svcs {
 		d.setVIPs(nameOf(svc), datapath.VIPs(svc))
 	}
@@ -84,7 +86,7 @@ func (d *desired) group(name types.NamespacedName, svc *corev1.Service) (vips []
 // returns the services of the State that may have changed, and the
 // problems found.
 func (d *desired) update(name types.NamespacedName, svc *corev1.Service, vips []netip.Addr, in datapath.Inputs) ([]datapath.ServiceKey, []datapath.Problem) {
-	in.Node, in.Zone = d.node, d.zone
+	in.Node, in.Zone, in.DeadNodes = d.node, d.zone, d.dead
 	if svc != nil {
 		in.Services = append(in.Services, svc)
 		d.setVIPs(name, datapath.VIPs(svc))

@@ -114,7 +114,12 @@ func TestIncrementalStateMatchesDesired(t *testing.T) {
 			}
 		}
 		svcs, eps := w.all()
-		d := newDesired("n1", "", svcs, eps)
+		// Half the histories run with a node held dead by the speakers.
+		var dead map[string]bool
+		if seed%2 == 1 {
+			dead = map[string]bool{"n2": true}
+		}
+		d := newDesired("n1", "", dead, svcs, eps)
 		for step := 0; step < 40; step++ {
 			name := names[r.IntN(len(names))]
 			var what string
@@ -138,7 +143,7 @@ func TestIncrementalStateMatchesDesired(t *testing.T) {
 			touched, _ := d.update(name, svc, vips, w.inputsFor(name, others))
 
 			svcs, eps := w.all()
-			want := datapath.Desired(datapath.Inputs{Node: "n1", Services: svcs, EndpointSlices: eps})
+			want := datapath.Desired(datapath.Inputs{Node: "n1", DeadNodes: dead, Services: svcs, EndpointSlices: eps})
 			if !reflect.DeepEqual(d.state.Services, want.Services) {
 				t.Fatalf("seed %d step %d (%s %s): incremental state differs from Desired:\n got %v\nwant %v", seed, step, what, name, d.state.Services, want.Services)
 			}

@@ -7,6 +7,8 @@ package dpsync
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"sync"
 
 	"github.com/go-logr/logr"
@@ -22,6 +24,7 @@ import (
 
 	"github.com/ironlb/ironlb/datapath"
 	"github.com/ironlb/ironlb/pkg/svcrequest"
+	"github.com/ironlb/ironlb/pkg/trigger"
 )
 
 // ReasonDatapathProblem is the event reason for a Service the datapath
@@ -52,6 +55,10 @@ type Syncer struct {
 	Log      logr.Logger
 	Node     string
 	Backend  Backend
+	// DeadNodes returns the nodes the speakers' liveness protocol holds
+	// dead (nil: none); Wake signals that it may have changed.
+	DeadNodes func() map[string]bool
+	Wake      *trigger.Trigger
 
 	mu      sync.Mutex
 	desired *desired // nil until the first full sync succeeded
@@ -86,7 +93,11 @@ func (s *Syncer) SetupWithManager(ctx context.Context, mgr ctrl.Manager) error {
 		}
 		return []reconcile.Request{{NamespacedName: nodeKey}}
 	})
-	return ctrl.NewControllerManagedBy(mgr).Named("datapath").
+	b := ctrl.NewControllerManagedBy(mgr).Named("datapath")
+	if s.Wake != nil {
+		b = b.WatchesRawSource(s.Wake.Source())
+	}
+	return b.
 		For(&corev1.Service{}).
 		Watches(&discoveryv1.EndpointSlice{}, toService).
 		Watches(&corev1.Node{}, ownNode).
@@ -96,6 +107,18 @@ func (s *Syncer) SetupWithManager(ctx context.Context, mgr ctrl.Manager) error {
 // nodeKey is the reconcile key of this node's Node object: no Service has
 // an empty namespace and name.
 var nodeKey = types.NamespacedName{}
+
+// DeadNodesKey is the reconcile key of a change of the dead nodes (Wake):
+// no Service has an empty namespace.
+var DeadNodesKey = reconcile.Request{NamespacedName: types.NamespacedName{Name: "dead-nodes"}}
+
+// dead returns the nodes held dead now.
+func (s *Syncer) dead() map[string]bool {
+	if s.DeadNodes == nil {
+		return nil
+	}
+	return s.DeadNodes()
+}
 
 // zone reads this node's topology.kubernetes.io/zone label ("" when the
 // Node or the label is missing: topology hints by zone then do not apply).
@@ -116,6 +139,17 @@ func (s *Syncer) Reconcile(ctx context.Context, req reconcile.Request) (reconcil
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.desired == nil {
+		return reconcile.Result{}, s.fullSync(ctx)
+	}
+	if req.NamespacedName == DeadNodesKey.NamespacedName {
+		dead := s.dead()
+		if maps.Equal(dead, s.desired.dead) {
+			return reconcile.Result{}, nil
+		}
+		// Every Service with endpoints on a node that died or came back
+		// may change: recompute all, and hand the backend only what
+		// differs (its Apply diffs), so the kernel sees a small change.
+		s.Log.Info("nodes held dead changed; recomputing the datapath", "dead", slices.Sorted(maps.Keys(dead)))
 		return reconcile.Result{}, s.fullSync(ctx)
 	}
 	if req.NamespacedName == nodeKey {
@@ -170,7 +204,7 @@ func (s *Syncer) fullSync(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	d := newDesired(s.Node, zone, in, slices)
+	d := newDesired(s.Node, zone, s.dead(), in, slices)
 	s.report(types.NamespacedName{}, d.state.Problems)
 	if err := s.Backend.Apply(ctx, d.state); err != nil {
 		return fmt.Errorf("apply datapath: %w", err)

@@ -1,0 +1,159 @@
+// Package faults_test checks what IronLB does on the worst day, as it
+// happens: a node lost is its LAN link going down (a killed process would
+// leave its kernel forwarding), with a client sending steady traffic to
+// every VIP and counting the requests that fail.
+package faults_test
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/ironlb/ironlb/e2e/cluster"
+)
+
+// TestLostNodesPodsGetNoNewConnections loses a node that holds one of the
+// pods of a Cluster Service (layer 2, both families), first a node that
+// does not announce the VIPs, then the announcing node. Each time, once the
+// speakers hold the node dead (a quarter of a second), no node's datapath
+// sends it new connections, long before Kubernetes would mark its endpoints
+// not ready (here: never), so from then on no request fails. The node comes
+// back and serves again.
+func TestLostNodesPodsGetNoNewConnections(t *testing.T) {
+	c := cluster.Start(t, cluster.Options{Datapath: "nftables", ControllerArgs: []string{"-ip-mode", "Proxy"}})
+	ctx := context.Background()
+	lan := c.Lab.Clients[0]
+	for _, route := range [][]string{
+		{"route", "replace", "203.0.113.0/24", "dev", lan.Iface},
+		{"-6", "route", "replace", "2001:db8:300::/64", "dev", lan.Iface},
+	} {
+		if out, err := lan.Exec(ctx, "ip", route...); err != nil {
+			t.Fatalf("client ip %v: %v: %s", route, err, out)
+		}
+	}
+	c.Create(t, cluster.Pool("lan", "203.0.113.0/24", "2001:db8:300::/120"), cluster.L2("lan", []string{"lan"}, "eth0"))
+	var pods []*cluster.Pod
+	for _, n := range c.Lab.Nodes {
+		pods = append(pods, c.StartPod(t, n.Name, "web-"+n.Name))
+	}
+	c.Create(t, cluster.LoadBalancer("default", "web", cluster.DualStack))
+	c.SetEndpoints(t, "default", "web", cluster.Endpoints(pods...)...)
+	var vips []netip.AddrPort
+	for _, ip := range c.WaitForIPs(t, "default", "web", 2) {
+		vips = append(vips, netip.AddrPortFrom(ip, 80))
+	}
+	for _, vip := range vips {
+		cluster.Eventually(t, 60*time.Second, "a request to "+vip.String(), func() error {
+			return cluster.Request(ctx, lan, vip, time.Second)
+		})
+	}
+	owner := c.WaitForAnnouncer(t, "default", "web", vips[0].Addr(), func(string) bool { return true })
+	traffic := cluster.StartTraffic(t, lan, 15*time.Millisecond, time.Second, vips...)
+	time.Sleep(time.Second)
+	if n := traffic.Snapshot(); anyFailed(n) {
+		t.Fatalf("requests failed before any fault: %+v", n)
+	}
+
+	var bystander string
+	for _, n := range c.Lab.Nodes {
+		if n.Name != owner && n.Name != c.WaitForAnnouncer(t, "default", "web", vips[1].Addr(), func(string) bool { return true }) {
+			bystander = n.Name
+		}
+	}
+	if bystander == "" {
+		// Both VIPs on two different nodes: any other node holds a pod too.
+		for _, n := range c.Lab.Nodes {
+			if n.Name != owner {
+				bystander = n.Name
+			}
+		}
+	}
+	for _, lost := range []string{bystander, owner} {
+		t.Run("lose "+lost, func(t *testing.T) {
+			loseAndReturn(t, c, traffic, lost)
+		})
+	}
+}
+
+// loseAndReturn takes node's LAN link down for 6 s and up again, and checks
+// the failed requests: some in the first second (the speakers need a
+// quarter of a second to hold it dead, and a request waits a second before
+// it counts as failed), none after that, none once it is back.
+func loseAndReturn(t *testing.T, c *cluster.Cluster, traffic *cluster.Traffic, node string) {
+	h := c.Lab.Host(node)
+	atLoss := traffic.Snapshot()
+	if err := h.SetLink(false); err != nil {
+		t.Fatal(err)
+	}
+	lost := time.Now()
+	time.Sleep(1500 * time.Millisecond)
+	settled := traffic.Snapshot()
+	time.Sleep(4500 * time.Millisecond)
+	beforeReturn := traffic.Snapshot()
+	if err := h.SetLink(true); err != nil {
+		t.Fatal(err)
+	}
+	back := time.Now()
+	time.Sleep(3 * time.Second)
+	end := traffic.Snapshot()
+
+	for vip, n := range cluster.Since(atLoss, settled) {
+		t.Logf("%s: %d of %d requests failed in the 1.5 s after %s was lost", vip, n.Failed, n.Sent, node)
+	}
+	for vip, n := range cluster.Since(settled, beforeReturn) {
+		if n.Sent < 100 {
+			t.Errorf("%s: only %d requests while %s was lost: the traffic did not run", vip, n.Sent, node)
+		}
+		if n.Failed > 0 {
+			t.Errorf("%s: %d of %d requests failed from 1.5 s to 6 s after %s was lost (last failure %v after the loss): %v",
+				vip, n.Failed, n.Sent, node, n.LastFailure.Sub(lost).Round(time.Millisecond), n.LastError)
+		}
+	}
+	for vip, n := range cluster.Since(beforeReturn, end) {
+		if n.Failed > 1 {
+			t.Errorf("%s: %d of %d requests failed in the 3 s after %s came back (last failure %v after): %v",
+				vip, n.Failed, n.Sent, node, n.LastFailure.Sub(back).Round(time.Millisecond), n.LastError)
+		}
+	}
+	// Back: its pod serves again.
+	pod := "web-" + node
+	cluster.Eventually(t, 30*time.Second, pod+" to answer through the VIP again", func() error {
+		return answeredBy(c, pod)
+	})
+}
+
+func anyFailed(counts map[netip.AddrPort]cluster.Counts) bool {
+	for _, n := range counts {
+		if n.Failed > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// answeredBy asks the first VIP of Service default/web until pod answers
+// (a few tries: requests are balanced).
+func answeredBy(c *cluster.Cluster, pod string) error {
+	var svc corev1.Service
+	if err := c.Client.Get(context.Background(), client.ObjectKey{Namespace: "default", Name: "web"}, &svc); err != nil {
+		return err
+	}
+	vip := netip.AddrPortFrom(netip.MustParseAddr(svc.Status.LoadBalancer.Ingress[0].IP), 80)
+	seen := map[string]bool{}
+	for range 12 {
+		name, err := cluster.Ask(context.Background(), c.Lab.Clients[0], vip, time.Second)
+		if err != nil {
+			return err
+		}
+		if name == pod {
+			return nil
+		}
+		seen[name] = true
+	}
+	return fmt.Errorf("answers from %v only", seen)
+}
