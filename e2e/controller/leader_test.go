@@ -103,7 +103,7 @@ func TestControllerRestartedInItsPodServesAtOnce(t *testing.T) {
 	for round := 1; round <= 3; round++ {
 		var took time.Duration
 		metricsAddr = fmt.Sprintf("127.0.0.1:%d", freePort(t))
-		leader, took = l.restartSamePod(leader, "ironlb-controller-0", "-metrics-bind-address", metricsAddr)
+		leader, took = l.restartSamePod(leader, "ironlb-controller-0", "-metrics-bind-address", metricsAddr, "-metrics-secure=false")
 		t.Logf("round %d: new Service's address %v after the restart", round, took)
 		if took >= time.Second {
 			t.Errorf("round %d: a controller restarted in its pod served a new Service %v after it started, want < 1s", round, took)

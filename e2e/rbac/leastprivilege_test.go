@@ -94,7 +94,11 @@ var (
 		{"update", node, false},
 		{"delete", node, false},
 		{"create", pods, false},
-		{"create", sysLeases, false},
+		// The speakers' presence Lease (pkg/presence), in their own
+		// namespace only.
+		{"create", sysLeases, true},
+		{"update", sysLeases + "/ironlb-speakers", true},
+		{"create", otherLeases, false},
 		{"update", webhookConfig, false},
 		{"create", clusterRoles, false},
 		{"create", sysRoleBindings, false},
