@@ -25,35 +25,9 @@ import (
 // not ready (here: never), so from then on no request fails. The node comes
 // back and serves again.
 func TestLostNodesPodsGetNoNewConnections(t *testing.T) {
-	c := cluster.Start(t, cluster.Options{Datapath: "nftables", ControllerArgs: []string{"-ip-mode", "Proxy"}})
-	ctx := context.Background()
-	lan := c.Lab.Clients[0]
-	for _, route := range [][]string{
-		{"route", "replace", "203.0.113.0/24", "dev", lan.Iface},
-		{"-6", "route", "replace", "2001:db8:300::/64", "dev", lan.Iface},
-	} {
-		if out, err := lan.Exec(ctx, "ip", route...); err != nil {
-			t.Fatalf("client ip %v: %v: %s", route, err, out)
-		}
-	}
-	c.Create(t, cluster.Pool("lan", "203.0.113.0/24", "2001:db8:300::/120"), cluster.L2("lan", []string{"lan"}, "eth0"))
-	var pods []*cluster.Pod
-	for _, n := range c.Lab.Nodes {
-		pods = append(pods, c.StartPod(t, n.Name, "web-"+n.Name))
-	}
-	c.Create(t, cluster.LoadBalancer("default", "web", cluster.DualStack))
-	c.SetEndpoints(t, "default", "web", cluster.Endpoints(pods...)...)
-	var vips []netip.AddrPort
-	for _, ip := range c.WaitForIPs(t, "default", "web", 2) {
-		vips = append(vips, netip.AddrPortFrom(ip, 80))
-	}
-	for _, vip := range vips {
-		cluster.Eventually(t, 60*time.Second, "a request to "+vip.String(), func() error {
-			return cluster.Request(ctx, lan, vip, time.Second)
-		})
-	}
-	owner := c.WaitForAnnouncer(t, "default", "web", vips[0].Addr(), func(string) bool { return true })
-	traffic := cluster.StartTraffic(t, lan, 15*time.Millisecond, time.Second, vips...)
+	s := startLAN(t)
+	c, vips, owner := s.c, s.vips, s.owner
+	traffic := cluster.StartTraffic(t, s.client, 15*time.Millisecond, time.Second, vips...)
 	time.Sleep(time.Second)
 	if n := traffic.Snapshot(); anyFailed(n) {
 		t.Fatalf("requests failed before any fault: %+v", n)

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -293,4 +294,25 @@ func clientTLS(ca *authority, kp keyPair) (*tls.Config, error) {
 	pool := x509.NewCertPool()
 	pool.AddCert(ca.cert)
 	return &tls.Config{RootCAs: pool, Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil
+}
+
+// Freeze stops the API server with SIGSTOP, as a hung or overloaded API
+// server looks to its clients: connections open, nothing answers. The
+// returned function resumes it (SIGCONT); the test's cleanup resumes it too.
+func (s *Server) Freeze(t testing.TB) (resume func()) {
+	t.Helper()
+	p := s.apiserver.cmd.Process
+	if err := p.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatalf("SIGSTOP kube-apiserver: %v", err)
+	}
+	var once sync.Once
+	resume = func() {
+		once.Do(func() {
+			if err := p.Signal(syscall.SIGCONT); err != nil && !errors.Is(err, os.ErrProcessDone) {
+				t.Errorf("SIGCONT kube-apiserver: %v", err)
+			}
+		})
+	}
+	t.Cleanup(resume)
+	return resume
 }
