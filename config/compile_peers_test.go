@@ -57,7 +57,7 @@ func TestCompilePeerValid(t *testing.T) {
 		return p
 	}
 	m := get("min")
-	if m.Port != 179 || m.HoldTime != 90*time.Second || m.KeepaliveTime != 30*time.Second || m.ConnectTime != 10*time.Second ||
+	if m.Port != 179 || m.HoldTime != 90*time.Second || m.KeepaliveTime != 30*time.Second || m.ConnectTime != 5*time.Second ||
 		m.Address != netip.MustParseAddr("192.0.2.1") || m.SourceAddress.IsValid() || m.RouterID.IsValid() ||
 		m.BFD != nil || m.Password.IsSet() || m.IsInternal() || !m.SelectsNode(nil) {
 		t.Errorf("min = %+v", m)

@@ -93,7 +93,7 @@ type BGPPeerSpec struct {
 	// +optional
 	KeepaliveTime *metav1.Duration `json:"keepaliveTime,omitempty"`
 
-	// ConnectTime is the wait between connection attempts.
+	// ConnectTime is the wait between connection attempts (default 5s).
 	//
 	// +optional
 	ConnectTime *metav1.Duration `json:"connectTime,omitempty"`
