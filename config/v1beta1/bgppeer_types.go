@@ -10,7 +10,9 @@ import metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 // +kubebuilder:printcolumn:name="My ASN",type=integer,JSONPath=`.spec.myASN`
 // +kubebuilder:printcolumn:name="Peer ASN",type=integer,JSONPath=`.spec.peerASN`
 // +kubebuilder:printcolumn:name="BFD",type=string,JSONPath=`.spec.bfdProfile`
+// +kubebuilder:printcolumn:name="Valid",type=string,JSONPath=`.status.conditions[?(@.type=="Valid")].status`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+// +kubebuilder:subresource:status
 // +kubebuilder:validation:XValidation:rule="has(self.spec.peerASN) != has(self.spec.dynamicASN)",message="exactly one of spec.peerASN and spec.dynamicASN must be set"
 // +kubebuilder:validation:XValidation:rule="!(has(self.spec.password) && has(self.spec.passwordSecret))",message="spec.password and spec.passwordSecret are mutually exclusive"
 type BGPPeer struct {
@@ -82,17 +84,29 @@ type BGPPeerSpec struct {
 	RouterID string `json:"routerID,omitempty"`
 
 	// HoldTime of the session; 0 or at least 3s.
+	// The pattern is Go's duration syntax ("90s", "1m30s"): anything else
+	// would be stored but could not be read back.
 	//
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:Pattern=`^[-+]?(0|(([0-9]+(\.[0-9]*)?|\.[0-9]+)(ns|us|µs|μs|ms|s|m|h))+)$`
 	// +optional
 	HoldTime *metav1.Duration `json:"holdTime,omitempty"`
 
 	// KeepaliveTime of the session; at most a third of HoldTime.
+	// The pattern is Go's duration syntax ("90s", "1m30s"): anything else
+	// would be stored but could not be read back.
 	//
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:Pattern=`^[-+]?(0|(([0-9]+(\.[0-9]*)?|\.[0-9]+)(ns|us|µs|μs|ms|s|m|h))+)$`
 	// +optional
 	KeepaliveTime *metav1.Duration `json:"keepaliveTime,omitempty"`
 
 	// ConnectTime is the wait between connection attempts.
+	// The pattern is Go's duration syntax ("90s", "1m30s"): anything else
+	// would be stored but could not be read back.
 	//
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:Pattern=`^[-+]?(0|(([0-9]+(\.[0-9]*)?|\.[0-9]+)(ns|us|µs|μs|ms|s|m|h))+)$`
 	// +optional
 	ConnectTime *metav1.Duration `json:"connectTime,omitempty"`
 
