@@ -1,6 +1,8 @@
 package badinput
 
 import (
+	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -102,4 +104,22 @@ func typed(t *testing.T, u *unstructured.Unstructured) client.Object {
 		t.Fatal(err)
 	}
 	return o
+}
+
+// TestDocListsEveryCase keeps docs/bad-input.md in step with the corpus.
+func TestDocListsEveryCase(t *testing.T) {
+	cases, err := Load(corpusDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := os.ReadFile("../../docs/bad-input.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range cases {
+		row := fmt.Sprintf("| `%s` | `%s` | %s", c.Name, c.Field, c.Layer)
+		if !strings.Contains(string(doc), row) {
+			t.Errorf("docs/bad-input.md has no row starting %q", row)
+		}
+	}
 }
