@@ -42,7 +42,11 @@ type BGPAdvertisementSpec struct {
 	AggregationLengthV6 *int32 `json:"aggregationLengthV6,omitempty"`
 
 	// LocalPref is the LOCAL_PREF attribute, sent to iBGP peers only.
+	// The bounds are those of the Go type: a value outside them would be
+	// stored but could not be read back by the controller or the speakers.
 	//
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=4294967295
 	// +optional
 	LocalPref *uint32 `json:"localPref,omitempty"`
 

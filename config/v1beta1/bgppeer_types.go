@@ -84,17 +84,29 @@ type BGPPeerSpec struct {
 	RouterID string `json:"routerID,omitempty"`
 
 	// HoldTime of the session; 0 or at least 3s.
+	// The pattern is Go's duration syntax ("90s", "1m30s"): anything else
+	// would be stored but could not be read back.
 	//
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:Pattern=`^[-+]?(0|(([0-9]+(\.[0-9]*)?|\.[0-9]+)(ns|us|µs|μs|ms|s|m|h))+)$`
 	// +optional
 	HoldTime *metav1.Duration `json:"holdTime,omitempty"`
 
 	// KeepaliveTime of the session; at most a third of HoldTime.
+	// The pattern is Go's duration syntax ("90s", "1m30s"): anything else
+	// would be stored but could not be read back.
 	//
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:Pattern=`^[-+]?(0|(([0-9]+(\.[0-9]*)?|\.[0-9]+)(ns|us|µs|μs|ms|s|m|h))+)$`
 	// +optional
 	KeepaliveTime *metav1.Duration `json:"keepaliveTime,omitempty"`
 
 	// ConnectTime is the wait between connection attempts (default 5s).
+	// The pattern is Go's duration syntax ("90s", "1m30s"): anything else
+	// would be stored but could not be read back.
 	//
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:Pattern=`^[-+]?(0|(([0-9]+(\.[0-9]*)?|\.[0-9]+)(ns|us|µs|μs|ms|s|m|h))+)$`
 	// +optional
 	ConnectTime *metav1.Duration `json:"connectTime,omitempty"`
 

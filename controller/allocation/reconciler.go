@@ -163,7 +163,11 @@ func (r *Reconciler) failed(svc *corev1.Service, err error, report bool) {
 	}
 	r.Metrics.AllocationFailures.WithLabelValues(reason).Inc()
 	if report {
-		r.Recorder.Event(svc, corev1.EventTypeWarning, ReasonAllocationFailed, err.Error())
+		msg := err.Error()
+		if src := svcrequest.Source(svc, err); src != "" {
+			msg = src + ": " + msg // what to fix, e.g. "annotation ironlb.io/address-pool: pool "x" does not exist"
+		}
+		r.Recorder.Event(svc, corev1.EventTypeWarning, ReasonAllocationFailed, msg)
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -46,6 +47,10 @@ type Options struct {
 	// that must prepare files for the components' flags before they start
 	// (certificates signed by the server's CA) starts it first.
 	API *kubeapi.Server
+	// Webhook makes the controller serve its validating webhook on a
+	// loopback port with a throw-away certificate; InstallWebhook
+	// registers it with the API server.
+	Webhook bool
 }
 
 // Cluster is a running IronLB on a virtual LAN.
@@ -65,6 +70,9 @@ type Cluster struct {
 	controller *Proc
 	speakers   map[string]*Proc // node name -> speaker
 	podRoutes  map[string]bool  // nodes whose pod subnets the others route
+
+	webhookURL string // with Options.Webhook
+	webhookCA  []byte
 }
 
 // Scheme knows the built-in and IronLB types.
@@ -163,6 +171,13 @@ func setup(ctx context.Context, api *kubeapi.Server, lab *vlan.Lab, bin Binaries
 		if err := n.ForwardTo(context.Background(), "127.0.0.1:"+c.apiPort, u.Host); err != nil {
 			return nil, err
 		}
+	}
+	if opts.Webhook {
+		flags, err := c.webhookServing()
+		if err != nil {
+			return nil, fmt.Errorf("webhook: %w", err)
+		}
+		c.opts.ControllerArgs = append(slices.Clone(c.opts.ControllerArgs), flags...)
 	}
 	if err := c.StartController(); err != nil {
 		return nil, err

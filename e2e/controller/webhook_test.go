@@ -2,27 +2,16 @@ package controller_test
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"fmt"
-	"math/big"
-	"net"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/ironlb/ironlb/config/v1beta1"
+	"github.com/ironlb/ironlb/e2e/cluster"
 	"github.com/ironlb/ironlb/e2e/kubeapi"
 )
 
@@ -32,30 +21,13 @@ import (
 func (e *env) serveWebhook() {
 	e.t.Helper()
 	certDir := e.t.TempDir()
-	caPEM := writeServingCert(e.t, certDir)
+	caPEM, err := kubeapi.WriteServingCert(certDir)
+	if err != nil {
+		e.t.Fatal(err)
+	}
 	port := freePort(e.t)
 	e.startController("-webhook-port", fmt.Sprint(port), "-webhook-host", "127.0.0.1", "-webhook-cert-dir", certDir)
-
-	url := fmt.Sprintf("https://127.0.0.1:%d/validate-ironlb-io-v1beta1", port)
-	fail := admissionregistrationv1.Fail
-	none := admissionregistrationv1.SideEffectClassNone
-	e.create(&admissionregistrationv1.ValidatingWebhookConfiguration{
-		ObjectMeta: metav1.ObjectMeta{Name: "ironlb-validating-webhook"},
-		Webhooks: []admissionregistrationv1.ValidatingWebhook{{
-			Name:                    "validate.ironlb.io",
-			ClientConfig:            admissionregistrationv1.WebhookClientConfig{URL: &url, CABundle: caPEM},
-			FailurePolicy:           &fail,
-			SideEffects:             &none,
-			AdmissionReviewVersions: []string{"v1"},
-			Rules: []admissionregistrationv1.RuleWithOperations{{
-				Operations: []admissionregistrationv1.OperationType{"CREATE", "UPDATE", "DELETE"},
-				Rule: admissionregistrationv1.Rule{
-					APIGroups: []string{"ironlb.io"}, APIVersions: []string{"v1beta1"},
-					Resources: []string{"ipaddresspools", "l2advertisements", "bgpadvertisements", "bgppeers", "bfdprofiles", "communities"},
-				},
-			}},
-		}},
-	})
+	e.create(cluster.WebhookConfiguration(fmt.Sprintf("https://127.0.0.1:%d/validate-ironlb-io-v1beta1", port), caPEM))
 	// The webhook answers once the controller's cache has synced.
 	waitFor(e.t, 30*time.Second, "the webhook to answer", func() (bool, error) {
 		err := e.c.Create(context.Background(), pool("probe", "192.0.2.0/32"), client.DryRunAll)
@@ -100,54 +72,4 @@ func TestWebhookRejectsInvalidConfigurationNamingTheField(t *testing.T) {
 	if err := e.c.Create(ctx, peer); err == nil || !strings.Contains(err.Error(), "spec.bfdProfile") {
 		t.Fatalf("unknown BFD profile: want a rejection naming spec.bfdProfile, got %v", err)
 	}
-}
-
-// writeServingCert writes tls.crt and tls.key for 127.0.0.1 into dir and
-// returns the PEM of the CA that signed them.
-func writeServingCert(t testing.TB, dir string) []byte {
-	t.Helper()
-	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	caTmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "ironlb-test-ca"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
-	}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca, _ := x509.ParseCertificate(caDER)
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "127.0.0.1"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")},
-		KeyUsage:    x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
-	keyPEM := pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER})
-	if _, err := tls.X509KeyPair(certPEM, keyPEM); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "tls.crt"), certPEM, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "tls.key"), keyPEM, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER})
 }

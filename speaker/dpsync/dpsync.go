@@ -170,7 +170,7 @@ func (s *Syncer) Reconcile(ctx context.Context, req reconcile.Request) (reconcil
 		return reconcile.Result{}, err
 	}
 	touched, problems := s.desired.update(req.NamespacedName, svc, vips, in)
-	s.report(req.NamespacedName, problems)
+	s.report(ctx, req.NamespacedName, problems)
 	if len(touched) == 0 {
 		return reconcile.Result{}, nil
 	}
@@ -205,7 +205,7 @@ func (s *Syncer) fullSync(ctx context.Context) error {
 		return err
 	}
 	d := newDesired(s.Node, zone, s.dead(), in, slices)
-	s.report(types.NamespacedName{}, d.state.Problems)
+	s.report(ctx, types.NamespacedName{}, d.state.Problems)
 	if err := s.Backend.Apply(ctx, d.state); err != nil {
 		return fmt.Errorf("apply datapath: %w", err)
 	}
@@ -260,7 +260,7 @@ func (s *Syncer) inputs(ctx context.Context, name types.NamespacedName, others [
 
 // report sends each problem once, as an event on its Service, while some
 // reconcile key reports it; key's earlier problems are replaced.
-func (s *Syncer) report(key types.NamespacedName, problems []datapath.Problem) {
+func (s *Syncer) report(ctx context.Context, key types.NamespacedName, problems []datapath.Problem) {
 	if s.reported == nil {
 		s.reported = map[string]int{}
 		s.byKey = map[types.NamespacedName][]string{}
@@ -270,7 +270,7 @@ func (s *Syncer) report(key types.NamespacedName, problems []datapath.Problem) {
 		text := p.String()
 		texts = append(texts, text)
 		if s.reported[text] == 0 {
-			s.event(p, text)
+			s.event(ctx, p, text)
 		}
 		s.reported[text]++
 	}
@@ -286,13 +286,19 @@ func (s *Syncer) report(key types.NamespacedName, problems []datapath.Problem) {
 	}
 }
 
-func (s *Syncer) event(p datapath.Problem, text string) {
+func (s *Syncer) event(ctx context.Context, p datapath.Problem, text string) {
 	s.Log.Info("datapath problem", "problem", text)
 	if p.Kind != "Service" {
 		return
 	}
+	// The event must carry the Service's UID: kubectl describe and other
+	// tools select a Service's events by it. The cache has the Service
+	// (the problem was found reading it); a name-only reference is the
+	// fallback when it was deleted meanwhile.
 	ref := &corev1.Service{}
-	ref.Namespace, ref.Name = p.Object.Namespace, p.Object.Name
+	if err := s.Client.Get(ctx, p.Object, ref); err != nil {
+		ref.Namespace, ref.Name = p.Object.Namespace, p.Object.Name
+	}
 	ref.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Service"))
 	s.Recorder.Event(ref, corev1.EventTypeWarning, ReasonDatapathProblem, p.Field+": "+p.Message)
 }
