@@ -8,6 +8,7 @@ package bgpplan
 import (
 	"net/netip"
 	"slices"
+	"strings"
 
 	"github.com/ironlb/ironlb/config"
 	"github.com/ironlb/ironlb/pkg/lbstate"
@@ -45,35 +46,29 @@ func Compute(cfg *config.Config, svcs []lbstate.Service, node l2plan.Node) Plan 
 		plan.Peers = append(plan.Peers, Peer{Peer: peerOf(p), Password: p.Password})
 		peerNames = append(peerNames, p.Name)
 	}
-	for _, s := range svcs {
-		for _, ip := range s.IPs {
-			pool := s.Pool
-			if p, ok := cfg.PoolFor(ip); ok {
-				pool = p
-			}
-			advs := cfg.BGPFor(pool)
-			if len(advs) == 0 {
-				continue // not a BGP pool
-			}
-			if why := withheld(s, node); why != "" {
-				plan.Withheld[ip] = why
+	for _, u := range usesByIP(cfg, svcs) {
+		advs := cfg.BGPFor(u.pool)
+		if len(advs) == 0 {
+			continue // not a BGP pool
+		}
+		if why := withheldAll(u.services, node); why != "" {
+			plan.Withheld[u.ip] = why
+			continue
+		}
+		announced := false
+		for _, a := range advs {
+			if !a.SelectsNode(node.Labels) {
 				continue
 			}
-			announced := false
-			for _, a := range advs {
-				if !a.SelectsNode(node.Labels) {
-					continue
-				}
-				peers := selectedPeers(a, peerNames)
-				if len(peers) == 0 {
-					continue
-				}
-				plan.Routes = append(plan.Routes, routeOf(ip, a, peers))
-				announced = true
+			peers := selectedPeers(a, peerNames)
+			if len(peers) == 0 {
+				continue
 			}
-			if !announced {
-				plan.Withheld[ip] = "no BGPAdvertisement selects this node and one of its peers"
-			}
+			plan.Routes = append(plan.Routes, routeOf(u.ip, a, peers))
+			announced = true
+		}
+		if !announced {
+			plan.Withheld[u.ip] = "no BGPAdvertisement selects this node and one of its peers"
 		}
 	}
 	slices.SortFunc(plan.Routes, func(a, b bgp.Route) int {
@@ -83,6 +78,54 @@ func Compute(cfg *config.Config, svcs []lbstate.Service, node l2plan.Node) Plan 
 		return a.Prefix.Bits() - b.Prefix.Bits()
 	})
 	return plan
+}
+
+// ipUse is one Service IP and the Services that use it: several when
+// they share it (ironlb.io/allow-shared-ip).
+type ipUse struct {
+	ip       netip.Addr
+	pool     string
+	services []lbstate.Service
+}
+
+// usesByIP groups the Services by IP, in the order the IPs first appear,
+// so a shared IP is decided once for all its Services.
+func usesByIP(cfg *config.Config, svcs []lbstate.Service) []*ipUse {
+	var out []*ipUse
+	byIP := map[netip.Addr]*ipUse{}
+	for _, s := range svcs {
+		for _, ip := range s.IPs {
+			u := byIP[ip]
+			if u == nil {
+				pool := s.Pool
+				if p, ok := cfg.PoolFor(ip); ok {
+					pool = p
+				}
+				u = &ipUse{ip: ip, pool: pool}
+				byIP[ip] = u
+				out = append(out, u)
+			}
+			u.services = append(u.services, s)
+		}
+	}
+	return out
+}
+
+// withheldAll says why this node must not attract traffic for an IP used
+// by svcs: "" when any of them can be served from here (the IP is then
+// advertised), otherwise every distinct reason, in Service order.
+func withheldAll(svcs []lbstate.Service, node l2plan.Node) string {
+	var reasons []string
+	for _, s := range svcs {
+		why := withheld(s, node)
+		if why == "" {
+			return ""
+		}
+		if !slices.Contains(reasons, why) {
+			reasons = append(reasons, why)
+		}
+	}
+	return strings.Join(reasons, "; ")
 }
 
 // withheld says why this node must not attract the Service's traffic.

@@ -107,6 +107,20 @@ func TestCompute(t *testing.T) {
 			[]lbstate.Service{svc("s", false, all, "203.0.113.130")}, l2plan.Node{Name: "node1", Usable: false, Why: "not Ready"}, "", "node not Ready"},
 		{"layer 2 pool is not BGP's", []v1beta1.BGPAdvertisement{{ObjectMeta: metav1.ObjectMeta{Name: "a"}, Spec: v1beta1.BGPAdvertisementSpec{IPAddressPools: []string{"bgp"}}}},
 			[]v1beta1.BGPPeer{tor}, []lbstate.Service{func() lbstate.Service { s := svc("s", false, all, "203.0.113.5"); s.Pool = "l2"; return s }()}, node1, "", ""},
+		// Services sharing an IP (ironlb.io/allow-shared-ip): the IP is
+		// advertised when any of them can be served from this node, once,
+		// and withheld only when none can.
+		{"shared IP: Service without endpoints after one with", []v1beta1.BGPAdvertisement{{ObjectMeta: metav1.ObjectMeta{Name: "a"}}}, []v1beta1.BGPPeer{tor},
+			[]lbstate.Service{svc("s", false, all, "203.0.113.130"), svc("t", false, nil, "203.0.113.130")}, node1, "203.0.113.130/32->tor", ""},
+		{"shared IP: Service without endpoints before one with", []v1beta1.BGPAdvertisement{{ObjectMeta: metav1.ObjectMeta{Name: "a"}}}, []v1beta1.BGPPeer{tor},
+			[]lbstate.Service{svc("t", false, nil, "203.0.113.130"), svc("s", false, all, "203.0.113.130")}, node1, "203.0.113.130/32->tor", ""},
+		{"shared IP: Local Service without local endpoint beside a Cluster one", []v1beta1.BGPAdvertisement{{ObjectMeta: metav1.ObjectMeta{Name: "a"}}}, []v1beta1.BGPPeer{tor},
+			[]lbstate.Service{svc("s", true, all, "203.0.113.130"), svc("t", false, all, "203.0.113.130")}, node1, "203.0.113.130/32->tor", ""},
+		{"shared IP: both qualify, one route", []v1beta1.BGPAdvertisement{{ObjectMeta: metav1.ObjectMeta{Name: "a"}}}, []v1beta1.BGPPeer{tor},
+			[]lbstate.Service{svc("s", false, all, "203.0.113.130"), svc("t", false, all, "203.0.113.130")}, node1, "203.0.113.130/32->tor", ""},
+		{"shared IP: none qualifies, every reason", []v1beta1.BGPAdvertisement{{ObjectMeta: metav1.ObjectMeta{Name: "a"}}}, []v1beta1.BGPPeer{tor},
+			[]lbstate.Service{svc("s", true, all, "203.0.113.130"), svc("t", false, nil, "203.0.113.130"), svc("u", false, nil, "203.0.113.130")}, node1,
+			"", "no local endpoint (externalTrafficPolicy: Local); no ready endpoint"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
