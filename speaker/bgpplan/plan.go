@@ -12,21 +12,21 @@ import (
 
 	"github.com/ironlb/ironlb/config"
 	"github.com/ironlb/ironlb/pkg/lbstate"
-	"github.com/ironlb/ironlb/speaker/bgp"
+	"github.com/ironlb/ironlb/speaker/bgpspec"
 	"github.com/ironlb/ironlb/speaker/l2plan"
 )
 
 // Peer is a session to open, with where its password comes from (the
 // caller resolves Secrets).
 type Peer struct {
-	bgp.Peer
+	bgpspec.Peer
 	Password config.Password
 }
 
 // Plan is one node's BGP work.
 type Plan struct {
 	Peers  []Peer
-	Routes []bgp.Route
+	Routes []bgpspec.Route
 	// Withheld lists Service IPs of BGP pools this node does not announce,
 	// and why (no ready endpoint, no local endpoint, not selected, ...).
 	Withheld map[netip.Addr]string
@@ -71,7 +71,7 @@ func Compute(cfg *config.Config, svcs []lbstate.Service, node l2plan.Node) Plan 
 			plan.Withheld[u.ip] = "no BGPAdvertisement selects this node and one of its peers"
 		}
 	}
-	slices.SortFunc(plan.Routes, func(a, b bgp.Route) int {
+	slices.SortFunc(plan.Routes, func(a, b bgpspec.Route) int {
 		if c := a.Prefix.Addr().Compare(b.Prefix.Addr()); c != 0 {
 			return c
 		}
@@ -151,12 +151,12 @@ func selectedPeers(a config.BGPAdvertisement, nodePeers []string) []string {
 	return out
 }
 
-func routeOf(ip netip.Addr, a config.BGPAdvertisement, peers []string) bgp.Route {
+func routeOf(ip netip.Addr, a config.BGPAdvertisement, peers []string) bgpspec.Route {
 	bits := a.AggregationLength
 	if ip.Is6() {
 		bits = a.AggregationLengthV6
 	}
-	r := bgp.Route{
+	r := bgpspec.Route{
 		Prefix:      netip.PrefixFrom(ip, bits).Masked(),
 		Peers:       peers,
 		Communities: slices.Clone(a.Communities),
@@ -171,15 +171,15 @@ func routeOf(ip netip.Addr, a config.BGPAdvertisement, peers []string) bgp.Route
 	return r
 }
 
-func peerOf(p config.BGPPeer) bgp.Peer {
-	out := bgp.Peer{
+func peerOf(p config.BGPPeer) bgpspec.Peer {
+	out := bgpspec.Peer{
 		Name: p.Name, MyASN: p.MyASN, PeerASN: p.PeerASN, DynamicASN: string(p.DynamicASN),
 		Address: p.Address, Port: p.Port, SourceAddress: p.SourceAddress,
 		HoldTime: p.HoldTime, KeepaliveTime: p.KeepaliveTime, ConnectTime: p.ConnectTime,
 		EBGPMultiHop: p.EBGPMultiHop, GracefulRestart: p.EnableGracefulRestart,
 	}
 	if p.BFD != nil {
-		out.BFD = &bgp.BFDProfile{
+		out.BFD = &bgpspec.BFDProfile{
 			Name: p.BFD.Name, ReceiveInterval: p.BFD.ReceiveInterval, TransmitInterval: p.BFD.TransmitInterval,
 			DetectMultiplier: p.BFD.DetectMultiplier, PassiveMode: p.BFD.PassiveMode, MinimumTTL: p.BFD.MinimumTTL,
 		}
