@@ -130,7 +130,7 @@ func TestCompilePoolRules(t *testing.T) {
 	})
 }
 
-func TestPoolForAndIPAMPools(t *testing.T) {
+func TestPoolFor(t *testing.T) {
 	a := labeledPool("a", nil, "192.0.2.0/25", "2001:db8::/126")
 	a.Spec.AvoidBuggyIPs = true
 	a.Spec.ServiceAllocation = &v1beta1.ServiceAllocation{
@@ -159,40 +159,6 @@ func TestPoolForAndIPAMPools(t *testing.T) {
 		t.Error("PoolFor(zero Addr) found a pool")
 	}
 
-	ip := cfg.IPAMPools()
-	if len(ip) != 2 || ip[0].Name != "a" || ip[1].Name != "b" {
-		t.Fatalf("IPAMPools names = %+v", ip)
-	}
-	if err := ipam.ValidatePools(ip); err != nil {
-		t.Errorf("ipam.ValidatePools: %v", err)
-	}
-	pa, pb := ip[0], ip[1]
-	if !pa.AutoAssign || !pa.AvoidBuggyIPs || pb.AutoAssign || pb.Allocation != nil {
-		t.Errorf("flags: a=%+v b=%+v", pa, pb)
-	}
-	if len(pa.Ranges) != 2 || pa.Ranges[0].String() != "192.0.2.0/25" || pa.Ranges[1].String() != "2001:db8::/126" {
-		t.Errorf("a ranges = %v", pa.Ranges)
-	}
-	pol := pa.Allocation
-	if pol == nil || pol.Priority != 2 || !reflect.DeepEqual(pol.Namespaces, []string{"shop"}) ||
-		len(pol.NamespaceSelectors) != 1 || len(pol.ServiceSelectors) != 1 {
-		t.Fatalf("a allocation = %+v", pol)
-	}
-	for _, tc := range []struct {
-		s    ipam.Selector
-		l    map[string]string
-		want bool
-	}{
-		{pol.NamespaceSelectors[0], map[string]string{"env": "prod"}, true},
-		{pol.NamespaceSelectors[0], map[string]string{"env": "dev"}, false},
-		{pol.NamespaceSelectors[0], nil, false},
-		{pol.ServiceSelectors[0], map[string]string{"app": "y", "x": "z"}, true},
-		{pol.ServiceSelectors[0], map[string]string{"app": "z"}, false},
-	} {
-		if got := tc.s.Matches(tc.l); got != tc.want {
-			t.Errorf("%v.Matches(%v) = %v, want %v", tc.s, tc.l, got, tc.want)
-		}
-	}
 }
 
 func TestWidestPrefix(t *testing.T) {

@@ -94,7 +94,7 @@ func TestCompileFullConfig(t *testing.T) {
 
 func TestCompileEmpty(t *testing.T) {
 	cfg := checkErrs(t, Resources{})
-	if len(cfg.Pools()) != 0 || len(cfg.IPAMPools()) != 0 || len(cfg.L2For("x")) != 0 {
+	if len(cfg.Pools()) != 0 || len(cfg.L2For("x")) != 0 {
 		t.Error("empty configuration is not empty")
 	}
 	if _, ok := cfg.PoolFor(netip.MustParseAddr("192.0.2.1")); ok {
@@ -239,7 +239,7 @@ func TestConfigImmutable(t *testing.T) {
 	reference := checkErrs(t, fullValid())
 	snapshot := func(cfg *Config) any {
 		return []any{cfg.Pools(), cfg.PoolNames(), cfg.L2Advertisements(), cfg.BGPAdvertisements(), cfg.BGPPeers(),
-			cfg.BFDProfiles(), cfg.IPAMPools(), cfg.L2For("web"), cfg.BGPFor("db")}
+			cfg.BFDProfiles(), cfg.L2For("web"), cfg.BGPFor("db")}
 	}
 	if !reflect.DeepEqual(snapshot(cfg), snapshot(reference)) {
 		t.Fatal("two compilations of the same input differ")
@@ -286,12 +286,6 @@ func TestConfigImmutable(t *testing.T) {
 			p.BFD.DetectMultiplier = 200
 		}
 		p.NodeSelectors = nil
-	}
-	for _, p := range cfg.IPAMPools() {
-		p.Ranges[0] = p.Ranges[len(p.Ranges)-1]
-		if p.Allocation != nil {
-			p.Allocation.Namespaces[0] = "changed"
-		}
 	}
 	cfg.PoolNames()[0] = "changed"
 	cfg.BFDProfiles()[0].Name = "changed"

@@ -6,8 +6,6 @@ import (
 	"sort"
 	"strings"
 
-	"k8s.io/apimachinery/pkg/labels"
-
 	"github.com/ironlb/ironlb/pkg/ipam"
 )
 
@@ -116,49 +114,6 @@ func (c *Config) BGPFor(pool string) []BGPAdvertisement {
 	out := make([]BGPAdvertisement, 0, len(c.bgpByPool[pool]))
 	for _, i := range c.bgpByPool[pool] {
 		out = append(out, c.bgp[i].clone())
-	}
-	return out
-}
-
-// IPAMPools adapts the pools to the allocator's input, sorted by name.
-// Each call returns fresh values.
-func (c *Config) IPAMPools() []ipam.Pool {
-	out := make([]ipam.Pool, len(c.pools))
-	for i, p := range c.pools {
-		ip := ipam.Pool{
-			Name:          p.Name,
-			Ranges:        p.Ranges(),
-			AutoAssign:    p.AutoAssign,
-			AvoidBuggyIPs: p.AvoidBuggyIPs,
-		}
-		if a := p.Allocation; a != nil {
-			ip.Allocation = &ipam.AllocationPolicy{
-				Priority:           a.Priority,
-				Namespaces:         slices.Clone(a.Namespaces),
-				NamespaceSelectors: ipamSelectors(a.NamespaceSelectors),
-				ServiceSelectors:   ipamSelectors(a.ServiceSelectors),
-			}
-		}
-		out[i] = ip
-	}
-	return out
-}
-
-// ipamSelector adapts a labels.Selector to ipam.Selector.
-type ipamSelector struct{ sel labels.Selector }
-
-func (s ipamSelector) Matches(l map[string]string) bool { return s.sel.Matches(labels.Set(l)) }
-
-// String shows the selector in logs and test failures.
-func (s ipamSelector) String() string { return s.sel.String() }
-
-func ipamSelectors(ss Selectors) []ipam.Selector {
-	if len(ss) == 0 {
-		return nil
-	}
-	out := make([]ipam.Selector, len(ss))
-	for i, s := range ss {
-		out[i] = ipamSelector{s}
 	}
 	return out
 }

@@ -114,7 +114,11 @@ func FuzzCompilePoolAddresses(f *testing.F) {
 				}
 			}
 		}
-		if err := ipam.ValidatePools(cfg.IPAMPools()); err != nil {
+		var pools []ipam.Pool
+		for _, p := range cfg.Pools() {
+			pools = append(pools, ipam.Pool{Name: p.Name, Ranges: p.Ranges()})
+		}
+		if err := ipam.ValidatePools(pools); err != nil {
 			t.Fatal(err)
 		}
 	})

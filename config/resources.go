@@ -5,8 +5,7 @@ import (
 	"slices"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-
-	"sigs.k8s.io/controller-runtime/pkg/client"
+	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/ironlb/ironlb/config/v1beta1"
 )
@@ -43,7 +42,7 @@ type IgnoredObject struct {
 // object had in force counts for the new one. Objects of other types are
 // not IronLB kinds: r is returned unchanged (as a copy). r itself is never
 // modified.
-func (r Resources) With(obj client.Object) Resources {
+func (r Resources) With(obj runtime.Object) Resources {
 	out := r.clone()
 	switch o := obj.(type) {
 	case *v1beta1.IPAddressPool:

@@ -76,7 +76,7 @@ func (s *State) Restore(cfg *config.Config, services []Restored) (lost map[ipam.
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		s.config = cfg
-		s.ipam.SetPools(cfg.IPAMPools())
+		s.ipam.SetPools(IPAMPools(cfg))
 		lost = map[ipam.ServiceKey]error{}
 		for _, r := range services {
 			if _, err := s.ipam.Assign(r.Request, r.IPs); err != nil {
@@ -100,7 +100,7 @@ func (s *State) SetConfig(cfg *config.Config) []ipam.ServiceKey {
 	defer s.mu.Unlock()
 	s.config = cfg
 	before := s.ipam.Pools()
-	changes := s.ipam.SetPools(cfg.IPAMPools())
+	changes := s.ipam.SetPools(IPAMPools(cfg))
 	for _, p := range before {
 		s.dirty[p] = struct{}{}
 	}

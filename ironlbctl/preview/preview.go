@@ -113,7 +113,7 @@ func Compute(in Input) (Result, error) {
 	res.CurrentInvalid = len(oldErrs) > 0
 
 	alloc := ipam.New()
-	alloc.SetPools(oldCfg.IPAMPools())
+	alloc.SetPools(allocation.IPAMPools(oldCfg))
 	restored := allocation.RestoreOrder(in.Services, in.Handles, in.NamespaceLabels)
 	before := map[ipam.ServiceKey]ipam.Result{}
 	for _, r := range restored {
@@ -125,7 +125,7 @@ func Compute(in Input) (Result, error) {
 		}
 	}
 	if oldCfg != nil {
-		alloc.SetPools(newCfg.IPAMPools())
+		alloc.SetPools(allocation.IPAMPools(newCfg))
 	}
 
 	requests := requestsOf(in)

@@ -113,7 +113,7 @@ func allocationReason(s *snapshot.Snapshot, cfg *config.Config, svc *corev1.Serv
 		return Reason{Code: InvalidRequest, Message: fmt.Sprintf("the Service's request is invalid: %v", err)}
 	}
 	alloc := ipam.New()
-	alloc.SetPools(cfg.IPAMPools())
+	alloc.SetPools(allocation.IPAMPools(cfg))
 	others := slices.DeleteFunc(slices.Clone(s.Services), func(x corev1.Service) bool {
 		return x.Namespace == svc.Namespace && x.Name == svc.Name
 	})
