@@ -10,7 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/ironlb/ironlb/config/v1beta1"
-	"github.com/ironlb/ironlb/pkg/ipam"
+	"github.com/ironlb/ironlb/pkg/iprange"
 )
 
 // CRD limits of IPAddressPool, checked again for objects read from files.
@@ -25,7 +25,7 @@ type poolEntry struct {
 	pool  string
 	index int
 	text  string
-	r     ipam.Range
+	r     iprange.Range
 	// widest is the shortest prefix length among the CIDR blocks that
 	// make up r; computed on first use (0 = not yet).
 	widest int
@@ -99,7 +99,7 @@ func compilePool(o obj, name string, lbls map[string]string, spec *v1beta1.IPAdd
 		if !maxLength(o, f, a, maxAddressLength) {
 			continue
 		}
-		r, err := ipam.ParseRange(a)
+		r, err := iprange.ParseRange(a)
 		if err != nil {
 			o.errorf(f, "%v", err)
 			continue
@@ -112,7 +112,7 @@ func compilePool(o obj, name string, lbls map[string]string, spec *v1beta1.IPAdd
 		}
 	}
 	checkOwnOverlaps(o, entries)
-	byFirst := func(a, b ipam.Range) int { return a.First.Compare(b.First) }
+	byFirst := func(a, b iprange.Range) int { return a.First.Compare(b.First) }
 	slices.SortFunc(out.IPv4, byFirst)
 	slices.SortFunc(out.IPv6, byFirst)
 	if sa := spec.ServiceAllocation; sa != nil {

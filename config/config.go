@@ -6,7 +6,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/ironlb/ironlb/pkg/ipam"
+	"github.com/ironlb/ironlb/pkg/iprange"
 )
 
 // Config is a compiled, validated IronLB configuration. It is immutable:
@@ -34,7 +34,7 @@ type Config struct {
 }
 
 type poolRange struct {
-	r    ipam.Range
+	r    iprange.Range
 	pool string
 }
 

@@ -4,7 +4,7 @@ import (
 	"math/bits"
 	"net/netip"
 
-	"github.com/ironlb/ironlb/pkg/ipam"
+	"github.com/ironlb/ironlb/pkg/iprange"
 )
 
 // widestPrefix returns the shortest prefix length among the CIDR blocks
@@ -12,7 +12,7 @@ import (
 // aligned one starting at the current address). A CIDR entry yields its own
 // length; "192.0.2.10-192.0.2.20" yields 30 (its blocks are .10/31, .12/30,
 // .16/30, .20/32).
-func widestPrefix(r ipam.Range) int {
+func widestPrefix(r iprange.Range) int {
 	widest := r.First.BitLen()
 	cur := r.First
 	for {

@@ -9,7 +9,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/ironlb/ironlb/config/v1beta1"
-	"github.com/ironlb/ironlb/pkg/ipam"
+	"github.com/ironlb/ironlb/pkg/iprange"
 )
 
 // Selectors is a list of compiled label selectors. What an empty list means
@@ -42,7 +42,7 @@ type Pool struct {
 	Labels map[string]string
 	// IPv4 and IPv6 are the pool's ranges of each family, sorted, exactly
 	// as written (not merged). No two ranges of any pools overlap.
-	IPv4, IPv6 []ipam.Range
+	IPv4, IPv6 []iprange.Range
 	// AutoAssign is spec.autoAssign, true when unset.
 	AutoAssign    bool
 	AvoidBuggyIPs bool
@@ -51,7 +51,7 @@ type Pool struct {
 }
 
 // Ranges returns the IPv4 ranges then the IPv6 ranges.
-func (p Pool) Ranges() []ipam.Range {
+func (p Pool) Ranges() []iprange.Range {
 	return slices.Concat(p.IPv4, p.IPv6)
 }
 

@@ -158,20 +158,20 @@ func (a *Allocator) choose(p *plan, old *holding) (*holding, *AllocationError) {
 		got, full, miss := a.tryPool(svc, ps, p, old)
 		h := &holding{pool: ps.name(), share: p.share}
 		for _, f := range p.families {
-			if ip := got[f.index()]; ip.IsValid() {
+			if ip := got[familyIndex(f)]; ip.IsValid() {
 				h.ips = append(h.ips, ip)
 			}
 		}
 		if len(h.ips) == len(p.families) {
 			return h, nil
 		}
-		if fallback == nil && p.req.FamilyPolicy == PreferDualStack && got[p.primary().index()].IsValid() {
-			fallback = &holding{pool: ps.name(), share: p.share, ips: []netip.Addr{got[p.primary().index()]}}
+		if fallback == nil && p.req.FamilyPolicy == PreferDualStack && got[familyIndex(p.primary())].IsValid() {
+			fallback = &holding{pool: ps.name(), share: p.share, ips: []netip.Addr{got[familyIndex(p.primary())]}}
 		}
 		lacks := false
 		for _, f := range required {
 			if containsFamily(miss, f) {
-				missing[f.index()] = true
+				missing[familyIndex(f)] = true
 				lacks = true
 			}
 		}
@@ -181,7 +181,7 @@ func (a *Allocator) choose(p *plan, old *holding) (*holding, *AllocationError) {
 		var parts []string
 		for _, f := range required {
 			if containsFamily(full, f) {
-				fi := f.index()
+				fi := familyIndex(f)
 				parts = append(parts, fmt.Sprintf("%s: %d of %d in use", f, ps.used[fi], ps.total[fi].sat64()))
 			}
 		}
@@ -205,7 +205,7 @@ func (a *Allocator) choose(p *plan, old *holding) (*holding, *AllocationError) {
 	}
 	var fams []Family
 	for _, f := range required {
-		if missing[f.index()] {
+		if missing[familyIndex(f)] {
 			fams = append(fams, f)
 		}
 	}
@@ -216,7 +216,7 @@ func (a *Allocator) choose(p *plan, old *holding) (*holding, *AllocationError) {
 // family index and the families the pool is full for or lacks entirely.
 func (a *Allocator) tryPool(svc ServiceKey, ps *poolState, p *plan, old *holding) (got [2]netip.Addr, full, miss []Family) {
 	for _, f := range p.families {
-		fi := f.index()
+		fi := familyIndex(f)
 		if r := p.requested[fi]; r.IsValid() {
 			got[fi] = r // candidates contain it; choose checked it is usable
 			continue

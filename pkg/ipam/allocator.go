@@ -109,7 +109,7 @@ func (a *Allocator) attributedTo(holders []ServiceKey, pool string) bool {
 func (a *Allocator) hold(svc ServiceKey, h *holding) {
 	a.services[svc] = h
 	for _, ip := range h.ips {
-		fi := FamilyOf(ip).index()
+		fi := familyIndex(FamilyOf(ip))
 		hs, held := a.ips[ip]
 		if !held {
 			a.used.add(ip)
@@ -144,7 +144,7 @@ func (a *Allocator) unhold(svc ServiceKey) *holding {
 	}
 	delete(a.services, svc)
 	for _, ip := range h.ips {
-		fi := FamilyOf(ip).index()
+		fi := familyIndex(FamilyOf(ip))
 		hs := slices.DeleteFunc(a.ips[ip], func(k ServiceKey) bool { return k == svc })
 		if ps := a.pools[h.pool]; ps != nil && !a.attributedTo(hs, h.pool) {
 			ps.assigned[fi]--
@@ -220,7 +220,7 @@ func (a *Allocator) pickShared(svc ServiceKey, ps *poolState, f Family, s shareI
 
 // lowestFree returns the lowest unheld address of family f in ps.
 func (a *Allocator) lowestFree(ps *poolState, f Family) (netip.Addr, bool) {
-	for _, r := range ps.ranges[f.index()] {
+	for _, r := range ps.ranges[familyIndex(f)] {
 		// Search the parts of r between the excluded anycast addresses.
 		first := r.First
 		for _, x := range ps.anycastIn(r) {

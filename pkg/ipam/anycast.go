@@ -15,7 +15,7 @@ import (
 func subnetRouterAnycast(ranges []Range) []netip.Addr {
 	var out []netip.Addr
 	for _, r := range ranges {
-		if p, ok := r.prefix(); ok && p.Addr().Is6() && p.Bits() <= 126 {
+		if p, ok := r.Prefix(); ok && p.Addr().Is6() && p.Bits() <= 126 {
 			out = append(out, p.Addr())
 		}
 	}

@@ -3,6 +3,8 @@ package ipam
 import (
 	"net/netip"
 	"slices"
+
+	"github.com/ironlb/ironlb/pkg/iprange"
 )
 
 // Assign restores exactly ips for req.Service, e.g. from Service status
@@ -44,7 +46,7 @@ func orderIPs(svc ServiceKey, ips []netip.Addr, families []Family) ([]netip.Addr
 		return nil, invalid(svc, "need one or two IPs to assign, got %d", len(ips))
 	}
 	for _, ip := range ips {
-		if why := checkAddr(ip); why != "" {
+		if why := iprange.CheckAddr(ip); why != "" {
 			return nil, invalid(svc, "IP to assign: %s", why)
 		}
 	}

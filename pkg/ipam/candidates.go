@@ -18,7 +18,7 @@ func (a *Allocator) candidates(p *plan) ([]*poolState, *AllocationError) {
 	}
 	var ips []netip.Addr
 	for _, f := range p.families {
-		if r := p.requested[f.index()]; r.IsValid() {
+		if r := p.requested[familyIndex(f)]; r.IsValid() {
 			ips = append(ips, r)
 		}
 	}

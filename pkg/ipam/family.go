@@ -1,43 +1,43 @@
 package ipam
 
 import (
-	"fmt"
 	"net/netip"
+
+	"github.com/ironlb/ironlb/pkg/iprange"
 )
 
-// Family is an IP address family.
-type Family int
+// Range and Family are defined in iprange, which the configuration
+// compiler shares without depending on the allocator.
+type (
+	// Range is an inclusive span of addresses of one family.
+	Range = iprange.Range
+	// Family is an IP address family.
+	Family = iprange.Family
+)
 
 const (
 	// IPv4 is the IPv4 address family.
-	IPv4 Family = 4
+	IPv4 = iprange.IPv4
 	// IPv6 is the IPv6 address family.
-	IPv6 Family = 6
+	IPv6 = iprange.IPv6
 )
 
-// String returns "IPv4" or "IPv6", the spelling Kubernetes uses.
-func (f Family) String() string {
-	switch f {
-	case IPv4:
-		return "IPv4"
-	case IPv6:
-		return "IPv6"
-	}
-	return fmt.Sprintf("Family(%d)", int(f))
-}
+// ParseRange parses a pool address entry; see iprange.ParseRange.
+func ParseRange(s string) (Range, error) { return iprange.ParseRange(s) }
 
-// Valid reports whether f is IPv4 or IPv6.
-func (f Family) Valid() bool { return f == IPv4 || f == IPv6 }
+// FamilyOf returns the family of a; see iprange.FamilyOf.
+func FamilyOf(a netip.Addr) Family { return iprange.FamilyOf(a) }
 
-// index maps a valid family to 0 (IPv4) or 1 (IPv6) for per-family arrays.
-func (f Family) index() int {
+// familyIndex maps a valid family to 0 (IPv4) or 1 (IPv6) for per-family
+// arrays.
+func familyIndex(f Family) int {
 	if f == IPv6 {
 		return 1
 	}
 	return 0
 }
 
-// familyAt is the inverse of index.
+// familyAt is the inverse of familyIndex.
 func familyAt(i int) Family {
 	if i == 1 {
 		return IPv6
@@ -45,27 +45,7 @@ func familyAt(i int) Family {
 	return IPv4
 }
 
-// FamilyOf returns the family of a; 0 for the zero Addr. IPv4-mapped IPv6
-// addresses are IPv6 (this package rejects them wherever they are input).
-func FamilyOf(a netip.Addr) Family {
-	switch {
-	case a.Is4():
-		return IPv4
-	case a.Is6():
-		return IPv6
-	}
-	return 0
-}
-
-// checkAddr returns why a cannot be used as a LoadBalancer address, or "".
-func checkAddr(a netip.Addr) string {
-	switch {
-	case !a.IsValid():
-		return "not a valid IP address"
-	case a.Zone() != "":
-		return fmt.Sprintf("address %s has an IPv6 zone, which is not allowed", a)
-	case a.Is4In6():
-		return fmt.Sprintf("address %s is an IPv4-mapped IPv6 address; write %s", a, a.Unmap())
-	}
-	return ""
+// rangeSize is the number of addresses in r (saturating at 2^128-1).
+func rangeSize(r Range) u128 {
+	return u128FromAddr(r.Last).subSat(u128FromAddr(r.First)).addSat(u128From64(1))
 }

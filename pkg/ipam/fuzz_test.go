@@ -151,7 +151,7 @@ func newModel(pools []Pool) map[string]map[netip.Addr]bool {
 		set := map[netip.Addr]bool{}
 		anycast := map[netip.Addr]bool{} // first address of each IPv6 entry that is one prefix of /126 or shorter
 		for _, r := range p.Ranges {
-			if pfx, ok := r.prefix(); ok && p.AvoidBuggyIPs && r.First.Is6() && pfx.Bits() < 127 {
+			if pfx, ok := r.Prefix(); ok && p.AvoidBuggyIPs && r.First.Is6() && pfx.Bits() < 127 {
 				anycast[r.First] = true
 			}
 		}

@@ -274,7 +274,7 @@ func checkInvariants(a *Allocator) error {
 		ps := a.pools[n]
 		var used, assigned [2]uint64
 		for ip, hs := range held {
-			fi := FamilyOf(ip).index()
+			fi := familyIndex(FamilyOf(ip))
 			if ps.contains(ip) {
 				used[fi]++
 			}

@@ -138,7 +138,7 @@ func newPoolState(p Pool) (*poolState, []string) {
 	}
 	sort.Slice(valid, func(i, j int) bool { return valid[i].First.Less(valid[j].First) })
 	for _, r := range valid {
-		fi := r.Family().index()
+		fi := familyIndex(r.Family())
 		rs := ps.ranges[fi]
 		if n := len(rs); n > 0 {
 			last := &rs[n-1]
@@ -156,7 +156,7 @@ func newPoolState(p Pool) (*poolState, []string) {
 	for fi := range ps.ranges {
 		for _, r := range ps.ranges[fi] {
 			ps.spec.Ranges = append(ps.spec.Ranges, r)
-			n := r.size()
+			n := rangeSize(r)
 			if p.AvoidBuggyIPs && r.First.Is4() {
 				n = n.subSat(u128From64(buggyIn(r)))
 			}
@@ -164,7 +164,7 @@ func newPoolState(p Pool) (*poolState, []string) {
 		}
 	}
 	// Every anycast address lies in a range, counted once above.
-	ps.total[IPv6.index()] = ps.total[IPv6.index()].subSat(u128From64(uint64(len(ps.anycast))))
+	ps.total[familyIndex(IPv6)] = ps.total[familyIndex(IPv6)].subSat(u128From64(uint64(len(ps.anycast))))
 	return ps, notes
 }
 
@@ -172,7 +172,7 @@ func newPoolState(p Pool) (*poolState, []string) {
 func (ps *poolState) name() string { return ps.spec.Name }
 
 // hasFamily reports whether the pool has any range of family f.
-func (ps *poolState) hasFamily(f Family) bool { return len(ps.ranges[f.index()]) > 0 }
+func (ps *poolState) hasFamily(f Family) bool { return len(ps.ranges[familyIndex(f)]) > 0 }
 
 // inRanges reports whether a is in one of the pool's ranges, ignoring
 // AvoidBuggyIPs.
@@ -181,7 +181,7 @@ func (ps *poolState) inRanges(a netip.Addr) bool {
 	if !f.Valid() || a.Zone() != "" {
 		return false
 	}
-	rs := ps.ranges[f.index()]
+	rs := ps.ranges[familyIndex(f)]
 	i := sort.Search(len(rs), func(i int) bool { return a.Compare(rs[i].Last) <= 0 })
 	return i < len(rs) && rs[i].First.Compare(a) <= 0
 }

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"net/netip"
 	"strings"
+
+	"github.com/ironlb/ironlb/pkg/iprange"
 )
 
 // ServiceKey names a Service.
@@ -117,17 +119,17 @@ func newPlan(req *Request) (*plan, *AllocationError) {
 		return nil, err
 	}
 	for _, ip := range req.RequestedIPs {
-		if why := checkAddr(ip); why != "" {
+		if why := iprange.CheckAddr(ip); why != "" {
 			return nil, invalid(req.Service, "requested IP: %s", why)
 		}
 		f := FamilyOf(ip)
-		if p.requested[f.index()].IsValid() {
-			return nil, invalid(req.Service, "more than one requested %s address (%s, %s)", f, p.requested[f.index()], ip)
+		if p.requested[familyIndex(f)].IsValid() {
+			return nil, invalid(req.Service, "more than one requested %s address (%s, %s)", f, p.requested[familyIndex(f)], ip)
 		}
 		if !containsFamily(p.families, f) {
 			return nil, invalid(req.Service, "requested IP %s is %s but the service gets only %s", ip, f, familyList(p.families))
 		}
-		p.requested[f.index()] = ip
+		p.requested[familyIndex(f)] = ip
 	}
 	return p, nil
 }

@@ -1,4 +1,7 @@
-package ipam
+// Package iprange parses and describes the address ranges of IP address
+// pools. It is the leaf that both the configuration compiler (config) and
+// the allocator (pkg/ipam) build on, so that config needs no allocator.
+package iprange
 
 import (
 	"fmt"
@@ -15,7 +18,7 @@ func (r Range) Family() Family { return FamilyOf(r.First) }
 // Validate reports why r is not a usable range, or nil.
 func (r Range) Validate() error {
 	for _, a := range []netip.Addr{r.First, r.Last} {
-		if why := checkAddr(a); why != "" {
+		if why := CheckAddr(a); why != "" {
 			return fmt.Errorf("invalid address range %s: %s", r.describe(), why)
 		}
 	}
@@ -51,21 +54,17 @@ func (r Range) Contains(a netip.Addr) bool {
 		r.First.Compare(a) <= 0 && a.Compare(r.Last) <= 0
 }
 
-// size is the number of addresses in r (saturating at 2^128-1).
-func (r Range) size() u128 {
-	return u128FromAddr(r.Last).subSat(u128FromAddr(r.First)).addSat(u128From64(1))
-}
-
 // String returns CIDR notation when r is exactly one prefix, else "first-last".
 // ParseRange(r.String()) == r for every valid range.
 func (r Range) String() string {
-	if p, ok := r.prefix(); ok {
+	if p, ok := r.Prefix(); ok {
 		return p.String()
 	}
 	return r.First.String() + "-" + r.Last.String()
 }
 
-func (r Range) prefix() (netip.Prefix, bool) {
+// Prefix returns r as one CIDR prefix, if it is exactly one.
+func (r Range) Prefix() (netip.Prefix, bool) {
 	if r.Validate() != nil {
 		return netip.Prefix{}, false
 	}
@@ -78,21 +77,15 @@ func (r Range) prefix() (netip.Prefix, bool) {
 	return netip.Prefix{}, false
 }
 
-// prefixLast returns the highest address of p.
+// prefixLast returns the highest address of p: its host bits all set.
 func prefixLast(p netip.Prefix) netip.Addr {
 	a := p.Masked().Addr()
-	v := u128FromAddr(a)
-	host := a.BitLen() - p.Bits()
-	switch {
-	case host >= 128:
-		v = u128{^uint64(0), ^uint64(0)}
-	case host >= 64:
-		v.lo = ^uint64(0)
-		v.hi |= (uint64(1) << (host - 64)) - 1
-	case host > 0:
-		v.lo |= (uint64(1) << host) - 1
+	b := a.AsSlice()
+	for i := p.Bits(); i < len(b)*8; i++ {
+		b[i/8] |= 0x80 >> (i % 8)
 	}
-	return v.addr(a.Is4())
+	last, _ := netip.AddrFromSlice(b)
+	return last
 }
 
 // ParseRange parses "192.0.2.0/24" (host bits must be zero),
@@ -114,7 +107,7 @@ func ParseRange(s string) (Range, error) {
 		if err != nil {
 			return fail("not a valid CIDR prefix")
 		}
-		if why := checkAddr(p.Addr()); why != "" {
+		if why := CheckAddr(p.Addr()); why != "" {
 			return fail("%s", why)
 		}
 		if p.Masked() != p {
@@ -128,7 +121,7 @@ func ParseRange(s string) (Range, error) {
 	}
 	left, right, ok := strings.Cut(t, "-")
 	if !ok {
-		if a, err := netip.ParseAddr(t); err == nil && checkAddr(a) == "" {
+		if a, err := netip.ParseAddr(t); err == nil && CheckAddr(a) == "" {
 			return fail("a single address must be written as a prefix, %s/%d", a, a.BitLen())
 		}
 		return fail("expected a CIDR prefix (192.0.2.0/24) or a range (192.0.2.10-192.0.2.20)")
@@ -147,7 +140,7 @@ func ParseRange(s string) (Range, error) {
 		if err != nil {
 			return fail("%s %q is not an IP address", which, part)
 		}
-		if why := checkAddr(a); why != "" {
+		if why := CheckAddr(a); why != "" {
 			return fail("%s %s", which, why)
 		}
 		if i == 0 {
