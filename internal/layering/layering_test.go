@@ -35,12 +35,17 @@ func TestForbiddenDependencies(t *testing.T) {
 			if len(deps) < 2 || deps[len(deps)-1] != r.pkg {
 				t.Fatalf("go list -deps %s listed %d packages, not ending with the package itself", r.pkg, len(deps))
 			}
+			var bad []string
 			for _, d := range deps {
 				for _, f := range r.forbidden {
 					if d == f || strings.HasPrefix(d, f+"/") {
-						t.Errorf("%s depends on %s (%s)", r.pkg, d, r.why)
+						bad = append(bad, d)
 					}
 				}
+			}
+			if len(bad) > 0 {
+				t.Errorf("%s depends on %d forbidden packages, first %s (%s)",
+					r.pkg, len(bad), strings.Join(bad[:min(len(bad), 3)], ", "), r.why)
 			}
 		})
 	}
