@@ -23,19 +23,6 @@ func u128FromAddr(a netip.Addr) u128 {
 	return u128{hi: binary.BigEndian.Uint64(b[:8]), lo: binary.BigEndian.Uint64(b[8:])}
 }
 
-// addr converts back; is4 selects the family.
-func (x u128) addr(is4 bool) netip.Addr {
-	if is4 {
-		var b [4]byte
-		binary.BigEndian.PutUint32(b[:], uint32(x.lo))
-		return netip.AddrFrom4(b)
-	}
-	var b [16]byte
-	binary.BigEndian.PutUint64(b[:8], x.hi)
-	binary.BigEndian.PutUint64(b[8:], x.lo)
-	return netip.AddrFrom16(b)
-}
-
 func (x u128) cmp(y u128) int {
 	switch {
 	case x.hi < y.hi:
