@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
+	"net"
+	"net/netip"
 	"slices"
 	"time"
 
@@ -32,6 +34,11 @@ type presenceWriter struct {
 	node      string
 	alive     func() []string
 	ready     func() bool // false until the speaker has heard its peers
+	// linkUp reports whether this node's link to the other speakers is
+	// up. A node cut off from the LAN sees every other speaker dead and
+	// would make itself the writer: it must not mark their sessions down
+	// or keep the Lease alive for a cluster it cannot speak for.
+	linkUp func() bool
 	log       logr.Logger
 
 	lease *coordinationv1.Lease // as last written; nil: read it first
@@ -48,7 +55,7 @@ func (p *presenceWriter) Run(ctx context.Context) error {
 		case <-t.C:
 		}
 		alive := p.alive()
-		if !p.ready() || l2sync.StatusWriter(alive) != p.node {
+		if !p.ready() || !p.linkUp() || l2sync.StatusWriter(alive) != p.node {
 			p.lease = nil
 			continue
 		}
@@ -121,4 +128,29 @@ func (p *presenceWriter) markDead(ctx context.Context, alive []string) error {
 		return fmt.Errorf("%d updates failed, first: %w", len(errs), errs[0])
 	}
 	return nil
+}
+
+// bindLinkUp returns a check that the interface holding addr is up and has
+// a carrier (true when no interface holds it, e.g. a wildcard bind).
+func bindLinkUp(addr netip.Addr) func() bool {
+	return func() bool {
+		ifs, err := net.Interfaces()
+		if err != nil {
+			return true
+		}
+		for _, ni := range ifs {
+			addrs, err := ni.Addrs()
+			if err != nil {
+				continue
+			}
+			for _, a := range addrs {
+				if n, ok := a.(*net.IPNet); ok {
+					if ip, ok := netip.AddrFromSlice(n.IP); ok && ip.Unmap() == addr.Unmap() {
+						return ni.Flags&net.FlagUp != 0 && ni.Flags&net.FlagRunning != 0
+					}
+				}
+			}
+		}
+		return true
+	}
 }

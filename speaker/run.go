@@ -111,7 +111,7 @@ func run(ctx context.Context, o options) error {
 		return fmt.Errorf("set up layer 2: %w", err)
 	}
 	pw := &presenceWriter{client: mgr.GetClient(), api: mgr.GetAPIReader(), namespace: o.namespace, node: o.node,
-		alive: mem.Alive, ready: heardPeers, log: log.WithName("presence")}
+		alive: mem.Alive, ready: heardPeers, linkUp: bindLinkUp(bind.Addr()), log: log.WithName("presence")}
 	if err := mgr.Add(manager.RunnableFunc(pw.Run)); err != nil {
 		return err
 	}

@@ -49,7 +49,7 @@ func TestLostNodesPodsGetNoNewConnections(t *testing.T) {
 	}
 	for _, lost := range []string{bystander, owner} {
 		t.Run("lose "+lost, func(t *testing.T) {
-			loseAndReturn(t, c, traffic, lost)
+			loseAndReturn(t, c, traffic, vips, lost)
 		})
 	}
 }
@@ -58,7 +58,7 @@ func TestLostNodesPodsGetNoNewConnections(t *testing.T) {
 // the failed requests: some in the first second (the speakers need a
 // quarter of a second to hold it dead, and a request waits a second before
 // it counts as failed), none after that, none once it is back.
-func loseAndReturn(t *testing.T, c *cluster.Cluster, traffic *cluster.Traffic, node string) {
+func loseAndReturn(t *testing.T, c *cluster.Cluster, traffic *cluster.Traffic, vips []netip.AddrPort, node string) {
 	h := c.Lab.Host(node)
 	atLoss := traffic.Snapshot()
 	if err := h.SetLink(false); err != nil {
@@ -67,7 +67,16 @@ func loseAndReturn(t *testing.T, c *cluster.Cluster, traffic *cluster.Traffic, n
 	lost := time.Now()
 	time.Sleep(1500 * time.Millisecond)
 	settled := traffic.Snapshot()
-	time.Sleep(4500 * time.Millisecond)
+	// While it is gone (its speaker still reaches the API server and,
+	// cut off from the others, thinks it owns everything), no status
+	// names it: it answers nothing.
+	for end := time.Now().Add(4500 * time.Millisecond); time.Now().Before(end); time.Sleep(250 * time.Millisecond) {
+		for _, vip := range vips {
+			if st := c.L2Status(t, "default", "web", vip.Addr()); st != nil && st.Status.Node == node {
+				t.Errorf("%s lost for %v: the status of %s still names it", node, time.Since(lost).Round(time.Millisecond), vip.Addr())
+			}
+		}
+	}
 	beforeReturn := traffic.Snapshot()
 	if err := h.SetLink(true); err != nil {
 		t.Fatal(err)

@@ -30,6 +30,13 @@ func (s *Syncer) writeStatus(ctx context.Context, plan l2plan.Plan, claims []lay
 	want := map[string]bool{}
 	var errs []error
 	for _, c := range claims {
+		if a, known := state[c.IP]; known && !canAnswer(a) {
+			// Every interface of the claim is down: this node cannot
+			// answer, and cut off from the LAN it may be the only one
+			// that thinks it owns the IP. Its status must not say it
+			// answers; the node that does writes it.
+			continue
+		}
 		o := plan.Owners[c.IP]
 		for _, svc := range o.Services {
 			name := StatusName(svc.Name, c.IP)
@@ -159,6 +166,15 @@ func announcedOn(a layer2.Announcement, claimed []string) []string {
 		out = slices.Clone(claimed)
 	}
 	return out
+}
+
+// canAnswer reports whether an announcement has an interface that is up
+// (or not known yet: a claim just made).
+func canAnswer(a layer2.Announcement) bool {
+	if len(a.Interfaces) == 0 {
+		return true
+	}
+	return slices.ContainsFunc(a.Interfaces, func(i layer2.InterfaceState) bool { return i.Error != layer2.ErrorLinkDown })
 }
 
 func conflictOf(a layer2.Announcement) *v1beta1.AddressConflict {

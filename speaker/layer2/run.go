@@ -245,7 +245,7 @@ func (r *runState) publish() {
 			st.Conflict = &c
 		}
 		if h := r.ifaces[k.iface]; st.Error == "" && h != nil && h.open() && !h.running {
-			st.Error = "link down"
+			st.Error = ErrorLinkDown
 		}
 		an.Interfaces = append(an.Interfaces, st)
 	}

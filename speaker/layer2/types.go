@@ -51,6 +51,9 @@ func (a Announcement) Announced() bool {
 	return false
 }
 
+// ErrorLinkDown is InterfaceState.Error while the interface's link is down.
+const ErrorLinkDown = "link down"
+
 // InterfaceState is the state of one claimed IP on one interface.
 type InterfaceState struct {
 	Name  string
