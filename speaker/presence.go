@@ -39,7 +39,7 @@ type presenceWriter struct {
 	// would make itself the writer: it must not mark their sessions down
 	// or keep the Lease alive for a cluster it cannot speak for.
 	linkUp func() bool
-	log       logr.Logger
+	log    logr.Logger
 
 	lease *coordinationv1.Lease // as last written; nil: read it first
 }
