@@ -115,10 +115,10 @@ func TestEtcdKilledAndRestarted(t *testing.T) {
 	if diffs := cluster.SameNetwork(before, after, false, false); len(diffs) > 0 {
 		t.Errorf("after etcd came back the network changed:\n%v", diffs)
 	}
-	// The statuses catch up with the network. (The lost node's speaker
-	// still reaches the API server here, whose address is not on the LAN,
-	// and may claim the address in the status for itself: only the wire
-	// is checked above.)
+	// The statuses are only logged: the lost node's speaker still reaches
+	// the API server here (its address is not on the LAN), holds itself
+	// the only live speaker and may name itself in the status, while the
+	// wire, checked above, is answered by another node.
 	for _, vip := range s.VIPs["lan"] {
 		st := c.L2Status(t, "default", "lan", vip.Addr())
 		t.Logf("%s: answered on the wire by %s; status names %q", vip.Addr(), onWire[vip], st.Status.Node)
