@@ -2,9 +2,7 @@ package badconfig_test
 
 import (
 	"context"
-	"fmt"
 	"net/netip"
-	"slices"
 	"syscall"
 	"testing"
 	"time"
@@ -37,7 +35,7 @@ func newBadObjects(router netip.Addr) []badObject {
 		{&v1beta1.BGPAdvertisement{ObjectMeta: metav1.ObjectMeta{Name: "bad-community"},
 			Spec: v1beta1.BGPAdvertisementSpec{IPAddressPools: []string{"bgp"}, Communities: []string{"65000:99999999"}}}, "spec.communities[0]"},
 		{&v1beta1.BGPPeer{ObjectMeta: metav1.ObjectMeta{Name: "short-hold"},
-			Spec: v1beta1.BGPPeerSpec{MyASN: clusterASN, ASN: routerASN, Address: "192.0.2.250", HoldTime: &metav1.Duration{Duration: time.Second}}}, "spec.holdTime"},
+			Spec: v1beta1.BGPPeerSpec{MyASN: cluster.ClusterASN, ASN: cluster.RouterASN, Address: "192.0.2.250", HoldTime: &metav1.Duration{Duration: time.Second}}}, "spec.holdTime"},
 		{&v1beta1.Community{ObjectMeta: metav1.ObjectMeta{Name: "garbage"},
 			Spec: v1beta1.CommunitySpec{Communities: []v1beta1.CommunityAlias{{Name: "junk", Value: "1:2:3:4"}}}}, "spec.communities[0].value"},
 	}
@@ -52,13 +50,13 @@ func newBadObjects(router netip.Addr) []badObject {
 // invalid and why.
 func TestBadObjectsChangeNothingAcrossRestarts(t *testing.T) {
 	s := startSystem(t)
-	c := s.c
-	traffic := cluster.StartTraffic(t, c.Lab.Clients[0], 15*time.Millisecond, time.Second, s.vips...)
+	c := s.C
+	traffic := cluster.StartTraffic(t, c.Lab.Clients[0], 15*time.Millisecond, time.Second, s.AllVIPs()...)
 	// Sessions and routes of every node first: the snapshot is the
 	// baseline.
-	s.waitSessions(t)
-	s.waitBGPRoutes(t)
-	before := s.snapshot(t, "lan", "bgp")
+	s.WaitSessions(t)
+	s.WaitBGPRoutes(t)
+	before := s.Snapshot(t, "lan", "bgp")
 
 	// 1. New invalid objects: each is set aside on its own.
 	bad := newBadObjects(c.Lab.Router.IPv4.Addr())
@@ -66,12 +64,12 @@ func TestBadObjectsChangeNothingAcrossRestarts(t *testing.T) {
 		c.Create(t, b.obj)
 	}
 	for _, b := range bad {
-		s.waitValid(t, b.obj, false, b.field)
+		waitValid(t, s, b.obj, false, b.field)
 	}
-	s.waitValid(t, named(&v1beta1.IPAddressPool{}, "lan"), true, "")
-	s.waitValid(t, named(&v1beta1.IPAddressPool{}, "bgp"), true, "")
-	s.waitValid(t, named(&v1beta1.BGPPeer{}, "tor"), true, "")
-	if diffs := sameNetwork(before, s.snapshot(t, "lan", "bgp"), false); len(diffs) > 0 {
+	waitValid(t, s, named(&v1beta1.IPAddressPool{}, "lan"), true, "")
+	waitValid(t, s, named(&v1beta1.IPAddressPool{}, "bgp"), true, "")
+	waitValid(t, s, named(&v1beta1.BGPPeer{}, "tor"), true, "")
+	if diffs := cluster.SameNetwork(before, s.Snapshot(t, "lan", "bgp"), true, false); len(diffs) > 0 {
 		t.Fatalf("new invalid objects changed the network:\n%v", diffs)
 	}
 
@@ -94,9 +92,9 @@ func TestBadObjectsChangeNothingAcrossRestarts(t *testing.T) {
 		{named(&v1beta1.BGPPeer{}, "tor"), "spec.holdTime"},
 	}
 	for _, b := range edited {
-		s.waitValid(t, b.obj, false, b.field)
+		waitValid(t, s, b.obj, false, b.field)
 	}
-	if diffs := sameNetwork(before, s.snapshot(t, "lan", "bgp"), false); len(diffs) > 0 {
+	if diffs := cluster.SameNetwork(before, s.Snapshot(t, "lan", "bgp"), true, false); len(diffs) > 0 {
 		t.Fatalf("edits into invalid objects changed the network:\n%v", diffs)
 	}
 
@@ -120,17 +118,17 @@ func TestBadObjectsChangeNothingAcrossRestarts(t *testing.T) {
 		}
 		// The restarted speaker must peer again from the valid objects
 		// (and the last valid spec of "tor") before the next one goes.
-		s.waitSessions(t)
+		s.WaitSessions(t)
 	}
-	s.waitAnnounced(t, before)
+	s.WaitAnnounced(t, before)
 
 	// A new Service still gets an address from a valid pool.
 	c.Create(t, cluster.LoadBalancer("default", "newcomer", func(svc *corev1.Service) {
 		svc.Annotations = map[string]string{"ironlb.io/address-pool": "bgp"}
 	}))
 	ip := c.WaitForIPs(t, "default", "newcomer", 1)[0]
-	if !netip.MustParsePrefix(bgpV4).Contains(ip) {
-		t.Errorf("newcomer got %s, outside pool bgp %s", ip, bgpV4)
+	if !netip.MustParsePrefix(cluster.BGPv4).Contains(ip) {
+		t.Errorf("newcomer got %s, outside pool bgp %s", ip, cluster.BGPv4)
 	}
 
 	// Let traffic run a little longer on the settled system.
@@ -139,12 +137,12 @@ func TestBadObjectsChangeNothingAcrossRestarts(t *testing.T) {
 	end := traffic.Snapshot()
 	traffic.Stop()
 
-	after := s.snapshot(t, "lan", "bgp")
-	if diffs := sameNetwork(before, after, true); len(diffs) > 0 {
+	after := s.Snapshot(t, "lan", "bgp")
+	if diffs := cluster.SameNetwork(before, after, true, true); len(diffs) > 0 {
 		t.Errorf("after the restarts the network differs:\n%v", diffs)
 	}
 	for _, b := range append(bad, edited...) {
-		s.waitValid(t, b.obj, false, b.field)
+		waitValid(t, s, b.obj, false, b.field)
 	}
 	restarts := 1 + len(c.Lab.Nodes)
 	for vip, n := range cluster.Since(restartsAt, end) {
@@ -163,66 +161,6 @@ func TestBadObjectsChangeNothingAcrossRestarts(t *testing.T) {
 			t.Errorf("%s: %d of %d requests failed once everything had restarted: %v", vip, n.Failed, n.Sent, n.LastError)
 		}
 	}
-}
-
-// waitSessions waits until FRR has every node's session up in both
-// families.
-func (s *system) waitSessions(t *testing.T) {
-	t.Helper()
-	cluster.Eventually(t, 60*time.Second, "every node's BGP sessions Established", func() error {
-		ns, err := s.router.Neighbors(context.Background())
-		if err != nil {
-			return err
-		}
-		for _, n := range s.c.Lab.Nodes {
-			for _, a := range []netip.Addr{n.IPv4.Addr(), n.IPv6.Addr()} {
-				if !ns[a].Established() {
-					return fmt.Errorf("%s (%s): %s", n.Name, a, ns[a].State)
-				}
-			}
-		}
-		return nil
-	})
-}
-
-// waitBGPRoutes waits until the router has each BGP Service address with
-// every node as next hop.
-func (s *system) waitBGPRoutes(t *testing.T) {
-	t.Helper()
-	cluster.Eventually(t, 60*time.Second, "every node a next hop of every BGP address", func() error {
-		got := s.snapshot(t, "bgp")
-		for _, ip := range got.ips["bgp"] {
-			var want []netip.Addr
-			for _, n := range s.c.Lab.Nodes {
-				want = append(want, s.c.NodeAddr(n.Name, ip.Is6()))
-			}
-			slices.SortFunc(want, netip.Addr.Compare)
-			if hops := got.routes[netip.PrefixFrom(ip, ip.BitLen())]; !slices.Equal(hops, want) {
-				return fmt.Errorf("%s: next hops %v, want %v", ip, hops, want)
-			}
-		}
-		return nil
-	})
-}
-
-// waitAnnounced waits until every route of the snapshot is back with all
-// its next hops and every layer 2 address has an announcer.
-func (s *system) waitAnnounced(t *testing.T, want snapshot) {
-	t.Helper()
-	cluster.Eventually(t, 60*time.Second, "every route and announcement back", func() error {
-		got := s.snapshot(t, "lan", "bgp")
-		for p, hops := range want.routes {
-			if !slices.Equal(hops, got.routes[p]) {
-				return fmt.Errorf("route %s: next hops %v, want %v", p, got.routes[p], hops)
-			}
-		}
-		for ip := range want.announcer {
-			if got.announcer[ip] == "" {
-				return fmt.Errorf("%s announced by nobody", ip)
-			}
-		}
-		return nil
-	})
 }
 
 func named[T client.Object](obj T, name string) T {

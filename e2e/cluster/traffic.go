@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -20,6 +21,9 @@ type Counts struct {
 	LastError error
 	// LastFailure is when it happened (zero when none did).
 	LastFailure time.Time
+	// FailedSent are the times the failed requests were sent, to tell
+	// requests sent before a fault was repaired from those sent after.
+	FailedSent []time.Time
 }
 
 // Traffic is steady client traffic: from one client host, one TCP request
@@ -46,11 +50,12 @@ func StartTraffic(t testing.TB, client *vlan.Host, interval, timeout time.Durati
 			tick := time.NewTicker(interval)
 			defer tick.Stop()
 			for {
+				sent := time.Now()
 				err := Request(ctx, client, target, timeout)
 				if ctx.Err() != nil {
 					return
 				}
-				tr.record(target, err)
+				tr.record(target, sent, err)
 				select {
 				case <-ctx.Done():
 					return
@@ -63,7 +68,7 @@ func StartTraffic(t testing.TB, client *vlan.Host, interval, timeout time.Durati
 	return tr
 }
 
-func (tr *Traffic) record(target netip.AddrPort, err error) {
+func (tr *Traffic) record(target netip.AddrPort, sent time.Time, err error) {
 	tr.mu.Lock()
 	defer tr.mu.Unlock()
 	c := tr.counts[target]
@@ -72,6 +77,7 @@ func (tr *Traffic) record(target netip.AddrPort, err error) {
 		c.Failed++
 		c.LastError = fmt.Errorf("%s: %w", target, err)
 		c.LastFailure = time.Now()
+		c.FailedSent = append(c.FailedSent, sent)
 	}
 }
 
@@ -81,7 +87,9 @@ func (tr *Traffic) Snapshot() map[netip.AddrPort]Counts {
 	defer tr.mu.Unlock()
 	out := make(map[netip.AddrPort]Counts, len(tr.counts))
 	for k, v := range tr.counts {
-		out[k] = *v
+		c := *v
+		c.FailedSent = slices.Clone(v.FailedSent)
+		out[k] = c
 	}
 	return out
 }
@@ -99,6 +107,7 @@ func Since(before, now map[netip.AddrPort]Counts) map[netip.AddrPort]Counts {
 		b := before[k]
 		v.Sent -= b.Sent
 		v.Failed -= b.Failed
+		v.FailedSent = v.FailedSent[len(b.FailedSent):]
 		out[k] = v
 	}
 	return out

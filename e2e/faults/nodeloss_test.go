@@ -6,7 +6,6 @@ package faults_test
 
 import (
 	"context"
-	"fmt"
 	"net/netip"
 	"testing"
 	"time"
@@ -127,16 +126,5 @@ func answeredBy(c *cluster.Cluster, pod string) error {
 		return err
 	}
 	vip := netip.AddrPortFrom(netip.MustParseAddr(svc.Status.LoadBalancer.Ingress[0].IP), 80)
-	seen := map[string]bool{}
-	for range 12 {
-		name, err := cluster.Ask(context.Background(), c.Lab.Clients[0], vip, time.Second)
-		if err != nil {
-			return err
-		}
-		if name == pod {
-			return nil
-		}
-		seen[name] = true
-	}
-	return fmt.Errorf("answers from %v only", seen)
+	return answeredThrough(c.Lab.Clients[0], vip, pod)
 }

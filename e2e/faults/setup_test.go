@@ -2,6 +2,7 @@ package faults_test
 
 import (
 	"context"
+	"encoding/json"
 	"net/netip"
 	"testing"
 	"time"
@@ -65,4 +66,35 @@ func firstAnswer(t *testing.T, h *vlan.Host, vip netip.AddrPort, per, limit time
 	}
 	t.Fatalf("%s: no answer within %v", vip, limit)
 	return time.Time{}
+}
+
+// announcerOnWire is the node whose MAC the client's kernel resolves ip
+// to: its neighbor entry is flushed and resolved again by a request, so
+// the answer is who answers ARP or NDP now, whatever the statuses say.
+func announcerOnWire(t *testing.T, c *cluster.Cluster, client *vlan.Host, vip netip.AddrPort) string {
+	t.Helper()
+	ctx := context.Background()
+	if out, err := client.Exec(ctx, "ip", "neigh", "flush", "to", vip.Addr().String(), "dev", client.Iface); err != nil {
+		t.Fatalf("client: flush neighbor %s: %v: %s", vip.Addr(), err, out)
+	}
+	if err := cluster.Request(ctx, client, vip, 2*time.Second); err != nil {
+		t.Fatalf("%s after flushing the neighbor entry: %v", vip, err)
+	}
+	out, err := client.Exec(ctx, "ip", "-j", "neigh", "show", "to", vip.Addr().String(), "dev", client.Iface)
+	if err != nil {
+		t.Fatalf("client: neighbor %s: %v: %s", vip.Addr(), err, out)
+	}
+	var entries []struct {
+		LLAddr string `json:"lladdr"`
+	}
+	if err := json.Unmarshal(out, &entries); err != nil || len(entries) != 1 {
+		t.Fatalf("client: neighbor %s: %v: %s", vip.Addr(), err, out)
+	}
+	for _, n := range c.Lab.Nodes {
+		if n.MAC.String() == entries[0].LLAddr {
+			return n.Name
+		}
+	}
+	t.Fatalf("%s resolves to %s, no node's MAC", vip.Addr(), entries[0].LLAddr)
+	return ""
 }
