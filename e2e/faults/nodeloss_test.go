@@ -6,6 +6,7 @@ package faults_test
 
 import (
 	"context"
+	"fmt"
 	"net/netip"
 	"testing"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/ironlb/ironlb/e2e/cluster"
+	"github.com/ironlb/ironlb/e2e/vlan"
 )
 
 // TestLostNodesPodsGetNoNewConnections loses a node that holds one of the
@@ -127,4 +129,21 @@ func answeredBy(c *cluster.Cluster, pod string) error {
 	}
 	vip := netip.AddrPortFrom(netip.MustParseAddr(svc.Status.LoadBalancer.Ingress[0].IP), 80)
 	return answeredThrough(c.Lab.Clients[0], vip, pod)
+}
+
+// answeredThrough asks vip until pod answers (a few tries: requests are
+// balanced).
+func answeredThrough(client *vlan.Host, vip netip.AddrPort, pod string) error {
+	seen := map[string]bool{}
+	for range 20 {
+		name, err := cluster.Ask(context.Background(), client, vip, time.Second)
+		if err != nil {
+			return err
+		}
+		if name == pod {
+			return nil
+		}
+		seen[name] = true
+	}
+	return fmt.Errorf("answers from %v only", seen)
 }
