@@ -8,7 +8,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/client-go/util/workqueue"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -128,8 +127,9 @@ func (r *ConfigReconciler) writeStatuses(ctx context.Context, res *config.Resour
 // reportInvalid sends one event per invalid object and distinct problem,
 // and logs it.
 func (r *ConfigReconciler) reportInvalid(ctx context.Context, res config.Resources, cfg *config.Config) {
-	current := map[string]string{}
-	for _, st := range cfg.Invalid() {
+	invalid := cfg.Invalid()
+	current := make(map[string]string, len(invalid))
+	for _, st := range invalid {
 		current[st.Kind+"/"+st.Name] = st.Errors.Error() + "; " + st.Summary()
 	}
 	if r.reported == nil {
@@ -140,44 +140,25 @@ func (r *ConfigReconciler) reportInvalid(ctx context.Context, res config.Resourc
 			delete(r.reported, k)
 		}
 	}
-	for _, st := range cfg.Invalid() {
-		k, text := st.Kind+"/"+st.Name, current[st.Kind+"/"+st.Name]
+	if len(invalid) == 0 {
+		return
+	}
+	objects := map[string]client.Object{}
+	for _, t := range targets(&res) {
+		objects[t.kind+"/"+t.obj.GetName()] = t.obj
+	}
+	for _, st := range invalid {
+		k := st.Kind + "/" + st.Name
+		text := current[k]
 		if r.reported[k] == text {
 			continue
 		}
 		r.reported[k] = text
-		if obj := lookup(res, st.Kind, st.Name); obj != nil {
+		if obj := objects[k]; obj != nil {
 			r.Recorder.Event(obj, corev1.EventTypeWarning, ReasonInvalidConfig, text)
 		}
 		log.FromContext(ctx).Info("invalid configuration object", "object", k, "inForce", st.InForce.String(), "errors", st.Errors.Error())
 	}
-}
-
-// lookup finds the object an error names, for its event.
-func lookup(res config.Resources, kind, name string) runtime.Object {
-	find := func(n int, get func(int) client.Object) runtime.Object {
-		for i := 0; i < n; i++ {
-			if o := get(i); o.GetName() == name {
-				return o
-			}
-		}
-		return nil
-	}
-	switch kind {
-	case config.KindIPAddressPool:
-		return find(len(res.Pools), func(i int) client.Object { return &res.Pools[i] })
-	case config.KindL2Advertisement:
-		return find(len(res.L2Advertisements), func(i int) client.Object { return &res.L2Advertisements[i] })
-	case config.KindBGPAdvertisement:
-		return find(len(res.BGPAdvertisements), func(i int) client.Object { return &res.BGPAdvertisements[i] })
-	case config.KindBGPPeer:
-		return find(len(res.BGPPeers), func(i int) client.Object { return &res.BGPPeers[i] })
-	case config.KindBFDProfile:
-		return find(len(res.BFDProfiles), func(i int) client.Object { return &res.BFDProfiles[i] })
-	case config.KindCommunity:
-		return find(len(res.Communities), func(i int) client.Object { return &res.Communities[i] })
-	}
-	return nil
 }
 
 func poolRequests(pools []string) []reconcile.Request {
