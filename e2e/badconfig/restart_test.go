@@ -3,7 +3,6 @@ package badconfig_test
 import (
 	"context"
 	"net/netip"
-	"syscall"
 	"testing"
 	"time"
 
@@ -105,21 +104,9 @@ func TestBadObjectsChangeNothingAcrossRestarts(t *testing.T) {
 	if err := c.StartController(); err != nil {
 		t.Fatal(err)
 	}
-	for _, n := range c.Lab.Nodes {
-		p := c.Speaker(n.Name)
-		if err := p.Signal(syscall.SIGTERM); err != nil {
-			t.Fatal(err)
-		}
-		if !p.Wait(15 * time.Second) {
-			t.Fatalf("speaker %s did not stop within 15s of SIGTERM", n.Name)
-		}
-		if err := c.StartSpeaker(n.Name); err != nil {
-			t.Fatal(err)
-		}
-		// The restarted speaker must peer again from the valid objects
-		// (and the last valid spec of "tor") before the next one goes.
-		s.WaitSessions(t)
-	}
+	// The restarted speakers must peer again from the valid objects (and
+	// the last valid spec of "tor").
+	s.RollingRestart(t)
 	s.WaitAnnounced(t, before)
 
 	// A new Service still gets an address from a valid pool.

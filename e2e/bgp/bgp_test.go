@@ -26,7 +26,7 @@ const (
 
 // bgpCluster starts 3 nodes, a router running FRR that accepts every node
 // (eBGP unless ibgp), a BGP pool and a BGPPeer.
-func bgpCluster(t *testing.T, ibgp bool, adv v1beta1.BGPAdvertisementSpec) (*cluster.Cluster, *frr.Router) {
+func bgpCluster(t testing.TB, ibgp bool, adv v1beta1.BGPAdvertisementSpec) (*cluster.Cluster, *frr.Router) {
 	t.Helper()
 	c := cluster.Start(t, cluster.Options{Router: true})
 	myASN := uint32(clusterASN)
@@ -61,7 +61,7 @@ func nodeAddrs(c *cluster.Cluster, v6 bool, names ...string) []netip.Addr {
 
 // waitNextHops waits until FRR forwards prefix to exactly want (none: the
 // route is gone).
-func waitNextHops(t *testing.T, r *frr.Router, prefix netip.Prefix, want []netip.Addr) frr.Route {
+func waitNextHops(t testing.TB, r *frr.Router, prefix netip.Prefix, want []netip.Addr) frr.Route {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()

@@ -56,7 +56,7 @@ const bfdInterval = 100
 
 // StartSystem starts the system and waits until the client reaches every
 // VIP.
-func StartSystem(t *testing.T, opts SystemOptions) *System {
+func StartSystem(t testing.TB, opts SystemOptions) *System {
 	t.Helper()
 	c := Start(t, Options{Router: true, Datapath: "nftables", ControllerArgs: []string{"-ip-mode", "Proxy"}})
 	ctx := context.Background()
@@ -150,7 +150,7 @@ func (s *System) AllVIPs() []netip.AddrPort {
 }
 
 // WaitAnswering waits until every VIP answers a request.
-func (s *System) WaitAnswering(t *testing.T, timeout time.Duration) {
+func (s *System) WaitAnswering(t testing.TB, timeout time.Duration) {
 	t.Helper()
 	for _, vip := range s.AllVIPs() {
 		Eventually(t, timeout, "a request to "+vip.String(), func() error {
@@ -171,7 +171,7 @@ type Snapshot struct {
 
 // Snapshot reads the Services' addresses and layer 2 announcers (of
 // Service "lan"), the router's routes and its sessions.
-func (s *System) Snapshot(t *testing.T, services ...string) Snapshot {
+func (s *System) Snapshot(t testing.TB, services ...string) Snapshot {
 	t.Helper()
 	ctx := context.Background()
 	out := Snapshot{IPs: map[string][]netip.Addr{}, Announcer: map[netip.Addr]string{}, Routes: map[netip.Prefix][]netip.Addr{}}
@@ -247,7 +247,7 @@ func SameNetwork(before, after Snapshot, announcersMayMove, sessionsMayReset boo
 
 // WaitSessions waits until FRR has the sessions of these nodes (none:
 // every node) Established in both families.
-func (s *System) WaitSessions(t *testing.T, nodes ...string) {
+func (s *System) WaitSessions(t testing.TB, nodes ...string) {
 	t.Helper()
 	if len(nodes) == 0 {
 		nodes = s.nodeNames()
@@ -271,7 +271,7 @@ func (s *System) WaitSessions(t *testing.T, nodes ...string) {
 // WaitBGPRoutes waits until the router has each address of the BGP
 // Services with exactly these nodes (none: every node) as next hops. It
 // reads only the router, so it works with the API server down.
-func (s *System) WaitBGPRoutes(t *testing.T, nodes ...string) {
+func (s *System) WaitBGPRoutes(t testing.TB, nodes ...string) {
 	t.Helper()
 	if len(nodes) == 0 {
 		nodes = s.nodeNames()
@@ -300,7 +300,7 @@ func (s *System) WaitBGPRoutes(t *testing.T, nodes ...string) {
 
 // WaitAnnounced waits until every route of the snapshot is back with all
 // its next hops and every layer 2 address has an announcer.
-func (s *System) WaitAnnounced(t *testing.T, want Snapshot) {
+func (s *System) WaitAnnounced(t testing.TB, want Snapshot) {
 	t.Helper()
 	Eventually(t, 60*time.Second, "every route and announcement back", func() error {
 		got := s.Snapshot(t, s.Services...)

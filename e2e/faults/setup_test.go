@@ -21,7 +21,7 @@ type lanSystem struct {
 	owner  string           // the node announcing the IPv4 address
 }
 
-func startLAN(t *testing.T) *lanSystem {
+func startLAN(t testing.TB) *lanSystem {
 	t.Helper()
 	c := cluster.Start(t, cluster.Options{Datapath: "nftables", ControllerArgs: []string{"-ip-mode", "Proxy"}})
 	ctx := context.Background()
@@ -56,7 +56,7 @@ func startLAN(t *testing.T) *lanSystem {
 
 // firstAnswer sends requests to vip, each given per to answer, until one
 // does, and returns when that was.
-func firstAnswer(t *testing.T, h *vlan.Host, vip netip.AddrPort, per, limit time.Duration) time.Time {
+func firstAnswer(t testing.TB, h *vlan.Host, vip netip.AddrPort, per, limit time.Duration) time.Time {
 	t.Helper()
 	deadline := time.Now().Add(limit)
 	for time.Now().Before(deadline) {
@@ -71,7 +71,7 @@ func firstAnswer(t *testing.T, h *vlan.Host, vip netip.AddrPort, per, limit time
 // announcerOnWire is the node whose MAC the client's kernel resolves ip
 // to: its neighbor entry is flushed and resolved again by a request, so
 // the answer is who answers ARP or NDP now, whatever the statuses say.
-func announcerOnWire(t *testing.T, c *cluster.Cluster, client *vlan.Host, vip netip.AddrPort) string {
+func announcerOnWire(t testing.TB, c *cluster.Cluster, client *vlan.Host, vip netip.AddrPort) string {
 	t.Helper()
 	ctx := context.Background()
 	if out, err := client.Exec(ctx, "ip", "neigh", "flush", "to", vip.Addr().String(), "dev", client.Iface); err != nil {

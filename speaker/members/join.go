@@ -37,7 +37,7 @@ func (m *machine) startJoin(now time.Time, rejoin bool, e *effects) {
 		p.mismatchSince = time.Time{}
 		p.verdictAt, p.verdictInc = time.Time{}, 0
 		if rejoin {
-			p.inc, p.status, p.meta = 0, statusDead, nil
+			p.inc, p.status = 0, statusDead // meta kept, as for any dead peer
 		}
 	}
 	m.succ = nil

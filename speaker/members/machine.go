@@ -358,10 +358,12 @@ func (m *machine) setState(now time.Time, p *peer, r *rumor, e *effects) {
 		m.digestCache += entryHash(p.name, r.inc, r.status) - entryHash(p.name, p.inc, p.status)
 	}
 	p.inc, p.status = r.inc, r.status
+	// A peer held dead keeps the meta of its last live incarnation: its
+	// MACs are still a speaker's, and a frame from them right after a
+	// link flap (our view stale, theirs not) is a hand-over, not a
+	// foreign host claiming our addresses.
 	if r.status == statusAlive {
 		p.meta = bytes.Clone(r.meta)
-	} else {
-		p.meta = nil
 	}
 	if from != p.status {
 		m.viewDirty = true

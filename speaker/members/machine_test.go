@@ -607,6 +607,13 @@ func TestMachine(t *testing.T) {
 						t.Errorf("c's meta: %+v", got)
 					}
 				}},
+				// Held dead, c keeps the meta of its last live incarnation:
+				// its MACs are still a speaker's.
+				{at: 13, do: recv(ping("b", 2, rumor{name: "c", status: statusDead, inc: 3})), check: func(t *testing.T, h *harness, e effects) {
+					if got := h.m.peerInfo()[1]; got.State != "dead" || string(got.Meta) != "c-macs" {
+						t.Errorf("c held dead: %+v", got)
+					}
+				}},
 			}),
 		},
 	}

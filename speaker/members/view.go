@@ -52,7 +52,9 @@ type Peer struct {
 	// Incarnation is the member's generation: it rises when the member
 	// restarts, refutes a false death verdict or changes its meta.
 	Incarnation uint64
-	Meta        []byte
+	// Meta is the payload of the member's last live incarnation heard of,
+	// kept while it is held dead or has left.
+	Meta []byte
 	// Since is when State last changed (zero: unchanged since start).
 	Since time.Time
 	// LastHeard is when the last packet came straight from the member
