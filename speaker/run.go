@@ -104,7 +104,9 @@ func run(ctx context.Context, o options) error {
 	syncer := &l2sync.Syncer{
 		Client: mgr.GetClient(), Recorder: mgr.GetEventRecorderFor("ironlb-speaker"), Log: log.WithName("layer2"),
 		Node: o.node, Config: cfg.Load, Alive: mem.Alive, Announcer: ann,
-		Ready:      heardPeers,
+		Ready: heardPeers,
+		Silent: (&isolation{linkUp: bindLinkUp(bind.Addr()), grace: 3 * o.membersTimeout,
+			peersAlive: func() bool { return len(mem.Alive()) > 1 }}).Silent,
 		Interfaces: hostInterfaces,
 	}
 	if err := syncer.SetupWithManager(mgr, l2trigger); err != nil {

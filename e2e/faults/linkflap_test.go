@@ -14,10 +14,12 @@ import (
 // reach it once it is back, while it still holds them dead. Those frames
 // come from a speaker, so they are a hand-over, not a foreign host claiming
 // its addresses: a client that resolves the VIPs afresh is answered
-// within a second of the link's return, also after the addresses move
-// back. (Before, the returning node took them for a foreign host's, kept
-// silent for 10 s, and the others handed the addresses back to it: nobody
-// answered.)
+// throughout, also when the addresses move back. Two faults this catches:
+// the returning node taking the takeover frames for a foreign host's and
+// keeping silent for 10 s while the others handed the addresses back to it
+// (nobody answered); and the returning node answering, from its stale
+// view, for addresses the others now hold (two MACs for one IP: clients
+// flip between them mid-connection and get resets).
 func TestAnnouncerLinkFlap(t *testing.T) {
 	s := startLAN(t)
 	h := s.c.Lab.Host(s.owner)
@@ -55,9 +57,8 @@ func TestAnnouncerLinkFlap(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 	}
 	t.Logf("%d of %d fresh resolutions failed after the link came back", failed, probes)
-	// The move back may cost the requests of its first second; after
-	// that every one must be answered.
-	if late > 0 {
+	// The move back may cost one request; none after the first second.
+	if failed > 1 || late > 0 {
 		t.Errorf("%d fresh resolutions failed, %d of them more than 1 s after the link came back", failed, late)
 	}
 	if probes < 40 {

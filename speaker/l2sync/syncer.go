@@ -54,13 +54,16 @@ type Announcer interface {
 
 // Syncer is the layer 2 reconciler of one speaker.
 type Syncer struct {
-	Client     client.Client
-	Recorder   record.EventRecorder
-	Log        logr.Logger
-	Node       string
-	Config     func() *config.Config // configuration in force; nil before the first compile
-	Alive      func() []string       // live speakers, this one included
-	Ready      func() bool           // false until the speaker has heard its peers
+	Client   client.Client
+	Recorder record.EventRecorder
+	Log      logr.Logger
+	Node     string
+	Config   func() *config.Config // configuration in force; nil before the first compile
+	Alive    func() []string       // live speakers, this one included
+	Ready    func() bool           // false until the speaker has heard its peers
+	// Silent, when set and true, withdraws every claim and writes nothing:
+	// the node was cut off from its peers and does not know the owners.
+	Silent     func() bool
 	Announcer  Announcer
 	Interfaces func() ([]Iface, error)
 
@@ -74,6 +77,15 @@ type Syncer struct {
 
 // Reconcile recomputes the plan and applies this node's part of it.
 func (s *Syncer) Reconcile(ctx context.Context, _ reconcile.Request) (reconcile.Result, error) {
+	if s.Silent != nil && s.Silent() {
+		if err := s.Announcer.SetClaims(nil); err != nil {
+			return reconcile.Result{}, fmt.Errorf("withdraw claims: %w", err)
+		}
+		s.mu.Lock()
+		s.last = nil // no status may name this node from a stale plan
+		s.mu.Unlock()
+		return reconcile.Result{RequeueAfter: 50 * time.Millisecond}, nil
+	}
 	if !s.Ready() {
 		return reconcile.Result{RequeueAfter: 50 * time.Millisecond}, nil
 	}
