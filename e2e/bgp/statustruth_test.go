@@ -230,8 +230,10 @@ func anyFailed(counts map[netip.AddrPort]cluster.Counts) bool {
 	return false
 }
 
-// offsets are times relative to since, rounded, for messages.
+// offsets are times relative to since, rounded, for messages: the first
+// ten.
 func offsets(times []time.Time, since time.Time) []time.Duration {
+	times = times[:min(len(times), 10)]
 	out := make([]time.Duration, len(times))
 	for i, at := range times {
 		out[i] = at.Sub(since).Round(time.Millisecond)
