@@ -60,7 +60,7 @@ func TestStatusesFollowDyingSpeakers(t *testing.T) {
 	}
 	traffic := cluster.StartTraffic(t, client, 15*time.Millisecond, time.Second, s.AllVIPs()...)
 	time.Sleep(time.Second)
-	if n := traffic.Snapshot(); anyFailed(n) {
+	if n := traffic.Snapshot(); cluster.AnyFailed(n) {
 		t.Fatalf("requests failed before any speaker was killed: %+v", n)
 	}
 
@@ -95,7 +95,7 @@ func TestStatusesFollowDyingSpeakers(t *testing.T) {
 	s.WaitBGPRoutes(t, live...)
 	time.Sleep(time.Until(killed.Add(4 * time.Second)))
 	for vip, n := range cluster.Since(atKill, traffic.Snapshot()) {
-		t.Logf("%s: %d of %d requests failed in the 4 s after announcer %s was killed, sent %v after the kill", vip, n.Failed, n.Sent, owner, offsets(n.FailedSent, killed))
+		t.Logf("%s: %d of %d requests failed in the 4 s after announcer %s was killed, sent %v after the kill", vip, n.Failed, n.Sent, owner, cluster.Offsets(n.FailedSent, killed))
 		if n.Failed > handoverFailures {
 			t.Errorf("%s: %d requests failed after the announcer was killed, want at most %d: %v", vip, n.Failed, handoverFailures, n.LastError)
 		}
@@ -139,7 +139,7 @@ func TestStatusesFollowDyingSpeakers(t *testing.T) {
 	time.Sleep(time.Until(killed.Add(5 * time.Second)))
 	end := traffic.Snapshot()
 	for vip, n := range cluster.Since(atAll, end) {
-		t.Logf("%s: %d of %d requests failed in the 5 s after every speaker was killed, the first sent %v after the kill", vip, n.Failed, n.Sent, offsets(n.FailedSent[:min(1, len(n.FailedSent))], killed))
+		t.Logf("%s: %d of %d requests failed in the 5 s after every speaker was killed, the first sent %v after the kill", vip, n.Failed, n.Sent, cluster.Offsets(n.FailedSent[:min(1, len(n.FailedSent))], killed))
 	}
 	for vip, n := range cluster.Since(routesGone, end) {
 		switch {
@@ -219,24 +219,4 @@ func arpOwner(t *testing.T, h *vlan.Host, ip netip.Addr) string {
 	}
 	t.Fatalf("arping answered without a MAC:\n%s", out)
 	return ""
-}
-
-func anyFailed(counts map[netip.AddrPort]cluster.Counts) bool {
-	for _, n := range counts {
-		if n.Failed > 0 {
-			return true
-		}
-	}
-	return false
-}
-
-// offsets are times relative to since, rounded, for messages: the first
-// ten.
-func offsets(times []time.Time, since time.Time) []time.Duration {
-	times = times[:min(len(times), 10)]
-	out := make([]time.Duration, len(times))
-	for i, at := range times {
-		out[i] = at.Sub(since).Round(time.Millisecond)
-	}
-	return out
 }

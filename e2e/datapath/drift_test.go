@@ -46,17 +46,6 @@ func TestFlushedRulesetIsRepaired(t *testing.T) {
 	}
 }
 
-// offsets are times relative to since, rounded, for messages: the first
-// ten.
-func offsets(times []time.Time, since time.Time) []time.Duration {
-	times = times[:min(len(times), 10)]
-	out := make([]time.Duration, len(times))
-	for i, at := range times {
-		out[i] = at.Sub(since).Round(time.Millisecond)
-	}
-	return out
-}
-
 // flushAndRepair restarts a firewall on node under traffic and checks that
 // every target answers again within repairBound.
 func flushAndRepair(t *testing.T, c *cluster.Cluster, traffic *cluster.Traffic, node string) {
@@ -84,7 +73,7 @@ func flushAndRepair(t *testing.T, c *cluster.Cluster, traffic *cluster.Traffic, 
 	time.Sleep(2 * time.Second)
 	end := traffic.Snapshot()
 	for vip, n := range cluster.Since(before, settled) {
-		t.Logf("flush on %s: %s: %d of %d requests failed, sent %v after the flush", node, vip, n.Failed, n.Sent, offsets(n.FailedSent, flushed))
+		t.Logf("flush on %s: %s: %d of %d requests failed, sent %v after the flush", node, vip, n.Failed, n.Sent, cluster.Offsets(n.FailedSent, flushed))
 		for _, at := range n.FailedSent {
 			if d := at.Sub(flushed); d > repairBound {
 				t.Errorf("%s: a request sent %v after the flush on %s failed, want every VIP answering within %v: %v", vip, d.Round(time.Millisecond), node, repairBound, n.LastError)
