@@ -50,9 +50,9 @@ func (e env) snapshot(ctx context.Context) (*snapshot.Snapshot, error) {
 	if err != nil {
 		return nil, err
 	}
-	return snapshot.Fetch(ctx, c)
+	return snapshot.Fetch(ctx, c, e.namespace)
 }
 
 func (e env) whyOptions() why.Options {
-	return why.Options{LoadBalancerClass: e.lbClass, IgnoreClassless: e.ignoreClassless}
+	return why.Options{LoadBalancerClass: e.lbClass, IgnoreClassless: e.ignoreClassless, Now: time.Now()}
 }

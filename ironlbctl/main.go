@@ -25,7 +25,8 @@ Usage:
                                     Service IP: pool, mode, announcing node(s), datapath, endpoints
   ironlbctl why NAMESPACE/NAME      why a Service has no IP or is not announced (exit 1 when
                                     a problem is found, 0 when it is assigned and announced);
-                                    with --client IP, also whether its source ranges drop that client
+                                    with --client IP, also whether its source ranges drop that client;
+                                    endpoints set aside on nodes the speakers hold dead
   ironlbctl validate -f FILE|DIR... check ironlb.io objects offline with the controller's compiler
                                     (exit 1 on errors) and, when a cluster is reachable, preview
                                     which Services would get, lose or move their IP
@@ -39,6 +40,7 @@ Flags (any command, before or after its arguments):
   -o, --output FORMAT   text (default) or json (status, why, validate)
   --lb-class CLASS      loadBalancerClass the controller handles (its -lb-class; default ironlb.io/ironlb)
   --ignore-classless    the controller runs with -ignore-classless
+  --namespace NS        IronLB's namespace, where the speakers' Lease is (default ironlb-system)
 validate:
   -f FILE|DIR           file, or directory of *.yaml/*.yml/*.json files (repeatable)
   --offline             do not contact the cluster (no preview)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/go-logr/logr"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -73,9 +74,19 @@ func setupDatapath(ctx context.Context, mgr ctrl.Manager, o options, mem *member
 // there) are not: their pods are presumed reachable.
 func deadNodes(peers []members.Peer) map[string]bool {
 	out := map[string]bool{}
+	for n := range deadSince(peers) {
+		out[n] = true
+	}
+	return out
+}
+
+// deadSince is deadNodes with when each was declared dead, for the
+// presence Lease (presence.DeadNodesAnnotation).
+func deadSince(peers []members.Peer) map[string]time.Time {
+	out := map[string]time.Time{}
 	for _, p := range peers {
 		if p.State == "dead" {
-			out[p.Name] = true
+			out[p.Name] = p.Since
 		}
 	}
 	return out

@@ -26,14 +26,17 @@ import (
 // speakers' presence Lease (so the controller knows a speaker runs) and
 // marks the BGP sessions of dead speakers as down: their own speaker can no
 // longer say so, and a session is never shown Established when nothing
-// holds it.
+// holds it. With each renewal it publishes on the Lease the nodes the
+// liveness protocol holds dead (presence.DeadNodesAnnotation), whose
+// endpoints the datapath sets aside, so operators and ironlbctl see them.
 type presenceWriter struct {
 	client    client.Client // writes, and cached reads of BGPSessionStatus
 	api       client.Reader // uncached reads of the Lease
 	namespace string
 	node      string
 	alive     func() []string
-	ready     func() bool // false until the speaker has heard its peers
+	dead      func() map[string]time.Time // nodes held dead, and since when
+	ready     func() bool                 // false until the speaker has heard its peers
 	// linkUp reports whether this node's link to the other speakers is
 	// up. A node cut off from the LAN sees every other speaker dead and
 	// would make itself the writer: it must not mark their sessions down
@@ -77,6 +80,7 @@ func (p *presenceWriter) renew(ctx context.Context) error {
 		case apierrors.IsNotFound(err):
 			l = coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Namespace: p.namespace, Name: presence.LeaseName}}
 			l.Spec = p.spec(now)
+			p.annotate(&l)
 			if err := p.client.Create(ctx, &l); err != nil {
 				return fmt.Errorf("create lease: %w", err)
 			}
@@ -88,11 +92,29 @@ func (p *presenceWriter) renew(ctx context.Context) error {
 		p.lease = &l
 	}
 	p.lease.Spec = p.spec(now)
+	p.annotate(p.lease)
 	if err := p.client.Update(ctx, p.lease); err != nil {
 		p.lease = nil // read it again next time (a conflict, or deleted)
 		return fmt.Errorf("renew lease: %w", err)
 	}
 	return nil
+}
+
+// annotate sets the dead nodes on the Lease (removes the annotation when
+// there are none), in the same write as the renewal.
+func (p *presenceWriter) annotate(l *coordinationv1.Lease) {
+	v := ""
+	if p.dead != nil {
+		v = presence.FormatDeadNodes(p.dead())
+	}
+	if v == "" {
+		delete(l.Annotations, presence.DeadNodesAnnotation)
+		return
+	}
+	if l.Annotations == nil {
+		l.Annotations = map[string]string{}
+	}
+	l.Annotations[presence.DeadNodesAnnotation] = v
 }
 
 func (p *presenceWriter) spec(now metav1.MicroTime) coordinationv1.LeaseSpec {

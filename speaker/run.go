@@ -114,6 +114,10 @@ func run(ctx context.Context, o options) error {
 	}
 	pw := &presenceWriter{client: mgr.GetClient(), api: mgr.GetAPIReader(), namespace: o.namespace, node: o.node,
 		alive: mem.Alive, ready: heardPeers, linkUp: bindLinkUp(bind.Addr()), log: log.WithName("presence")}
+	if o.datapath != "off" {
+		// The datapath sets aside endpoints on these nodes: publish them.
+		pw.dead = func() map[string]time.Time { return deadSince(mem.PeerInfo()) }
+	}
 	if err := mgr.Add(manager.RunnableFunc(pw.Run)); err != nil {
 		return err
 	}

@@ -113,6 +113,27 @@ func Since(before, now map[netip.AddrPort]Counts) map[netip.AddrPort]Counts {
 	return out
 }
 
+// AnyFailed reports whether any target saw a failed request.
+func AnyFailed(counts map[netip.AddrPort]Counts) bool {
+	for _, n := range counts {
+		if n.Failed > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// Offsets are the first ten times relative to since, rounded, for
+// messages (FailedSent after a fault).
+func Offsets(times []time.Time, since time.Time) []time.Duration {
+	times = times[:min(len(times), 10)]
+	out := make([]time.Duration, len(times))
+	for i, at := range times {
+		out[i] = at.Sub(since).Round(time.Millisecond)
+	}
+	return out
+}
+
 // Request is one connection to target: a line out, a line back (a pod
 // started with StartPod answers it).
 func Request(ctx context.Context, client *vlan.Host, target netip.AddrPort, timeout time.Duration) error {

@@ -7,8 +7,10 @@ import (
 	"context"
 	"fmt"
 
+	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -16,6 +18,7 @@ import (
 	"github.com/ironlb/ironlb/config"
 	"github.com/ironlb/ironlb/config/v1beta1"
 	"github.com/ironlb/ironlb/pkg/configsource"
+	"github.com/ironlb/ironlb/pkg/presence"
 )
 
 // Snapshot is the cluster state ironlbctl reasons about.
@@ -29,6 +32,9 @@ type Snapshot struct {
 	Nodes       []corev1.Node
 	L2Statuses  []v1beta1.ServiceL2Status
 	BGPSessions []v1beta1.BGPSessionStatus
+	// Speakers is the speakers' presence Lease (pkg/presence), nil when
+	// it does not exist: it says which nodes the speakers hold dead.
+	Speakers *coordinationv1.Lease
 }
 
 // NamespaceLabels maps namespace name to its labels.
@@ -66,10 +72,11 @@ func Scheme() (*runtime.Scheme, error) {
 	return s, nil
 }
 
-// Fetch lists everything a Snapshot holds. The objects are read one list
-// at a time, so a snapshot of a busy cluster is not atomic; every command
-// says what it saw.
-func Fetch(ctx context.Context, c client.Reader) (*Snapshot, error) {
+// Fetch lists everything a Snapshot holds; namespace is IronLB's (where
+// the speakers' presence Lease is). The objects are read one list at a
+// time, so a snapshot of a busy cluster is not atomic; every command says
+// what it saw.
+func Fetch(ctx context.Context, c client.Reader, namespace string) (*Snapshot, error) {
 	res, err := configsource.List(ctx, c)
 	if err != nil {
 		return nil, err
@@ -87,8 +94,16 @@ func Fetch(ctx context.Context, c client.Reader) (*Snapshot, error) {
 			return nil, fmt.Errorf("list %T: %w", l, err)
 		}
 	}
-	return &Snapshot{
+	snap := &Snapshot{
 		Resources: res, Services: svcs.Items, Namespaces: nss.Items, Endpoints: eps.Items,
 		Nodes: nodes.Items, L2Statuses: l2s.Items, BGPSessions: bgps.Items,
-	}, nil
+	}
+	var lease coordinationv1.Lease
+	switch err := c.Get(ctx, client.ObjectKey{Namespace: namespace, Name: presence.LeaseName}, &lease); {
+	case err == nil:
+		snap.Speakers = &lease
+	case !apierrors.IsNotFound(err):
+		return nil, fmt.Errorf("get Lease %s/%s: %w", namespace, presence.LeaseName, err)
+	}
+	return snap, nil
 }

@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 
@@ -25,6 +26,9 @@ type Options struct {
 	// Client, when valid, is a client address to check against the
 	// Service's source ranges (ironlbctl why --client).
 	Client netip.Addr
+	// Now is the reader's clock, to tell a Lease no speaker renews any
+	// more (zero: not checked).
+	Now time.Time
 }
 
 // Handles is the controller's own rule, for these options.
@@ -43,7 +47,9 @@ func (o Options) class() string {
 // Explain returns why Service namespace/name has no address or is not
 // announced; when all is well, one Announced reason per address saying by
 // whom. With o.Client, reasons that the client is outside the Service's
-// source ranges come first. The list is never empty.
+// source ranges come first. Endpoints the datapath sets aside because the
+// speakers hold their node dead follow the addresses' reasons
+// (EndpointsSetAside). The list is never empty.
 func Explain(s *snapshot.Snapshot, namespace, name string, o Options) []Reason {
 	idx := slices.IndexFunc(s.Services, func(svc corev1.Service) bool { return svc.Namespace == namespace && svc.Name == name })
 	if idx < 0 {
@@ -72,6 +78,7 @@ func Explain(s *snapshot.Snapshot, namespace, name string, o Options) []Reason {
 	for _, ip := range ips {
 		out = append(out, explainIP(view, svc, ip)...)
 	}
+	out = append(out, setAsideReasons(s, svc, o.Now)...)
 	return append(out, invalid...)
 }
 

@@ -35,6 +35,12 @@ const (
 	NoL2Status        Code = "NoL2Status"
 	NoEstablished     Code = "NoEstablishedSession"
 	Announced         Code = "Announced"
+	// EndpointsSetAside: endpoints on nodes the speakers hold dead get no
+	// new connections; the Service still works through the others.
+	EndpointsSetAside Code = "EndpointsSetAside"
+	// DeadNodesUnreadable: the speakers' Lease has a malformed
+	// ironlb.io/dead-nodes annotation.
+	DeadNodesUnreadable Code = "DeadNodesUnreadable"
 	// ClientOutsideSourceRanges: the client asked about (why --client) is
 	// not admitted by the Service's source ranges.
 	ClientOutsideSourceRanges Code = "ClientOutsideSourceRanges"
@@ -52,4 +58,6 @@ type Reason struct {
 }
 
 // OK reports whether r says the address works (assigned and announced).
-func (r Reason) OK() bool { return r.Code == Announced }
+// Endpoints set aside on dead nodes are news, not a failure: the Service
+// is served by the others.
+func (r Reason) OK() bool { return r.Code == Announced || r.Code == EndpointsSetAside }
