@@ -79,6 +79,7 @@ func TestServicesKeepMetalLBsAddresses(t *testing.T) {
 	udp := corev1.ServicePort{Name: "udp", Protocol: corev1.ProtocolUDP, Port: 53, TargetPort: intstr.FromInt32(53)}
 	before := []addressedByMetalLB{
 		{name: "web", port: tcp(80), ip: "203.0.113.77", pool: "lan"},
+		{name: "web0", port: tcp(80), ip: "203.0.113.0", pool: "lan"}, // the pool's first address
 		{name: "dns-tcp", port: tcp(53), ip: "203.0.113.53", pool: "lan",
 			annotations: map[string]string{"metallb.universe.tf/allow-shared-ip": "dns"}},
 		{name: "dns-udp", port: udp, ip: "203.0.113.53", pool: "lan",
@@ -110,6 +111,21 @@ func TestServicesKeepMetalLBsAddresses(t *testing.T) {
 		t.Fatal(err)
 	}
 	res := migrateApply(t, api, file)
+	// Created during the switch, while no controller runs, and sorted
+	// before the others: a Service that wants any address (the pool's
+	// first is web0's) and one that asks for reserved's. IronLB's
+	// controller rebuilds the allocations from the Services' status before
+	// it serves either, so neither takes an address MetalLB handed out.
+	for _, svc := range []*corev1.Service{
+		cluster.LoadBalancer("default", "aaa-new"),
+		cluster.LoadBalancer("default", "aaa-claims", func(s *corev1.Service) {
+			s.Annotations = map[string]string{"metallb.universe.tf/loadBalancerIPs": "198.51.100.5"}
+		}),
+	} {
+		if err := admin.Create(ctx, svc); err != nil {
+			t.Fatal(err)
+		}
+	}
 	seen := watchAddresses(t, api)
 
 	c := cluster.Start(t, cluster.Options{API: api, Nodes: 1, NoSpeakers: true})
@@ -130,6 +146,19 @@ func TestServicesKeepMetalLBsAddresses(t *testing.T) {
 		})
 	}
 
+	if got := c.WaitForIPs(t, "default", "aaa-new", 1)[0].String(); got != "203.0.113.1" {
+		t.Errorf("aaa-new got %s, want 203.0.113.1, the first address MetalLB had not handed out", got)
+	}
+	cluster.Eventually(t, 10*time.Second, "aaa-claims to be refused the address default/reserved holds", func() error {
+		if msgs := eventMessages(t, c, "default", "aaa-claims", "AllocationFailed"); !strings.Contains(msgs, "default/reserved") {
+			return fmt.Errorf("AllocationFailed events %q", msgs)
+		}
+		return nil
+	})
+	if got := seen.sets("aaa-claims"); !slices.Equal(got, []string{""}) {
+		t.Errorf("aaa-claims showed %q, want no address", got)
+	}
+
 	// New Services after the switch: the older spelling still picks the
 	// pool, and when both of MetalLB's spellings differ, metallb.io wins and
 	// the event names the ignored one.
@@ -141,8 +170,8 @@ func TestServicesKeepMetalLBsAddresses(t *testing.T) {
 	if got := c.WaitForIPs(t, "default", "new-reserved", 1)[0].String(); got != "198.51.100.0" {
 		t.Errorf("new-reserved got %s, want 198.51.100.0 from pool reserved", got)
 	}
-	if got := c.WaitForIPs(t, "default", "new-both", 1)[0].String(); got != "203.0.113.0" {
-		t.Errorf("new-both got %s, want 203.0.113.0 from pool lan", got)
+	if got := c.WaitForIPs(t, "default", "new-both", 1)[0].String(); got != "203.0.113.2" { // .0 web0, .1 aaa-new
+		t.Errorf("new-both got %s, want 203.0.113.2 from pool lan", got)
 	}
 	cluster.Eventually(t, 10*time.Second, "a DeprecatedAnnotation event naming both spellings on new-both", func() error {
 		want := `annotation metallb.universe.tf/address-pool ("reserved") is ignored because metallb.io/address-pool ("lan") is set`
