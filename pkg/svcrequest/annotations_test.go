@@ -2,6 +2,7 @@ package svcrequest
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -72,4 +73,56 @@ func TestLookupPrecedenceAndWarnings(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzLookup: whatever the three spellings hold, the value read is the
+// first spelling set (white space trimmed), and every other spelling set
+// gives exactly one warning naming it.
+func FuzzLookup(f *testing.F) {
+	f.Add("", "", "")
+	f.Add("a", "b", "c")
+	f.Add(" ", "x", "x")
+	f.Add("", "", " old ")
+	f.Fuzz(func(t *testing.T, ours, current, legacy string) {
+		names := Spellings(AnnotationAddressPool)
+		ann := map[string]string{names[0]: ours, names[1]: current, names[2]: legacy}
+		value, from, warnings := Lookup(ann, AnnotationAddressPool)
+		set := 0
+		first := ""
+		for _, n := range names {
+			if strings.TrimSpace(ann[n]) != "" {
+				set++
+				if first == "" {
+					first = n
+				}
+			}
+		}
+		if from != first {
+			t.Fatalf("read %q, want the first spelling set %q", from, first)
+		}
+		if from != "" && value != strings.TrimSpace(ann[from]) {
+			t.Fatalf("value %q, want %q", value, strings.TrimSpace(ann[from]))
+		}
+		want := set
+		if from == names[0] {
+			want-- // ours alone is no warning
+		}
+		if len(warnings) != want {
+			t.Fatalf("%d warnings %q, want %d", len(warnings), warnings, want)
+		}
+		for _, n := range names[1:] {
+			if strings.TrimSpace(ann[n]) == "" {
+				continue
+			}
+			named := 0
+			for _, w := range warnings {
+				if strings.HasPrefix(w, "annotation "+n+" ") {
+					named++
+				}
+			}
+			if named != 1 {
+				t.Fatalf("%d warnings name %s: %q", named, n, warnings)
+			}
+		}
+	})
 }
