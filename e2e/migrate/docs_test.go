@@ -2,8 +2,10 @@ package migrate_test
 
 import (
 	"context"
+	"fmt"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"slices"
 	"testing"
 
@@ -139,4 +141,43 @@ func fileServices(t *testing.T, path string) []svcCase {
 		out = append(out, svcCase{ns: svc.Namespace, name: svc.Name, want: svc.Spec.LoadBalancerIP, asWritten: &svc})
 	}
 	return out
+}
+
+// TestDocsPeerExamplesApply: each v1beta2 BGPPeer example of MetalLB's
+// documentation (alternatives to each other: they peer with one address)
+// is converted, passes IronLB's webhook and is Valid, the FRR-only ones
+// with their fields left out.
+func TestDocsPeerExamplesApply(t *testing.T) {
+	c := cluster.Start(t, cluster.Options{Nodes: 1, NoSpeakers: true, Webhook: true})
+	ctx := context.Background()
+	if err := c.InstallWebhook(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitWebhook(t, c)
+	data, err := os.ReadFile(testdata(t, "peers-v1beta2.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	docs, err := config.SplitDocuments(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(docs) != 5 {
+		t.Fatalf("%d documents, want the documentation's 5 peer examples", len(docs))
+	}
+	for i, d := range docs {
+		file := filepath.Join(t.TempDir(), fmt.Sprintf("peer-%d.json", i+1))
+		if err := os.WriteFile(file, d, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		res := migrateApply(t, c.API, file)
+		if len(res.BGPPeers) != 1 {
+			t.Fatalf("document %d: %d BGPPeers printed, want 1", i+1, len(res.BGPPeers))
+		}
+		waitAllValid(t, c.Client, res)
+		peer := res.BGPPeers[0]
+		if err := c.Client.Delete(ctx, &peer); err != nil { // the next example peers with the same router
+			t.Fatal(err)
+		}
+	}
 }
