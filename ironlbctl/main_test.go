@@ -56,6 +56,8 @@ func TestValidateOffline(t *testing.T) {
 		{"migrate: input that needs fixing fails", []string{"migrate", "-f", "-"}, 1,
 			"# error: metallb.io/v1beta1 AddressPools", "apiVersion: metallb.io/v1beta1\nkind: AddressPools\nmetadata: {name: x}\n"},
 		{"migrate without input", []string{"migrate"}, 2, "no input given", ""},
+		{"validate points MetalLB objects to migrate", []string{"validate", "-f", "../e2e/testdata/metallb/layer2.yaml", "--offline"}, 0,
+			"skipped metallb.io/v1beta1 IPAddressPool/first-pool (../e2e/testdata/metallb/layer2.yaml document 1): not an ironlb.io kind; a MetalLB object: convert it with ironlbctl migrate -f", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -64,6 +64,11 @@ func TestConvertFields(t *testing.T) {
 			notes: []string{"spec.addresses: not in ascending order", "spec.avoidBuggyIPs: IronLB also skips the IPv6 subnet-router anycast"},
 		},
 		{
+			name: "L2 without spec: every pool, as in MetalLB",
+			in:   "apiVersion: metallb.io/v1beta1\nkind: L2Advertisement\nmetadata: {name: example, namespace: metallb-system}",
+			spec: "{}\n",
+		},
+		{
 			name: "L2: serviceSelectors and preferredNodeSelectors have no equivalent",
 			in: "apiVersion: metallb.io/v1beta1\nkind: L2Advertisement\nmetadata: {name: a}\n" +
 				"spec: {ipAddressPools: [p], interfaces: [eth0], nodeSelectors: [{matchLabels: {a: b}}], serviceSelectors: [{matchLabels: {tier: frontend}}], " +
