@@ -162,6 +162,7 @@ metadata:
   labels: {zone: a}
   annotations:
     kubectl.kubernetes.io/last-applied-configuration: "{}"
+    meta.helm.sh/release-name: metallb-config
     team: net
 spec: {addresses: [192.0.2.0/28]}`)
 	u, err := r.Objects[0].Unstructured()

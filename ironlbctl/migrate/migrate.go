@@ -219,12 +219,14 @@ func decodeStrict(raw []byte, v any) ([]Note, error) {
 }
 
 // meta is the IronLB metadata of a MetalLB object: its name, labels (pool
-// selectors match them) and annotations, without the namespace and what
-// the API server or kubectl wrote.
+// selectors match them) and annotations, without the namespace, what the
+// API server wrote, and the annotations that describe how the MetalLB
+// object was deployed (kubectl's last applied configuration, Helm's
+// release), which would claim the new object for that deployment.
 func meta(m metav1.ObjectMeta) metav1.ObjectMeta {
 	out := metav1.ObjectMeta{Name: m.Name, Labels: m.Labels}
 	for k, v := range m.Annotations {
-		if k == "kubectl.kubernetes.io/last-applied-configuration" {
+		if k == "kubectl.kubernetes.io/last-applied-configuration" || strings.HasPrefix(k, "meta.helm.sh/") {
 			continue
 		}
 		if out.Annotations == nil {
