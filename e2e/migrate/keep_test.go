@@ -3,6 +3,7 @@ package migrate_test
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
@@ -65,10 +66,10 @@ type addressedByMetalLB struct {
 // behind (Services whose status.loadBalancer.ingress MetalLB filled, with
 // metallb.universe.tf annotations, addresses IronLB would not pick for a new
 // Service), converts and applies MetalLB's configuration with `ironlbctl
-// migrate --apply`, then starts IronLB's controller: every Service keeps its
-// address from the first status IronLB writes on (a watch sees no other),
-// IronLB records the pool, and new Services are served by the same
-// annotations.
+// migrate --apply`, then starts IronLB's controller and speakers: every
+// Service keeps its address from the first status IronLB writes on (a watch
+// sees no other), IronLB records the pool and announces the address, and
+// new Services are served by the same annotations.
 func TestServicesKeepMetalLBsAddresses(t *testing.T) {
 	api := kubeapi.Start(t, kubeapi.Options{})
 	admin := api.Client(t, cluster.Scheme())
@@ -128,7 +129,7 @@ func TestServicesKeepMetalLBsAddresses(t *testing.T) {
 	}
 	seen := watchAddresses(t, api)
 
-	c := cluster.Start(t, cluster.Options{API: api, Nodes: 1, NoSpeakers: true})
+	c := cluster.Start(t, cluster.Options{API: api, Nodes: 2})
 	waitAllValid(t, c.Client, res)
 	for _, b := range before {
 		cluster.Eventually(t, 30*time.Second, fmt.Sprintf("IronLB to adopt default/%s at %s", b.name, b.ip), func() error {
@@ -144,6 +145,15 @@ func TestServicesKeepMetalLBsAddresses(t *testing.T) {
 			}
 			return nil
 		})
+	}
+
+	// IronLB's speakers announce what MetalLB's did, at the same addresses.
+	for i, b := range before {
+		c.SetEndpoints(t, "default", b.name, cluster.Endpoint{
+			Node: c.Lab.Nodes[i%len(c.Lab.Nodes)].Name, Addr: netip.MustParseAddr(fmt.Sprintf("192.0.2.%d", 20+i)), Ready: true})
+	}
+	for _, b := range before {
+		c.WaitForAnnouncer(t, "default", b.name, netip.MustParseAddr(b.ip), func(string) bool { return true })
 	}
 
 	if got := c.WaitForIPs(t, "default", "aaa-new", 1)[0].String(); got != "203.0.113.1" {
