@@ -238,6 +238,12 @@ apiVersion: v1
 kind: Secret
 metadata: {name: pw, namespace: metallb-system}
 ---
+apiVersion: example.com/v1
+kind: Thing
+metadata: {name: t}
+items: {not: a list}
+data: [1, 2]
+---
 apiVersion: metallb.io/v1beta3
 kind: BGPPeer
 metadata: {name: r}
@@ -257,6 +263,7 @@ spec: {addresses: "not a list"}
 		{`already converted from namespace "metallb-system"`, true},
 		{"status written by MetalLB's speakers", false},
 		{"configmaptocrs", true},
+		{"not a MetalLB object", false},
 		{"not a MetalLB object", false},
 		{"metallb.io/v1beta3 BGPPeer is not a kind or version this converter reads", true},
 		{"does not decode", true},

@@ -128,8 +128,10 @@ type header struct {
 	APIVersion string            `json:"apiVersion"`
 	Kind       string            `json:"kind"`
 	Metadata   metav1.ObjectMeta `json:"metadata"`
-	Items      []json.RawMessage `json:"items"`
-	Data       map[string]string `json:"data"`
+	// Items and Data are read only for Lists and ConfigMaps: other
+	// objects may hold anything under these names.
+	Items json.RawMessage `json:"items"`
+	Data  json.RawMessage `json:"data"`
 }
 
 // maxListDepth bounds List nesting.
@@ -152,16 +154,22 @@ func (c *converter) doc(raw []byte, where string, depth int) {
 		c.skip(from, "apiVersion and kind are required", true)
 		return
 	case strings.HasSuffix(h.Kind, "List") && h.Items != nil:
+		var items []json.RawMessage
+		if err := json.Unmarshal(h.Items, &items); err != nil {
+			c.skip(from, fmt.Sprintf("items: %v", err), true)
+			return
+		}
 		if depth >= maxListDepth {
 			c.skip(from, fmt.Sprintf("Lists nested more than %d deep", maxListDepth), true)
 			return
 		}
-		for i, item := range h.Items {
+		for i, item := range items {
 			c.doc(item, fmt.Sprintf("%s items[%d]", where, i), depth+1)
 		}
 		return
 	case gv.Group != metallbGroup:
-		if h.Kind == "ConfigMap" && h.Data["config"] != "" {
+		var data map[string]any
+		if h.Kind == "ConfigMap" && json.Unmarshal(h.Data, &data) == nil && data["config"] != nil {
 			c.skip(from, "MetalLB's ConfigMap configuration (before 0.13) is not read: convert it to MetalLB's custom resources with MetalLB's configmaptocrs first, then convert those", true)
 			return
 		}
