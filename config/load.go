@@ -59,7 +59,7 @@ func Load(r io.Reader, source string) (Resources, error) {
 	if err != nil {
 		return Resources{}, fmt.Errorf("%s: reading: %w", source, err)
 	}
-	docs, err := splitDocuments(data)
+	docs, err := SplitDocuments(data)
 	if err != nil {
 		return Resources{}, fmt.Errorf("%s: %w", source, err)
 	}
@@ -71,8 +71,9 @@ func Load(r io.Reader, source string) (Resources, error) {
 	return l.out, errors.Join(l.errs...)
 }
 
-// splitDocuments returns each non-empty document as JSON.
-func splitDocuments(data []byte) ([][]byte, error) {
+// SplitDocuments returns each non-empty document of multi-document YAML
+// (separated by "---") or of concatenated JSON objects, as JSON.
+func SplitDocuments(data []byte) ([][]byte, error) {
 	trimmed := bytes.TrimSpace(data)
 	if len(trimmed) > 0 && trimmed[0] == '{' {
 		var out [][]byte

@@ -38,7 +38,11 @@ func (e env) validate(ctx context.Context) int {
 	}
 	if e.output == "text" {
 		for _, ig := range fileRes.Ignored {
-			fmt.Fprintf(e.stdout, "skipped %s %s/%s (%s document %d): not an ironlb.io kind\n", ig.APIVersion, ig.Kind, ig.Name, ig.Source, ig.Document)
+			hint := ""
+			if strings.HasPrefix(ig.APIVersion, "metallb.io/") {
+				hint = "; a MetalLB object: convert it with ironlbctl migrate -f"
+			}
+			fmt.Fprintf(e.stdout, "skipped %s %s/%s (%s document %d): not an ironlb.io kind%s\n", ig.APIVersion, ig.Kind, ig.Name, ig.Source, ig.Document, hint)
 		}
 	}
 

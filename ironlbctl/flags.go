@@ -20,6 +20,7 @@ type flags struct {
 	offline, preview    bool
 	timeout             time.Duration
 	undo                bool
+	apply               bool
 	clientAddr          string
 	namespace           string
 	args                []string // positional arguments
@@ -55,6 +56,7 @@ func parseFlags(cmd string, args []string, stderr io.Writer) (*flags, error) {
 	fs.DurationVar(&f.timeout, "timeout", 30*time.Second, "drain: how long to wait")
 	fs.BoolVar(&f.undo, "undo", false, "drain: remove the drain label")
 	fs.StringVar(&f.namespace, "namespace", "ironlb-system", "namespace of IronLB (the speakers' presence Lease)")
+	fs.BoolVar(&f.apply, "apply", false, "migrate: apply the converted objects")
 	fs.StringVar(&f.clientAddr, "client", "", "why: a client IP address to check against the Service's source ranges")
 	for {
 		if err := fs.Parse(args); err != nil {

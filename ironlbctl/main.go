@@ -1,12 +1,13 @@
 // Command ironlbctl is IronLB's operator CLI: where every Service IP is
 // and who announces it (status), why a Service has no address or is not
 // announced (why), what a configuration change would do (validate), and
-// moving layer 2 IPs off a node before maintenance (drain, undrain).
+// moving layer 2 IPs off a node before maintenance (drain, undrain), and
+// converting a MetalLB configuration (migrate).
 // Installed as kubectl-ironlb it is also the kubectl plugin `kubectl
 // ironlb`, with the same behaviour.
 //
 // The decisions live in pure sub-packages (status, why, preview, drain,
-// announce); this package parses flags, reads the cluster and prints.
+// announce, migrate); this package parses flags, reads the cluster and prints.
 package main
 
 import (
@@ -30,6 +31,10 @@ Usage:
   ironlbctl validate -f FILE|DIR... check ironlb.io objects offline with the controller's compiler
                                     (exit 1 on errors) and, when a cluster is reachable, preview
                                     which Services would get, lose or move their IP
+  ironlbctl migrate -f FILE|-       convert MetalLB objects (metallb.io v1beta1, v1beta2) into IronLB's and
+                                    print them as YAML, with a comment on every field that has no
+                                    equivalent (exit 1 when an input or the result is invalid);
+                                    with --apply, also apply them to the cluster (server-side apply)
   ironlbctl drain NODE              label NODE ironlb.io/drain=true so speakers stop using it for
                                     layer 2 and BGP, and wait until its layer 2 IPs have moved
   ironlbctl undrain NODE            remove the label (same as drain --undo NODE)
@@ -45,6 +50,9 @@ validate:
   -f FILE|DIR           file, or directory of *.yaml/*.yml/*.json files (repeatable)
   --offline             do not contact the cluster (no preview)
   --preview             require the preview: fail (exit 2) when the cluster is unreachable
+migrate:
+  -f FILE|-             MetalLB objects: multi-document YAML or JSON, Lists included; - reads stdin
+  --apply               apply the converted objects (field manager ironlbctl-migrate)
 why:
   --client IP           a client address: says when the Service's loadBalancerSourceRanges
                         (or annotation) make the datapath drop its connections
@@ -58,13 +66,13 @@ drain timed out), 2 usage or access errors.
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
 }
 
 // run dispatches a command line and returns the exit status.
-func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return 2
@@ -79,7 +87,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return 2
 		}
 	}
-	e := env{flags: f, stdout: stdout, stderr: stderr}
+	e := env{flags: f, stdin: stdin, stdout: stdout, stderr: stderr}
 	switch cmd {
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
@@ -90,6 +98,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return e.why(ctx)
 	case "validate":
 		return e.validate(ctx)
+	case "migrate":
+		return e.migrate(ctx)
 	case "drain":
 		return e.drain(ctx, !f.undo)
 	case "undrain":
@@ -102,6 +112,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 // env is what every command uses.
 type env struct {
 	*flags
+	stdin          io.Reader
 	stdout, stderr io.Writer
 }
 

@@ -142,10 +142,10 @@ func allocationReason(s *snapshot.Snapshot, cfg *config.Config, svc *corev1.Serv
 	switch ae.Reason {
 	case ipam.PoolNotFound:
 		r.Code = PoolNotFound
-		r.Message = fmt.Sprintf("annotation %s asks for IPAddressPool %q, which does not exist", svcrequest.AnnotationAddressPool, req.RequestedPool)
+		r.Message = fmt.Sprintf("annotation %s asks for IPAddressPool %q, which does not exist", annotationName(svc, svcrequest.AnnotationAddressPool), req.RequestedPool)
 	case ipam.PoolInvalid:
 		r.Code = PoolNotFound
-		r.Message = fmt.Sprintf("annotation %s asks for IPAddressPool %q, which is invalid and not in use: %s", svcrequest.AnnotationAddressPool, req.RequestedPool, ae.Detail)
+		r.Message = fmt.Sprintf("annotation %s asks for IPAddressPool %q, which is invalid and not in use: %s", annotationName(svc, svcrequest.AnnotationAddressPool), req.RequestedPool, ae.Detail)
 	case ipam.NoMatchingPool, ipam.PoolNotAllowed:
 		r.Code = NoPoolMatches
 		r.Details = poolMismatches(cfg, req)
@@ -159,7 +159,7 @@ func allocationReason(s *snapshot.Snapshot, cfg *config.Config, svc *corev1.Serv
 		r.Code = IPInUse
 		r.Message = fmt.Sprintf("requested address %s (%s) is held by Service %s", ae.IP, requestSource(svc), holder(ae))
 		if ae.Reason == ipam.SharingConflict {
-			r.Message += fmt.Sprintf(" and cannot be shared with it (annotation %s, ports, or Local endpoints differ)", svcrequest.AnnotationAllowSharedIP)
+			r.Message += fmt.Sprintf(" and cannot be shared with it (annotation %s, ports, or Local endpoints differ)", annotationName(svc, svcrequest.AnnotationAllowSharedIP))
 		}
 	case ipam.IPNotInAnyPool:
 		r.Code = IPNotInAnyPool
@@ -181,13 +181,19 @@ func holder(ae *ipam.AllocationError) string {
 }
 
 func requestSource(svc *corev1.Service) string {
-	switch {
-	case svc.Annotations[svcrequest.AnnotationLoadBalancerIPs] != "":
-		return "annotation " + svcrequest.AnnotationLoadBalancerIPs
-	case svc.Annotations[svcrequest.AnnotationMetalLBLoadBalancerIPs] != "":
-		return "annotation " + svcrequest.AnnotationMetalLBLoadBalancerIPs
+	if _, name, _ := svcrequest.Lookup(svc.Annotations, svcrequest.AnnotationLoadBalancerIPs); name != "" {
+		return "annotation " + name
 	}
 	return "spec.loadBalancerIP"
+}
+
+// annotationName is the spelling of the request annotation ours that svc
+// sets (ours when none is set).
+func annotationName(svc *corev1.Service, ours string) string {
+	if _, name, _ := svcrequest.Lookup(svc.Annotations, ours); name != "" {
+		return name
+	}
+	return ours
 }
 
 // poolMismatches says, pool by pool, why none serves req. It mirrors the

@@ -94,6 +94,10 @@ func TestExplain(t *testing.T) {
 			PoolExhausted, []string{`pool "web" exhausted`, `IPAddressPool "web" IPv4: 4 of 4 addresses assigned, 0 available`}},
 		{"requested IP held", Options{}, []change{svcs(web(fx.Annotate("ironlb.io/loadBalancerIPs", "203.0.113.2")),
 			fx.Service("other", "db", 1, fx.Assigned("web", "203.0.113.2")))}, IPInUse, []string{"203.0.113.2", "other/db", "annotation ironlb.io/loadBalancerIPs"}},
+		{"requested IP held, MetalLB's older spelling named", Options{}, []change{svcs(web(fx.Annotate("metallb.universe.tf/loadBalancerIPs", "203.0.113.2")),
+			fx.Service("other", "db", 1, fx.Assigned("web", "203.0.113.2")))}, IPInUse, []string{"203.0.113.2", "other/db", "annotation metallb.universe.tf/loadBalancerIPs"}},
+		{"requested pool missing, MetalLB's older spelling named", Options{}, []change{svcs(web(fx.Annotate("metallb.universe.tf/address-pool", "nope")))},
+			PoolNotFound, []string{`annotation metallb.universe.tf/address-pool asks for IPAddressPool "nope"`}},
 		{"requested IP outside every pool", Options{}, []change{svcs(web(fx.Annotate("ironlb.io/loadBalancerIPs", "198.18.0.1")))}, IPNotInAnyPool, []string{"198.18.0.1", "in no IPAddressPool"}},
 		{"controller has not acted", Options{}, []change{svcs(web())}, AwaitingAddress, []string{"198.51.100.0", `"bgp"`, "controller"}},
 		{"address not IronLB's", Options{}, []change{svcs(web(func(s *corev1.Service) {

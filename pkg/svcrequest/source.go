@@ -21,30 +21,29 @@ func Source(svc *corev1.Service, err error) string {
 	}
 	switch ae.Reason {
 	case ipam.IPInUse, ipam.IPNotInAnyPool, ipam.NoCommonPool:
-		if name := setAnnotation(svc, AnnotationLoadBalancerIPs, AnnotationMetalLBLoadBalancerIPs); name != "" {
+		if name := setAnnotation(svc, AnnotationLoadBalancerIPs); name != "" {
 			return "annotation " + name
 		}
 		if strings.TrimSpace(svc.Spec.LoadBalancerIP) != "" {
 			return fieldLoadBalancerIP
 		}
 	case ipam.PoolNotFound, ipam.PoolInvalid, ipam.PoolNotAllowed:
-		if name := setAnnotation(svc, AnnotationAddressPool, AnnotationMetalLBAddressPool); name != "" {
+		if name := setAnnotation(svc, AnnotationAddressPool); name != "" {
 			return "annotation " + name
 		}
 	case ipam.SharingConflict:
-		if name := setAnnotation(svc, AnnotationAllowSharedIP, AnnotationMetalLBAllowSharedIP); name != "" {
+		if name := setAnnotation(svc, AnnotationAllowSharedIP); name != "" {
 			return "annotation " + name
 		}
 	}
 	return ""
 }
 
-// setAnnotation is the annotation FromService reads: ours when set, else
-// MetalLB's; "" when neither is.
-func setAnnotation(svc *corev1.Service, ours, metallb string) string {
-	var warnings []string
-	_, source := (&annotationReader{values: svc.Annotations, warnings: &warnings}).get(ours, metallb)
-	return source
+// setAnnotation is the spelling of ours FromService reads; "" when none is
+// set.
+func setAnnotation(svc *corev1.Service, ours string) string {
+	_, name, _ := Lookup(svc.Annotations, ours)
+	return name
 }
 
 func asAllocationError(err error) (*ipam.AllocationError, bool) {

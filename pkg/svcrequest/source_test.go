@@ -30,6 +30,8 @@ func TestSourceNamesTheFieldAnAllocationErrorIsAbout(t *testing.T) {
 		{"IP in use, from our annotation", svc("", AnnotationLoadBalancerIPs, "203.0.113.1"), fail(ipam.IPInUse), "annotation ironlb.io/loadBalancerIPs"},
 		{"IP outside pools, from MetalLB's annotation", svc("", AnnotationMetalLBLoadBalancerIPs, "203.0.113.1"), fail(ipam.IPNotInAnyPool), "annotation metallb.io/loadBalancerIPs"},
 		{"both spellings: ours is read", svc("", AnnotationMetalLBLoadBalancerIPs, "203.0.113.2", AnnotationLoadBalancerIPs, "203.0.113.1"), fail(ipam.NoCommonPool), "annotation ironlb.io/loadBalancerIPs"},
+		{"IP outside pools, from MetalLB's older annotation", svc("", "metallb.universe.tf/loadBalancerIPs", "203.0.113.1"), fail(ipam.IPNotInAnyPool), "annotation metallb.universe.tf/loadBalancerIPs"},
+		{"sharing conflict, older MetalLB spelling", svc("", "metallb.universe.tf/allow-shared-ip", "k"), fail(ipam.SharingConflict), "annotation metallb.universe.tf/allow-shared-ip"},
 		{"IP from spec.loadBalancerIP", svc("203.0.113.1"), fail(ipam.IPInUse), "spec.loadBalancerIP"},
 		{"blank annotation counts as unset", svc("203.0.113.1", AnnotationLoadBalancerIPs, "  "), fail(ipam.IPInUse), "spec.loadBalancerIP"},
 		{"unknown pool", svc("", AnnotationAddressPool, "nope"), fail(ipam.PoolNotFound), "annotation ironlb.io/address-pool"},

@@ -37,8 +37,8 @@ func FromService(svc *corev1.Service, namespaceLabels map[string]string) (ipam.R
 		Labels:          svc.Labels,
 		NamespaceLabels: namespaceLabels,
 	}
-	req.RequestedPool, _ = ann.get(AnnotationAddressPool, AnnotationMetalLBAddressPool)
-	req.SharingKey, _ = ann.get(AnnotationAllowSharedIP, AnnotationMetalLBAllowSharedIP)
+	req.RequestedPool, _ = ann.get(AnnotationAddressPool)
+	req.SharingKey, _ = ann.get(AnnotationAllowSharedIP)
 
 	requested, err := requestedIPs(svc, &ann)
 	if err != nil {
@@ -79,40 +79,24 @@ func FromService(svc *corev1.Service, namespaceLabels map[string]string) (ipam.R
 	return req, warnings, nil
 }
 
-// annotationReader reads an IronLB annotation, falling back to MetalLB's.
+// annotationReader reads request annotations in every spelling (Lookup)
+// and collects the warnings.
 type annotationReader struct {
 	values   map[string]string
 	warnings *[]string
 }
 
-// get returns the trimmed value and the annotation it came from, or "" and
-// "" when neither is set (whitespace-only counts as unset).
-func (r *annotationReader) get(ours, metallb string) (value, source string) {
-	ov := strings.TrimSpace(r.values[ours])
-	mv := strings.TrimSpace(r.values[metallb])
-	switch {
-	case ov != "" && mv != "":
-		if ov != mv {
-			r.warn(fmt.Sprintf("annotation %s (%q) is ignored because %s (%q) is set", metallb, mv, ours, ov))
-		} else {
-			r.warn(fmt.Sprintf("annotation %s is deprecated here, use %s", metallb, ours))
-		}
-		return ov, ours
-	case mv != "":
-		r.warn(fmt.Sprintf("annotation %s is deprecated here, use %s", metallb, ours))
-		return mv, metallb
-	case ov != "":
-		return ov, ours
-	}
-	return "", ""
+// get returns the value in force for ours and the annotation it came from.
+func (r *annotationReader) get(ours string) (value, source string) {
+	value, source, warnings := Lookup(r.values, ours)
+	*r.warnings = append(*r.warnings, warnings...)
+	return value, source
 }
-
-func (r *annotationReader) warn(s string) { *r.warnings = append(*r.warnings, s) }
 
 // requestedIP is one requested address and where it was written.
 type requestedIP struct {
 	ip     netip.Addr
-	source string // "spec.loadBalancerIP" or "annotation ironlb.io/loadBalancerIPs"
+	source string // "spec.loadBalancerIP" or "annotation ironlb.io/loadBalancerIPs" (or another spelling)
 }
 
 const fieldLoadBalancerIP = "spec.loadBalancerIP"
@@ -129,7 +113,7 @@ func requestedIPs(svc *corev1.Service, ann *annotationReader) ([]requestedIP, er
 		}
 		fromField = &requestedIP{ip: ip, source: fieldLoadBalancerIP}
 	}
-	value, name := ann.get(AnnotationLoadBalancerIPs, AnnotationMetalLBLoadBalancerIPs)
+	value, name := ann.get(AnnotationLoadBalancerIPs)
 	if value == "" {
 		if fromField == nil {
 			return nil, nil

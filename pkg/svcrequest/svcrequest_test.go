@@ -231,6 +231,38 @@ func TestFromService(t *testing.T) {
 			},
 		},
 		{
+			name: "older metallb.universe.tf annotations accepted with warnings",
+			svc: service(annotate("metallb.universe.tf/address-pool", "p", "metallb.universe.tf/allow-shared-ip", "k",
+				"metallb.universe.tf/loadBalancerIPs", "192.0.2.5")),
+			want: func(r *ipam.Request) {
+				r.RequestedPool, r.SharingKey, r.RequestedIPs = "p", "k", addrs("192.0.2.5")
+			},
+			warnings: []string{
+				"annotation metallb.universe.tf/address-pool is deprecated here, use ironlb.io/address-pool",
+				"annotation metallb.universe.tf/allow-shared-ip is deprecated here, use ironlb.io/allow-shared-ip",
+				"annotation metallb.universe.tf/loadBalancerIPs is deprecated here, use ironlb.io/loadBalancerIPs",
+			},
+		},
+		{
+			name: "metallb.io wins over metallb.universe.tf, warning naming both when they differ",
+			svc: service(annotate(AnnotationMetalLBAddressPool, "new", "metallb.universe.tf/address-pool", "old",
+				"metallb.universe.tf/loadBalancerIPs", "192.0.2.6")),
+			want: func(r *ipam.Request) { r.RequestedPool, r.RequestedIPs = "new", addrs("192.0.2.6") },
+			warnings: []string{
+				"annotation metallb.io/address-pool is deprecated here, use ironlb.io/address-pool",
+				`annotation metallb.universe.tf/address-pool ("old") is ignored because metallb.io/address-pool ("new") is set`,
+				"annotation metallb.universe.tf/loadBalancerIPs is deprecated here, use ironlb.io/loadBalancerIPs",
+			},
+		},
+		{
+			name: "errors name the metallb.universe.tf annotation when it is the one used",
+			svc:  service(annotate("metallb.universe.tf/loadBalancerIPs", "nope")),
+			err:  `service default/web: annotation metallb.universe.tf/loadBalancerIPs: "nope" is not an IP address`,
+			warnings: []string{
+				"annotation metallb.universe.tf/loadBalancerIPs is deprecated here, use ironlb.io/loadBalancerIPs",
+			},
+		},
+		{
 			name: "errors name the metallb annotation when it is the one used",
 			svc:  service(annotate(AnnotationMetalLBLoadBalancerIPs, "nope")),
 			err:  `service default/web: annotation metallb.io/loadBalancerIPs: "nope" is not an IP address`,
