@@ -4,6 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -37,8 +38,11 @@ type options struct {
 	webhookCertSecret  string
 	webhookConfigName  string
 	webhookServiceName string
-	membersSecret      string
-	logLevel           string
+	// More DNS names in the rotated certificate, for a webhook
+	// configuration that calls the controller by URL.
+	webhookExtraDNSNames []string
+	membersSecret        string
+	logLevel             string
 }
 
 func parseFlags(args []string) (options, error) {
@@ -66,7 +70,11 @@ func parseFlags(args []string) (options, error) {
 	fs.StringVar(&o.webhookCertSecret, "webhook-cert-secret", "", "name of a Secret (in the leader election namespace) in which the controller keeps a self-signed CA and the webhook's certificate, injecting the CA into the webhook configuration; empty: certificates are provided in webhook-cert-dir")
 	fs.StringVar(&o.webhookConfigName, "webhook-configuration", "ironlb-validating-webhook", "ValidatingWebhookConfiguration to inject the CA into (with webhook-cert-secret)")
 	fs.StringVar(&o.webhookServiceName, "webhook-service", "ironlb-webhook", "Service in front of the webhook, for its certificate's DNS name (with webhook-cert-secret)")
-	fs.StringVar(&o.membersSecret, "members-secret", "ironlb-members", "Secret (in the leader election namespace) holding the key that signs the speakers' liveness packets, created with a random key if missing; empty: do not manage it")
+	fs.Func("webhook-extra-dns-names", "comma-separated DNS names the webhook certificate carries besides the webhook Service's (with webhook-cert-secret), for a webhook configuration that calls the controller by URL", func(v string) error {
+		o.webhookExtraDNSNames = splitList(v)
+		return nil
+	})
+	fs.StringVar(&o.membersSecret, "members-secret", "ironlb-members", "Secret (in the leader election namespace) holding the key that signs the speakers' liveness packets; it must exist (the chart creates it empty) and gets a random key if it has none; empty: do not manage it")
 	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -103,6 +111,17 @@ func defaultIdentity(podName, host, suffix string) string {
 		return podName
 	}
 	return host + "_" + suffix
+}
+
+// splitList splits a comma-separated flag value, dropping empty items.
+func splitList(v string) []string {
+	var out []string
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 func envOr(name, def string) string {

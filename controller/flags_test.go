@@ -1,6 +1,9 @@
 package main
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestDefaultIdentity(t *testing.T) {
 	for _, tc := range []struct{ pod, host, suffix, want string }{
@@ -37,5 +40,15 @@ func TestIdentityFlag(t *testing.T) {
 	b, _ := parseFlags(nil)
 	if a.leaderIdentity == b.leaderIdentity {
 		t.Errorf("two processes without a pod name share the identity %q", a.leaderIdentity)
+	}
+}
+
+func TestWebhookExtraDNSNamesFlag(t *testing.T) {
+	o, err := parseFlags([]string{"-webhook-extra-dns-names", " localhost, ,webhook.example.org,"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(o.webhookExtraDNSNames, "|"); got != "localhost|webhook.example.org" {
+		t.Errorf("extra DNS names %q, want localhost|webhook.example.org", got)
 	}
 }

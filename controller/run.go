@@ -33,13 +33,20 @@ import (
 	"github.com/ironlb/ironlb/controller/pools"
 	"github.com/ironlb/ironlb/controller/speakers"
 	ironwebhook "github.com/ironlb/ironlb/controller/webhook"
+	"github.com/ironlb/ironlb/controller/webhookcert"
 	"github.com/ironlb/ironlb/pkg/kubeclient"
 	"github.com/ironlb/ironlb/pkg/metricsserving"
 	"github.com/ironlb/ironlb/pkg/trigger"
 )
 
 // +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;create;update,namespace=ironlb-system
-// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;update;patch,namespace=ironlb-system
+// The controller reads and writes two Secrets of its namespace, by name, and
+// creates none (create cannot be limited to a name): the chart creates both
+// empty and the controller fills them. The webhook certificate is watched
+// (list and watch with a metadata.name field selector, see webhookcert); the
+// members key is read once at start.
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;update,namespace=ironlb-system,resourceNames=ironlb-webhook-cert
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;update,namespace=ironlb-system,resourceNames=ironlb-members
 // +kubebuilder:rbac:groups=admissionregistration.k8s.io,resources=validatingwebhookconfigurations,verbs=get;list;watch;update;patch
 
 func run(ctx context.Context, o options) error {
@@ -90,9 +97,15 @@ func run(ctx context.Context, o options) error {
 		Metrics:                       metricsserving.ServerOptions(o.metrics),
 		HealthProbeBindAddress:        o.probeAddr,
 		Cache: cache.Options{ByObject: map[client.Object]cache.ByObject{
-			// Least privilege: the only Secret the controller reads is
-			// its webhook certificate, in its own namespace.
-			&corev1.Secret{}: {Namespaces: map[string]cache.Config{o.leaderElectionNS: {}}},
+			// Least privilege: the only Secret the controller may watch
+			// is its webhook certificate (its Role names it), so any
+			// Secret read through this cache asks for that one only.
+			// webhookcert.Files copies it to the webhook server's files.
+			// (The rotator has a cache of its own, narrowed the same way
+			// in setupWebhook; the members key is read directly.)
+			&corev1.Secret{}: {Namespaces: map[string]cache.Config{o.leaderElectionNS: {
+				FieldSelector: fields.OneTermEqualSelector("metadata.name", o.webhookCertSecret),
+			}}},
 			// The only Lease it watches is the speakers' presence.
 			&coordinationv1.Lease{}: {Namespaces: map[string]cache.Config{o.leaderElectionNS: {}}},
 			&admissionregistrationv1.ValidatingWebhookConfiguration{}: {
@@ -149,7 +162,7 @@ func run(ctx context.Context, o options) error {
 	if o.membersSecret != "" {
 		// Leader only: one replica creates the speakers' liveness key.
 		err := mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
-			return memberkey.Ensure(ctx, mgr.GetClient(), o.leaderElectionNS, o.membersSecret)
+			return memberkey.Ensure(ctx, mgr.GetAPIReader(), mgr.GetClient(), o.leaderElectionNS, o.membersSecret)
 		}))
 		if err != nil {
 			return err
@@ -172,9 +185,10 @@ func run(ctx context.Context, o options) error {
 }
 
 // setupWebhook serves the validating webhook. With webhook-cert-secret the
-// controller keeps its own CA and certificate (cert-controller) and starts
-// serving once they are in place; otherwise the certificate files are
-// expected in webhook-cert-dir already.
+// controller keeps its own CA and certificate (cert-controller) in that
+// Secret, which must exist (the chart creates it empty), and starts serving
+// once they are in place; otherwise the certificate files are expected in
+// webhook-cert-dir already.
 func setupWebhook(mgr ctrl.Manager, o options, scheme *runtime.Scheme) error {
 	server := webhook.NewServer(webhook.Options{Host: o.webhookHost, Port: o.webhookPort, CertDir: o.webhookCertDir})
 	// The webhook reads the current objects from the API server, not from
@@ -185,12 +199,19 @@ func setupWebhook(mgr ctrl.Manager, o options, scheme *runtime.Scheme) error {
 		return mgr.Add(server)
 	}
 	ready := make(chan struct{})
-	err := rotator.AddRotator(mgr, &rotator.CertRotator{
+	// The rotator's own cache would list every Secret of the namespace,
+	// which the controller's Role forbids: it sees only its Secret and its
+	// webhook configuration.
+	scoped := webhookcert.Scoped(mgr,
+		webhookcert.SecretCollection(o.leaderElectionNS, o.webhookCertSecret),
+		webhookcert.WebhookConfigurationCollection(o.webhookConfigName))
+	err := rotator.AddRotator(scoped, &rotator.CertRotator{
 		SecretKey:      types.NamespacedName{Namespace: o.leaderElectionNS, Name: o.webhookCertSecret},
 		CertDir:        o.webhookCertDir,
 		CAName:         "ironlb-ca",
 		CAOrganization: "ironlb",
 		DNSName:        fmt.Sprintf("%s.%s.svc", o.webhookServiceName, o.leaderElectionNS),
+		ExtraDNSNames:  o.webhookExtraDNSNames,
 		IsReady:        ready,
 		Webhooks:       []rotator.WebhookInfo{{Name: o.webhookConfigName, Type: rotator.Validating}},
 		// Every replica serves the webhook, so every replica needs the
@@ -199,6 +220,11 @@ func setupWebhook(mgr ctrl.Manager, o options, scheme *runtime.Scheme) error {
 	})
 	if err != nil {
 		return fmt.Errorf("set up webhook certificates: %w", err)
+	}
+	files := &webhookcert.Files{Client: mgr.GetClient(), Dir: o.webhookCertDir,
+		Secret: types.NamespacedName{Namespace: o.leaderElectionNS, Name: o.webhookCertSecret}}
+	if err := files.SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("set up webhook certificate files: %w", err)
 	}
 	return mgr.Add(everyReplica(func(ctx context.Context) error {
 		select {

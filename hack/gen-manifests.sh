@@ -6,6 +6,8 @@
 #   - templates/rbac-{controller,speaker}.yaml come from
 #     manifests/rbac/*/role.yaml (controller-gen, from +kubebuilder:rbac
 #     markers), with the namespace templated and the chart's labels added;
+#     the webhook certificate Secret the controller's Role names becomes
+#     the chart's webhook.certSecret;
 #     templates/rbac-metrics-reader.yaml likewise from the hand-written
 #     manifests/rbac/metrics-reader/role.yaml;
 #   - manifests/ironlb.yaml is the chart rendered with its default values,
@@ -43,6 +45,7 @@ rbac_template() {
       next
     }
     inmeta && $0 == "  namespace: " ns { print "  namespace: {{ $.Release.Namespace }}"; next }
+    $0 == "  - ironlb-webhook-cert" { print "  - {{ $.Values.webhook.certSecret }}"; next }
     /^#/ { next }
     !/^  / { inmeta = 0 }
     { print }

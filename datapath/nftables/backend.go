@@ -73,8 +73,8 @@ type Backend struct {
 	digests map[datapath.ServiceKey]uint64
 	digest  uint64
 	vipRefs map[netip.Addr]int
-	// shardSize: chains of services per shard (see serviceChains), what
-	// each shard's chain count follows.
+	// shardSize: services (one chain each) per shard, what each shard's
+	// chain count follows.
 	shardSize []int
 	// hairpin: backend addresses in use (count) and every address in the
 	// kernel's hairpin sets. Unused ones are removed lazily: removing set
@@ -271,7 +271,7 @@ func (b *Backend) adopt(want datapath.State, digests map[datapath.ServiceKey]uin
 	b.hairpinRefs = map[netip.Addr]int{}
 	b.shardSize = make([]int, shardCount)
 	for k, vs := range want.Services {
-		b.shardSize[shardOf(k)] += serviceChains(vs)
+		b.shardSize[shardOf(k)]++
 		b.vipRefs[k.VIP]++
 		for a := range vs.Backends {
 			b.hairpinRefs[a.Addr()]++
@@ -453,9 +453,6 @@ func (b *Backend) addShardTable(i int, keys []datapath.ServiceKey, want datapath
 	els := map[*nft.Set][]nft.SetElement{}
 	for _, k := range keys {
 		vs := want.Services[k]
-		if vs.Sources.Restricted {
-			b.addSourceChain(st, k, vs.Sources)
-		}
 		ch := c.AddChain(&nft.Chain{Table: st, Name: chainName(k)})
 		for _, r := range serviceRules(k, vs, b.mark) {
 			c.AddRule(&nft.Rule{Table: st, Chain: ch, Exprs: r})

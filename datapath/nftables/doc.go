@@ -21,11 +21,10 @@
 //	chain nat-postrouting (nat, postrouting, srcnat)  masquerade packets carrying the mark bit
 //	                      (Cluster services) and DNATed connections whose source is their
 //	                      destination (hairpin)
-//	chain svc4-203.0.113.10-tcp-80   one per virtual service: jump to its source-range
-//	                      chain (if restricted), mark (Cluster), affinity lookups, then one
-//	                      DNAT rule per usable backend (see serviceRules)
-//	chain src4-203.0.113.10-tcp-80   one per service with loadBalancerSourceRanges:
-//	                      ip saddr PREFIX return ..., drop (see sources.go)
+//	chain svc4-203.0.113.10-tcp-80   one per virtual service: with loadBalancerSourceRanges
+//	                      ip saddr != PREFIX ... drop (see sources.go), mark (Cluster),
+//	                      affinity lookups, then one DNAT rule per usable backend
+//	                      (see serviceRules)
 //	chain ironlb-meta     one rule whose comment records the skeleton and state digests
 //
 // DNAT happens on a connection's first packet only (conntrack remembers it),

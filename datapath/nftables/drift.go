@@ -232,9 +232,6 @@ func (b *Backend) expected(full bool) map[string]tableSig {
 		}
 		i := shardOf(k)
 		shardChains[i] = append(shardChains[i], chainName(k))
-		if vs.Sources.Restricted {
-			shardChains[i] = append(shardChains[i], sourceChainName(k))
-		}
 		shardSets[i][setServices+f] = append(shardSets[i][setServices+f], string(serviceKeyBytes(k)))
 	}
 	m := out[b.table.Name]

@@ -104,9 +104,6 @@ func (b *Backend) incremental(want datapath.State, ch datapath.Changes) error {
 		v6 := k.VIP.Is6()
 		key := serviceKeyBytes(k)
 		t := b.shardTable(k)
-		if vs.Sources.Restricted {
-			b.addSourceChain(t, k, vs.Sources)
-		}
 		chain := c.AddChain(&nft.Chain{Table: t, Name: chainName(k)})
 		for _, r := range serviceRules(k, vs, b.mark) {
 			c.AddRule(&nft.Rule{Table: t, Chain: chain, Exprs: r})
@@ -139,17 +136,10 @@ func (b *Backend) incremental(want datapath.State, ch datapath.Changes) error {
 		// Flushing and refilling a chain in one transaction is atomic for
 		// packets, and far cheaper for the kernel than swapping chains in
 		// the services map (element deletion waits for a grace period).
-		b.sourcesBefore(t, k, old.Sources, vs.Sources)
-		// A change of ranges alone leaves the service chain as it is.
-		same := old
-		same.Sources = vs.Sources
-		if !same.Equal(vs) || old.Sources.Restricted != vs.Sources.Restricted {
-			c.FlushChain(chain)
-			for _, r := range serviceRules(k, vs, b.mark) {
-				c.AddRule(&nft.Rule{Table: t, Chain: chain, Exprs: r})
-			}
+		c.FlushChain(chain)
+		for _, r := range serviceRules(k, vs, b.mark) {
+			c.AddRule(&nft.Rule{Table: t, Chain: chain, Exprs: r})
 		}
-		b.sourcesAfter(t, k, old.Sources, vs.Sources)
 		if old.LocalOnly != vs.LocalOnly {
 			s := setFor(setLocal, v6)
 			e := nft.SetElement{Key: serviceKeyBytes(k)}
@@ -209,9 +199,6 @@ func (b *Backend) incremental(want datapath.State, ch datapath.Changes) error {
 		chain := &nft.Chain{Table: b.shardTable(k), Name: chainName(k)}
 		c.FlushChain(chain)
 		c.DelChain(chain)
-		if b.applied.Services[k].Sources.Restricted {
-			b.delSourceChain(b.shardTable(k), k)
-		}
 	}
 	for s, e := range adds {
 		if err := addElements(c, s, e); err != nil {
@@ -224,13 +211,10 @@ func (b *Backend) incremental(want datapath.State, ch datapath.Changes) error {
 		return fmt.Errorf("nftables backend: update %d added, %d removed, %d changed services: %w", len(ch.Added), len(ch.Removed), len(ch.Updated), err)
 	}
 	for _, k := range ch.Added {
-		b.shardSize[shardOf(k)] += serviceChains(want.Services[k])
+		b.shardSize[shardOf(k)]++
 	}
 	for _, k := range ch.Removed {
-		b.shardSize[shardOf(k)] -= serviceChains(b.applied.Services[k])
-	}
-	for _, u := range ch.Updated {
-		b.shardSize[shardOf(u.Key)] += serviceChains(want.Services[u.Key]) - serviceChains(b.applied.Services[u.Key])
+		b.shardSize[shardOf(k)]--
 	}
 	ch.ApplyTo(&b.applied, want)
 	for _, k := range goneDigests {

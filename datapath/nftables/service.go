@@ -22,8 +22,8 @@ const selReg = 15
 
 // serviceRules renders the chain of one virtual service. Rules, in order:
 //
-//  0. Services with source ranges: jump to their source-range chain, which
-//     drops clients outside the ranges (see sources.go).
+//  0. Services with source ranges: drop clients outside the ranges (one
+//     rule, see sources.go).
 //  1. Cluster services: mark the packet for masquerade.
 //  2. With persistence, one rule per usable backend: a client pinned to it
 //     (an element client . backend . port of the affinity set) goes there
@@ -59,7 +59,7 @@ func serviceRules(k datapath.ServiceKey, vs datapath.VirtualService, mark uint32
 	v6 := k.VIP.Is6()
 	var rules [][]expr.Any
 	if vs.Sources.Restricted {
-		rules = append(rules, jumpToSources(k))
+		rules = append(rules, sourceRule(k, vs.Sources))
 	}
 	if vs.Masquerade {
 		rules = append(rules, setMark(mark, true))

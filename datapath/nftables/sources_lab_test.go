@@ -22,8 +22,8 @@ import (
 // on port 81 only client2 (each family with its own prefix). From outside
 // its ranges a client's connections are dropped (time out, never reach a
 // pod); from inside they are served. Changing web's ranges rewrites web's
-// chains only, an open connection survives it, and lifting the ranges
-// admits everyone again.
+// service chains only, an open connection survives it, and lifting the
+// ranges admits everyone again.
 func TestSourceRanges(t *testing.T) {
 	lab := vlan.New(t, vlan.Options{Nodes: 1, Clients: 2})
 	node := lab.Nodes[0]
@@ -94,7 +94,7 @@ func TestSourceRanges(t *testing.T) {
 	st2 := state(web2)
 	webKeys := []datapath.ServiceKey{{VIP: vip4, Port: 80, Protocol: datapath.TCP}, {VIP: vip6, Port: 80, Protocol: datapath.TCP}}
 	must(t, b.Update(context.Background(), st2, webKeys))
-	t.Run("a change rewrites only that service's chains", func(t *testing.T) {
+	t.Run("a change rewrites only that service's chain", func(t *testing.T) {
 		after := ruleHandles(t, b)
 		var changed []string
 		for c, h := range after {
@@ -110,7 +110,7 @@ func TestSourceRanges(t *testing.T) {
 		slices.Sort(changed)
 		var want []string
 		for _, k := range webKeys {
-			want = append(want, b.shardTable(k).Name+"/"+sourceChainName(k))
+			want = append(want, b.shardTable(k).Name+"/"+chainName(k))
 		}
 		want = append(want, b.table.Name+"/"+chainMeta) // the state digest
 		slices.Sort(want)
@@ -142,11 +142,12 @@ func TestSourceRanges(t *testing.T) {
 		noDrift(t, b)
 		chains := ruleHandles(t, b)
 		for _, k := range webKeys {
-			if _, ok := chains[b.shardTable(k).Name+"/"+sourceChainName(k)]; ok {
-				t.Errorf("%s still has its source-range chain", k)
-			}
-			if _, ok := chains[b.shardTable(k).Name+"/"+chainName(k)]; !ok {
+			h, ok := chains[b.shardTable(k).Name+"/"+chainName(k)]
+			if !ok {
 				t.Fatalf("%s: no service chain in %v", k, chains)
+			}
+			if want := len(serviceRules(k, state(web3).Services[k], b.mark)); len(h) != want {
+				t.Errorf("%s: %d rules in its chain, want %d (no source-range rule)", k, len(h), want)
 			}
 		}
 	})
@@ -162,8 +163,8 @@ func TestSourceRanges(t *testing.T) {
 		if after := ruleHandles(t, again); !maps.EqualFunc(before, after, slices.Equal) {
 			t.Errorf("rules changed across the restart")
 		}
-		if _, ok := before[again.shardTable(webKeys[0]).Name+"/"+sourceChainName(webKeys[0])]; !ok {
-			t.Fatal("no source-range chain to compare")
+		if _, ok := before[again.shardTable(webKeys[0]).Name+"/"+chainName(webKeys[0])]; !ok {
+			t.Fatal("no service chain to compare")
 		}
 	})
 }
@@ -207,7 +208,7 @@ func ruleHandles(t *testing.T, b *Backend) map[string][]uint64 {
 }
 
 // noDrift checks that the drift checks, cheap and full, find the tables as
-// the backend left them: source-range chains are counted as its own.
+// the backend left them, restricted services included.
 func noDrift(t *testing.T, b *Backend) {
 	t.Helper()
 	for _, full := range []bool{false, true} {

@@ -140,6 +140,9 @@ func setup(ctx context.Context, api *kubeapi.Server, lab *vlan.Lab, bin Binaries
 	if err := c.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: SystemNamespace}}); err != nil {
 		return nil, err
 	}
+	if err := CreateControllerSecrets(ctx, c.Client); err != nil {
+		return nil, err
+	}
 	root, err := repoRoot()
 	if err != nil {
 		return nil, err

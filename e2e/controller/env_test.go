@@ -49,6 +49,9 @@ func newEnv(t testing.TB, opts kubeapi.Options) *env {
 	api := kubeapi.Start(t, opts)
 	e := &env{t: t, api: api, c: api.Client(t, scheme(t))}
 	e.create(&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: systemNS}})
+	if err := cluster.CreateControllerSecrets(context.Background(), e.c); err != nil {
+		t.Fatal(err)
+	}
 	e.applyControllerRBAC()
 	user, groups := kubeapi.ServiceAccountIdentity(systemNS, "ironlb-controller")
 	kc, err := api.KubeconfigFor(user, groups...)

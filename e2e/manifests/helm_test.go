@@ -53,6 +53,16 @@ func chartCases() []chartCase {
 			wantArgs(t, "speaker", s.Args, "-datapath=auto", "-log-level=info", "-metrics-bind-address=:7474", "-metrics-secure=true", "-members-port=7946")
 			wantEqual(t, "controller metrics scheme annotation", r.controller.Spec.Template.Annotations["prometheus.io/scheme"], "https")
 			wantEqual(t, "speaker metrics scheme annotation", r.speaker.Spec.Template.Annotations["prometheus.io/scheme"], "https")
+			// The controller creates no Secret: the chart creates the two
+			// it keeps, empty, and leaves their data to it.
+			for _, name := range []string{"ironlb-members", "ironlb-webhook-cert"} {
+				s := find(r.docs, "Secret", name)
+				if s == nil {
+					t.Errorf("no Secret %s for the controller to fill", name)
+				} else if s.Object["data"] != nil || s.Object["stringData"] != nil {
+					t.Errorf("Secret %s renders data; the controller fills it, upgrades must not reset it", name)
+				}
+			}
 			if find(r.docs, "ClusterRole", "ironlb-metrics-reader") == nil {
 				t.Errorf("no ClusterRole ironlb-metrics-reader for scrapers")
 			}
@@ -158,6 +168,9 @@ networkPolicy:
 			if n["ValidatingWebhookConfiguration"] != 0 || n["Service"] != 0 {
 				t.Errorf("webhook disabled, yet %d ValidatingWebhookConfiguration and %d Service", n["ValidatingWebhookConfiguration"], n["Service"])
 			}
+			if find(r.docs, "Secret", "ironlb-webhook-cert") != nil {
+				t.Errorf("webhook disabled, yet a Secret ironlb-webhook-cert")
+			}
 			c := container(t, r.controller.Spec.Template.Spec)
 			wantArgs(t, "controller", c.Args, "-webhook-port=0")
 			for _, a := range c.Args {
@@ -169,6 +182,28 @@ networkPolicy:
 				if p.Name == "webhook" {
 					t.Errorf("controller webhook port with the webhook disabled")
 				}
+			}
+		},
+	}, {
+		name:      "webhook certificate Secret renamed",
+		namespace: "ironlb-system",
+		values:    "webhook:\n  certSecret: my-webhook-cert\n",
+		check: func(t *testing.T, r rendered) {
+			if find(r.docs, "Secret", "my-webhook-cert") == nil || find(r.docs, "Secret", "ironlb-webhook-cert") != nil {
+				t.Errorf("want the Secret my-webhook-cert instead of ironlb-webhook-cert")
+			}
+			wantArgs(t, "controller", container(t, r.controller.Spec.Template.Spec).Args, "-webhook-cert-secret=my-webhook-cert")
+			role := find(r.docs, "Role", "ironlb-controller")
+			if role == nil {
+				t.Fatal("no Role ironlb-controller")
+			}
+			var named []any
+			for _, rule := range role.Object["rules"].([]any) {
+				names, _ := rule.(map[string]any)["resourceNames"].([]any)
+				named = append(named, names...)
+			}
+			if !reflect.DeepEqual(named, []any{"ironlb-members", "my-webhook-cert"}) {
+				t.Errorf("Role ironlb-controller names the Secrets %v, want ironlb-members and my-webhook-cert", named)
 			}
 		},
 	}, {

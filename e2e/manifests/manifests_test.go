@@ -24,7 +24,7 @@ import (
 
 // expectedKinds are in every complete installation.
 var expectedKinds = []string{"CustomResourceDefinition", "ClusterRole", "Role", "ClusterRoleBinding", "RoleBinding",
-	"ServiceAccount", "Deployment", "DaemonSet", "Service", "ValidatingWebhookConfiguration", "Namespace"}
+	"ServiceAccount", "Secret", "Deployment", "DaemonSet", "Service", "ValidatingWebhookConfiguration", "Namespace"}
 
 // doc is one manifest and where it came from.
 type doc struct {

@@ -3,7 +3,9 @@ package rbac
 import (
 	"context"
 	"net/http"
+	"net/url"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -60,7 +62,8 @@ const (
 // The tables: what each component's code needs (allowed) beside what it
 // must never be able to do (denied). A request that RBAC allows may still
 // fail later (the object does not exist, the body is empty): only 403
-// Forbidden counts as denied, and writes are dry runs.
+// Forbidden counts as denied, and writes are dry runs. A path may carry a
+// query (a list with a field selector, a watch).
 var (
 	speakerTable = []request{
 		// Needed: Services, their endpoints and Nodes to announce; the
@@ -114,11 +117,14 @@ var (
 		{"update", poolStatus, true},
 		{"create", sysLeases, true},
 		{"update", sysLeases + "/ironlb-controller", true},
+		// Two Secrets of its namespace, by name: the webhook certificate
+		// (watched through a cache narrowed to its name) and the members
+		// key. It creates neither (the chart does).
 		{"get", sysSecrets + "/ironlb-webhook-cert", true},
-		// cert-controller keeps the webhook certificate with a cache of
-		// every Secret in the namespace: list (and watch) it must.
-		{"list", sysSecrets, true},
-		{"create", sysSecrets, true},
+		{"list", sysSecrets + "?fieldSelector=metadata.name%3Dironlb-webhook-cert", true},
+		{"list", sysSecrets + "?watch=true&timeoutSeconds=1&fieldSelector=metadata.name%3Dironlb-webhook-cert", true},
+		{"update", sysSecrets + "/ironlb-webhook-cert", true},
+		{"get", sysSecrets + "/ironlb-members", true},
 		{"update", sysSecrets + "/ironlb-members", true},
 		{"update", webhookConfig, true},
 		{"create", tokenReviews, true},
@@ -136,7 +142,15 @@ var (
 		{"get", otherSecrets + "/db-credentials", false},
 		{"list", otherSecrets, false},
 		{"list", allSecrets, false},
+		// Nor any other Secret of its own namespace, by any way of asking.
+		{"get", sysSecrets + "/bgp-password", false},
+		{"list", sysSecrets, false},
+		{"list", sysSecrets + "?watch=true&timeoutSeconds=1", false},
+		{"list", sysSecrets + "?fieldSelector=metadata.name%3Dbgp-password", false},
+		{"update", sysSecrets + "/bgp-password", false},
+		{"create", sysSecrets, false},
 		{"delete", sysSecrets + "/ironlb-members", false},
+		{"delete", sysSecrets + "/ironlb-webhook-cert", false},
 		{"list", nodes, false},
 		{"list", endpointSlices, false},
 		{"create", pods, false},
@@ -163,9 +177,11 @@ func TestLeastPrivilege(t *testing.T) {
 	}
 	// Secrets that exist, so an allowed read returns the object and a
 	// denied one is refused, not merely not found.
+	if err := cluster.CreateControllerSecrets(ctx, admin); err != nil {
+		t.Fatal(err)
+	}
 	for _, s := range []*corev1.Secret{
 		{ObjectMeta: metav1.ObjectMeta{Namespace: sys, Name: "bgp-password"}, StringData: map[string]string{"password": "x"}},
-		{ObjectMeta: metav1.ObjectMeta{Namespace: sys, Name: "ironlb-webhook-cert"}},
 		{ObjectMeta: metav1.ObjectMeta{Namespace: other, Name: "db-credentials"}, StringData: map[string]string{"password": "y"}},
 	} {
 		if err := admin.Create(ctx, s); err != nil {
@@ -218,14 +234,24 @@ func rawClient(cfg *rest.Config) (*rest.RESTClient, error) {
 // body: authorization comes before decoding) and returns the status code.
 func do(ctx context.Context, rc *rest.RESTClient, r request) (int, error) {
 	method := map[string]string{"get": "GET", "list": "GET", "create": "POST", "update": "PUT", "delete": "DELETE"}[r.verb]
-	req := rc.Verb(method).AbsPath(r.path)
+	path, query, _ := strings.Cut(r.path, "?")
+	req := rc.Verb(method).AbsPath(path)
+	params, err := url.ParseQuery(query)
+	if err != nil {
+		return 0, err
+	}
+	for k, vs := range params {
+		for _, v := range vs {
+			req = req.Param(k, v)
+		}
+	}
 	if method != "GET" {
 		req = req.Param("dryRun", "All").SetHeader("Content-Type", "application/json").Body([]byte("{}"))
 	}
 	res := req.Do(ctx)
 	var code int
 	res.StatusCode(&code)
-	err := res.Error()
+	err = res.Error()
 	if code == 0 && err != nil {
 		if s, ok := err.(apierrors.APIStatus); ok {
 			code = int(s.Status().Code)
