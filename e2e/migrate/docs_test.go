@@ -55,13 +55,13 @@ func TestDocsExamplesGetMetalLBsAddresses(t *testing.T) {
 		services   []svcCase
 	}{
 		{file: "layer2.yaml", services: []svcCase{
-			{ns: "default", name: "nginx", want: "192.168.1.240"},
-			{ns: "default", name: "requested", annotations: map[string]string{"metallb.io/loadBalancerIPs": "192.168.1.250"}, want: "192.168.1.250"},
-			{ns: "default", name: "requested-old-spelling", annotations: map[string]string{"metallb.universe.tf/loadBalancerIPs": "192.168.1.245"}, want: "192.168.1.245"},
-			{ns: "default", name: "second", want: "192.168.1.241"},
+			{ns: "default", name: "nginx", want: "192.0.2.240"},
+			{ns: "default", name: "requested", annotations: map[string]string{"metallb.io/loadBalancerIPs": "192.0.2.250"}, want: "192.0.2.250"},
+			{ns: "default", name: "requested-old-spelling", annotations: map[string]string{"metallb.universe.tf/loadBalancerIPs": "192.0.2.245"}, want: "192.0.2.245"},
+			{ns: "default", name: "second", want: "192.0.2.241"},
 		}},
 		{file: "bgp-bfd.yaml", services: []svcCase{
-			{ns: "default", name: "nginx", want: "192.168.1.240"},
+			{ns: "default", name: "nginx", want: "192.0.2.240"},
 		}},
 		{file: "bgp-communities.yaml", services: []svcCase{
 			// MetalLB hands out the /24's first address: no avoidBuggyIPs.
@@ -76,19 +76,19 @@ func TestDocsExamplesGetMetalLBsAddresses(t *testing.T) {
 			},
 			services: []svcCase{
 				// No serviceAllocation matches: the pools without one that auto-assign.
-				{ns: "default", name: "plain", want: "192.168.10.0"},
+				{ns: "default", name: "plain", want: "198.51.100.0"},
 				// Listed namespace and app=bar: the pinned pool, .0 avoided.
-				{ns: "namespace-a", name: "bar", labels: map[string]string{"app": "bar"}, want: "192.168.20.1"},
+				{ns: "namespace-a", name: "bar", labels: map[string]string{"app": "bar"}, want: "203.0.113.1"},
 				// Namespace selected by label foo=bar, app=bar.
-				{ns: "tenant", name: "bar", labels: map[string]string{"app": "bar"}, want: "192.168.20.2"},
+				{ns: "tenant", name: "bar", labels: map[string]string{"app": "bar"}, want: "203.0.113.2"},
 				// Listed namespace but no app=bar: not the pinned pool.
-				{ns: "namespace-a", name: "other", want: "192.168.10.1"},
+				{ns: "namespace-a", name: "other", want: "198.51.100.1"},
 				// "expensive" does not auto-assign: only on request, by pool or address.
-				{ns: "default", name: "premium", annotations: map[string]string{"metallb.universe.tf/address-pool": "expensive"}, want: "42.176.25.64"},
-				{ns: "default", name: "premium-pool", annotations: map[string]string{"metallb.io/address-pool": "expensive"}, want: "42.176.25.65"},
-				{ns: "default", name: "premium-ip", annotations: map[string]string{"metallb.io/loadBalancerIPs": "42.176.25.67"}, want: "42.176.25.67"},
+				{ns: "default", name: "premium", annotations: map[string]string{"metallb.universe.tf/address-pool": "expensive"}, want: "192.0.2.64"},
+				{ns: "default", name: "premium-pool", annotations: map[string]string{"metallb.io/address-pool": "expensive"}, want: "192.0.2.65"},
+				{ns: "default", name: "premium-ip", annotations: map[string]string{"metallb.io/loadBalancerIPs": "192.0.2.67"}, want: "192.0.2.67"},
 			}},
-		{file: "sharing.yaml"}, // its Services are in the file: both share 1.2.3.4
+		{file: "sharing.yaml"}, // its Services are in the file: both share 192.0.2.4
 	} {
 		t.Run(tc.file, func(t *testing.T) {
 			c := cluster.Start(t, cluster.Options{Nodes: 1, NoSpeakers: true, Webhook: true})

@@ -59,8 +59,8 @@ func TestConvertFields(t *testing.T) {
 		{
 			name: "pool: entries out of order are noted, avoidBuggyIPs with IPv6 too",
 			in: "apiVersion: metallb.io/v1beta1\nkind: IPAddressPool\nmetadata: {name: p}\n" +
-				"spec: {addresses: [192.168.10.0/24, 192.168.9.1-192.168.9.5, 'fc00:f853:ccd:e799::/124'], avoidBuggyIPs: true, autoAssign: false}",
-			spec:  "addresses:\n- 192.168.10.0/24\n- 192.168.9.1-192.168.9.5\n- fc00:f853:ccd:e799::/124\nautoAssign: false\navoidBuggyIPs: true\n",
+				"spec: {addresses: [198.51.100.0/24, 192.0.2.1-192.0.2.5, '2001:db8:e799::/124'], avoidBuggyIPs: true, autoAssign: false}",
+			spec:  "addresses:\n- 198.51.100.0/24\n- 192.0.2.1-192.0.2.5\n- 2001:db8:e799::/124\nautoAssign: false\navoidBuggyIPs: true\n",
 			notes: []string{"spec.addresses: not in ascending order", "spec.avoidBuggyIPs: IronLB also skips the IPv6 subnet-router anycast"},
 		},
 		{
@@ -288,7 +288,7 @@ func TestRenderComments(t *testing.T) {
 	r := convertYAML(t, `apiVersion: metallb.io/v1beta2
 kind: BGPPeer
 metadata: {name: r, namespace: metallb-system}
-spec: {myASN: 64512, peerASN: 64512, peerAddress: 172.30.0.3, vrf: "red\nkind: Evil"}
+spec: {myASN: 64512, peerASN: 64512, peerAddress: 198.51.100.3, vrf: "red\nkind: Evil"}
 ---
 apiVersion: metallb.io/v1beta1
 kind: ServiceBGPStatus
