@@ -13,6 +13,7 @@ import (
 	discoveryv1 "k8s.io/api/discovery/v1"
 	"k8s.io/apimachinery/pkg/types"
 
+	"github.com/ironlb/ironlb/pkg/readiness"
 	"github.com/ironlb/ironlb/pkg/svcrequest"
 )
 
@@ -25,8 +26,9 @@ type Service struct {
 	// endpoint may attract traffic.
 	Local bool
 	// Endpoints counts usable endpoints per node name ("" for endpoints
-	// without a node). Usable means ready; when a Service has no ready
-	// endpoint at all, its serving-but-terminating ones count instead, as
+	// without a node), by pkg/readiness's rule: ready endpoints of a slice
+	// carrying one of the Service's ports; when the Service has no ready
+	// endpoint at all, its serving-and-terminating ones count instead, as
 	// kube-proxy does (KEP-1669), so traffic drains instead of failing.
 	Endpoints map[string]int
 }
@@ -78,7 +80,7 @@ func Build(svcs []*corev1.Service, eps []*discoveryv1.EndpointSlice) []Service {
 			IPs:       ips,
 			Pool:      pool,
 			Local:     svc.Spec.ExternalTrafficPolicy == corev1.ServiceExternalTrafficPolicyLocal,
-			Endpoints: usableEndpoints(bySvc[k]),
+			Endpoints: readiness.UsableByNode(svc.Spec.Ports, bySvc[k]),
 		})
 	}
 	slices.SortFunc(out, func(a, b Service) int {
@@ -88,39 +90,4 @@ func Build(svcs []*corev1.Service, eps []*discoveryv1.EndpointSlice) []Service {
 		return strings.Compare(a.Key.Name, b.Key.Name)
 	})
 	return out
-}
-
-// usableEndpoints counts ready endpoints per node, falling back to serving
-// terminating ones when none is ready. An endpoint listed in several slices
-// (possible during slice rebalancing) counts once per address.
-func usableEndpoints(eps []*discoveryv1.EndpointSlice) map[string]int {
-	ready, serving := map[string]int{}, map[string]int{}
-	seen := map[string]bool{}
-	for _, es := range eps {
-		for _, ep := range es.Endpoints {
-			if len(ep.Addresses) == 0 {
-				continue
-			}
-			id := string(es.AddressType) + "/" + ep.Addresses[0]
-			if seen[id] {
-				continue
-			}
-			seen[id] = true
-			node := ""
-			if ep.NodeName != nil {
-				node = *ep.NodeName
-			}
-			c := ep.Conditions
-			switch {
-			case c.Ready == nil || *c.Ready: // nil means ready (API contract)
-				ready[node]++
-			case c.Serving != nil && *c.Serving:
-				serving[node]++
-			}
-		}
-	}
-	if len(ready) > 0 {
-		return ready
-	}
-	return serving
 }
