@@ -5,6 +5,7 @@
 package lbstate
 
 import (
+	"maps"
 	"net/netip"
 	"slices"
 	"strings"
@@ -46,6 +47,38 @@ func (s Service) HasEndpoints() bool {
 // HasLocalEndpoints reports whether node has a usable endpoint.
 func (s Service) HasLocalEndpoints(node string) bool { return s.Endpoints[node] > 0 }
 
+// Condense returns one Service as the speakers decide with, given its own
+// EndpointSlices (those labelled kubernetes.io/service-name with its name),
+// and false when it is not one IronLB assigned addresses to.
+func Condense(svc *corev1.Service, own []*discoveryv1.EndpointSlice) (Service, bool) {
+	pool, ok := svc.Annotations[svcrequest.AnnotationIPAllocatedFromPool]
+	if !ok || svc.Spec.Type != corev1.ServiceTypeLoadBalancer {
+		return Service{}, false
+	}
+	var ips []netip.Addr
+	for _, in := range svc.Status.LoadBalancer.Ingress {
+		if ip, err := netip.ParseAddr(in.IP); err == nil {
+			ips = append(ips, ip)
+		}
+	}
+	if len(ips) == 0 {
+		return Service{}, false
+	}
+	return Service{
+		Key:       types.NamespacedName{Namespace: svc.Namespace, Name: svc.Name},
+		IPs:       ips,
+		Pool:      pool,
+		Local:     svc.Spec.ExternalTrafficPolicy == corev1.ServiceExternalTrafficPolicyLocal,
+		Endpoints: readiness.UsableByNode(svc.Spec.Ports, own),
+	}, true
+}
+
+// Equal reports whether two condensed Services decide the same.
+func (s Service) Equal(o Service) bool {
+	return s.Key == o.Key && slices.Equal(s.IPs, o.IPs) && s.Pool == o.Pool && s.Local == o.Local &&
+		maps.Equal(s.Endpoints, o.Endpoints)
+}
+
 // Build returns the Services IronLB assigned addresses to, sorted by key.
 // A Service counts when its status shows an address and it carries the
 // pool annotation the controller writes with it.
@@ -61,27 +94,10 @@ func Build(svcs []*corev1.Service, eps []*discoveryv1.EndpointSlice) []Service {
 	}
 	var out []Service
 	for _, svc := range svcs {
-		pool, ok := svc.Annotations[svcrequest.AnnotationIPAllocatedFromPool]
-		if !ok || svc.Spec.Type != corev1.ServiceTypeLoadBalancer {
-			continue
-		}
-		var ips []netip.Addr
-		for _, in := range svc.Status.LoadBalancer.Ingress {
-			if ip, err := netip.ParseAddr(in.IP); err == nil {
-				ips = append(ips, ip)
-			}
-		}
-		if len(ips) == 0 {
-			continue
-		}
 		k := types.NamespacedName{Namespace: svc.Namespace, Name: svc.Name}
-		out = append(out, Service{
-			Key:       k,
-			IPs:       ips,
-			Pool:      pool,
-			Local:     svc.Spec.ExternalTrafficPolicy == corev1.ServiceExternalTrafficPolicyLocal,
-			Endpoints: readiness.UsableByNode(svc.Spec.Ports, bySvc[k]),
-		})
+		if s, ok := Condense(svc, bySvc[k]); ok {
+			out = append(out, s)
+		}
 	}
 	slices.SortFunc(out, func(a, b Service) int {
 		if c := strings.Compare(a.Key.Namespace, b.Key.Namespace); c != 0 {
