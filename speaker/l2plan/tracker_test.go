@@ -187,4 +187,3 @@ func differences(a, b Plan) []netip.Addr {
 	}
 	return out
 }
-
