@@ -4,6 +4,7 @@ import (
 	"maps"
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/types"
@@ -98,12 +99,31 @@ func (t *Tracker) unindex(s lbstate.Service) {
 // SetNode adds or replaces a node.
 func (t *Tracker) SetNode(n Node) {
 	old, ok := t.nodes[n.Name]
-	if ok && nodeEqual(old, n) {
+	if ok && old.Equal(n) {
 		return
 	}
 	t.nodes[n.Name] = n
+	// A weight change is the election's alone: it reports the IPs that
+	// move.
 	t.el.SetWeight(n.Name, n.Weight)
-	t.nodeChanged(n.Name)
+	if !ok || t.cfg == nil || t.nodeSig(old) != t.nodeSig(n) {
+		t.nodeChanged(n.Name)
+	}
+}
+
+// nodeSig is everything the plan reads of a node besides its weight and
+// liveness: whether it may announce and why not, and per pool whether an
+// advertisement selects it and on which interfaces. A label no
+// advertisement selects on changes nothing, so it re-decides nothing.
+func (t *Tracker) nodeSig(n Node) string {
+	var b strings.Builder
+	b.WriteString(strconv.FormatBool(n.Usable) + "|" + n.Why)
+	for _, pool := range t.cfg.PoolNames() {
+		advs := t.advsFor(pool)
+		sel := slices.ContainsFunc(advs, func(a config.L2Advertisement) bool { return a.SelectsNode(n.Labels) })
+		b.WriteString("|" + pool + "=" + strconv.FormatBool(sel) + ":" + strings.Join(interfacesFor(advs, n), ","))
+	}
+	return b.String()
 }
 
 // DeleteNode removes a node.
@@ -203,9 +223,6 @@ func (t *Tracker) Update() (Plan, []netip.Addr) {
 		}
 		t.all = false
 	}
-	if len(t.dirty) == 0 {
-		return t.plan, nil
-	}
 	nodes := slices.Collect(maps.Values(t.nodes))
 	for ip := range t.dirty {
 		var svcs []lbstate.Service
@@ -286,6 +303,7 @@ func (t *Tracker) refresh(ip netip.Addr) {
 	t.plan.Owners[ip] = Owner{Node: owner, Interfaces: interfacesFor(t.advsFor(st.pool), t.nodes[owner]), Pool: st.pool, Services: st.services}
 }
 
-func nodeEqual(a, b Node) bool {
-	return a.Name == b.Name && a.Weight == b.Weight && a.Usable == b.Usable && a.Why == b.Why && maps.Equal(a.Labels, b.Labels)
+// Equal reports whether two nodes decide the same.
+func (n Node) Equal(o Node) bool {
+	return n.Name == o.Name && n.Weight == o.Weight && n.Usable == o.Usable && n.Why == o.Why && maps.Equal(n.Labels, o.Labels)
 }
