@@ -32,6 +32,7 @@ type Elector struct {
 	uniform bool               // all candidate weights equal in the last Update
 	dirty   map[netip.Addr]key // items changed since the last Update
 	redoAll bool
+	hashes  map[string]uint64 // hashString per node name
 }
 
 // key orders items as Elect does: by hash, then address.
@@ -57,7 +58,7 @@ type entry struct {
 func NewElector() *Elector {
 	return &Elector{
 		weights: map[string]int{}, refs: map[string]int{}, items: map[netip.Addr]*entry{},
-		owned: map[string][]key{}, caps: map[string]int{}, dirty: map[netip.Addr]key{},
+		owned: map[string][]key{}, caps: map[string]int{}, dirty: map[netip.Addr]key{}, hashes: map[string]uint64{},
 	}
 }
 
@@ -215,8 +216,7 @@ func (e *Elector) decide(it *entry, uniform bool, free func(string) bool) string
 		return n < m
 	}
 	for _, n := range it.eligible {
-		c := candidate{name: n, weight: e.weight(n), hash: hashString(n)}
-		s := c.score(it.key.hash, uniform)
+		s := e.score(n, it.key.hash, uniform)
 		if best == "" || better(s, n, bestScore, best) {
 			best, bestScore = n, s
 		}
@@ -290,12 +290,6 @@ func (e *Elector) walk(caps map[string]int, uniform bool) map[netip.Addr]string 
 	// A node's capacity test can differ from the last pass only while its
 	// previous load is in [lo, hi]; as loads only grow, that is a range of
 	// keys, (start, end]. moved lists the candidates where it can happen.
-	type band struct {
-		start, end key
-		always     bool // from the very beginning
-		never      bool
-		forever    bool // to the very end
-	}
 	bandOf := func(n string) band {
 		c, c2 := e.caps[n], caps[n]-delta[n]
 		lo, hi := min(c, c2), max(c, c2)-1
@@ -418,12 +412,76 @@ func (e *Elector) walk(caps map[string]int, uniform bool) map[netip.Addr]string 
 		}
 		it := e.items[k.ip]
 		prev := it.owner
+		if e.keeps(it, k, uniform, bands, free(k)) {
+			pos++
+			continue
+		}
 		to := e.decide(it, uniform, free(k))
 		it.owner = to
 		move(k, prev, to)
 		pos++
 	}
 	return changed
+}
+
+// keeps reports whether an unchanged item certainly keeps its owner at k,
+// looking only at the nodes whose capacity test may have flipped (those
+// with a band) instead of scoring every eligible node. Its owner o was the
+// best-scoring free node, or the best node when none was free. The
+// decision can change only if o's own test flips, or a node that is now
+// free and was not becomes eligible to beat o: any such node when none was
+// free, one scoring above o otherwise.
+func (e *Elector) keeps(it *entry, k key, uniform bool, bands map[string]band, free func(string) bool) bool {
+	o := it.owner
+	oWasFree := e.oldLoad(o, k) < e.caps[o]
+	var oScore float64
+	scored := false
+	for n := range bands {
+		if _, ok := slices.BinarySearch(it.eligible, n); !ok {
+			continue
+		}
+		was, is := e.oldLoad(n, k) < e.caps[n], free(n)
+		if was == is {
+			continue
+		}
+		if n == o || !oWasFree && is {
+			return false
+		}
+		if !is {
+			continue
+		}
+		if !scored {
+			oScore, scored = e.score(o, k.hash, uniform), true
+		}
+		if s := e.score(n, k.hash, uniform); s > oScore || s == oScore && n < o {
+			return false
+		}
+	}
+	return true
+}
+
+// score is node n's rendezvous score for an item hash.
+func (e *Elector) score(n string, h uint64, uniform bool) float64 {
+	return candidate{name: n, weight: e.weight(n), hash: e.nodeHash(n)}.score(h, uniform)
+}
+
+// nodeHash caches hashString per node name.
+func (e *Elector) nodeHash(n string) uint64 {
+	h, ok := e.hashes[n]
+	if !ok {
+		h = hashString(n)
+		e.hashes[n] = h
+	}
+	return h
+}
+
+// band is the range of keys (start, end] over which a node's capacity
+// test may come out differently than in the last pass.
+type band struct {
+	start, end key
+	always     bool // from the very beginning
+	never      bool
+	forever    bool // to the very end
 }
 
 // applyOwners rewrites owned for the items whose owner may have changed.
