@@ -165,7 +165,7 @@ func (e *Elector) Update() []netip.Addr {
 
 	var changed map[netip.Addr]string // ip -> previous owner
 	if e.redoAll || len(e.dirty) > len(e.items)/4 {
-		changed = e.redo(caps, uniform)
+		changed = e.redo()
 	} else {
 		changed = e.walk(caps, uniform)
 	}
@@ -230,21 +230,27 @@ func (e *Elector) decide(it *entry, uniform bool, free func(string) bool) string
 	return best
 }
 
-// redo runs the whole pass, as Elect does. It returns the previous owner
-// of every item whose owner may have changed.
-func (e *Elector) redo(caps map[string]int, uniform bool) map[netip.Addr]string {
+// redo runs the whole pass: Elect itself, whose arrays beat the walk's
+// maps when everything is to be decided again. It returns the previous
+// owner of every item whose owner may have changed.
+func (e *Elector) redo() map[netip.Addr]string {
 	changed := map[netip.Addr]string{}
 	for ip := range e.dirty {
 		changed[ip] = e.prevOwner(ip)
 	}
-	load := make(map[string]int, len(caps))
-	for _, k := range e.order {
-		it := e.items[k.ip]
-		o := e.decide(it, uniform, func(n string) bool { return load[n] < caps[n] })
-		load[o]++
-		if o != it.owner {
-			if _, ok := changed[k.ip]; !ok {
-				changed[k.ip] = it.owner
+	items := make([]Item, 0, len(e.items))
+	for ip, it := range e.items {
+		items = append(items, Item{IP: ip, Eligible: it.eligible})
+	}
+	cands := make([]Candidate, 0, len(e.refs))
+	for n := range e.refs {
+		cands = append(cands, Candidate{Node: n, Weight: e.weight(n)})
+	}
+	owners := Elect(items, cands)
+	for ip, it := range e.items {
+		if o := owners[ip]; o != it.owner {
+			if _, ok := changed[ip]; !ok {
+				changed[ip] = it.owner
 			}
 			it.owner = o
 		}

@@ -38,7 +38,7 @@ type Tracker struct {
 type ipState struct {
 	pool     string
 	services []types.NamespacedName // sorted
-	eligible map[string]bool        // nodes that may announce it
+	eligible []string               // nodes that may announce it, sorted
 }
 
 // NewTracker returns an empty Tracker.
@@ -170,7 +170,7 @@ func (t *Tracker) nodeChanged(name string) {
 	n, exists := t.nodes[name]
 	for ip, st := range t.ips {
 		switch {
-		case st.eligible[name]:
+		case isIn(st.eligible, name):
 			t.dirty[ip] = true
 		case len(st.eligible) == 0:
 			// Nobody may announce it, and its reason counts the nodes
@@ -223,7 +223,8 @@ func (t *Tracker) Update() (Plan, []netip.Addr) {
 		}
 		t.all = false
 	}
-	nodes := slices.Collect(maps.Values(t.nodes))
+	// Sorted, so eligible lists come out sorted.
+	nodes := slices.SortedFunc(maps.Values(t.nodes), func(a, b Node) int { return strings.Compare(a.Name, b.Name) })
 	for ip := range t.dirty {
 		var svcs []lbstate.Service
 		for k := range t.users[ip] {
@@ -270,7 +271,7 @@ func (t *Tracker) decide(ip netip.Addr, svcs []lbstate.Service, nodes []Node) {
 	if p, ok := t.cfg.PoolFor(ip); ok {
 		pool = p
 	}
-	st := &ipState{pool: pool, services: keysOf(svcs), eligible: map[string]bool{}}
+	st := &ipState{pool: pool, services: keysOf(svcs)}
 	t.ips[ip] = st
 	delete(t.plan.Unannounced, ip)
 	advs := t.advsFor(pool)
@@ -287,8 +288,8 @@ func (t *Tracker) decide(ip netip.Addr, svcs []lbstate.Service, nodes []Node) {
 	names := make([]string, len(eligible))
 	for i, n := range eligible {
 		names[i] = n.Name
-		st.eligible[n.Name] = true
 	}
+	st.eligible = names
 	t.el.Set(ip, names)
 }
 
@@ -306,4 +307,10 @@ func (t *Tracker) refresh(ip netip.Addr) {
 // Equal reports whether two nodes decide the same.
 func (n Node) Equal(o Node) bool {
 	return n.Name == o.Name && n.Weight == o.Weight && n.Usable == o.Usable && n.Why == o.Why && maps.Equal(n.Labels, o.Labels)
+}
+
+// isIn reports whether name is in the sorted list.
+func isIn(sorted []string, name string) bool {
+	_, ok := slices.BinarySearch(sorted, name)
+	return ok
 }
