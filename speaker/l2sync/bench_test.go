@@ -14,6 +14,7 @@ import (
 
 	"github.com/ironlb/ironlb/config"
 	"github.com/ironlb/ironlb/config/v1beta1"
+	"github.com/ironlb/ironlb/pkg/lbstate"
 	"github.com/ironlb/ironlb/speaker/l2plan"
 	"github.com/ironlb/ironlb/speaker/view"
 )
@@ -194,5 +195,30 @@ func BenchmarkLayer2Change(b *testing.B) {
 		b.ReportMetric(us(t[0]), ch.name+"-1k-cpu-us")
 		b.ReportMetric(us(t[1]), ch.name+"-10k-cpu-us")
 		b.ReportMetric(float64(t[1])/float64(max(t[0], 1)), ch.name+"-ratio")
+	}
+}
+
+// BenchmarkLayer2FromScratch is what every wake cost before the view: list
+// everything, condense every Service, elect every IP (the listing's copies
+// from the cache not included). Compare with BenchmarkLayer2Change.
+func BenchmarkLayer2FromScratch(b *testing.B) {
+	for _, n := range []int{1000, 10000} {
+		w := newBenchWorld(b, n)
+		var ns []l2plan.Node
+		for _, nd := range w.nodes {
+			ns = append(ns, l2plan.NodeFrom(nd))
+		}
+		b.Run(fmt.Sprintf("services=%d", n), func(b *testing.B) {
+			runtime.GC()
+			start, runs := cpuTime(), 0
+			for b.Loop() {
+				plan := l2plan.Compute(w.cfg, lbstate.Build(w.svcs, w.slices), ns, w.alive)
+				if len(plan.Owners) != n {
+					b.Fatalf("%d owners, want %d", len(plan.Owners), n)
+				}
+				runs++
+			}
+			b.ReportMetric(float64((cpuTime() - start).Microseconds())/float64(runs), "cpu-us/plan")
+		})
 	}
 }
