@@ -8,40 +8,30 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/ironlb/ironlb/pkg/readiness"
 )
 
 // endpoint is one address:port of a Service port, merged over slices.
 type endpoint struct {
-	addr                        netip.AddrPort
-	ready, serving, terminating bool
-	local                       bool
-	node                        string // the endpoint's nodeName ("" if unset)
+	addr netip.AddrPort
+	readiness.State
+	local bool
+	node  string // the endpoint's nodeName ("" if unset)
 	// Topology hints: the zones and nodes the EndpointSlice controller
 	// meant the endpoint for (nil: none).
 	forZones, forNodes []string
 }
 
-// rank orders duplicates: the best-serving copy of an endpoint wins.
-func (e endpoint) rank() int {
-	switch {
-	case e.ready:
-		return 2
-	case e.serving:
-		return 1
-	}
-	return 0
-}
-
 // collectEndpoints returns the endpoints of one Service port in one address
 // family, deduplicated across slices. Slices must be sorted by name.
 //
-// Like kube-proxy (pkg/proxy/endpointslicecache.go) it uses an endpoint's
-// first address only, treats a missing ready/serving condition as true and a
-// missing terminating condition as false, and matches slice ports to the
-// Service port by name and protocol. Duplicates (the same address:port in
+// Which endpoints serve the port, and in what state, is pkg/readiness's
+// rule (kube-proxy's: first address, missing ready/serving true, slice
+// ports matched by name and protocol). Duplicates (the same address:port in
 // two slices, e.g. while the EndpointSlice controller moves an endpoint)
-// merge deterministically: the ready copy wins over the serving one, and the
-// endpoint is local if any copy says so.
+// merge deterministically: the best-ranked copy wins, and the endpoint is
+// local if any copy says so.
 func collectEndpoints(node string, slices []*discoveryv1.EndpointSlice, portName string, proto corev1.Protocol, v6 bool, report func(Problem)) []endpoint {
 	want := discoveryv1.AddressTypeIPv4
 	if v6 {
@@ -53,37 +43,31 @@ func collectEndpoints(node string, slices []*discoveryv1.EndpointSlice, portName
 		if sl.AddressType != want {
 			continue
 		}
-		port, ok := slicePort(sl, portName, proto)
+		port, ok := readiness.SlicePort(sl, portName, proto)
 		if !ok {
 			continue
 		}
 		obj := types.NamespacedName{Namespace: sl.Namespace, Name: sl.Name}
 		for i, ep := range sl.Endpoints {
 			field := fmt.Sprintf("endpoints[%d].addresses", i)
-			if len(ep.Addresses) == 0 {
+			a, skip := readiness.Address(sl, ep)
+			switch skip {
+			case readiness.NoAddress:
 				report(Problem{Kind: "EndpointSlice", Object: obj, Field: field, Message: "no address; endpoint skipped"})
 				continue
-			}
-			a, err := netip.ParseAddr(ep.Addresses[0])
-			if err != nil || a.Zone() != "" {
+			case readiness.NotIP:
 				report(Problem{Kind: "EndpointSlice", Object: obj, Field: field + "[0]", Message: fmt.Sprintf("%q is not an IP address; endpoint skipped", ep.Addresses[0])})
 				continue
-			}
-			a = a.Unmap()
-			if a.Is6() != v6 {
-				report(Problem{Kind: "EndpointSlice", Object: obj, Field: field + "[0]", Message: fmt.Sprintf("%s does not match addressType %s; endpoint skipped", a, sl.AddressType)})
+			case readiness.WrongFamily:
+				report(Problem{Kind: "EndpointSlice", Object: obj, Field: field + "[0]", Message: fmt.Sprintf("%s does not match addressType %s; endpoint skipped", ep.Addresses[0], sl.AddressType)})
 				continue
 			}
 			e := endpoint{
-				addr:        netip.AddrPortFrom(a, port),
-				ready:       ep.Conditions.Ready == nil || *ep.Conditions.Ready,
-				serving:     ep.Conditions.Serving == nil || *ep.Conditions.Serving,
-				terminating: ep.Conditions.Terminating != nil && *ep.Conditions.Terminating,
-				local:       ep.NodeName != nil && *ep.NodeName == node,
+				addr:  netip.AddrPortFrom(a, port),
+				State: readiness.Of(ep.Conditions),
+				node:  readiness.NodeOf(ep),
 			}
-			if ep.NodeName != nil {
-				e.node = *ep.NodeName
-			}
+			e.local = ep.NodeName != nil && e.node == node
 			if ep.Hints != nil {
 				for _, z := range ep.Hints.ForZones {
 					e.forZones = append(e.forZones, z.Name)
@@ -95,7 +79,7 @@ func collectEndpoints(node string, slices []*discoveryv1.EndpointSlice, portName
 			if j, dup := byAddr[e.addr]; dup {
 				prev := out[j]
 				local := prev.local || e.local
-				if e.rank() > prev.rank() {
+				if e.Rank() > prev.Rank() {
 					out[j] = e
 				}
 				out[j].local = local
@@ -106,26 +90,6 @@ func collectEndpoints(node string, slices []*discoveryv1.EndpointSlice, portName
 		}
 	}
 	return out
-}
-
-// slicePort finds the slice's port for a Service port: same name (unnamed
-// is ""), same protocol (unset is TCP), and a port number.
-func slicePort(sl *discoveryv1.EndpointSlice, name string, proto corev1.Protocol) (uint16, bool) {
-	for _, p := range sl.Ports {
-		pn := ""
-		if p.Name != nil {
-			pn = *p.Name
-		}
-		pp := corev1.ProtocolTCP
-		if p.Protocol != nil {
-			pp = *p.Protocol
-		}
-		if pn != name || pp != proto || p.Port == nil || *p.Port < 1 || *p.Port > 65535 {
-			continue
-		}
-		return uint16(*p.Port), true
-	}
-	return 0, false
 }
 
 // backendsFor picks the backends of one virtual service, following
@@ -168,22 +132,22 @@ func backendsFor(eps []endpoint, localOnly bool, topo topology) map[netip.AddrPo
 		}
 	}
 	avoid := func(e endpoint) bool { return topo.dead[e.node] }
-	if !slices.ContainsFunc(scope, func(e endpoint) bool { return e.ready && !avoid(e) }) {
+	if !slices.ContainsFunc(scope, func(e endpoint) bool { return e.Ready && !avoid(e) }) {
 		avoid = func(endpoint) bool { return false }
 	}
-	chosen := func(e endpoint) bool { return e.ready && topo.admits(mode, e) && !avoid(e) }
+	chosen := func(e endpoint) bool { return e.Ready && topo.admits(mode, e) && !avoid(e) }
 	anyReady := slices.ContainsFunc(scope, chosen)
 	out := map[netip.AddrPort]Backend{}
 	for _, e := range scope {
-		b := Backend{Terminating: e.terminating, Local: e.local}
+		b := Backend{Terminating: e.Terminating, Local: e.local}
 		switch {
 		case chosen(e):
 			b.Weight = 1
-		case e.ready:
+		case e.Ready:
 			b.Weight = 0 // another zone's (or node's), by the hints; or on a dead node
-		case e.serving && e.terminating && !anyReady:
+		case e.Serving && e.Terminating && !anyReady:
 			b.Weight = 1 // the KEP-1669 fallback
-		case e.serving && e.terminating:
+		case e.Serving && e.Terminating:
 			b.Weight = 0 // draining
 		default:
 			continue

@@ -29,7 +29,7 @@ func (t topology) mode(eps []endpoint) topoMode {
 	allNode, allZone := true, true
 	forNode, forZone := false, false
 	for _, e := range eps {
-		if !e.ready {
+		if !e.Ready {
 			continue
 		}
 		if len(e.forNodes) == 0 {

@@ -31,6 +31,7 @@ import (
 	"github.com/ironlb/ironlb/speaker/l2sync"
 	"github.com/ironlb/ironlb/speaker/layer2"
 	"github.com/ironlb/ironlb/speaker/members"
+	"github.com/ironlb/ironlb/speaker/view"
 )
 
 func run(ctx context.Context, o options) error {
@@ -101,6 +102,12 @@ func run(ctx context.Context, o options) error {
 	// Before hearing from its peers a speaker would think itself alone and
 	// claim everything: wait a few liveness timeouts first.
 	heardPeers := func() bool { return time.Since(started) > 3*o.membersTimeout }
+	// One view of Services, EndpointSlices and Nodes, kept up to date by
+	// the informers, for the consumers that work per change.
+	clusterView := view.New()
+	if err := clusterView.Register(ctx, mgr.GetCache()); err != nil {
+		return fmt.Errorf("cluster view: %w", err)
+	}
 	syncer := &l2sync.Syncer{
 		Client: mgr.GetClient(), Recorder: mgr.GetEventRecorderFor("ironlb-speaker"), Log: log.WithName("layer2"),
 		Node: o.node, Config: cfg.Load, Alive: mem.Alive, Announcer: ann,
@@ -108,6 +115,7 @@ func run(ctx context.Context, o options) error {
 		Silent: (&isolation{linkUp: bindLinkUp(bind.Addr()), grace: 3 * o.membersTimeout,
 			peersAlive: func() bool { return len(mem.Alive()) > 1 }}).Silent,
 		Interfaces: hostInterfaces,
+		View:       clusterView,
 	}
 	if err := syncer.SetupWithManager(mgr, l2trigger); err != nil {
 		return fmt.Errorf("set up layer 2: %w", err)

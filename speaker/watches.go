@@ -4,13 +4,17 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"slices"
 	"sync/atomic"
 
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/ironlb/ironlb/config"
@@ -84,12 +88,23 @@ type peerWatch struct {
 
 func (w *peerWatch) setup(mgr ctrl.Manager) error {
 	err := ctrl.NewControllerManagedBy(mgr).Named("speaker-peers").
-		Watches(&corev1.Node{}, handler.EnqueueRequestsFromMapFunc(toSingleKey)).
+		Watches(&corev1.Node{}, handler.EnqueueRequestsFromMapFunc(toSingleKey), builder.WithPredicates(addressesChanged)).
 		Complete(w)
 	if err != nil {
 		return fmt.Errorf("set up peer watch: %w", err)
 	}
 	return nil
+}
+
+// addressesChanged passes Node updates that change its addresses, the only
+// field the peer list reads: kubelets rewrite their Node status every few
+// seconds, and each of those would otherwise list every Node on every node.
+var addressesChanged = predicate.Funcs{
+	UpdateFunc: func(e event.UpdateEvent) bool {
+		a, aok := e.ObjectOld.(*corev1.Node)
+		b, bok := e.ObjectNew.(*corev1.Node)
+		return !aok || !bok || !slices.Equal(a.Status.Addresses, b.Status.Addresses)
+	},
 }
 
 func (w *peerWatch) Reconcile(ctx context.Context, _ reconcile.Request) (reconcile.Result, error) {

@@ -5,6 +5,7 @@
 package lbstate
 
 import (
+	"maps"
 	"net/netip"
 	"slices"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	discoveryv1 "k8s.io/api/discovery/v1"
 	"k8s.io/apimachinery/pkg/types"
 
+	"github.com/ironlb/ironlb/pkg/readiness"
 	"github.com/ironlb/ironlb/pkg/svcrequest"
 )
 
@@ -25,8 +27,9 @@ type Service struct {
 	// endpoint may attract traffic.
 	Local bool
 	// Endpoints counts usable endpoints per node name ("" for endpoints
-	// without a node). Usable means ready; when a Service has no ready
-	// endpoint at all, its serving-but-terminating ones count instead, as
+	// without a node), by pkg/readiness's rule: ready endpoints of a slice
+	// carrying one of the Service's ports; when the Service has no ready
+	// endpoint at all, its serving-and-terminating ones count instead, as
 	// kube-proxy does (KEP-1669), so traffic drains instead of failing.
 	Endpoints map[string]int
 }
@@ -44,6 +47,38 @@ func (s Service) HasEndpoints() bool {
 // HasLocalEndpoints reports whether node has a usable endpoint.
 func (s Service) HasLocalEndpoints(node string) bool { return s.Endpoints[node] > 0 }
 
+// Condense returns one Service as the speakers decide with, given its own
+// EndpointSlices (those labelled kubernetes.io/service-name with its name),
+// and false when it is not one IronLB assigned addresses to.
+func Condense(svc *corev1.Service, own []*discoveryv1.EndpointSlice) (Service, bool) {
+	pool, ok := svc.Annotations[svcrequest.AnnotationIPAllocatedFromPool]
+	if !ok || svc.Spec.Type != corev1.ServiceTypeLoadBalancer {
+		return Service{}, false
+	}
+	var ips []netip.Addr
+	for _, in := range svc.Status.LoadBalancer.Ingress {
+		if ip, err := netip.ParseAddr(in.IP); err == nil {
+			ips = append(ips, ip)
+		}
+	}
+	if len(ips) == 0 {
+		return Service{}, false
+	}
+	return Service{
+		Key:       types.NamespacedName{Namespace: svc.Namespace, Name: svc.Name},
+		IPs:       ips,
+		Pool:      pool,
+		Local:     svc.Spec.ExternalTrafficPolicy == corev1.ServiceExternalTrafficPolicyLocal,
+		Endpoints: readiness.UsableByNode(svc.Spec.Ports, own),
+	}, true
+}
+
+// Equal reports whether two condensed Services decide the same.
+func (s Service) Equal(o Service) bool {
+	return s.Key == o.Key && slices.Equal(s.IPs, o.IPs) && s.Pool == o.Pool && s.Local == o.Local &&
+		maps.Equal(s.Endpoints, o.Endpoints)
+}
+
 // Build returns the Services IronLB assigned addresses to, sorted by key.
 // A Service counts when its status shows an address and it carries the
 // pool annotation the controller writes with it.
@@ -59,27 +94,10 @@ func Build(svcs []*corev1.Service, eps []*discoveryv1.EndpointSlice) []Service {
 	}
 	var out []Service
 	for _, svc := range svcs {
-		pool, ok := svc.Annotations[svcrequest.AnnotationIPAllocatedFromPool]
-		if !ok || svc.Spec.Type != corev1.ServiceTypeLoadBalancer {
-			continue
-		}
-		var ips []netip.Addr
-		for _, in := range svc.Status.LoadBalancer.Ingress {
-			if ip, err := netip.ParseAddr(in.IP); err == nil {
-				ips = append(ips, ip)
-			}
-		}
-		if len(ips) == 0 {
-			continue
-		}
 		k := types.NamespacedName{Namespace: svc.Namespace, Name: svc.Name}
-		out = append(out, Service{
-			Key:       k,
-			IPs:       ips,
-			Pool:      pool,
-			Local:     svc.Spec.ExternalTrafficPolicy == corev1.ServiceExternalTrafficPolicyLocal,
-			Endpoints: usableEndpoints(bySvc[k]),
-		})
+		if s, ok := Condense(svc, bySvc[k]); ok {
+			out = append(out, s)
+		}
 	}
 	slices.SortFunc(out, func(a, b Service) int {
 		if c := strings.Compare(a.Key.Namespace, b.Key.Namespace); c != 0 {
@@ -88,39 +106,4 @@ func Build(svcs []*corev1.Service, eps []*discoveryv1.EndpointSlice) []Service {
 		return strings.Compare(a.Key.Name, b.Key.Name)
 	})
 	return out
-}
-
-// usableEndpoints counts ready endpoints per node, falling back to serving
-// terminating ones when none is ready. An endpoint listed in several slices
-// (possible during slice rebalancing) counts once per address.
-func usableEndpoints(eps []*discoveryv1.EndpointSlice) map[string]int {
-	ready, serving := map[string]int{}, map[string]int{}
-	seen := map[string]bool{}
-	for _, es := range eps {
-		for _, ep := range es.Endpoints {
-			if len(ep.Addresses) == 0 {
-				continue
-			}
-			id := string(es.AddressType) + "/" + ep.Addresses[0]
-			if seen[id] {
-				continue
-			}
-			seen[id] = true
-			node := ""
-			if ep.NodeName != nil {
-				node = *ep.NodeName
-			}
-			c := ep.Conditions
-			switch {
-			case c.Ready == nil || *c.Ready: // nil means ready (API contract)
-				ready[node]++
-			case c.Serving != nil && *c.Serving:
-				serving[node]++
-			}
-		}
-	}
-	if len(ready) > 0 {
-		return ready
-	}
-	return serving
 }

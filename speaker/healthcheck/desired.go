@@ -3,6 +3,7 @@ package healthcheck
 import (
 	"cmp"
 	"fmt"
+	"net/netip"
 	"slices"
 	"strconv"
 
@@ -12,6 +13,7 @@ import (
 	netutils "k8s.io/utils/net"
 
 	"github.com/ironlb/ironlb/datapath"
+	"github.com/ironlb/ironlb/pkg/readiness"
 )
 
 // Entry is what one health check port answers for.
@@ -84,7 +86,7 @@ func Desired(svcs []*corev1.Service, epSlices []*discoveryv1.EndpointSlice, node
 		}
 		n := 0
 		for _, fam := range c.families {
-			got := countLocalReady(byService[c.name], fam, node, func(slice *discoveryv1.EndpointSlice, field, msg string) {
+			got := countLocalReady(byService[c.name], c.svc.Spec.Ports, fam, node, func(slice *discoveryv1.EndpointSlice, field, msg string) {
 				problem("EndpointSlice", types.NamespacedName{Namespace: slice.Namespace, Name: slice.Name}, field, "%s", msg)
 			})
 			n = max(n, got)
@@ -142,15 +144,14 @@ func slicesByService(all []*discoveryv1.EndpointSlice) map[types.NamespacedName]
 }
 
 // countLocalReady counts the distinct IPs of one family that back the
-// Service with a ready endpoint on node, following kube-proxy v1.34.2:
+// Service with a ready endpoint on node. Which endpoints serve the Service
+// and whether they are ready is pkg/readiness's rule, the one announcing
+// and forwarding use; the rest follows kube-proxy v1.34.2:
 //
 //   - pkg/proxy/endpointslicecache.go addEndpoints: an endpoint is local when
 //     nodeName is set and equals this node's name (never when the node name
-//     is empty); ready is conditions.ready, nil counting as ready; only the
-//     first address is used; endpoints without addresses are ignored;
-//   - endpointInfoByServicePort: endpoints only enter through a slice port
-//     with a non-nil name and a non-zero port, so a slice without valid
-//     ports contributes nothing;
+//     is empty); only the first address is used; endpoints without
+//     addresses are ignored;
 //   - pkg/proxy/endpointschangetracker.go getLocalReadyEndpointIPs: only
 //     ready endpoints count. Serving-but-terminating endpoints do NOT count,
 //     even when the node has nothing else ("Terminating endpoints may still
@@ -161,42 +162,36 @@ func slicesByService(all []*discoveryv1.EndpointSlice) map[types.NamespacedName]
 //   - LocalReadyEndpoints counts IPs, not IP:port pairs, so a pod behind two
 //     Service ports counts once.
 //
+// One difference: kube-proxy counts an endpoint of any named slice port,
+// while here its slice must carry one of the Service's ports (name and
+// protocol), since neither kube-proxy nor IronLB's datapath forwards the
+// Service's traffic to an endpoint without one; a node whose only local
+// endpoints lack the port would pass the check and then drop the traffic.
+//
 // A proxier sees only slices of its own address type (FQDN slices never).
 // kube-proxy's two proxiers each serve their own count on their own node
 // addresses; IronLB serves both families on one socket, so Desired takes the
 // larger of the two counts.
-func countLocalReady(epSlices []*discoveryv1.EndpointSlice, fam discoveryv1.AddressType, node string, bad func(*discoveryv1.EndpointSlice, string, string)) int {
+func countLocalReady(epSlices []*discoveryv1.EndpointSlice, ports []corev1.ServicePort, fam discoveryv1.AddressType, node string, bad func(*discoveryv1.EndpointSlice, string, string)) int {
 	if node == "" {
 		return 0
 	}
-	seen := map[string]bool{}
+	seen := map[netip.Addr]bool{}
 	for _, s := range epSlices {
-		if s.AddressType != fam || !hasValidPort(s) {
+		if s.AddressType != fam || !readiness.Carries(s, ports) {
 			continue
 		}
 		for i, ep := range s.Endpoints {
-			if len(ep.Addresses) == 0 || ep.NodeName == nil || *ep.NodeName != node {
+			if len(ep.Addresses) == 0 || ep.NodeName == nil || *ep.NodeName != node || !readiness.Of(ep.Conditions).Ready {
 				continue
 			}
-			if ep.Conditions.Ready != nil && !*ep.Conditions.Ready {
-				continue
-			}
-			ip := netutils.ParseIPSloppy(ep.Addresses[0])
-			if ip == nil || (ip.To4() != nil) != (fam == discoveryv1.AddressTypeIPv4) {
+			ip, skip := readiness.Address(s, ep)
+			if skip != readiness.OK {
 				bad(s, "endpoints["+strconv.Itoa(i)+"].addresses[0]", fmt.Sprintf("%q is not an %s address", ep.Addresses[0], fam))
 				continue
 			}
-			seen[ip.String()] = true
+			seen[ip] = true
 		}
 	}
 	return len(seen)
-}
-
-func hasValidPort(s *discoveryv1.EndpointSlice) bool {
-	for _, p := range s.Ports {
-		if p.Name != nil && p.Port != nil && *p.Port != 0 {
-			return true
-		}
-	}
-	return false
 }

@@ -164,13 +164,18 @@ func TestDesired(t *testing.T) {
 			want: web(3),
 		},
 		{
-			name: "slices without a valid port contribute nothing",
+			// kube-proxy would count "unnamed" and "metrics"; no traffic
+			// of the Service's port reaches them, so here they do not.
+			name: "slices without a valid port or without the Service's port contribute nothing",
 			svcs: []*corev1.Service{lbLocal("ns", "web", 30100)},
 			slices: []*discoveryv1.EndpointSlice{
 				slice("ns", "web", "noports", discoveryv1.AddressTypeIPv4, nil, here("203.0.113.1")),
 				slice("ns", "web", "nilname", discoveryv1.AddressTypeIPv4, []discoveryv1.EndpointPort{{Port: ptr.To[int32](80)}}, here("203.0.113.2")),
-				slice("ns", "web", "zeroport", discoveryv1.AddressTypeIPv4, []discoveryv1.EndpointPort{{Name: ptr.To(""), Port: ptr.To[int32](0)}}, here("203.0.113.3")),
+				slice("ns", "web", "zeroport", discoveryv1.AddressTypeIPv4, []discoveryv1.EndpointPort{{Name: ptr.To("http"), Port: ptr.To[int32](0)}}, here("203.0.113.3")),
 				slice("ns", "web", "unnamed", discoveryv1.AddressTypeIPv4, []discoveryv1.EndpointPort{{Name: ptr.To(""), Port: ptr.To[int32](80)}}, here("203.0.113.4")),
+				slice("ns", "web", "metrics", discoveryv1.AddressTypeIPv4, []discoveryv1.EndpointPort{{Name: ptr.To("metrics"), Port: ptr.To[int32](9090)}}, here("203.0.113.5")),
+				slice("ns", "web", "udp", discoveryv1.AddressTypeIPv4, []discoveryv1.EndpointPort{{Name: ptr.To("http"), Protocol: ptr.To(corev1.ProtocolUDP), Port: ptr.To[int32](8080)}}, here("203.0.113.6")),
+				v4("good", here("203.0.113.7")),
 			},
 			want: web(1),
 		},

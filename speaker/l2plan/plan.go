@@ -146,7 +146,7 @@ func Compute(cfg *config.Config, svcs []lbstate.Service, nodes []Node, alive []s
 		for _, n := range eligible {
 			names = append(names, n.Name)
 			weights[n.Name] = n.Weight
-			interfaces[ip][n.Name] = interfacesFor(advs, n)
+			interfaces[ip][n.Name] = interfacesFor(advs, *n)
 		}
 		items = append(items, election.Item{IP: ip, Eligible: names})
 	}
@@ -164,8 +164,9 @@ func Compute(cfg *config.Config, svcs []lbstate.Service, nodes []Node, alive []s
 // eligibleNodes are the nodes that may announce an IP used by svcs: selected
 // by an advertisement of the pool, usable, with a live speaker, and with a
 // usable endpoint (any node for Cluster, a local one for Local) for at least
-// one of the Services. why explains an empty result.
-func eligibleNodes(advs []config.L2Advertisement, svcs []lbstate.Service, nodes []Node, live map[string]bool) ([]Node, string) {
+// one of the Services. They are pointers into nodes, in its order. why
+// explains an empty result.
+func eligibleNodes(advs []config.L2Advertisement, svcs []lbstate.Service, nodes []Node, live map[string]bool) ([]*Node, string) {
 	anyEndpoints := false
 	for _, s := range svcs {
 		anyEndpoints = anyEndpoints || s.HasEndpoints()
@@ -173,24 +174,38 @@ func eligibleNodes(advs []config.L2Advertisement, svcs []lbstate.Service, nodes 
 	if !anyEndpoints {
 		return nil, "no ready endpoint"
 	}
-	var out []Node
-	reasons := map[string]int{}
-	for _, n := range nodes {
+	// A Cluster Service with an endpoint anywhere serves from every node;
+	// only Local ones need a look per node.
+	clusterServes := slices.ContainsFunc(svcs, func(s lbstate.Service) bool { return !s.Local && s.HasEndpoints() })
+	// why says why node i is not eligible; ok when it is.
+	why := func(i int) (reason string, ok bool) {
+		n := &nodes[i]
 		switch {
 		case !slices.ContainsFunc(advs, func(a config.L2Advertisement) bool { return a.SelectsNode(n.Labels) }):
-			reasons["not selected by an L2Advertisement"]++
+			return "not selected by an L2Advertisement", false
 		case !n.Usable:
-			reasons[n.Why]++
+			return n.Why, false
 		case !live[n.Name]:
-			reasons["speaker not alive"]++
-		case !servesTraffic(svcs, n.Name):
-			reasons["no local endpoint (externalTrafficPolicy: Local)"]++
-		default:
-			out = append(out, n)
+			return "speaker not alive", false
+		case !clusterServes && !servesTraffic(svcs, n.Name):
+			return "no local endpoint (externalTrafficPolicy: Local)", false
+		}
+		return "", true
+	}
+	var out []*Node
+	for i := range nodes {
+		if _, ok := why(i); ok {
+			out = append(out, &nodes[i])
 		}
 	}
 	if len(out) > 0 {
 		return out, ""
+	}
+	// Only an IP nobody may announce pays for the reasons.
+	reasons := map[string]int{}
+	for i := range nodes {
+		r, _ := why(i)
+		reasons[r]++
 	}
 	return nil, summarize(len(nodes), reasons)
 }

@@ -24,19 +24,23 @@ import (
 // +kubebuilder:rbac:groups="";events.k8s.io,resources=events,verbs=create;patch
 
 // SetupWithManager registers the syncer. Besides Services, EndpointSlices
-// and Nodes, the trigger (membership and configuration changes, conflicts)
-// wakes it.
+// and Nodes (through the view when one is set), the trigger (membership and
+// configuration changes, conflicts) wakes it.
 func (s *Syncer) SetupWithManager(mgr ctrl.Manager, t *trigger.Trigger) error {
 	toKey := handler.EnqueueRequestsFromMapFunc(func(context.Context, client.Object) []reconcile.Request {
 		return []reconcile.Request{Key}
 	})
-	err := ctrl.NewControllerManagedBy(mgr).Named("layer2").
-		WatchesRawSource(t.Source()).
-		Watches(&corev1.Service{}, toKey).
-		Watches(&discoveryv1.EndpointSlice{}, toKey).
-		Watches(&corev1.Node{}, toKey, builder.WithPredicates(nodeRelevant)).
-		Complete(s)
-	if err != nil {
+	b := ctrl.NewControllerManagedBy(mgr).Named("layer2").WatchesRawSource(t.Source())
+	if s.View != nil {
+		// The view wakes the syncer only when a condensed Service or Node
+		// changed.
+		s.consumer = s.View.Consumer(func() { t.Add(Key) })
+	} else {
+		b = b.Watches(&corev1.Service{}, toKey).
+			Watches(&discoveryv1.EndpointSlice{}, toKey).
+			Watches(&corev1.Node{}, toKey, builder.WithPredicates(nodeRelevant))
+	}
+	if err := b.Complete(s); err != nil {
 		return err
 	}
 	s.statusQueue = &trigger.Trigger{}

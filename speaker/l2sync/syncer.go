@@ -11,6 +11,7 @@ package l2sync
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net/netip"
 	"slices"
 	"strings"
@@ -30,6 +31,7 @@ import (
 	"github.com/ironlb/ironlb/pkg/trigger"
 	"github.com/ironlb/ironlb/speaker/l2plan"
 	"github.com/ironlb/ironlb/speaker/layer2"
+	"github.com/ironlb/ironlb/speaker/view"
 )
 
 // +kubebuilder:rbac:groups=ironlb.io,resources=servicel2statuses,verbs=get;list;watch;create;update;patch;delete
@@ -66,6 +68,13 @@ type Syncer struct {
 	Silent     func() bool
 	Announcer  Announcer
 	Interfaces func() ([]Iface, error)
+	// View, when set, supplies the Services and Nodes incrementally: each
+	// wake applies only what changed to the plan (l2plan.Tracker) instead
+	// of listing everything and electing every IP again.
+	View *view.View
+
+	consumer *view.Consumer
+	tracker  *l2plan.Tracker
 
 	statusQueue *trigger.Trigger // the status controller's queue
 
@@ -93,25 +102,23 @@ func (s *Syncer) Reconcile(ctx context.Context, _ reconcile.Request) (reconcile.
 	if cfg == nil {
 		return reconcile.Result{}, nil
 	}
-	var (
-		svcs   corev1.ServiceList
-		slices discoveryv1.EndpointSliceList
-		nodes  corev1.NodeList
-		st     v1beta1.ServiceL2StatusList
-	)
-	for _, l := range []client.ObjectList{&svcs, &slices, &nodes, &st} {
-		if err := s.Client.List(ctx, l); err != nil {
-			return reconcile.Result{}, fmt.Errorf("list %T: %w", l, err)
+	alive := s.Alive()
+	var plan l2plan.Plan
+	if s.View != nil {
+		if !s.View.Synced() {
+			return reconcile.Result{RequeueAfter: 50 * time.Millisecond}, nil
+		}
+		plan = s.incrementalPlan(cfg, alive)
+	} else {
+		var err error
+		if plan, err = s.fullPlan(ctx, cfg, alive); err != nil {
+			return reconcile.Result{}, err
 		}
 	}
-	services := lbstate.Build(ptrs(svcs.Items), ptrs(slices.Items))
-	var ns []l2plan.Node
-	for i := range nodes.Items {
-		ns = append(ns, l2plan.NodeFrom(&nodes.Items[i]))
+	var st v1beta1.ServiceL2StatusList
+	if err := s.Client.List(ctx, &st); err != nil {
+		return reconcile.Result{}, fmt.Errorf("list %T: %w", &st, err)
 	}
-	alive := s.Alive()
-	plan := l2plan.Compute(cfg, services, ns, alive)
-
 	existing := map[string]*v1beta1.ServiceL2Status{}
 	for i := range st.Items {
 		existing[st.Items[i].Namespace+"/"+st.Items[i].Name] = &st.Items[i]
@@ -133,6 +140,58 @@ func (s *Syncer) Reconcile(ctx context.Context, _ reconcile.Request) (reconcile.
 		s.statusQueue.Add(statusKey)
 	}
 	return reconcile.Result{}, nil
+}
+
+// fullPlan lists every Service, EndpointSlice and Node and elects every IP.
+func (s *Syncer) fullPlan(ctx context.Context, cfg *config.Config, alive []string) (l2plan.Plan, error) {
+	var (
+		svcs   corev1.ServiceList
+		slices discoveryv1.EndpointSliceList
+		nodes  corev1.NodeList
+	)
+	for _, l := range []client.ObjectList{&svcs, &slices, &nodes} {
+		if err := s.Client.List(ctx, l); err != nil {
+			return l2plan.Plan{}, fmt.Errorf("list %T: %w", l, err)
+		}
+	}
+	services := lbstate.Build(ptrs(svcs.Items), ptrs(slices.Items))
+	var ns []l2plan.Node
+	for i := range nodes.Items {
+		ns = append(ns, l2plan.NodeFrom(&nodes.Items[i]))
+	}
+	return l2plan.Compute(cfg, services, ns, alive), nil
+}
+
+// incrementalPlan applies the view's changes since the last wake to the
+// tracker. The plan returned is a copy: the status writer reads it while
+// the next wake updates the tracker.
+func (s *Syncer) incrementalPlan(cfg *config.Config, alive []string) l2plan.Plan {
+	if s.tracker == nil {
+		s.tracker = l2plan.NewTracker()
+	}
+	Apply(s.tracker, s.View.Changes(s.consumer))
+	s.tracker.SetConfig(cfg)
+	s.tracker.SetAlive(alive)
+	plan, _ := s.tracker.Update()
+	return l2plan.Plan{Owners: maps.Clone(plan.Owners), Unannounced: maps.Clone(plan.Unannounced)}
+}
+
+// Apply hands a view's changes to a tracker.
+func Apply(t *l2plan.Tracker, ch view.Changes) {
+	for k, svc := range ch.Services {
+		if svc == nil {
+			t.DeleteService(k)
+		} else {
+			t.SetService(*svc)
+		}
+	}
+	for name, n := range ch.Nodes {
+		if n == nil {
+			t.DeleteNode(name)
+		} else {
+			t.SetNode(*n)
+		}
+	}
 }
 
 // snapshot is the last plan applied, for the status writer.

@@ -1,0 +1,512 @@
+package election
+
+import (
+	"cmp"
+	"math"
+	"net/netip"
+	"slices"
+)
+
+// Elector keeps the result of Elect for a changing set of items and
+// weights, redoing only the decisions a change can reach. After every
+// Update its owners equal Elect over its items, with as candidates every
+// node eligible for at least one item.
+//
+// Elect is one pass over the items in hash order in which an item takes its
+// favourite eligible node that is below capacity, so a change could in
+// principle reach every later item. But a later decision depends on the
+// loads only through "load < capacity" of its eligible nodes. The Elector
+// walks the items from the first one a change can reach, tracking for each
+// node how far its load and capacity have moved from the previous pass
+// (delta), and jumps over every stretch of unchanged items in which no
+// moved node's previous load is in the band where that test could come out
+// differently. An endpoint change to one Service thus re-elects that
+// Service's IPs and, typically, nothing else.
+type Elector struct {
+	weights map[string]int // set by SetWeight; 1 when absent
+	refs    map[string]int // node -> items naming it eligible
+	items   map[netip.Addr]*entry
+	order   []key              // items, in the order Elect processes them
+	owned   map[string][]key   // node -> keys of the items it owns, sorted
+	caps    map[string]int     // capacities of the last Update
+	uniform bool               // all candidate weights equal in the last Update
+	dirty   map[netip.Addr]key // items changed since the last Update
+	redoAll bool
+	hashes  map[string]uint64 // hashString per node name
+}
+
+// key orders items as Elect does: by hash, then address.
+type key struct {
+	hash uint64
+	ip   netip.Addr
+}
+
+func (a key) compare(b key) int {
+	if c := cmp.Compare(a.hash, b.hash); c != 0 {
+		return c
+	}
+	return a.ip.Compare(b.ip)
+}
+
+type entry struct {
+	key      key
+	eligible []string // sorted, unique, non-empty names
+	owner    string
+}
+
+// NewElector returns an Elector without items.
+func NewElector() *Elector {
+	return &Elector{
+		weights: map[string]int{}, refs: map[string]int{}, items: map[netip.Addr]*entry{},
+		owned: map[string][]key{}, caps: map[string]int{}, dirty: map[netip.Addr]key{}, hashes: map[string]uint64{},
+	}
+}
+
+// SetWeight sets a node's weight (values below 1 mean 1).
+func (e *Elector) SetWeight(node string, w int) {
+	w = max(w, 1)
+	if old := max(e.weights[node], 1); old != w {
+		if e.refs[node] > 0 {
+			e.redoAll = true // its scores change for every item it may take
+		}
+	}
+	if w == 1 {
+		delete(e.weights, node)
+	} else {
+		e.weights[node] = w
+	}
+}
+
+// Set makes eligible the nodes that may announce ip; none removes the item.
+func (e *Elector) Set(ip netip.Addr, eligible []string) {
+	if !ip.IsValid() {
+		return
+	}
+	ip = ip.WithZone("")
+	el := slices.Clone(eligible)
+	slices.Sort(el)
+	el = slices.Compact(el)
+	el = slices.DeleteFunc(el, func(n string) bool { return n == "" })
+	cur := e.items[ip]
+	if cur == nil && len(el) == 0 || cur != nil && slices.Equal(cur.eligible, el) {
+		return
+	}
+	k := key{hash: hashAddr(ip), ip: ip}
+	if _, ok := e.dirty[ip]; !ok {
+		e.dirty[ip] = k
+	}
+	if cur != nil {
+		for _, n := range cur.eligible {
+			if e.refs[n]--; e.refs[n] == 0 {
+				delete(e.refs, n)
+			}
+		}
+	}
+	for _, n := range el {
+		e.refs[n]++
+	}
+	if len(el) == 0 {
+		delete(e.items, ip)
+		return
+	}
+	if cur == nil {
+		cur = &entry{key: k}
+		e.items[ip] = cur
+	}
+	cur.eligible = el
+}
+
+// Owner is ip's elected node ("" if none), as of the last Update.
+func (e *Elector) Owner(ip netip.Addr) string {
+	if it := e.items[ip]; it != nil {
+		return it.owner
+	}
+	return ""
+}
+
+// Owners returns every item's owner as of the last Update.
+func (e *Elector) Owners() map[netip.Addr]string {
+	out := make(map[netip.Addr]string, len(e.items))
+	for ip, it := range e.items {
+		if it.owner != "" {
+			out[ip] = it.owner
+		}
+	}
+	return out
+}
+
+// Len is the number of items.
+func (e *Elector) Len() int { return len(e.items) }
+
+func (e *Elector) weight(n string) int { return max(e.weights[n], 1) }
+
+// Update re-elects after Set and SetWeight calls and returns the IPs whose
+// owner changed (removed items included), sorted.
+func (e *Elector) Update() []netip.Addr {
+	// The pass's parameters: candidates, their capacities, score mode.
+	total := 0
+	uniform, first := true, -1
+	for n := range e.refs {
+		w := e.weight(n)
+		total += w
+		if first < 0 {
+			first = w
+		}
+		uniform = uniform && w == first
+	}
+	caps := make(map[string]int, len(e.refs))
+	for n := range e.refs {
+		caps[n] = int(math.Ceil(LoadFactor * float64(len(e.items)) * float64(e.weight(n)) / float64(total)))
+	}
+	if uniform != e.uniform {
+		e.redoAll = true
+	}
+	e.syncOrder()
+
+	var changed map[netip.Addr]string // ip -> previous owner
+	if e.redoAll || len(e.dirty) > len(e.items)/4 {
+		changed = e.redo()
+	} else {
+		changed = e.walk(caps, uniform)
+	}
+	e.applyOwners(changed)
+	e.caps, e.uniform, e.redoAll = caps, uniform, false
+	clear(e.dirty)
+	out := make([]netip.Addr, 0, len(changed))
+	for ip, prev := range changed {
+		if e.Owner(ip) != prev {
+			out = append(out, ip)
+		}
+	}
+	slices.SortFunc(out, netip.Addr.Compare)
+	return out
+}
+
+// syncOrder brings order in line with items after Set calls.
+func (e *Elector) syncOrder() {
+	if len(e.dirty) > 64 {
+		e.order = e.order[:0]
+		for _, it := range e.items {
+			e.order = append(e.order, it.key)
+		}
+		slices.SortFunc(e.order, key.compare)
+		return
+	}
+	for ip, k := range e.dirty {
+		i, found := slices.BinarySearchFunc(e.order, k, key.compare)
+		_, present := e.items[ip]
+		switch {
+		case found && !present:
+			e.order = slices.Delete(e.order, i, i+1)
+		case !found && present:
+			e.order = slices.Insert(e.order, i, k)
+		}
+	}
+}
+
+// decide is one step of Elect's pass: the favourite eligible node below
+// capacity, else the favourite.
+func (e *Elector) decide(it *entry, uniform bool, free func(string) bool) string {
+	best, bestFree := "", ""
+	var bestScore, bestFreeScore float64
+	better := func(s float64, n string, t float64, m string) bool {
+		if s != t {
+			return s > t
+		}
+		return n < m
+	}
+	for _, n := range it.eligible {
+		s := e.score(n, it.key.hash, uniform)
+		if best == "" || better(s, n, bestScore, best) {
+			best, bestScore = n, s
+		}
+		if free(n) && (bestFree == "" || better(s, n, bestFreeScore, bestFree)) {
+			bestFree, bestFreeScore = n, s
+		}
+	}
+	if bestFree != "" {
+		return bestFree
+	}
+	return best
+}
+
+// redo runs the whole pass: Elect itself, whose arrays beat the walk's
+// maps when everything is to be decided again. It returns the previous
+// owner of every item whose owner may have changed.
+func (e *Elector) redo() map[netip.Addr]string {
+	changed := map[netip.Addr]string{}
+	for ip := range e.dirty {
+		changed[ip] = e.prevOwner(ip)
+	}
+	items := make([]Item, 0, len(e.items))
+	for ip, it := range e.items {
+		items = append(items, Item{IP: ip, Eligible: it.eligible})
+	}
+	cands := make([]Candidate, 0, len(e.refs))
+	for n := range e.refs {
+		cands = append(cands, Candidate{Node: n, Weight: e.weight(n)})
+	}
+	owners := Elect(items, cands)
+	for ip, it := range e.items {
+		if o := owners[ip]; o != it.owner {
+			if _, ok := changed[ip]; !ok {
+				changed[ip] = it.owner
+			}
+			it.owner = o
+		}
+	}
+	return changed
+}
+
+// prevOwner is the owner ip had in the last Update ("" if none), read from
+// owned, which Update rewrites only at its end.
+func (e *Elector) prevOwner(ip netip.Addr) string {
+	k := key{hash: hashAddr(ip), ip: ip}
+	if it := e.items[ip]; it != nil && it.owner != "" {
+		if _, found := slices.BinarySearchFunc(e.owned[it.owner], k, key.compare); found {
+			return it.owner
+		}
+	}
+	for n, ks := range e.owned {
+		if _, found := slices.BinarySearchFunc(ks, k, key.compare); found {
+			return n
+		}
+	}
+	return ""
+}
+
+// oldLoad is how many items n owned before k in the last pass.
+func (e *Elector) oldLoad(n string, k key) int {
+	i, _ := slices.BinarySearchFunc(e.owned[n], k, key.compare)
+	return i
+}
+
+// walk redoes the pass from where changes can reach, skipping stretches
+// that cannot change (see Elector).
+func (e *Elector) walk(caps map[string]int, uniform bool) map[netip.Addr]string {
+	changed := map[netip.Addr]string{}
+	dirty := make([]key, 0, len(e.dirty))
+	for ip, k := range e.dirty {
+		dirty = append(dirty, k)
+		changed[ip] = e.prevOwner(ip)
+	}
+	slices.SortFunc(dirty, key.compare)
+	delta := map[string]int{} // load in this pass - load in the last, so far
+
+	// A node's capacity test can differ from the last pass only while its
+	// previous load is in [lo, hi]; as loads only grow, that is a range of
+	// keys, (start, end]. moved lists the candidates where it can happen.
+	bandOf := func(n string) band {
+		c, c2 := e.caps[n], caps[n]-delta[n]
+		lo, hi := min(c, c2), max(c, c2)-1
+		if lo > hi {
+			return band{never: true}
+		}
+		ks := e.owned[n]
+		b := band{}
+		if hi < 0 {
+			return band{never: true}
+		}
+		if lo <= 0 {
+			b.always = true
+		} else if lo-1 < len(ks) {
+			b.start = ks[lo-1]
+		} else {
+			return band{never: true}
+		}
+		if hi >= len(ks) {
+			b.forever = true
+		} else {
+			b.end = ks[hi]
+		}
+		return b
+	}
+	bands := map[string]band{}
+	refresh := func(n string) {
+		if _, cand := caps[n]; !cand {
+			delete(bands, n)
+			return
+		}
+		if b := bandOf(n); !b.never {
+			bands[n] = b
+		} else {
+			delete(bands, n)
+		}
+	}
+	for n := range caps {
+		refresh(n)
+	}
+	for n := range e.caps {
+		refresh(n)
+	}
+	inBand := func(k key) bool {
+		for _, b := range bands {
+			if (b.always || b.start.compare(k) < 0) && (b.forever || k.compare(b.end) <= 0) {
+				return true
+			}
+		}
+		return false
+	}
+	// nextBand is the first key after k at which some band starts.
+	nextBand := func(k key) (key, bool) {
+		var best key
+		found := false
+		for _, b := range bands {
+			if b.always {
+				continue
+			}
+			if b.start.compare(k) >= 0 && (!found || b.start.compare(best) < 0) {
+				best, found = b.start, true
+			}
+		}
+		return best, found
+	}
+	free := func(k key) func(string) bool {
+		return func(n string) bool { return e.oldLoad(n, k)+delta[n] < caps[n] }
+	}
+	move := func(k key, from, to string) {
+		if from == to {
+			return
+		}
+		if _, ok := changed[k.ip]; !ok {
+			changed[k.ip] = from
+		}
+		if from != "" {
+			delta[from]--
+			refresh(from)
+		}
+		if to != "" {
+			delta[to]++
+			refresh(to)
+		}
+	}
+
+	pos, di := 0, 0
+	for {
+		if di < len(dirty) && (pos >= len(e.order) || dirty[di].compare(e.order[pos]) <= 0) {
+			k := dirty[di]
+			di++
+			prev := changed[k.ip]
+			to := ""
+			if pos < len(e.order) && e.order[pos] == k {
+				pos++
+				it := e.items[k.ip]
+				to = e.decide(it, uniform, free(k))
+				it.owner = to
+			}
+			move(k, prev, to)
+			continue
+		}
+		if pos >= len(e.order) {
+			break
+		}
+		k := e.order[pos]
+		if !inBand(k) {
+			// Nothing can change before the next dirty item or band.
+			next, ok := nextBand(k)
+			if di < len(dirty) && (!ok || dirty[di].compare(next) < 0) {
+				next, ok = dirty[di], true
+			}
+			if !ok {
+				break
+			}
+			i, _ := slices.BinarySearchFunc(e.order, next, key.compare)
+			if i > pos {
+				pos = i
+				continue
+			}
+		}
+		it := e.items[k.ip]
+		prev := it.owner
+		if e.keeps(it, k, uniform, bands, free(k)) {
+			pos++
+			continue
+		}
+		to := e.decide(it, uniform, free(k))
+		it.owner = to
+		move(k, prev, to)
+		pos++
+	}
+	return changed
+}
+
+// keeps reports whether an unchanged item certainly keeps its owner at k,
+// looking only at the nodes whose capacity test may have flipped (those
+// with a band) instead of scoring every eligible node. Its owner o was the
+// best-scoring free node, or the best node when none was free. The
+// decision can change only if o's own test flips, or a node that is now
+// free and was not becomes eligible to beat o: any such node when none was
+// free, one scoring above o otherwise.
+func (e *Elector) keeps(it *entry, k key, uniform bool, bands map[string]band, free func(string) bool) bool {
+	o := it.owner
+	oWasFree := e.oldLoad(o, k) < e.caps[o]
+	var oScore float64
+	scored := false
+	for n := range bands {
+		if _, ok := slices.BinarySearch(it.eligible, n); !ok {
+			continue
+		}
+		was, is := e.oldLoad(n, k) < e.caps[n], free(n)
+		if was == is {
+			continue
+		}
+		if n == o || !oWasFree && is {
+			return false
+		}
+		if !is {
+			continue
+		}
+		if !scored {
+			oScore, scored = e.score(o, k.hash, uniform), true
+		}
+		if s := e.score(n, k.hash, uniform); s > oScore || s == oScore && n < o {
+			return false
+		}
+	}
+	return true
+}
+
+// score is node n's rendezvous score for an item hash.
+func (e *Elector) score(n string, h uint64, uniform bool) float64 {
+	return candidate{name: n, weight: e.weight(n), hash: e.nodeHash(n)}.score(h, uniform)
+}
+
+// nodeHash caches hashString per node name.
+func (e *Elector) nodeHash(n string) uint64 {
+	h, ok := e.hashes[n]
+	if !ok {
+		h = hashString(n)
+		e.hashes[n] = h
+	}
+	return h
+}
+
+// band is the range of keys (start, end] over which a node's capacity
+// test may come out differently than in the last pass.
+type band struct {
+	start, end key
+	always     bool // from the very beginning
+	never      bool
+	forever    bool // to the very end
+}
+
+// applyOwners rewrites owned for the items whose owner may have changed.
+func (e *Elector) applyOwners(changed map[netip.Addr]string) {
+	for ip, prev := range changed {
+		k := key{hash: hashAddr(ip), ip: ip}
+		if prev != "" {
+			if i, found := slices.BinarySearchFunc(e.owned[prev], k, key.compare); found {
+				e.owned[prev] = slices.Delete(e.owned[prev], i, i+1)
+			}
+			if len(e.owned[prev]) == 0 {
+				delete(e.owned, prev)
+			}
+		}
+		if it := e.items[ip]; it != nil && it.owner != "" {
+			ks := e.owned[it.owner]
+			if i, found := slices.BinarySearchFunc(ks, k, key.compare); !found {
+				e.owned[it.owner] = slices.Insert(ks, i, k)
+			}
+		}
+	}
+}

@@ -1,0 +1,189 @@
+package l2plan
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"net/netip"
+	"reflect"
+	"slices"
+	"testing"
+
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/ironlb/ironlb/config"
+	"github.com/ironlb/ironlb/config/v1beta1"
+	"github.com/ironlb/ironlb/pkg/lbstate"
+)
+
+// randomConfig is one of a few configurations: one or two L2Advertisements
+// of the pool "l2" selecting nodes by zone, with or without interfaces.
+func randomConfig(t *testing.T, rng *rand.Rand) *config.Config {
+	var advs []v1beta1.L2Advertisement
+	switch rng.IntN(4) {
+	case 0:
+		advs = []v1beta1.L2Advertisement{adv("all", nil)}
+	case 1:
+		advs = []v1beta1.L2Advertisement{adv("a", map[string]string{"zone": "a"}, "eth0"), adv("b", map[string]string{"zone": "b"}, "eth1")}
+	case 2:
+		advs = []v1beta1.L2Advertisement{adv("a", map[string]string{"zone": "a"})}
+	case 3: // nothing announces: every IP leaves the plan
+	}
+	return compile(t, advs...)
+}
+
+func randomNode(rng *rand.Rand, name string) Node {
+	n := Node{Name: name, Labels: map[string]string{"zone": []string{"a", "b"}[rng.IntN(2)]}, Weight: 1 + rng.IntN(2)*rng.IntN(3), Usable: rng.IntN(6) != 0}
+	if !n.Usable {
+		n.Why = []string{"not Ready", "NetworkUnavailable"}[rng.IntN(2)]
+	}
+	return n
+}
+
+func randomService(rng *rand.Rand, name string, nodes []string, addrs []netip.Addr) lbstate.Service {
+	s := lbstate.Service{Key: types.NamespacedName{Namespace: "ns", Name: name}, Pool: "l2", Local: rng.IntN(3) == 0}
+	if rng.IntN(10) == 0 {
+		s.Pool = "bgp" // not a layer 2 pool, unless the IP says otherwise
+	}
+	for range 1 + rng.IntN(2) {
+		if ip := addrs[rng.IntN(len(addrs))]; !slices.Contains(s.IPs, ip) {
+			s.IPs = append(s.IPs, ip) // sometimes shared with other Services
+		}
+	}
+	if rng.IntN(5) != 0 {
+		s.Endpoints = map[string]int{}
+		for range 1 + rng.IntN(3) {
+			s.Endpoints[nodes[rng.IntN(len(nodes))]]++
+		}
+	}
+	return s
+}
+
+// Over random histories of Service, endpoint, Node, liveness and
+// configuration changes, the Tracker's plan equals Compute's from scratch
+// after every Update, and the IPs it reports cover every entry that
+// changed.
+func TestTrackerEqualsCompute(t *testing.T) {
+	for seed := range uint64(60) {
+		t.Run(fmt.Sprint(seed), func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(seed, 7))
+			var names []string
+			for i := range 2 + rng.IntN(8) {
+				names = append(names, fmt.Sprintf("n%d", i))
+			}
+			var addrs []netip.Addr
+			for i := range 10 + rng.IntN(60) {
+				addrs = append(addrs, netip.MustParseAddr(fmt.Sprintf("203.0.113.%d", i)))
+			}
+			addrs = append(addrs, netip.MustParseAddr("198.51.100.1"))
+			cfg := randomConfig(t, rng)
+			svcs := map[types.NamespacedName]lbstate.Service{}
+			nodes := map[string]Node{}
+			alive := slices.Clone(names)
+			tr := NewTracker()
+			tr.SetConfig(cfg)
+			tr.SetAlive(alive)
+			prev := Plan{}
+			for step := range 150 {
+				for range 1 + rng.IntN(4) {
+					switch r := rng.IntN(20); {
+					case r < 8: // a Service or its endpoints change
+						s := randomService(rng, fmt.Sprintf("s%d", rng.IntN(40)), names, addrs)
+						svcs[s.Key] = s
+						tr.SetService(s)
+					case r < 10:
+						k := types.NamespacedName{Namespace: "ns", Name: fmt.Sprintf("s%d", rng.IntN(40))}
+						delete(svcs, k)
+						tr.DeleteService(k)
+					case r < 15: // a node joins or changes
+						n := randomNode(rng, names[rng.IntN(len(names))])
+						nodes[n.Name] = n
+						tr.SetNode(n)
+					case r < 16:
+						n := names[rng.IntN(len(names))]
+						delete(nodes, n)
+						tr.DeleteNode(n)
+					case r < 19: // a speaker dies or comes back
+						n := names[rng.IntN(len(names))]
+						if i := slices.Index(alive, n); i >= 0 {
+							alive = slices.Delete(alive, i, i+1)
+						} else {
+							alive = append(alive, n)
+						}
+						tr.SetAlive(alive)
+					default:
+						cfg = randomConfig(t, rng)
+						tr.SetConfig(cfg)
+					}
+				}
+				got, changed := tr.Update()
+				var ss []lbstate.Service
+				for _, s := range svcs {
+					ss = append(ss, s)
+				}
+				slices.SortFunc(ss, func(a, b lbstate.Service) int { return cmpKey(a.Key, b.Key) })
+				var ns []Node
+				for _, n := range nodes {
+					ns = append(ns, n)
+				}
+				want := Compute(cfg, ss, ns, alive)
+				if !reflect.DeepEqual(normalize(got), normalize(want)) {
+					t.Fatalf("step %d: tracker plan differs from Compute:\n got %v\nwant %v", step, normalize(got), normalize(want))
+				}
+				for _, ip := range differences(prev, want) {
+					if _, ok := slices.BinarySearchFunc(changed, ip, netip.Addr.Compare); !ok {
+						t.Fatalf("step %d: %s changed but Update did not report it (reported %v)", step, ip, changed)
+					}
+				}
+				prev = normalize(want)
+			}
+		})
+	}
+}
+
+func cmpKey(a, b types.NamespacedName) int {
+	if a.Namespace != b.Namespace {
+		if a.Namespace < b.Namespace {
+			return -1
+		}
+		return 1
+	}
+	switch {
+	case a.Name < b.Name:
+		return -1
+	case a.Name > b.Name:
+		return 1
+	}
+	return 0
+}
+
+// normalize copies a plan with nil and empty slices made equal.
+func normalize(p Plan) Plan {
+	out := Plan{Owners: map[netip.Addr]Owner{}, Unannounced: map[netip.Addr]Unannounced{}}
+	for ip, o := range p.Owners {
+		if len(o.Interfaces) == 0 {
+			o.Interfaces = nil
+		}
+		out.Owners[ip] = o
+	}
+	for ip, u := range p.Unannounced {
+		out.Unannounced[ip] = u
+	}
+	return out
+}
+
+func differences(a, b Plan) []netip.Addr {
+	var out []netip.Addr
+	for _, m := range []Plan{a, b} {
+		for ip := range m.Owners {
+			if !reflect.DeepEqual(a.Owners[ip], b.Owners[ip]) {
+				out = append(out, ip)
+			}
+		}
+		for ip := range m.Unannounced {
+			if !reflect.DeepEqual(a.Unannounced[ip], b.Unannounced[ip]) {
+				out = append(out, ip)
+			}
+		}
+	}
+	return out
+}
