@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
-	"path/filepath"
 	"slices"
 	"syscall"
 	"testing"
@@ -19,11 +18,11 @@ import (
 // who answers at any moment.
 func arpProbe(t *testing.T, c *cluster.Cluster, ip netip.Addr) {
 	t.Helper()
-	p, err := c.Lab.Clients[0].ProbeNeighbor(context.Background(), filepath.Join(t.TempDir(), "arping.log"), ip)
+	stop, err := c.Lab.Clients[0].ProbeNeighbor(context.Background(), ip)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = p.Kill() })
+	t.Cleanup(stop)
 }
 
 // failoverService sets up a Service with endpoints everywhere and returns

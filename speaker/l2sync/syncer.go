@@ -66,6 +66,10 @@ type Syncer struct {
 
 	statusQueue *trigger.Trigger // the status controller's queue
 
+	// holding: claims withdrawn while not Ready (reconciles run one at a
+	// time, so only Reconcile touches it).
+	holding bool
+
 	mu     sync.Mutex
 	last   *snapshot
 	since  map[netip.Addr]time.Time
@@ -75,8 +79,19 @@ type Syncer struct {
 // Reconcile recomputes the plan and applies this node's part of it.
 func (s *Syncer) Reconcile(ctx context.Context, _ reconcile.Request) (reconcile.Result, error) {
 	if !s.Ready() {
+		// Claims made on a view the speaker cannot trust (it was cut off
+		// and held every peer dead) go: answering for them on its return
+		// would make two nodes answer for each until the views agree.
+		if !s.holding {
+			if err := s.Announcer.SetClaims(nil); err != nil {
+				return reconcile.Result{}, fmt.Errorf("withdraw claims until the peers are heard: %w", err)
+			}
+			s.holding = true
+			s.Log.Info("layer 2 claims withdrawn until the peers are heard")
+		}
 		return reconcile.Result{RequeueAfter: 50 * time.Millisecond}, nil
 	}
+	s.holding = false
 	cfg := s.Config()
 	if cfg == nil {
 		return reconcile.Result{}, nil
