@@ -46,7 +46,7 @@ func TestNodeLossAndReturn(t *testing.T) {
 
 	// Who answers for the layer 2 addresses, on the wire, from now on.
 	l2 := append(slices.Clone(s.VIPs["lan"]), s.VIPs["lan-local"]...)
-	capt, err := c.Lab.Capture(ctx, vlan.NeighborDiscovery)
+	capt, err := c.Lab.CaptureNeighborDiscovery(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}

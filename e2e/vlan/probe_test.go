@@ -7,12 +7,13 @@ import (
 )
 
 // ProbeNeighbor keeps asking: a node answers for its own addresses about
-// every 10 ms, in both families.
+// every 10 ms, in both families, and the kernel-filtered capture keeps the
+// answers.
 func TestProbeNeighborAsksEvery10ms(t *testing.T) {
 	lab := New(t, Options{Nodes: 1})
 	client, node := lab.Clients[0], lab.Nodes[0]
 	ctx := ctxFor(t, 10*time.Second)
-	capture, err := lab.Capture(ctx, NeighborDiscovery)
+	capture, err := lab.CaptureNeighborDiscovery(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -87,6 +87,11 @@ func (s *Syncer) Reconcile(ctx context.Context, _ reconcile.Request) (reconcile.
 				return reconcile.Result{}, fmt.Errorf("withdraw claims until the peers are heard: %w", err)
 			}
 			s.holding = true
+			// Nor may its statuses name it: the last snapshot's claims
+			// are gone.
+			s.mu.Lock()
+			s.last = nil
+			s.mu.Unlock()
 			s.Log.Info("layer 2 claims withdrawn until the peers are heard")
 		}
 		return reconcile.Result{RequeueAfter: 50 * time.Millisecond}, nil
