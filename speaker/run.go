@@ -98,10 +98,10 @@ func run(ctx context.Context, o options) error {
 	if err := (&peerWatch{client: mgr.GetClient(), members: mem, port: bind.Port(), family4: bind.Addr().Is4()}).setup(mgr); err != nil {
 		return err
 	}
-	started := time.Now()
-	// Before hearing from its peers a speaker would think itself alone and
-	// claim everything: wait a few liveness timeouts first.
-	heardPeers := func() bool { return time.Since(started) > 3*o.membersTimeout }
+	// Before hearing from its peers (after the start, or after its link was
+	// down) a speaker would think itself alone and claim everything: wait a
+	// few liveness timeouts first.
+	heardPeers := newPeersGate(3*o.membersTimeout, bindLinkUp(bind.Addr())).Ready
 	// One view of Services, EndpointSlices and Nodes, kept up to date by
 	// the informers, for the consumers that work per change.
 	clusterView := view.New()
@@ -111,9 +111,7 @@ func run(ctx context.Context, o options) error {
 	syncer := &l2sync.Syncer{
 		Client: mgr.GetClient(), Recorder: mgr.GetEventRecorderFor("ironlb-speaker"), Log: log.WithName("layer2"),
 		Node: o.node, Config: cfg.Load, Alive: mem.Alive, Announcer: ann,
-		Ready: heardPeers,
-		Silent: (&isolation{linkUp: bindLinkUp(bind.Addr()), grace: 3 * o.membersTimeout,
-			peersAlive: func() bool { return len(mem.Alive()) > 1 }}).Silent,
+		Ready:      heardPeers,
 		Interfaces: hostInterfaces,
 		View:       clusterView,
 	}

@@ -36,6 +36,9 @@ type SystemOptions struct {
 	// LocalBGP adds the dual-stack Service "bgp-local" in the BGP pool with
 	// externalTrafficPolicy Local.
 	LocalBGP bool
+	// LocalLAN adds the dual-stack Service "lan-local" in the layer 2 pool
+	// with externalTrafficPolicy Local.
+	LocalLAN bool
 }
 
 // System is the running whole.
@@ -43,7 +46,7 @@ type System struct {
 	C      *Cluster
 	Router *frr.Router
 	// VIPs are port 80 of each Service's addresses ("lan", "bgp" and, with
-	// LocalBGP, "bgp-local"), IPv4 first.
+	// LocalBGP and LocalLAN, "bgp-local" and "lan-local"), IPv4 first.
 	VIPs map[string][]netip.AddrPort
 	// Services are the Services' names in the order they were created.
 	Services []string
@@ -117,6 +120,9 @@ func StartSystem(t testing.TB, opts SystemOptions) *System {
 	svcs := []svc{{"lan", "lan", nil}, {"bgp", "bgp", nil}}
 	if opts.LocalBGP {
 		svcs = append(svcs, svc{"bgp-local", "bgp", []ServiceOpt{Local}})
+	}
+	if opts.LocalLAN {
+		svcs = append(svcs, svc{"lan-local", "lan", []ServiceOpt{Local}})
 	}
 	for _, sv := range svcs {
 		pool := sv.pool

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
-	"path/filepath"
 	"slices"
 	"syscall"
 	"testing"
@@ -15,90 +14,15 @@ import (
 	"github.com/ironlb/ironlb/pkg/election"
 )
 
-// arpProbe makes the client ask for ip every 10 ms (arping), so the capture
-// shows who answers at any moment.
+// arpProbe makes the client ask for ip every 10 ms, so the capture shows
+// who answers at any moment.
 func arpProbe(t *testing.T, c *cluster.Cluster, ip netip.Addr) {
 	t.Helper()
-	client := c.Lab.Clients[0]
-	p, err := client.Start(context.Background(), filepath.Join(t.TempDir(), "arping.log"),
-		"arping", "-q", "-i", client.Iface, "-W", "0.01", ip.String())
+	stop, err := c.Lab.Clients[0].ProbeNeighbor(context.Background(), ip)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = p.Kill() })
-}
-
-// replies are the ARP replies (answers and gratuitous) for ip in a capture.
-func replies(frames []vlan.Frame, ip netip.Addr) []vlan.Frame {
-	var out []vlan.Frame
-	for _, f := range frames {
-		if f.IsARPReply() && f.ARP.SenderIP == ip {
-			out = append(out, f)
-		}
-	}
-	return out
-}
-
-// span is a period in which one MAC kept answering.
-type span struct {
-	mac        string
-	start, end time.Time
-}
-
-// answeringSpans merges each MAC's replies less than gap apart into spans.
-func answeringSpans(rs []vlan.Frame, gap time.Duration) []span {
-	byMAC := map[string][]time.Time{}
-	for _, f := range rs {
-		byMAC[f.Src.String()] = append(byMAC[f.Src.String()], f.Time)
-	}
-	var out []span
-	for mac, ts := range byMAC {
-		slices.SortFunc(ts, func(a, b time.Time) int { return a.Compare(b) })
-		cur := span{mac: mac, start: ts[0], end: ts[0]}
-		for _, t := range ts[1:] {
-			if t.Sub(cur.end) > gap {
-				out = append(out, cur)
-				cur = span{mac: mac, start: t, end: t}
-				continue
-			}
-			cur.end = t
-		}
-		out = append(out, cur)
-	}
-	return out
-}
-
-// longestOverlap is the longest time two different MACs were both
-// answering, and when it started.
-func longestOverlap(spans []span) (time.Duration, time.Time) {
-	var longest time.Duration
-	var at time.Time
-	for i, a := range spans {
-		for _, b := range spans[i+1:] {
-			if a.mac == b.mac {
-				continue
-			}
-			start, end := maxTime(a.start, b.start), minTime(a.end, b.end)
-			if d := end.Sub(start); d > longest {
-				longest, at = d, start
-			}
-		}
-	}
-	return longest, at
-}
-
-func maxTime(a, b time.Time) time.Time {
-	if a.After(b) {
-		return a
-	}
-	return b
-}
-
-func minTime(a, b time.Time) time.Time {
-	if a.Before(b) {
-		return a
-	}
-	return b
+	t.Cleanup(stop)
 }
 
 // failoverService sets up a Service with endpoints everywhere and returns
@@ -195,8 +119,8 @@ func TestKilledSpeakersAddressesMoveAndNeverHaveTwoAnswerers(t *testing.T) {
 	}
 	capt.Stop()
 
-	spans := answeringSpans(replies(capt.Frames(), ip), 30*time.Millisecond)
-	if d, at := longestOverlap(spans); d > 100*time.Millisecond {
+	spans := vlan.AnsweringSpans(vlan.Answers(capt.Frames(), ip), 30*time.Millisecond)
+	if d, at := vlan.LongestOverlap(spans); d > 100*time.Millisecond {
 		t.Errorf("two MACs answered for %s together for %v (from %s)", ip, d, at.Format(time.StampMilli))
 	}
 	slices.Sort(failovers)

@@ -128,7 +128,7 @@ func TestLivenessKeyRotatesWithoutFailover(t *testing.T) {
 	if got := neighborMAC(t, c.Lab.Clients[0], ip); got != ownerMAC {
 		t.Errorf("client's neighbour entry for %s: %s, want %s", ip, got, ownerMAC)
 	}
-	answers := replies(arp.Stop(), ip)
+	answers := vlan.Answers(arp.Stop(), ip)
 	if len(answers) < 10 {
 		t.Errorf("only %d ARP answers for %s during the rotation: the client was not asking", len(answers), ip)
 	}

@@ -64,6 +64,26 @@ var hostSysctls = [][2]string{
 	{"net/ipv6/conf/default/router_solicitations", "0"},
 }
 
+// routerSysctls apply to the router's namespace besides hostSysctls, the
+// way an operator sets up a Linux router that spreads traffic over the
+// nodes (ECMP) on the LAN its clients share:
+//   - No ICMP redirects. The router forwards a client's packet back out
+//     of the interface it came in on, so by default it tells the client
+//     to send to the chosen node directly; the client then sends every
+//     connection to that VIP to that one node for up to 300 s
+//     (net.ipv4.route.gc_timeout), bypassing ECMP and BFD: a lost node
+//     stays its next hop, a returning node never gets its traffic. IPv6 is
+//     not affected (Linux redirects only to link-local targets, and the
+//     BGP next hops are global addresses).
+//   - Layer 4 hashing: each connection, not each client, picks its next
+//     hop, as a top-of-rack switch does.
+var routerSysctls = [][2]string{
+	{"net/ipv4/conf/all/send_redirects", "0"},
+	{"net/ipv4/conf/default/send_redirects", "0"},
+	{"net/ipv4/fib_multipath_hash_policy", "1"},
+	{"net/ipv6/fib_multipath_hash_policy", "1"},
+}
+
 // addLANHost creates a host namespace and plugs its eth0 into the bridge.
 func (l *Lab) addLANHost(ctx context.Context, role Role, name string, octet int) (*Host, error) {
 	ns, err := l.newNamespace(ctx, name)
@@ -78,6 +98,11 @@ func (l *Lab) addLANHost(ctx context.Context, role Role, name string, octet int)
 	}
 	if err := ns.setSysctls(hostSysctls); err != nil {
 		return nil, err
+	}
+	if role == RoleRouter {
+		if err := ns.setSysctls(routerSysctls); err != nil {
+			return nil, err
+		}
 	}
 	br, err := l.LAN.ns.nl.LinkByName(l.LAN.Bridge)
 	if err != nil {

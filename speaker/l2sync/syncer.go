@@ -56,16 +56,13 @@ type Announcer interface {
 
 // Syncer is the layer 2 reconciler of one speaker.
 type Syncer struct {
-	Client   client.Client
-	Recorder record.EventRecorder
-	Log      logr.Logger
-	Node     string
-	Config   func() *config.Config // configuration in force; nil before the first compile
-	Alive    func() []string       // live speakers, this one included
-	Ready    func() bool           // false until the speaker has heard its peers
-	// Silent, when set and true, withdraws every claim and writes nothing:
-	// the node was cut off from its peers and does not know the owners.
-	Silent     func() bool
+	Client     client.Client
+	Recorder   record.EventRecorder
+	Log        logr.Logger
+	Node       string
+	Config     func() *config.Config // configuration in force; nil before the first compile
+	Alive      func() []string       // live speakers, this one included
+	Ready      func() bool           // false until the speaker has heard its peers
 	Announcer  Announcer
 	Interfaces func() ([]Iface, error)
 	// View, when set, supplies the Services and Nodes incrementally: each
@@ -78,6 +75,10 @@ type Syncer struct {
 
 	statusQueue *trigger.Trigger // the status controller's queue
 
+	// holding: claims withdrawn while not Ready (reconciles run one at a
+	// time, so only Reconcile touches it).
+	holding bool
+
 	mu     sync.Mutex
 	last   *snapshot
 	since  map[netip.Addr]time.Time
@@ -86,18 +87,25 @@ type Syncer struct {
 
 // Reconcile recomputes the plan and applies this node's part of it.
 func (s *Syncer) Reconcile(ctx context.Context, _ reconcile.Request) (reconcile.Result, error) {
-	if s.Silent != nil && s.Silent() {
-		if err := s.Announcer.SetClaims(nil); err != nil {
-			return reconcile.Result{}, fmt.Errorf("withdraw claims: %w", err)
-		}
-		s.mu.Lock()
-		s.last = nil // no status may name this node from a stale plan
-		s.mu.Unlock()
-		return reconcile.Result{RequeueAfter: 50 * time.Millisecond}, nil
-	}
 	if !s.Ready() {
+		// Claims made on a view the speaker cannot trust (it was cut off
+		// and held every peer dead) go: answering for them on its return
+		// would make two nodes answer for each until the views agree.
+		if !s.holding {
+			if err := s.Announcer.SetClaims(nil); err != nil {
+				return reconcile.Result{}, fmt.Errorf("withdraw claims until the peers are heard: %w", err)
+			}
+			s.holding = true
+			// Nor may its statuses name it: the last snapshot's claims
+			// are gone.
+			s.mu.Lock()
+			s.last = nil
+			s.mu.Unlock()
+			s.Log.Info("layer 2 claims withdrawn until the peers are heard")
+		}
 		return reconcile.Result{RequeueAfter: 50 * time.Millisecond}, nil
 	}
+	s.holding = false
 	cfg := s.Config()
 	if cfg == nil {
 		return reconcile.Result{}, nil

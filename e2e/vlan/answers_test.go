@@ -1,4 +1,4 @@
-package layer2_test
+package vlan_test
 
 import (
 	"net"
@@ -32,9 +32,39 @@ func TestLongestOverlap(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, _ := longestOverlap(answeringSpans(tt.frames, 30*time.Millisecond))
+			got, _ := vlan.LongestOverlap(vlan.AnsweringSpans(tt.frames, 30*time.Millisecond))
 			if got != tt.want {
 				t.Fatalf("overlap %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+// Moves counts the hand-overs: a MAC answering again after a gap is none.
+func TestMoves(t *testing.T) {
+	a, _ := net.ParseMAC("02:00:00:00:00:0a")
+	b, _ := net.ParseMAC("02:00:00:00:00:0b")
+	t0 := time.Unix(1000, 0)
+	at := func(mac net.HardwareAddr, ms ...int) []vlan.Frame {
+		var out []vlan.Frame
+		for _, m := range ms {
+			out = append(out, vlan.Frame{Time: t0.Add(time.Duration(m) * time.Millisecond), Src: mac})
+		}
+		return out
+	}
+	tests := []struct {
+		name   string
+		frames []vlan.Frame
+		want   int
+	}{
+		{"one answerer", at(a, 0, 10, 500, 510), 0},
+		{"failover", append(at(a, 0, 10), at(b, 300, 310)...), 1},
+		{"failover and back", append(append(at(a, 0, 10), at(b, 300, 310)...), at(a, 900, 910)...), 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := vlan.Moves(vlan.AnsweringSpans(tt.frames, 30*time.Millisecond)); got != tt.want {
+				t.Fatalf("%d moves, want %d", got, tt.want)
 			}
 		})
 	}
