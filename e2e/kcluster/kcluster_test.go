@@ -3,12 +3,9 @@ package kcluster_test
 import (
 	"context"
 	"fmt"
-	"io"
-	"net/http"
 	"net/netip"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -64,12 +61,12 @@ func TestCluster(t *testing.T) {
 			for _, ip := range p.Status.PodIPs {
 				a := netip.MustParseAddr(ip.IP)
 				got := get(t, c.Lab.Router, netip.AddrPortFrom(a, kcluster.TestServerPort))
-				want := fmt.Sprintf("%s %s", p.Name, c.Lab.Router.IPv4.Addr())
+				want := c.Lab.Router.IPv4.Addr()
 				if a.Is6() {
-					want = fmt.Sprintf("%s [%s]", p.Name, c.Lab.Router.IPv6.Addr())
+					want = c.Lab.Router.IPv6.Addr()
 				}
-				if !strings.HasPrefix(got, want+":") {
-					t.Errorf("pod %s at %s answered %q, want %q:<port>", p.Name, a, got, want)
+				if got.Pod != p.Name || got.Client.Addr() != want {
+					t.Errorf("pod %s at %s answered %+v, want its name and client %s", p.Name, a, got, want)
 				}
 			}
 		}
@@ -82,11 +79,11 @@ func TestCluster(t *testing.T) {
 		for i, n := range c.Lab.Nodes {
 			seen := map[string]bool{}
 			cluster.Eventually(t, 30*time.Second, "ClusterIP "+cip.String()+" from "+n.Name+" ("+kcluster.ProxyMode(i+1)+") reaching every pod", func() error {
-				ans, err := tryGet(n, cip)
+				ans, err := kcluster.Ask(ctx, n, cip)
 				if err != nil {
 					return err
 				}
-				seen[strings.Fields(ans)[0]] = true
+				seen[ans.Pod] = true
 				if len(seen) < 3 {
 					return fmt.Errorf("answers from %v only", seen)
 				}
@@ -104,28 +101,12 @@ func TestCluster(t *testing.T) {
 	}
 }
 
-func tryGet(h *vlan.Host, target netip.AddrPort) (string, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+target.String()+"/", nil)
-	if err != nil {
-		return "", err
-	}
-	resp, err := cluster.NodeHTTPClient(h).Do(req)
-	if err != nil {
-		return "", err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	return strings.TrimSpace(string(b)), err
-}
-
-func get(t *testing.T, h *vlan.Host, target netip.AddrPort) string {
+func get(t *testing.T, h *vlan.Host, target netip.AddrPort) kcluster.Answer {
 	t.Helper()
-	var ans string
+	var ans kcluster.Answer
 	cluster.Eventually(t, 20*time.Second, "an answer from "+target.String()+" in "+h.Name, func() error {
 		var err error
-		ans, err = tryGet(h, target)
+		ans, err = kcluster.Ask(context.Background(), h, target)
 		return err
 	})
 	return ans

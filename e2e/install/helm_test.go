@@ -1,0 +1,188 @@
+package install
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/ironlb/ironlb/e2e/cluster"
+	"github.com/ironlb/ironlb/e2e/kcluster"
+)
+
+const (
+	systemNS = "ironlb-system"
+	appNS    = "demo"
+)
+
+// TestHelmInstall: `helm install` of the chart with the webhook on (its
+// certificate managed by the controller), two controller replicas and the
+// speakers' datapath on (auto: nftables on this kernel), into a cluster
+// with kube-proxy in nftables mode on node1 and node3 and iptables mode on
+// node2. The controller and every speaker become Running and Ready, the
+// webhook rejects a bad pool naming the field, and a client on the LAN
+// reaches the test server's pods on every node through a layer 2 VIP
+// (Cluster: every pod answers; Local: the pod sees the client's address),
+// while the Service's ClusterIP keeps working through kube-proxy on every
+// node.
+func TestHelmInstall(t *testing.T) {
+	c := kcluster.Start(t, kcluster.Options{Nodes: 3})
+	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
+	defer cancel()
+	cl := c.API.Client(t, cluster.Scheme())
+	client1 := c.Lab.Clients[0]
+
+	installed := time.Now()
+	out, err := c.Helm(ctx, "install", "ironlb", filepath.Join(c.Repo, "manifests", "helm", "ironlb"),
+		"--namespace", systemNS, "--create-namespace",
+		"--set", "controller.replicas=2", "--set", "webhook.enabled=true", "--set", "speaker.datapath=auto",
+		"--wait", "--timeout", "4m")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("helm install --wait took %v:\n%s", time.Since(installed).Round(time.Millisecond), firstLines(out, 6))
+	for comp, n := range map[string]int{"controller": 2, "speaker": len(c.Nodes)} {
+		if _, err := c.WaitPodsReady(ctx, systemNS, "app.kubernetes.io/name=ironlb,app.kubernetes.io/component="+comp, n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Logf("controller and speakers Running and Ready %v after helm install", time.Since(installed).Round(time.Millisecond))
+
+	// The webhook, served with the certificate the controller made for
+	// itself, rejects a reversed range naming the field, within a minute
+	// of the install.
+	var rejection error
+	cluster.Eventually(t, time.Minute, "the webhook rejecting a reversed range", func() error {
+		rejection = cl.Create(ctx, cluster.Pool("reversed", "203.0.113.100-203.0.113.90"))
+		if rejection == nil {
+			return errors.New("a reversed range was accepted")
+		}
+		if !strings.Contains(rejection.Error(), "denied the request") || !strings.Contains(rejection.Error(), "spec.addresses[0]") {
+			return rejection
+		}
+		return nil
+	})
+	t.Logf("webhook %v after helm install: %v", time.Since(installed).Round(time.Millisecond), rejection)
+
+	// A layer 2 pool on the client's LAN.
+	create(t, cl, cluster.Pool("lan", cluster.LANv4), cluster.L2("lan", []string{"lan"}))
+	if out, err := client1.Exec(ctx, "ip", "route", "replace", cluster.LANv4, "dev", client1.Iface); err != nil {
+		t.Fatalf("client route: %v: %s", err, out)
+	}
+	create(t, cl, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: appNS}})
+	create(t, cl, kcluster.TestServerDeployment(appNS, "web", int32(len(c.Nodes))))
+	local := cluster.LoadBalancer(appNS, "web-local", cluster.Local)
+	local.Spec.Selector = map[string]string{"app": "web"}
+	create(t, cl, cluster.LoadBalancer(appNS, "web"), local)
+	pods, err := c.WaitPodsReady(ctx, appNS, "app=web", len(c.Nodes))
+	if err != nil {
+		t.Fatal(err)
+	}
+	podNames := map[string]bool{}
+	for _, p := range pods {
+		podNames[p.Name] = true
+	}
+
+	vip := netip.AddrPortFrom(awaitIP(t, ctx, c, "web"), 80)
+	var first kcluster.Answer
+	cluster.Eventually(t, time.Minute, "a first answer through "+vip.String(), func() error {
+		first, err = kcluster.Ask(ctx, client1, vip)
+		return err
+	})
+	toFirst := time.Since(installed)
+	t.Logf("first answer through VIP %s %v after helm install (cluster start %v): %+v",
+		vip, toFirst.Round(time.Millisecond), c.StartDuration.Round(time.Millisecond), first)
+
+	// Cluster: the client reaches every pod, on every node, through the VIP.
+	seen := map[string]bool{}
+	cluster.Eventually(t, 30*time.Second, "every pod answering through "+vip.String(), func() error {
+		a, err := kcluster.Ask(ctx, client1, vip)
+		if err != nil {
+			return err
+		}
+		if !podNames[a.Pod] {
+			return fmt.Errorf("answer from %q, not a pod of web %v", a.Pod, podNames)
+		}
+		seen[a.Pod] = true
+		if len(seen) < len(podNames) {
+			return fmt.Errorf("answers from %v of %v", seen, podNames)
+		}
+		return nil
+	})
+
+	// Local: the pod sees the client's own address.
+	lvip := netip.AddrPortFrom(awaitIP(t, ctx, c, "web-local"), 80)
+	cluster.Eventually(t, time.Minute, "an answer through "+lvip.String(), func() error {
+		_, err := kcluster.Ask(ctx, client1, lvip)
+		return err
+	})
+	for range 10 {
+		a, err := kcluster.Ask(ctx, client1, lvip)
+		if err != nil {
+			t.Fatalf("Local VIP %s: %v", lvip, err)
+		}
+		if !podNames[a.Pod] || a.Client.Addr() != client1.IPv4.Addr() {
+			t.Fatalf("Local VIP %s: answer %+v, want a web pod seeing the client %s", lvip, a, client1.IPv4.Addr())
+		}
+	}
+
+	// kube-proxy keeps serving the ClusterIP on every node, in both modes.
+	var svc corev1.Service
+	if err := cl.Get(ctx, client.ObjectKey{Namespace: appNS, Name: "web"}, &svc); err != nil {
+		t.Fatal(err)
+	}
+	cip := netip.AddrPortFrom(netip.MustParseAddr(svc.Spec.ClusterIP), 80)
+	for i, n := range c.Lab.Nodes {
+		cluster.Eventually(t, 30*time.Second, fmt.Sprintf("ClusterIP %s from %s (kube-proxy %s)", cip, n.Name, kcluster.ProxyMode(i+1)), func() error {
+			a, err := kcluster.Ask(ctx, n, cip)
+			if err == nil && !podNames[a.Pod] {
+				err = fmt.Errorf("answer from %q, not a web pod", a.Pod)
+			}
+			return err
+		})
+	}
+}
+
+// awaitIP waits for the Service's first load-balancer address.
+func awaitIP(t *testing.T, ctx context.Context, c *kcluster.Cluster, name string) netip.Addr {
+	t.Helper()
+	var ip netip.Addr
+	cluster.Eventually(t, time.Minute, "an address on "+appNS+"/"+name, func() error {
+		svc, err := c.Clientset.CoreV1().Services(appNS).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		for _, in := range svc.Status.LoadBalancer.Ingress {
+			if ip, err = netip.ParseAddr(in.IP); err == nil {
+				return nil
+			}
+		}
+		return errors.New("no address yet")
+	})
+	return ip
+}
+
+func create(t *testing.T, cl client.Client, objs ...client.Object) {
+	t.Helper()
+	for _, o := range objs {
+		if err := cl.Create(context.Background(), o); err != nil {
+			t.Fatalf("create %T %s: %v", o, o.GetName(), err)
+		}
+	}
+}
+
+func firstLines(b []byte, n int) string {
+	lines := strings.SplitN(string(b), "\n", n+1)
+	if len(lines) > n {
+		lines = lines[:n]
+	}
+	return strings.Join(lines, "\n")
+}
