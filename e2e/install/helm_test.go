@@ -44,7 +44,7 @@ func TestHelmInstall(t *testing.T) {
 	out, err := c.Helm(ctx, "install", "ironlb", filepath.Join(c.Repo, "manifests", "helm", "ironlb"),
 		"--namespace", systemNS, "--create-namespace",
 		"--set", "controller.replicas=2", "--set", "webhook.enabled=true", "--set", "speaker.datapath=auto",
-		"--wait", "--timeout", "4m")
+		"--wait", "--timeout", "3m")
 	if err != nil {
 		t.Fatal(err)
 	}
