@@ -16,6 +16,7 @@ import (
 
 	"github.com/ironlb/ironlb/e2e/cluster"
 	"github.com/ironlb/ironlb/e2e/kcluster"
+	"github.com/ironlb/ironlb/e2e/vlan"
 )
 
 const (
@@ -34,72 +35,10 @@ const (
 // while the Service's ClusterIP keeps working through kube-proxy on every
 // node.
 func TestHelmInstall(t *testing.T) {
-	c := kcluster.Start(t, kcluster.Options{Nodes: 3})
-	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
-	defer cancel()
-	cl := c.API.Client(t, cluster.Scheme())
-	client1 := c.Lab.Clients[0]
-
-	installed := time.Now()
-	out, err := c.Helm(ctx, "install", "ironlb", filepath.Join(c.Repo, "manifests", "helm", "ironlb"),
-		"--namespace", systemNS, "--create-namespace",
-		"--set", "controller.replicas=2", "--set", "webhook.enabled=true", "--set", "speaker.datapath=auto",
-		"--wait", "--timeout", "3m")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("helm install --wait took %v:\n%s", time.Since(installed).Round(time.Millisecond), firstLines(out, 6))
-	for comp, n := range map[string]int{"controller": 2, "speaker": len(c.Nodes)} {
-		if _, err := c.WaitPodsReady(ctx, systemNS, "app.kubernetes.io/name=ironlb,app.kubernetes.io/component="+comp, n); err != nil {
-			t.Fatal(err)
-		}
-	}
-	t.Logf("controller and speakers Running and Ready %v after helm install", time.Since(installed).Round(time.Millisecond))
-
-	// The webhook, served with the certificate the controller made for
-	// itself, rejects a reversed range naming the field, within a minute
-	// of the install.
-	var rejection error
-	cluster.Eventually(t, time.Minute, "the webhook rejecting a reversed range", func() error {
-		rejection = cl.Create(ctx, cluster.Pool("reversed", "203.0.113.100-203.0.113.90"))
-		if rejection == nil {
-			return errors.New("a reversed range was accepted")
-		}
-		if !strings.Contains(rejection.Error(), "denied the request") || !strings.Contains(rejection.Error(), "spec.addresses[0]") {
-			return rejection
-		}
-		return nil
-	})
-	t.Logf("webhook %v after helm install: %v", time.Since(installed).Round(time.Millisecond), rejection)
-
-	// A layer 2 pool on the client's LAN.
-	create(t, cl, cluster.Pool("lan", cluster.LANv4), cluster.L2("lan", []string{"lan"}))
-	if out, err := client1.Exec(ctx, "ip", "route", "replace", cluster.LANv4, "dev", client1.Iface); err != nil {
-		t.Fatalf("client route: %v: %s", err, out)
-	}
-	create(t, cl, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: appNS}})
-	create(t, cl, kcluster.TestServerDeployment(appNS, "web", int32(len(c.Nodes))))
-	local := cluster.LoadBalancer(appNS, "web-local", cluster.Local)
-	local.Spec.Selector = map[string]string{"app": "web"}
-	create(t, cl, cluster.LoadBalancer(appNS, "web"), local)
-	pods, err := c.WaitPodsReady(ctx, appNS, "app=web", len(c.Nodes))
-	if err != nil {
-		t.Fatal(err)
-	}
-	podNames := map[string]bool{}
-	for _, p := range pods {
-		podNames[p.Name] = true
-	}
-
-	vip := netip.AddrPortFrom(awaitIP(t, ctx, c, "web"), 80)
-	var first kcluster.Answer
-	cluster.Eventually(t, time.Minute, "a first answer through "+vip.String(), func() error {
-		first, err = kcluster.Ask(ctx, client1, vip)
-		return err
-	})
-	toFirst := time.Since(installed)
-	t.Logf("first answer through VIP %s %v after helm install (cluster start %v): %+v",
-		vip, toFirst.Round(time.Millisecond), c.StartDuration.Round(time.Millisecond), first)
+	s := installScenario(t)
+	c, ctx, cl, client1, vip, podNames := s.c, s.ctx, s.cl, s.client, s.vip, s.pods
+	t.Logf("cluster start %v; helm install -> controller and speakers Ready %v, -> webhook answering %v, -> first answer through VIP %s %v",
+		c.StartDuration.Round(time.Millisecond), s.toReady.Round(time.Millisecond), s.toWebhook.Round(time.Millisecond), vip, s.toFirst.Round(time.Millisecond))
 
 	// Cluster: the client reaches every pod, on every node, through the VIP.
 	seen := map[string]bool{}
@@ -151,11 +90,95 @@ func TestHelmInstall(t *testing.T) {
 	}
 }
 
+// scenario is a fresh install serving the test server through a layer 2
+// VIP, with how long each step took from `helm install`.
+type scenario struct {
+	c                           *kcluster.Cluster
+	ctx                         context.Context
+	cl                          client.Client
+	client                      *vlan.Host
+	vip                         netip.AddrPort
+	pods                        map[string]bool // the test server's pods
+	toReady, toWebhook, toFirst time.Duration
+}
+
+// installScenario starts a 3-node cluster, installs the chart as a user
+// would, checks that the controller and every speaker are Running and
+// Ready and that the webhook rejects a bad pool naming the field, creates
+// a layer 2 pool, the test server on every node and the Services "web"
+// (Cluster) and "web-local" (Local), and waits for a first answer through
+// web's VIP.
+func installScenario(tb testing.TB) *scenario {
+	c := kcluster.Start(tb, kcluster.Options{Nodes: 3})
+	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
+	tb.Cleanup(cancel)
+	s := &scenario{c: c, ctx: ctx, cl: c.API.Client(tb, cluster.Scheme()), client: c.Lab.Clients[0], pods: map[string]bool{}}
+	cl, client1 := s.cl, s.client
+
+	installed := time.Now()
+	out, err := c.Helm(ctx, "install", "ironlb", filepath.Join(c.Repo, "manifests", "helm", "ironlb"),
+		"--namespace", systemNS, "--create-namespace",
+		"--set", "controller.replicas=2", "--set", "webhook.enabled=true", "--set", "speaker.datapath=auto",
+		"--wait", "--timeout", "3m")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Logf("helm install --wait took %v:\n%s", time.Since(installed).Round(time.Millisecond), firstLines(out, 5))
+	for comp, n := range map[string]int{"controller": 2, "speaker": len(c.Nodes)} {
+		if _, err := c.WaitPodsReady(ctx, systemNS, "app.kubernetes.io/name=ironlb,app.kubernetes.io/component="+comp, n); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	s.toReady = time.Since(installed)
+
+	// The webhook, served with the certificate the controller made for
+	// itself, rejects a reversed range naming the field, within a minute
+	// of the install.
+	var rejection error
+	cluster.Eventually(tb, time.Minute, "the webhook rejecting a reversed range", func() error {
+		rejection = cl.Create(ctx, cluster.Pool("reversed", "203.0.113.100-203.0.113.90"))
+		if rejection == nil {
+			return errors.New("a reversed range was accepted")
+		}
+		if !strings.Contains(rejection.Error(), "denied the request") || !strings.Contains(rejection.Error(), "spec.addresses[0]") {
+			return rejection
+		}
+		return nil
+	})
+	s.toWebhook = time.Since(installed)
+	tb.Logf("webhook: %v", rejection)
+
+	// A layer 2 pool on the client's LAN.
+	create(tb, cl, cluster.Pool("lan", cluster.LANv4), cluster.L2("lan", []string{"lan"}))
+	if out, err := client1.Exec(ctx, "ip", "route", "replace", cluster.LANv4, "dev", client1.Iface); err != nil {
+		tb.Fatalf("client route: %v: %s", err, out)
+	}
+	create(tb, cl, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: appNS}})
+	create(tb, cl, kcluster.TestServerDeployment(appNS, "web", int32(len(c.Nodes))))
+	local := cluster.LoadBalancer(appNS, "web-local", cluster.Local)
+	local.Spec.Selector = map[string]string{"app": "web"}
+	create(tb, cl, cluster.LoadBalancer(appNS, "web"), local)
+	pods, err := c.WaitPodsReady(ctx, appNS, "app=web", len(c.Nodes))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for _, p := range pods {
+		s.pods[p.Name] = true
+	}
+	s.vip = netip.AddrPortFrom(awaitIP(tb, ctx, c, "web"), 80)
+	cluster.Eventually(tb, time.Minute, "a first answer through "+s.vip.String(), func() error {
+		_, err := kcluster.Ask(ctx, client1, s.vip)
+		return err
+	})
+	s.toFirst = time.Since(installed)
+	return s
+}
+
 // awaitIP waits for the Service's first load-balancer address.
-func awaitIP(t *testing.T, ctx context.Context, c *kcluster.Cluster, name string) netip.Addr {
-	t.Helper()
+func awaitIP(tb testing.TB, ctx context.Context, c *kcluster.Cluster, name string) netip.Addr {
+	tb.Helper()
 	var ip netip.Addr
-	cluster.Eventually(t, time.Minute, "an address on "+appNS+"/"+name, func() error {
+	cluster.Eventually(tb, time.Minute, "an address on "+appNS+"/"+name, func() error {
 		svc, err := c.Clientset.CoreV1().Services(appNS).Get(ctx, name, metav1.GetOptions{})
 		if err != nil {
 			return err
@@ -170,11 +193,11 @@ func awaitIP(t *testing.T, ctx context.Context, c *kcluster.Cluster, name string
 	return ip
 }
 
-func create(t *testing.T, cl client.Client, objs ...client.Object) {
-	t.Helper()
+func create(tb testing.TB, cl client.Client, objs ...client.Object) {
+	tb.Helper()
 	for _, o := range objs {
 		if err := cl.Create(context.Background(), o); err != nil {
-			t.Fatalf("create %T %s: %v", o, o.GetName(), err)
+			tb.Fatalf("create %T %s: %v", o, o.GetName(), err)
 		}
 	}
 }
