@@ -14,7 +14,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/ironlb/ironlb/config/v1beta1"
 	"github.com/ironlb/ironlb/e2e/cluster"
+	"github.com/ironlb/ironlb/e2e/frr"
 	"github.com/ironlb/ironlb/e2e/kcluster"
 	"github.com/ironlb/ironlb/e2e/vlan"
 )
@@ -32,8 +34,9 @@ const (
 // webhook rejects a bad pool naming the field, and a client on the LAN
 // reaches the test server's pods on every node through a layer 2 VIP
 // (Cluster: every pod answers; Local: the pod sees the client's address),
-// while the Service's ClusterIP keeps working through kube-proxy on every
-// node.
+// and through a VIP of a BGP pool that FRR on the router learns from the
+// speakers, while the Service's ClusterIP keeps working through kube-proxy
+// on every node.
 func TestHelmInstall(t *testing.T) {
 	s := installScenario(t)
 	c, ctx, cl, client1, vip, podNames := s.c, s.ctx, s.cl, s.client, s.vip, s.pods
@@ -72,6 +75,8 @@ func TestHelmInstall(t *testing.T) {
 			t.Fatalf("Local VIP %s: answer %+v, want a web pod seeing the client %s", lvip, a, client1.IPv4.Addr())
 		}
 	}
+
+	checkBGP(t, s)
 
 	// kube-proxy keeps serving the ClusterIP on every node, in both modes.
 	var svc corev1.Service
@@ -172,6 +177,38 @@ func installScenario(tb testing.TB) *scenario {
 	})
 	s.toFirst = time.Since(installed)
 	return s
+}
+
+// checkBGP peers the speakers with FRR on the router and checks that a
+// Service in a BGP pool answers the client through the router.
+func checkBGP(t *testing.T, s *scenario) {
+	c, ctx, rt := s.c, s.ctx, s.c.Lab.Router
+	var neighbors []frr.Neighbor
+	for _, n := range c.Lab.Nodes {
+		neighbors = append(neighbors, frr.Neighbor{Address: n.IPv4.Addr(), ASN: cluster.ClusterASN})
+	}
+	frr.New(t, rt, frr.Options{ASN: cluster.RouterASN, Neighbors: neighbors})
+	create(t, s.cl, cluster.Pool("bgp", cluster.BGPv4),
+		&v1beta1.BGPAdvertisement{ObjectMeta: metav1.ObjectMeta{Name: "bgp"}, Spec: v1beta1.BGPAdvertisementSpec{IPAddressPools: []string{"bgp"}}},
+		cluster.RouterPeer("tor", rt.IPv4.Addr(), ""))
+	if out, err := s.client.Exec(ctx, "ip", "route", "replace", cluster.BGPv4, "via", rt.IPv4.Addr().String()); err != nil {
+		t.Fatalf("client route: %v: %s", err, out)
+	}
+	svc := cluster.LoadBalancer(appNS, "web-bgp")
+	svc.Spec.Selector = map[string]string{"app": "web"}
+	svc.Annotations = map[string]string{"ironlb.io/address-pool": "bgp"}
+	create(t, s.cl, svc)
+	vip := netip.AddrPortFrom(awaitIP(t, ctx, c, "web-bgp"), 80)
+	if !netip.MustParsePrefix(cluster.BGPv4).Contains(vip.Addr()) {
+		t.Fatalf("web-bgp got %s, not from the BGP pool %s", vip.Addr(), cluster.BGPv4)
+	}
+	cluster.Eventually(t, time.Minute, "an answer through the BGP VIP "+vip.String(), func() error {
+		a, err := kcluster.Ask(ctx, s.client, vip)
+		if err == nil && !s.pods[a.Pod] {
+			err = fmt.Errorf("answer from %q, not a web pod", a.Pod)
+		}
+		return err
+	})
 }
 
 // awaitIP waits for the Service's first load-balancer address.

@@ -10,10 +10,11 @@
 //   - every containerd, kubelet and kube-proxy runs inside one private mount
 //     namespace (held by `unshare --mount --propagation private sleep
 //     infinity`) in which files are bind-mounted over the four global
-//     sysctls the kubelet writes, and tmpfs over /run/netns and the paths
-//     all nodes would otherwise share on the host (/run/containerd,
-//     /var/lib/kubelet, /var/lib/cni, /var/log/containers), so the machine's
-//     settings and files are never changed; processes enter a node with
+//     sysctls the kubelet writes, and tmpfs over /run, /var/lib and /var/log,
+//     which hold the paths all nodes would otherwise share on the host
+//     (/run/netns, /run/containerd, /var/lib/kubelet/device-plugins,
+//     /var/lib/cni, /var/log/containers), so the machine's settings and
+//     files are never changed; processes enter a node with
 //     nsenter --mount --net, not `ip netns exec`;
 //   - runc cannot set oom_score_adj here (no CAP_SYS_RESOURCE), hence
 //     restrict_oom_score_adj in containerd's CRI config;

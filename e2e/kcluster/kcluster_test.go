@@ -25,6 +25,14 @@ import (
 func TestCluster(t *testing.T) {
 	var cgroupRoots []string
 	var labName string
+	// Paths the daemons write below /run, /var/lib and /var/log must stay
+	// inside the cluster's mount namespace.
+	hostPaths := map[string]bool{}
+	for _, p := range []string{"/run/containerd", "/var/lib/kubelet", "/var/lib/cni", "/var/log/containers", "/var/log/pods"} {
+		if _, err := os.Stat(p); err != nil {
+			hostPaths[p] = true
+		}
+	}
 	t.Run("cluster", func(t *testing.T) {
 		c := kcluster.Start(t, kcluster.Options{Nodes: 3})
 		labName = c.Lab.Name
@@ -91,6 +99,9 @@ func TestCluster(t *testing.T) {
 			})
 		}
 	})
+	for p := range hostPaths {
+		cgroupRoots = append(cgroupRoots, p)
+	}
 	for _, p := range append(cgroupRoots, "/run/netns/"+labName+"-node1") {
 		if _, err := os.Stat(p); err == nil {
 			t.Errorf("%s is left after teardown", p)

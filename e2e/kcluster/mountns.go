@@ -26,23 +26,23 @@ var guardedSysctls = [][2]string{
 }
 
 // privateDirs get a tmpfs of their own inside the cluster's mount
-// namespace: /run/netns because containerd 1.6 puts pod network namespaces
-// there, and the rest because every kubelet or containerd would otherwise
-// write into the same host path (device-plugin socket, container log links,
-// CNI results, shim sockets).
-var privateDirs = []string{
-	"/run/netns",
-	"/run/containerd",
-	"/var/lib/kubelet",
-	"/var/lib/cni",
-	"/var/log/containers",
-}
+// namespace. Below them are the paths every kubelet or containerd would
+// otherwise write on the host, each node into the same file: /run/netns
+// (containerd 1.6 puts pod network namespaces there), /run/containerd (shim
+// sockets), /var/lib/kubelet/device-plugins, /var/lib/cni (CNI results) and
+// /var/log/containers. Their parents are mounted over rather than the paths
+// themselves because they always exist: creating the paths on the host and
+// removing them afterwards would detach the mounts of a second cluster
+// running beside this one (rmdir of a mount point in another namespace).
+// Nothing the daemons need lives in them (they get their own state
+// directories, and named namespaces are opened before nsenter enters this
+// namespace).
+var privateDirs = []string{"/run", "/var/lib", "/var/log"}
 
 // mountNS is the private mount namespace every node daemon runs in.
 type mountNS struct {
 	holder  *kubeapi.Child
 	nsenter string
-	created []string // mount points this process had to create on the host
 }
 
 // newMountNS starts the holder process and prepares the mounts.
@@ -53,14 +53,6 @@ func newMountNS(t Tools, dir string) (_ *mountNS, err error) {
 			err = errors.Join(err, m.close())
 		}
 	}()
-	for _, d := range privateDirs {
-		if _, err := os.Stat(d); errors.Is(err, os.ErrNotExist) {
-			if err := os.MkdirAll(d, 0o755); err != nil {
-				return m, fmt.Errorf("mount point %s: %w", d, err)
-			}
-			m.created = append(m.created, d)
-		}
-	}
 	m.holder, err = kubeapi.StartChild("mount namespace holder", t.Unshare,
 		[]string{"--mount", "--propagation", "private", "sleep", "infinity"}, filepath.Join(dir, "holder.log"))
 	if err != nil {
@@ -111,19 +103,13 @@ func (m *mountNS) command(prog ...string) *exec.Cmd {
 	return exec.Command(m.nsenter, m.args("", prog...)...)
 }
 
-// close kills every process left in the namespace (containerd's shims),
-// ends the holder, so the namespace and its mounts go, and removes the
-// mount points it created on the host.
+// close kills every process left in the namespace (containerd's shims) and
+// ends the holder, so the namespace and its mounts go.
 func (m *mountNS) close() error {
 	var errs []error
 	if m.holder != nil && !m.holder.Exited() {
 		errs = append(errs, killMountNS(m.holder.Pid()))
 		errs = append(errs, m.holder.Stop(time.Second))
-	}
-	for i := len(m.created) - 1; i >= 0; i-- {
-		if err := os.Remove(m.created[i]); err != nil && !errors.Is(err, os.ErrNotExist) {
-			errs = append(errs, err)
-		}
 	}
 	return errors.Join(errs...)
 }
