@@ -22,11 +22,22 @@ var imageNames = []string{"pause", "controller", "speaker", "testserver"}
 
 var (
 	imagesOnce sync.Once
+	imagesRoot string // the binaries, and the archives in images/
 	imagesDir  string
 	imagesErr  error
 )
 
-// buildImages builds the images once per test binary, the way `make image`
+// RemoveImages deletes the images built by this test binary; call it from
+// TestMain after m.Run, when no cluster is left.
+func RemoveImages() error {
+	if imagesRoot == "" {
+		return nil
+	}
+	return os.RemoveAll(imagesRoot)
+}
+
+// buildImages builds the images once per test binary (RemoveImages deletes
+// them), the way `make image`
 // does: static binaries (CGO_ENABLED=0, -trimpath, -s -w) packed by
 // hack/image into docker-archive tarballs <dir>/<name>.tar.
 func buildImages(repo string) (string, error) {
@@ -36,6 +47,7 @@ func buildImages(repo string) (string, error) {
 			imagesErr = err
 			return
 		}
+		imagesRoot = dir
 		build := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", dir+"/",
 			"./controller", "./speaker", "./e2e/kcluster/testimages/pause", "./e2e/kcluster/testimages/testserver")
 		build.Dir = repo
