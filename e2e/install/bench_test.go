@@ -13,7 +13,7 @@ import (
 // the components' RSS in the cluster at that point. Run with -benchtime=1x.
 func BenchmarkHelmInstall(b *testing.B) {
 	for range b.N {
-		s := installScenario(b)
+		s := installScenario(b, helmInstall)
 		b.ReportMetric(ms(s.c.StartDuration), "cluster-start-ms")
 		b.ReportMetric(ms(s.toReady), "install-to-ready-ms")
 		b.ReportMetric(ms(s.toWebhook), "install-to-webhook-ms")

@@ -38,7 +38,7 @@ const (
 // speakers, while the Service's ClusterIP keeps working through kube-proxy
 // on every node.
 func TestHelmInstall(t *testing.T) {
-	s := installScenario(t)
+	s := installScenario(t, helmInstall)
 	c, ctx, cl, client1, vip, podNames := s.c, s.ctx, s.cl, s.client, s.vip, s.pods
 	t.Logf("cluster start %v; helm install -> controller and speakers Ready %v, -> webhook answering %v, -> first answer through VIP %s %v",
 		c.StartDuration.Round(time.Millisecond), s.toReady.Round(time.Millisecond), s.toWebhook.Round(time.Millisecond), vip, s.toFirst.Round(time.Millisecond))
@@ -107,13 +107,30 @@ type scenario struct {
 	toReady, toWebhook, toFirst time.Duration
 }
 
-// installScenario starts a 3-node cluster, installs the chart as a user
-// would, checks that the controller and every speaker are Running and
+// helmInstall installs the chart as the README says, with the webhook on,
+// two controller replicas and the datapath on (auto: nftables here).
+func helmInstall(ctx context.Context, c *kcluster.Cluster) error {
+	_, err := c.Helm(ctx, "install", "ironlb", filepath.Join(c.Repo, "manifests", "helm", "ironlb"),
+		"--namespace", systemNS, "--create-namespace",
+		"--set", "controller.replicas=2", "--set", "webhook.enabled=true", "--set", "speaker.datapath=auto",
+		"--wait", "--timeout", "3m")
+	return err
+}
+
+// kubectlApply installs the plain manifests (the chart rendered with its
+// defaults) as the README says.
+func kubectlApply(ctx context.Context, c *kcluster.Cluster) error {
+	_, err := c.Kubectl(ctx, "apply", "--server-side", "-f", filepath.Join(c.Repo, "manifests", "ironlb.yaml"))
+	return err
+}
+
+// installScenario starts a 3-node cluster, installs IronLB with install as
+// a user would, checks that the controller and every speaker are Running and
 // Ready and that the webhook rejects a bad pool naming the field, creates
 // a layer 2 pool, the test server on every node and the Services "web"
 // (Cluster) and "web-local" (Local), and waits for a first answer through
 // web's VIP.
-func installScenario(tb testing.TB) *scenario {
+func installScenario(tb testing.TB, install func(context.Context, *kcluster.Cluster) error) *scenario {
 	c := kcluster.Start(tb, kcluster.Options{Nodes: 3})
 	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
 	tb.Cleanup(cancel)
@@ -121,14 +138,9 @@ func installScenario(tb testing.TB) *scenario {
 	cl, client1 := s.cl, s.client
 
 	installed := time.Now()
-	out, err := c.Helm(ctx, "install", "ironlb", filepath.Join(c.Repo, "manifests", "helm", "ironlb"),
-		"--namespace", systemNS, "--create-namespace",
-		"--set", "controller.replicas=2", "--set", "webhook.enabled=true", "--set", "speaker.datapath=auto",
-		"--wait", "--timeout", "3m")
-	if err != nil {
+	if err := install(ctx, c); err != nil {
 		tb.Fatal(err)
 	}
-	tb.Logf("helm install --wait took %v:\n%s", time.Since(installed).Round(time.Millisecond), firstLines(out, 5))
 	for comp, n := range map[string]int{"controller": 2, "speaker": len(c.Nodes)} {
 		if _, err := c.WaitPodsReady(ctx, systemNS, "app.kubernetes.io/name=ironlb,app.kubernetes.io/component="+comp, n); err != nil {
 			tb.Fatal(err)
@@ -239,10 +251,11 @@ func create(tb testing.TB, cl client.Client, objs ...client.Object) {
 	}
 }
 
-func firstLines(b []byte, n int) string {
-	lines := strings.SplitN(string(b), "\n", n+1)
-	if len(lines) > n {
-		lines = lines[:n]
-	}
-	return strings.Join(lines, "\n")
+// TestKubectlApply: the plain manifests, applied with kubectl, give the same
+// running system: controller and speakers Ready, the webhook rejecting a
+// bad pool, and the test server answering through a layer 2 VIP.
+func TestKubectlApply(t *testing.T) {
+	s := installScenario(t, kubectlApply)
+	t.Logf("cluster start %v; kubectl apply -> controller and speakers Ready %v, -> webhook answering %v, -> first answer through VIP %s %v",
+		s.c.StartDuration.Round(time.Millisecond), s.toReady.Round(time.Millisecond), s.toWebhook.Round(time.Millisecond), s.vip, s.toFirst.Round(time.Millisecond))
 }

@@ -164,13 +164,31 @@ func (c *Cluster) setup(ctx context.Context, images string) error {
 	if err := c.startControlPlane(); err != nil {
 		return err
 	}
+	// Nodes start in parallel: each waits for its containerd and imports
+	// the images, seconds that need not add up.
+	nodes := make([]*node, len(c.Lab.Nodes))
+	errs := make([]error, len(c.Lab.Nodes))
+	var wg sync.WaitGroup
 	for i, h := range c.Lab.Nodes {
-		n, err := c.startNode(ctx, i+1, h, apiPort, images)
-		if err != nil {
-			return fmt.Errorf("node %s: %w", h.Name, err)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			nodes[i], errs[i] = c.startNode(ctx, i+1, h, apiPort, images)
+			if errs[i] != nil {
+				errs[i] = fmt.Errorf("node %s: %w", h.Name, errs[i])
+			}
+		}()
+	}
+	wg.Wait()
+	for i, n := range nodes {
+		// A node that failed half way is stopped with the others.
+		if n != nil {
+			c.nodes = append(c.nodes, n)
+			c.Nodes = append(c.Nodes, c.Lab.Nodes[i].Name)
 		}
-		c.nodes = append(c.nodes, n)
-		c.Nodes = append(c.Nodes, h.Name)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return err
 	}
 	return c.waitNodesReady(ctx)
 }
