@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -27,6 +28,16 @@ func TestCluster(t *testing.T) {
 	var labName string
 	// Paths the daemons write below /run, /var/lib and /var/log must stay
 	// inside the cluster's mount namespace.
+	// The global sysctls the kubelet sets (to 1, 0, 10, 1, 1000000 and
+	// 25000000) keep the machine's values.
+	sysctls := map[string]string{}
+	for _, k := range []string{"vm/overcommit_memory", "vm/panic_on_oom", "kernel/panic", "kernel/panic_on_oops", "kernel/keys/root_maxkeys", "kernel/keys/root_maxbytes"} {
+		b, err := os.ReadFile("/proc/sys/" + k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sysctls[k] = string(b)
+	}
 	hostPaths := map[string]bool{}
 	for _, p := range []string{"/run/containerd", "/var/lib/kubelet", "/var/lib/cni", "/var/log/containers", "/var/log/pods"} {
 		if _, err := os.Stat(p); err != nil {
@@ -105,6 +116,11 @@ func TestCluster(t *testing.T) {
 	for _, p := range append(cgroupRoots, "/run/netns/"+labName+"-node1") {
 		if _, err := os.Stat(p); err == nil {
 			t.Errorf("%s is left after teardown", p)
+		}
+	}
+	for k, v := range sysctls {
+		if b, _ := os.ReadFile("/proc/sys/" + k); string(b) != v {
+			t.Errorf("sysctl %s changed from %q to %q", k, strings.TrimSpace(v), strings.TrimSpace(string(b)))
 		}
 	}
 	if m, _ := filepath.Glob("/run/netns/cni-*"); len(m) > 0 {

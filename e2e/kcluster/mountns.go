@@ -15,7 +15,7 @@ import (
 )
 
 // guardedSysctls are the global (not per network namespace) sysctls the
-// kubelet sets at start, with the values it wants: inside the cluster's
+// kubelet sets at start (setupKernelTunables), with the values it wants: inside the cluster's
 // mount namespace a file holding that value is bind-mounted over each, so
 // the kubelet finds it set and the machine's own stays untouched.
 var guardedSysctls = [][2]string{
@@ -23,6 +23,10 @@ var guardedSysctls = [][2]string{
 	{"vm/panic_on_oom", "0"},
 	{"kernel/panic", "10"},
 	{"kernel/panic_on_oops", "1"},
+	// Already at these values on the machines checked, but the kubelet
+	// would raise them on one that is not.
+	{"kernel/keys/root_maxkeys", "1000000"},
+	{"kernel/keys/root_maxbytes", "25000000"},
 }
 
 // privateDirs get a tmpfs of their own inside the cluster's mount
