@@ -32,10 +32,10 @@ const (
 // with kube-proxy in nftables mode on node1 and node3 and iptables mode on
 // node2. The controller and every speaker become Running and Ready, the
 // webhook rejects a bad pool naming the field, and a client on the LAN
-// reaches the test server's pods on every node through a layer 2 VIP
-// (Cluster: every pod answers; Local: the pod sees the client's address),
-// and through a VIP of a BGP pool that FRR on the router learns from the
-// speakers, while the Service's ClusterIP keeps working through kube-proxy
+// reaches the test server's pods on every node through layer 2 VIPs
+// (Cluster: every pod answers; Local: the pod sees the client's address;
+// an IPv6 VIP), and through a VIP of a BGP pool that FRR on the router
+// learns from the speakers, while the Service's ClusterIP keeps working through kube-proxy
 // on every node.
 func TestHelmInstall(t *testing.T) {
 	s := installScenario(t, helmInstall)
@@ -75,6 +75,23 @@ func TestHelmInstall(t *testing.T) {
 			t.Fatalf("Local VIP %s: answer %+v, want a web pod seeing the client %s", lvip, a, client1.IPv4.Addr())
 		}
 	}
+
+	// IPv6: a layer 2 VIP from the pool's IPv6 range reaches the pods'
+	// IPv6 addresses.
+	v6 := cluster.LoadBalancer(appNS, "web6", cluster.IPv6Only)
+	v6.Spec.Selector = map[string]string{"app": "web"}
+	create(t, cl, v6)
+	vip6 := netip.AddrPortFrom(awaitIP(t, ctx, c, "web6"), 80)
+	if !vip6.Addr().Is6() {
+		t.Fatalf("web6 got %s, want an IPv6 address", vip6.Addr())
+	}
+	cluster.Eventually(t, time.Minute, "an answer through the IPv6 VIP "+vip6.String(), func() error {
+		a, err := kcluster.Ask(ctx, client1, vip6)
+		if err == nil && !podNames[a.Pod] {
+			err = fmt.Errorf("answer from %q, not a web pod", a.Pod)
+		}
+		return err
+	})
 
 	checkBGP(t, s)
 
@@ -166,9 +183,14 @@ func installScenario(tb testing.TB, install func(context.Context, *kcluster.Clus
 	tb.Logf("webhook: %v", rejection)
 
 	// A layer 2 pool on the client's LAN.
-	create(tb, cl, cluster.Pool("lan", cluster.LANv4), cluster.L2("lan", []string{"lan"}))
-	if out, err := client1.Exec(ctx, "ip", "route", "replace", cluster.LANv4, "dev", client1.Iface); err != nil {
-		tb.Fatalf("client route: %v: %s", err, out)
+	create(tb, cl, cluster.Pool("lan", cluster.LANv4, cluster.LANv6), cluster.L2("lan", []string{"lan"}))
+	for _, r := range [][]string{
+		{"route", "replace", cluster.LANv4, "dev", client1.Iface},
+		{"-6", "route", "replace", cluster.LANv6, "dev", client1.Iface},
+	} {
+		if out, err := client1.Exec(ctx, "ip", r...); err != nil {
+			tb.Fatalf("client route %v: %v: %s", r, err, out)
+		}
 	}
 	create(tb, cl, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: appNS}})
 	create(tb, cl, kcluster.TestServerDeployment(appNS, "web", int32(len(c.Nodes))))
