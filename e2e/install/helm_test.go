@@ -35,8 +35,8 @@ const (
 // reaches the test server's pods on every node through layer 2 VIPs
 // (Cluster: every pod answers; Local: the pod sees the client's address;
 // an IPv6 VIP), and through a VIP of a BGP pool that FRR on the router
-// learns from the speakers, while the Service's ClusterIP keeps working through kube-proxy
-// on every node.
+// learns from the speakers, while the Service's ClusterIP keeps working
+// through kube-proxy on every node.
 func TestHelmInstall(t *testing.T) {
 	s := installScenario(t, helmInstall)
 	c, ctx, cl, client1, vip, podNames := s.c, s.ctx, s.cl, s.client, s.vip, s.pods
