@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Builds the pinned tools the tests and developers use into <repo>/.tools/bin:
 #   kube-apiserver, kubectl              (module hack/kube)
+#   kubelet, kube-proxy, kube-scheduler,  (module hack/kube: the real
+#   kube-controller-manager               cluster of e2e/kcluster)
 #   controller-gen, staticcheck, benchstat (module hack/tools)
 #   helm                                 (module hack/helm: its k8s.io/*
 #                                         libraries are newer than
@@ -20,6 +22,10 @@ BIN_DIR="$REPO_ROOT/.tools/bin"
 TOOLS=(
   "kube-apiserver|kube|k8s.io/kubernetes/cmd/kube-apiserver"
   "kubectl|kube|k8s.io/kubernetes/cmd/kubectl"
+  "kube-controller-manager|kube|k8s.io/kubernetes/cmd/kube-controller-manager"
+  "kube-scheduler|kube|k8s.io/kubernetes/cmd/kube-scheduler"
+  "kube-proxy|kube|k8s.io/kubernetes/cmd/kube-proxy"
+  "kubelet|kube|k8s.io/kubernetes/cmd/kubelet"
   "controller-gen|tools|sigs.k8s.io/controller-tools/cmd/controller-gen"
   "staticcheck|tools|honnef.co/go/tools/cmd/staticcheck"
   "benchstat|tools|golang.org/x/perf/cmd/benchstat"

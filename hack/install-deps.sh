@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages that IronLB's tests and lab run against
 # (etcd for the real API server, FRR as the BGP peer, netns/nftables tools,
-# qemu for the IPVS kernel, load generators).
+# qemu for the IPVS kernel, load generators, and containerd, runc and the CNI
+# plugins for the kubelet nodes of e2e/kcluster).
 #
 # Idempotent and quiet: packages already installed are left alone, and
 # `apt-get update` runs at most once, only when something is missing, so a
@@ -27,6 +28,9 @@ PACKAGES=(
   ipvsadm
   procps
   psmisc
+  containerd
+  runc
+  containernetworking-plugins
 )
 
 missing=()

@@ -8,10 +8,14 @@ import (
 	"net/http"
 	"path/filepath"
 	"strconv"
+	"strings"
 )
 
 // apiserverArgs is the kube-apiserver command line. Pure, so the flag set is
-// reviewable and testable on its own; extra flags come last so they win.
+// reviewable and testable on its own. An extra flag replaces the default
+// flag of the same name: for list flags (--authorization-mode,
+// --disable-admission-plugins) a second occurrence would add to the first
+// instead of overriding it.
 func apiserverArgs(pkiDir, etcdURL string, port int, serviceCIDRs, nodePortRange string, extra []string) []string {
 	pki := func(name string) string { return filepath.Join(pkiDir, name) }
 	args := []string{
@@ -46,7 +50,23 @@ func apiserverArgs(pkiDir, etcdURL string, port int, serviceCIDRs, nodePortRange
 		"--profiling=false",
 		"--v=1",
 	}
-	return append(args, extra...)
+	override := map[string]bool{}
+	for _, e := range extra {
+		override[flagName(e)] = true
+	}
+	kept := args[:0]
+	for _, a := range args {
+		if !override[flagName(a)] {
+			kept = append(kept, a)
+		}
+	}
+	return append(kept, extra...)
+}
+
+// flagName is "--name" of "--name=value".
+func flagName(arg string) string {
+	name, _, _ := strings.Cut(arg, "=")
+	return name
 }
 
 type apiserverParams struct {

@@ -37,8 +37,9 @@ type Options struct {
 	ServiceCIDRs string
 	// NodePortRange is --service-node-port-range. Default DefaultNodePortRange.
 	NodePortRange string
-	// ExtraFlags are appended to the kube-apiserver command line; a later flag
-	// overrides an earlier one.
+	// ExtraFlags are appended to the kube-apiserver command line, each
+	// replacing the harness's flag of the same name (so
+	// "--disable-admission-plugins=" turns ServiceAccount admission back on).
 	ExtraFlags []string
 	// LogDir receives etcd-*.log and kube-apiserver-*.log. Default: the
 	// server's temporary directory.

@@ -12,8 +12,10 @@ import (
 	"fmt"
 	"math/big"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 )
 
@@ -61,12 +63,13 @@ func newAuthority() (*authority, error) {
 	return &authority{cert: cert, key: key, certPEM: pemBlock("CERTIFICATE", der)}, nil
 }
 
-// servingCert is valid for every name a loopback client may dial.
-func (a *authority) servingCert() (keyPair, error) {
+// servingCert is valid for every name a loopback client may dial, and for
+// extraIPs (the "kubernetes" Service's ClusterIPs, which pods dial).
+func (a *authority) servingCert(extraIPs ...net.IP) (keyPair, error) {
 	return a.issue(&x509.Certificate{
 		Subject:     pkix.Name{CommonName: "kube-apiserver"},
 		DNSNames:    []string{"localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc"},
-		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
+		IPAddresses: append([]net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback}, extraIPs...),
 		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 	})
 }
@@ -140,4 +143,20 @@ func writeFiles(dir string, files map[string][]byte) error {
 		}
 	}
 	return nil
+}
+
+// kubernetesServiceIPs are the first address of each service range: the
+// API server gives them to the "kubernetes" Service, through which pods in a
+// cluster with kube-proxy (e2e/kcluster) reach it, so its certificate must
+// name them, as a real API server's does.
+func kubernetesServiceIPs(serviceCIDRs string) ([]net.IP, error) {
+	var ips []net.IP
+	for _, c := range strings.Split(serviceCIDRs, ",") {
+		p, err := netip.ParsePrefix(strings.TrimSpace(c))
+		if err != nil {
+			return nil, fmt.Errorf("service range %q: %w", c, err)
+		}
+		ips = append(ips, net.IP(p.Masked().Addr().Next().AsSlice()))
+	}
+	return ips, nil
 }

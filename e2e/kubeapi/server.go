@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"sync"
@@ -123,7 +124,11 @@ func StartProcess(ctx context.Context, opts Options) (s *Server, err error) {
 	if err := os.Mkdir(pkiDir, 0o700); err != nil {
 		return s, fmt.Errorf("creating pki dir: %w", err)
 	}
-	admin, err := s.writePKI(pkiDir)
+	serviceIPs, err := kubernetesServiceIPs(r.serviceCIDRs)
+	if err != nil {
+		return s, err
+	}
+	admin, err := s.writePKI(pkiDir, serviceIPs)
 	if err != nil {
 		return s, err
 	}
@@ -199,13 +204,13 @@ func (s *Server) stop(keep bool) error {
 
 // writePKI creates the CA, the serving certificate, the admin client
 // certificate and the ServiceAccount signing keys.
-func (s *Server) writePKI(pkiDir string) (keyPair, error) {
+func (s *Server) writePKI(pkiDir string, serviceIPs []net.IP) (keyPair, error) {
 	ca, err := newAuthority()
 	if err != nil {
 		return keyPair{}, err
 	}
 	s.ca = ca
-	serving, err := ca.servingCert()
+	serving, err := ca.servingCert(serviceIPs...)
 	if err != nil {
 		return keyPair{}, err
 	}

@@ -143,3 +143,39 @@ func TestRootfsLayout(t *testing.T) {
 		t.Errorf("/tmp mode %o, want 1777", e.mode)
 	}
 }
+
+func TestSelectComponents(t *testing.T) {
+	names := func(cs []component) string {
+		var n []string
+		for _, c := range cs {
+			n = append(n, c.name)
+		}
+		return strings.Join(n, ",")
+	}
+	for _, tc := range []struct {
+		only []string
+		want string
+		err  string
+	}{
+		{want: "controller,speaker,ironlbctl"},
+		{only: []string{"pause", "testserver"}, want: "pause,testserver"},
+		{only: []string{"speaker", "pause"}, want: "speaker,pause"},
+		{only: []string{"pause", "nginx"}, err: `flag -only: unknown image "nginx"`},
+	} {
+		got, err := selectComponents(tc.only)
+		if tc.err != "" {
+			if err == nil || err.Error() != tc.err {
+				t.Errorf("selectComponents(%q): error %v, want %q", tc.only, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || names(got) != tc.want {
+			t.Errorf("selectComponents(%q) = %s, %v; want %s", tc.only, names(got), err, tc.want)
+		}
+		for _, c := range got {
+			if len(tc.only) > 0 && c.optional {
+				t.Errorf("selectComponents(%q): %s is optional; a named image must be built", tc.only, c.name)
+			}
+		}
+	}
+}

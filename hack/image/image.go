@@ -41,6 +41,39 @@ func components() []component {
 	}
 }
 
+// testComponents are images that only tests build, with -only: a
+// registry-less cluster (e2e/kcluster) needs its sandbox image and a test
+// server built the same way as IronLB's own.
+func testComponents() []component {
+	return []component{
+		{name: "pause", description: "pod sandbox holder for e2e/kcluster", uid: nonrootUID},
+		{name: "testserver", description: "HTTP test server for e2e/kcluster: answers with its pod name and the client's address", uid: nonrootUID},
+	}
+}
+
+// selectComponents is every default component for an empty list, else the
+// named ones of components and testComponents, in the order given; an
+// unknown name is an error naming it.
+func selectComponents(only []string) ([]component, error) {
+	if len(only) == 0 {
+		return components(), nil
+	}
+	known := map[string]component{}
+	for _, c := range append(components(), testComponents()...) {
+		known[c.name] = c
+	}
+	var out []component
+	for _, n := range only {
+		c, ok := known[n]
+		if !ok {
+			return nil, fmt.Errorf("flag -only: unknown image %q", n)
+		}
+		c.optional = false
+		out = append(out, c)
+	}
+	return out, nil
+}
+
 // buildOptions are the inputs shared by every image.
 type buildOptions struct {
 	repo    string // registry and path, e.g. ghcr.io/ironlb

@@ -5,6 +5,8 @@
 //
 //	image -version $(git describe --always --dirty) [-bin bin] [-out bin/images]
 //
+// -only pause,testserver builds the test images of e2e/kcluster instead.
+//
 // Each image holds the static binary as its entrypoint, /etc/passwd and
 // /etc/group with nonroot (65532), and the host's CA bundle, and is tagged
 // <repo>/<name>:<version> and <repo>/<name>:<also-tag> (default latest, the
@@ -20,6 +22,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -37,6 +40,7 @@ func main() {
 // config is the command line.
 type config struct {
 	binDir, outDir, caFile, alsoTag string
+	only                            []string
 	opts                            buildOptions
 }
 
@@ -50,8 +54,12 @@ func parseArgs(args []string, sourceDateEpoch string) (config, error) {
 	fs.StringVar(&c.opts.version, "version", "", "image version: the tag and the org.opencontainers.image.version label (required)")
 	fs.StringVar(&c.alsoTag, "also-tag", "latest", "a second tag; empty: none")
 	fs.StringVar(&c.opts.source, "source", "https://github.com/ironlb/ironlb", "org.opencontainers.image.source label")
+	only := fs.String("only", "", "comma-separated images to build instead of the default ones (also the test images pause, testserver)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
+	}
+	if *only != "" {
+		c.only = strings.Split(*only, ",")
 	}
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("unexpected arguments %q", fs.Args())
@@ -84,7 +92,11 @@ func run(args []string, sourceDateEpoch string, out io.Writer) error {
 	if err := os.MkdirAll(c.outDir, 0o755); err != nil {
 		return fmt.Errorf("output directory: %w", err)
 	}
-	for _, comp := range components() {
+	comps, err := selectComponents(c.only)
+	if err != nil {
+		return err
+	}
+	for _, comp := range comps {
 		binary, err := os.ReadFile(filepath.Join(c.binDir, comp.name))
 		if errors.Is(err, fs.ErrNotExist) && comp.optional {
 			fmt.Fprintf(out, "image: %s: no %s, skipped\n", comp.name, filepath.Join(c.binDir, comp.name))
