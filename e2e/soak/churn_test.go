@@ -176,9 +176,14 @@ func (ch *churner) inPool(pool string) int {
 
 func (ch *churner) delete(ctx context.Context) error {
 	i := ch.rng.IntN(len(ch.svcs))
-	s := ch.svcs[i]
+	// A Service whose delete failed (API server frozen, etcd down) stays
+	// tracked, so a later turn deletes it and the number of Services
+	// stays within the bounds.
+	if err := ch.deleteService(ctx, ch.svcs[i].name); err != nil {
+		return err
+	}
 	ch.svcs = slices.Delete(ch.svcs, i, i+1)
-	return ch.deleteService(ctx, s.name)
+	return nil
 }
 
 // deleteService deletes a Service and its EndpointSlices (written by the
