@@ -68,6 +68,23 @@ test: tools build verify-generated lint unit fuzz
 bench: tools build
 	@hack/bench.sh
 
+.PHONY: soak
+
+SOAK_DURATION ?= 30m
+SOAK_SEED ?= 0
+
+## soak: the whole system for SOAK_DURATION (default 30m) under churn of
+## Services, endpoints and pools with faults injected at random (seeded by
+## SOAK_SEED, 0: from the clock); samples memory, goroutines, descriptors
+## and Events every 10 s and writes docs/soak.md; every process's log is
+## kept in .cache/soak. Not in CI.
+soak: tools build
+	rm -rf $(CURDIR)/.cache/soak
+	IRONLB_SOAK=$(SOAK_DURATION) IRONLB_SOAK_SEED=$(SOAK_SEED) \
+	IRONLB_SOAK_REPORT=$(CURDIR)/docs/soak.md IRONLB_SOAK_LOGS=$(CURDIR)/.cache/soak \
+	IRONLB_SOAK_COMMAND="make soak SOAK_DURATION=$(SOAK_DURATION) SOAK_SEED=$(SOAK_SEED)" \
+		$(GO) test -count=1 -timeout 4h -v ./e2e/soak/ -run '^TestSoak$$'
+
 .PHONY: lab lab-down
 
 ## lab: the whole system on a lab cluster of network namespaces, left running

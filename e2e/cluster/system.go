@@ -14,6 +14,7 @@ import (
 
 	"github.com/ironlb/ironlb/config/v1beta1"
 	"github.com/ironlb/ironlb/e2e/frr"
+	"github.com/ironlb/ironlb/e2e/kubeapi"
 )
 
 // The whole system: the cluster with the nftables datapath, FRR as the
@@ -39,6 +40,12 @@ type SystemOptions struct {
 	// LocalLAN adds the dual-stack Service "lan-local" in the layer 2 pool
 	// with externalTrafficPolicy Local.
 	LocalLAN bool
+	// API is the API server to use; nil starts one for the test.
+	API *kubeapi.Server
+	// ControllerArgs and SpeakerArgs are appended to the processes' flags.
+	ControllerArgs, SpeakerArgs []string
+	// LogDir receives the processes' logs; default: the API server's dir.
+	LogDir string
 }
 
 // System is the running whole.
@@ -50,6 +57,8 @@ type System struct {
 	VIPs map[string][]netip.AddrPort
 	// Services are the Services' names in the order they were created.
 	Services []string
+	// Pods are the pods serving them, one per node.
+	Pods []*Pod
 }
 
 // bfdInterval is the BFD profile's intervals with SystemOptions.BFD: three
@@ -61,7 +70,8 @@ const bfdInterval = 100
 // VIP.
 func StartSystem(t testing.TB, opts SystemOptions) *System {
 	t.Helper()
-	c := Start(t, Options{Router: true, Datapath: "nftables", ControllerArgs: []string{"-ip-mode", "Proxy"}})
+	c := Start(t, Options{Router: true, Datapath: "nftables", API: opts.API, LogDir: opts.LogDir,
+		ControllerArgs: append([]string{"-ip-mode", "Proxy"}, opts.ControllerArgs...), SpeakerArgs: opts.SpeakerArgs})
 	ctx := context.Background()
 	rt, cl := c.Lab.Router, c.Lab.Clients[0]
 	for _, kv := range []string{"net.ipv4.ip_forward=1", "net.ipv6.conf.all.forwarding=1"} {
@@ -112,7 +122,7 @@ func StartSystem(t testing.TB, opts SystemOptions) *System {
 	for _, n := range c.Lab.Nodes {
 		pods = append(pods, c.StartPod(t, n.Name, "web-"+n.Name))
 	}
-	s := &System{C: c, Router: r, VIPs: map[string][]netip.AddrPort{}}
+	s := &System{C: c, Router: r, VIPs: map[string][]netip.AddrPort{}, Pods: pods}
 	type svc struct {
 		name, pool string
 		opts       []ServiceOpt

@@ -77,15 +77,15 @@ func TestKillingTheControllerDuringChurnNeverDuplicatesOrChangesAnAddress(t *tes
 		waitFor(t, 2*time.Minute, fmt.Sprintf("%d Services created", mark(k)), func() (bool, error) {
 			return created.Load() >= mark(k), nil
 		})
-		before := log.addressed()
+		before := log.Addressed()
 		ctrl.kill()
 		ctrl = e.startController(args...)
 		kills.Add(1)
 		waitFor(t, 30*time.Second, fmt.Sprintf("the controller restarted after kill %d to address a Service", k), func() (bool, error) {
-			if err := log.err(); err != nil {
+			if err := log.Err(); err != nil {
 				t.Fatal(err)
 			}
-			return log.addressed() > before, fmt.Errorf("%d Services addressed, as before the kill", before)
+			return log.Addressed() > before, fmt.Errorf("%d Services addressed, as before the kill", before)
 		})
 	}
 	if err := <-done; err != nil {
@@ -101,23 +101,20 @@ func TestKillingTheControllerDuringChurnNeverDuplicatesOrChangesAnAddress(t *tes
 	// A late, wrong rewrite by the last controller would show in the
 	// watch: give it the time a full resync of the survivors takes.
 	time.Sleep(time.Second)
-	log.mu.Lock()
-	defer log.mu.Unlock()
+	rep := log.Report()
 	t.Logf("%d Services created, %d deleted, %d addressed, controller killed %d times, in %v",
-		churnServices, churnServices/2-2, len(log.sets), churnKills, churn.Round(time.Millisecond))
-	if len(log.sets) < churnServices/2 {
-		t.Errorf("only %d Services were ever addressed", len(log.sets))
+		churnServices, churnServices/2-2, rep.Addressed, churnKills, churn.Round(time.Millisecond))
+	if rep.Addressed < churnServices/2 {
+		t.Errorf("only %d Services were ever addressed", rep.Addressed)
 	}
-	if log.ended != nil {
-		t.Fatalf("the watch ended early, so it did not see everything: %v", log.ended)
+	if rep.Ended != nil {
+		t.Fatalf("the watch ended early, so it did not see everything: %v", rep.Ended)
 	}
-	for _, d := range log.dups {
+	for _, d := range rep.Duplicates {
 		t.Errorf("duplicate address: %s", d)
 	}
-	for name, sets := range log.sets {
-		if len(sets) != 1 {
-			t.Errorf("%s changed address: %v", name, sets)
-		}
+	for name, sets := range rep.Changed {
+		t.Errorf("%s changed address: %v", name, sets)
 	}
 	if !ctrl.alive() {
 		t.Fatal("controller died")

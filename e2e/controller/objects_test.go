@@ -178,5 +178,3 @@ func (e *env) namespace(name string) {
 	e.t.Helper()
 	e.create(&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}})
 }
-
-func metav1ListOptions() metav1.ListOptions { return metav1.ListOptions{} }

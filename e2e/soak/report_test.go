@@ -1,0 +1,71 @@
+package soak
+
+import (
+	"math"
+	"strings"
+	"testing"
+	"time"
+)
+
+// runWith is a run of 30 minutes whose controller goroutines follow f and
+// every other value is flat.
+func runWith(f func(t float64) float64) *Run {
+	r := &Run{Duration: 30 * time.Minute, Seed: 7, Command: "make soak", Processes: []string{"controller"},
+		Changed: map[string][]string{}}
+	for at := time.Duration(0); at <= r.Duration; at += 10 * time.Second {
+		s := at.Seconds()
+		r.Samples = append(r.Samples, Sample{At: at, Events: 300, Services: 30,
+			Procs: map[string]ProcSample{"controller": {Pid: 42, Values: []float64{60, f(s), 20}}}})
+	}
+	return r
+}
+
+func TestRunFailsOnlyOnLeaksAndAddressFaults(t *testing.T) {
+	flat := runWith(func(float64) float64 { return 150 })
+	flat.Judge()
+	if f := flat.Failures(); len(f) != 0 {
+		t.Errorf("flat run fails: %v", f)
+	}
+
+	leak := runWith(func(s float64) float64 { return 150 + s/30 }) // 2 goroutines a minute
+	leak.Judge()
+	if f := leak.Failures(); len(f) != 1 || !strings.Contains(f[0], "controller goroutines trends upward") {
+		t.Errorf("leaking run: failures %q, want one naming controller goroutines", f)
+	}
+
+	dup := runWith(func(float64) float64 { return 150 })
+	dup.Duplicates = []string{"203.0.113.1 held by a and b"}
+	dup.Changed = map[string][]string{"soak/s-1": {"[203.0.113.1]", "[203.0.113.2]"}}
+	dup.Judge()
+	if f := dup.Failures(); len(f) != 2 {
+		t.Errorf("run with a duplicate and a change: failures %q, want both", f)
+	}
+
+	blind := runWith(func(float64) float64 { return math.NaN() })
+	blind.Judge()
+	if f := blind.Failures(); len(f) != 1 || !strings.Contains(f[0], "too few to judge") {
+		t.Errorf("run without goroutine samples: failures %q, want the series not judged", f)
+	}
+}
+
+func TestReportTable(t *testing.T) {
+	r := runWith(func(float64) float64 { return 150 })
+	r.Samples[1].Procs["controller"] = ProcSample{Pid: 43, Values: []float64{61.25, math.NaN(), 21}}
+	r.Samples[1].Note = "api-freeze 20s"
+	r.Judge()
+	var b strings.Builder
+	if err := r.Write(&b); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	for _, want := range []string{
+		"| t_s | controller_rss | controller_goroutines | controller_fds | controller_pid | events | services | note |",
+		"| 10 | 61.2 |  | 21 | 43 | 300 | 30 | api-freeze 20s |",
+		"| result | **passed** |",
+		"| seed | 7 ",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("report lacks %q:\n%s", want, out[:min(len(out), 3000)])
+		}
+	}
+}

@@ -1,0 +1,154 @@
+package soak
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/ironlb/ironlb/e2e/cluster"
+)
+
+// target is a process to sample: how to find its pid now and how to reach
+// its /metrics.
+type target struct {
+	name    string
+	pid     func() int
+	client  *http.Client
+	metrics string // URL
+}
+
+// sampleProc reads a process's RSS and descriptors from /proc and its
+// goroutines from its metrics; what cannot be read is NaN.
+func sampleProc(ctx context.Context, tg target) ProcSample {
+	ps := ProcSample{Pid: tg.pid(), Values: []float64{math.NaN(), math.NaN(), math.NaN()}}
+	if ps.Pid == 0 {
+		return ps
+	}
+	if rss, err := vmRSS(ps.Pid); err == nil {
+		ps.Values[0] = float64(rss) / (1 << 20)
+	}
+	if g, err := scrapeGauge(ctx, tg.client, tg.metrics, "go_goroutines"); err == nil {
+		ps.Values[1] = g
+	}
+	if fds, err := os.ReadDir(filepath.Join("/proc", strconv.Itoa(ps.Pid), "fd")); err == nil {
+		ps.Values[2] = float64(len(fds))
+	}
+	// The process may have been replaced while it was read: a pid read
+	// again after the values tells.
+	if tg.pid() != ps.Pid {
+		ps.Values = []float64{math.NaN(), math.NaN(), math.NaN()}
+	}
+	return ps
+}
+
+// vmRSS is the resident set size of pid in bytes.
+func vmRSS(pid int) (int64, error) {
+	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "status"))
+	if err != nil {
+		return 0, err
+	}
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	for sc.Scan() {
+		if rest, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+			if err != nil {
+				return 0, fmt.Errorf("pid %d: VmRSS %q: %w", pid, rest, err)
+			}
+			return kb << 10, nil
+		}
+	}
+	return 0, fmt.Errorf("pid %d: no VmRSS in /proc status", pid)
+}
+
+// scrapeGauge reads one unlabelled gauge from a Prometheus text endpoint.
+func scrapeGauge(ctx context.Context, cl *http.Client, url, name string) (float64, error) {
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := cl.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return 0, fmt.Errorf("GET %s: status %d", url, resp.StatusCode)
+	}
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return 0, err
+	}
+	sc := bufio.NewScanner(bytes.NewReader(body))
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		if rest, ok := strings.CutPrefix(sc.Text(), name+" "); ok {
+			return strconv.ParseFloat(strings.TrimSpace(rest), 64)
+		}
+	}
+	return 0, fmt.Errorf("GET %s: no %s", url, name)
+}
+
+// countObjects is how many Events and Services the API server holds; NaN
+// for what it did not answer within 4 s.
+func countObjects(ctx context.Context, c *cluster.Cluster) (events, services float64) {
+	events, services = math.NaN(), math.NaN()
+	ctx, cancel := context.WithTimeout(ctx, 4*time.Second)
+	defer cancel()
+	var el corev1.EventList
+	if err := c.Client.List(ctx, &el); err == nil {
+		events = float64(len(el.Items))
+	}
+	var sl corev1.ServiceList
+	if err := c.Client.List(ctx, &sl); err == nil {
+		services = float64(len(sl.Items))
+	}
+	return events, services
+}
+
+// speakerTargets are the speakers to sample, one per node, scraped inside
+// their node's namespace.
+func speakerTargets(c *cluster.Cluster) []target {
+	var out []target
+	for _, n := range c.Lab.Nodes {
+		out = append(out, target{
+			name: "speaker_" + n.Name,
+			pid: func() int {
+				if p := c.Speaker(n.Name); p != nil && !p.Exited() {
+					return p.Pid()
+				}
+				return 0
+			},
+			client:  cluster.NodeHTTPClient(n),
+			metrics: "http://" + cluster.SpeakerMetricsAddr + "/metrics",
+		})
+	}
+	return out
+}
+
+// controllerTarget is the controller, scraped on the host's loopback.
+func controllerTarget(c *cluster.Cluster, port int) target {
+	return target{
+		name: "controller",
+		pid: func() int {
+			if p := c.Controller(); p != nil && !p.Exited() {
+				return p.Pid()
+			}
+			return 0
+		},
+		client:  &http.Client{Transport: &http.Transport{DisableKeepAlives: true}},
+		metrics: fmt.Sprintf("http://127.0.0.1:%d/metrics", port),
+	}
+}

@@ -1,0 +1,95 @@
+package soak
+
+import (
+	"fmt"
+	"math"
+)
+
+// Point is one sample of a series: seconds since the run started, the
+// incarnation of the process it was read from (its pid; 0 for a series
+// that belongs to no process) and the value.
+type Point struct {
+	T   float64
+	Inc int
+	V   float64
+}
+
+// Rule decides whether a series trends upward.
+type Rule struct {
+	// From and To bound the window judged, in seconds since the start
+	// (the second half of the run).
+	From, To float64
+	// Warmup skips the samples of each incarnation taken less than this
+	// many seconds after its first sample: a process that was just
+	// (re)started grows its heap and caches for a while, which is not a
+	// leak.
+	Warmup float64
+	// Rel and Floor: the series trends upward when the growth its slope
+	// projects over the window exceeds both Rel times the window's mean
+	// and Floor (in the series' unit), so noise on a small value does not
+	// count.
+	Rel, Floor float64
+}
+
+// Verdict is a Rule applied to a series.
+type Verdict struct {
+	N      int     // samples used
+	Slope  float64 // per second, within incarnations
+	Mean   float64
+	Growth float64 // Slope times the window's length
+	Limit  float64 // max(Rel*Mean, Floor)
+	Up     bool
+	// Err says why no verdict could be reached (too few samples): a
+	// series that cannot be judged fails.
+	Err error
+}
+
+// Judge fits a least-squares line to the window's samples with one
+// intercept per incarnation (each incarnation's samples are centred on
+// their own means), so a restart, which drops a process's memory back to
+// its start, neither hides nor fakes growth; only growth within a process's
+// life counts.
+func (r Rule) Judge(points []Point) Verdict {
+	first := map[int]float64{}
+	for _, p := range points {
+		if t, ok := first[p.Inc]; !ok || p.T < t {
+			first[p.Inc] = p.T
+		}
+	}
+	type acc struct{ n, sx, sy float64 }
+	groups := map[int]*acc{}
+	var used []Point
+	for _, p := range points {
+		if p.T < r.From || p.T > r.To || math.IsNaN(p.V) || p.T-first[p.Inc] < r.Warmup {
+			continue
+		}
+		used = append(used, p)
+		g := groups[p.Inc]
+		if g == nil {
+			g = &acc{}
+			groups[p.Inc] = g
+		}
+		g.n++
+		g.sx += p.T
+		g.sy += p.V
+	}
+	v := Verdict{N: len(used)}
+	var sxx, sxy, sum float64
+	for _, p := range used {
+		g := groups[p.Inc]
+		dx, dy := p.T-g.sx/g.n, p.V-g.sy/g.n
+		sxx += dx * dx
+		sxy += dx * dy
+		sum += p.V
+	}
+	if v.N < 3 || sxx == 0 {
+		v.Err = fmt.Errorf("%d usable samples in [%gs, %gs]: too few to judge", v.N, r.From, r.To)
+		return v
+	}
+	v.Slope = sxy / sxx
+	v.Mean = sum / float64(v.N)
+	v.Growth = v.Slope * (r.To - r.From)
+	v.Limit = math.Max(r.Rel*v.Mean, r.Floor)
+	v.Up = v.Growth > v.Limit
+	return v
+}
