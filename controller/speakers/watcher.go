@@ -37,6 +37,7 @@ type Watcher struct {
 
 // Start runs until ctx ends (a manager Runnable: on the leader only).
 func (w *Watcher) Start(ctx context.Context) error {
+	w.prime(ctx)
 	watch := presence.NewWatch(time.Now())
 	t := time.NewTicker(w.Period)
 	defer t.Stop()
@@ -62,6 +63,21 @@ func (w *Watcher) Start(ctx context.Context) error {
 		}
 		if err := w.markNoSpeaker(ctx); err != nil && ctx.Err() == nil {
 			w.Log.Info("mark statuses: no speaker running", "error", err.Error())
+		}
+	}
+}
+
+// prime reads once the lists markNoSpeaker needs. They come from the
+// manager's cache, whose informers start on first use: started here, they
+// run from the start (while the API server is most likely up) instead of
+// starting in the middle of the outage that needs them, which also showed
+// as a step in the controller's goroutines and memory in the soak.
+func (w *Watcher) prime(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	for _, l := range []client.ObjectList{&v1beta1.ServiceL2StatusList{}, &v1beta1.BGPSessionStatusList{}} {
+		if err := w.Client.List(ctx, l); err != nil {
+			w.Log.V(1).Info("prime status cache", "kind", fmt.Sprintf("%T", l), "error", err.Error())
 		}
 	}
 }
