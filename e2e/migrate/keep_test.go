@@ -74,8 +74,10 @@ func TestServicesKeepMetalLBsAddresses(t *testing.T) {
 	api := kubeapi.Start(t, kubeapi.Options{})
 	admin := api.Client(t, cluster.Scheme())
 	ctx := context.Background()
+	// The port names are those of the harness's EndpointSlices ("http" and
+	// "udp"): an endpoint counts for a Service port of the same name.
 	tcp := func(p int32) corev1.ServicePort {
-		return corev1.ServicePort{Name: "tcp", Protocol: corev1.ProtocolTCP, Port: p, TargetPort: intstr.FromInt32(p)}
+		return corev1.ServicePort{Name: "http", Protocol: corev1.ProtocolTCP, Port: p, TargetPort: intstr.FromInt32(p)}
 	}
 	udp := corev1.ServicePort{Name: "udp", Protocol: corev1.ProtocolUDP, Port: 53, TargetPort: intstr.FromInt32(53)}
 	before := []addressedByMetalLB{
