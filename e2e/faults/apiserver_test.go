@@ -22,7 +22,7 @@ func TestFrozenAPIServer(t *testing.T) {
 	resume := c.API.Freeze(t)
 	frozen := time.Now()
 	time.Sleep(5 * time.Second)
-	if n := cluster.Since(frozenAt, traffic.Snapshot()); anyFailed(n) {
+	if n := cluster.Since(frozenAt, traffic.Snapshot()); cluster.AnyFailed(n) {
 		t.Errorf("requests failed while the API server was frozen: %+v", n)
 	}
 

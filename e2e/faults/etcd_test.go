@@ -28,7 +28,7 @@ func TestEtcdKilledAndRestarted(t *testing.T) {
 	owner := c.WaitForAnnouncer(t, "default", "lan", lanVIP.Addr(), func(string) bool { return true })
 	traffic := cluster.StartTraffic(t, c.Lab.Clients[0], 15*time.Millisecond, time.Second, s.AllVIPs()...)
 	time.Sleep(time.Second)
-	if n := traffic.Snapshot(); anyFailed(n) {
+	if n := traffic.Snapshot(); cluster.AnyFailed(n) {
 		t.Fatalf("requests failed before any fault: %+v", n)
 	}
 
@@ -46,7 +46,7 @@ func TestEtcdKilledAndRestarted(t *testing.T) {
 	for vip, n := range cluster.Since(atKill, traffic.Snapshot()) {
 		t.Logf("%s: %d of %d requests failed in the 5 s after etcd was killed", vip, n.Failed, n.Sent)
 		if n.Failed > 0 {
-			t.Errorf("%s: %d requests failed with etcd dead, sent %v after the kill: %v", vip, n.Failed, offsets(n.FailedSent, killed), n.LastError)
+			t.Errorf("%s: %d requests failed with etcd dead, sent %v after the kill: %v", vip, n.Failed, cluster.Offsets(n.FailedSent, killed), n.LastError)
 		}
 	}
 
@@ -130,7 +130,7 @@ func TestEtcdKilledAndRestarted(t *testing.T) {
 		}
 		if n.Failed > 0 {
 			t.Errorf("%s: %d failed requests, sent %v after the loss (etcd restarted %v after it): %v",
-				vip, n.Failed, offsets(n.FailedSent, lost), back.Sub(lost).Round(time.Millisecond), n.LastError)
+				vip, n.Failed, cluster.Offsets(n.FailedSent, lost), back.Sub(lost).Round(time.Millisecond), n.LastError)
 		}
 	}
 }
@@ -147,11 +147,3 @@ func writeConfigMap(c *cluster.Cluster, name string, timeout time.Duration) erro
 	return err
 }
 
-// offsets are the times relative to since, for messages.
-func offsets(times []time.Time, since time.Time) []time.Duration {
-	var out []time.Duration
-	for _, at := range times {
-		out = append(out, at.Sub(since).Round(time.Millisecond))
-	}
-	return out
-}

@@ -30,7 +30,7 @@ func TestLostNodesPodsGetNoNewConnections(t *testing.T) {
 	c, vips, owner := s.c, s.vips, s.owner
 	traffic := cluster.StartTraffic(t, s.client, 15*time.Millisecond, time.Second, vips...)
 	time.Sleep(time.Second)
-	if n := traffic.Snapshot(); anyFailed(n) {
+	if n := traffic.Snapshot(); cluster.AnyFailed(n) {
 		t.Fatalf("requests failed before any fault: %+v", n)
 	}
 
@@ -106,14 +106,6 @@ func loseAndReturn(t *testing.T, c *cluster.Cluster, traffic *cluster.Traffic, v
 	})
 }
 
-func anyFailed(counts map[netip.AddrPort]cluster.Counts) bool {
-	for _, n := range counts {
-		if n.Failed > 0 {
-			return true
-		}
-	}
-	return false
-}
 
 // answeredBy asks the first VIP of Service default/web until pod answers
 // (a few tries: requests are balanced).

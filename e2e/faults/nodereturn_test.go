@@ -61,7 +61,7 @@ func TestNodeLossAndReturn(t *testing.T) {
 	vips := s.AllVIPs()
 	traffic := cluster.StartTraffic(t, client, 15*time.Millisecond, time.Second, vips...)
 	time.Sleep(time.Second)
-	if n := traffic.Snapshot(); anyFailed(n) {
+	if n := traffic.Snapshot(); cluster.AnyFailed(n) {
 		t.Fatalf("requests failed before any fault: %+v", n)
 	}
 
@@ -96,7 +96,7 @@ func TestNodeLossAndReturn(t *testing.T) {
 	time.Sleep(time.Until(lostAt.Add(6 * time.Second)))
 	beforeReturn := traffic.Snapshot()
 	for vip, n := range cluster.Since(atLoss, beforeReturn) {
-		t.Logf("%s: %d of %d requests failed in the 6 s after %s was lost, sent %v after the loss", vip, n.Failed, n.Sent, lost, offsets(n.FailedSent, lostAt))
+		t.Logf("%s: %d of %d requests failed in the 6 s after %s was lost, sent %v after the loss", vip, n.Failed, n.Sent, lost, cluster.Offsets(n.FailedSent, lostAt))
 		if n.Sent < 100 {
 			t.Errorf("%s: only %d requests while %s was lost: the traffic did not run", vip, n.Sent, lost)
 		}
@@ -122,7 +122,7 @@ func TestNodeLossAndReturn(t *testing.T) {
 		t.Logf("%s: %d of %d requests failed from the return until every next hop was back and %s's pod served again", vip, n.Failed, n.Sent, lost)
 		if n.Failed > 1 {
 			t.Errorf("%s: %d requests failed after %s came back, sent %v after the return: %v",
-				vip, n.Failed, lost, offsets(n.FailedSent, back), n.LastError)
+				vip, n.Failed, lost, cluster.Offsets(n.FailedSent, back), n.LastError)
 		}
 	}
 	frames := capt.Stop()
