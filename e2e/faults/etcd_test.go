@@ -146,4 +146,3 @@ func writeConfigMap(c *cluster.Cluster, name string, timeout time.Duration) erro
 	}
 	return err
 }
-

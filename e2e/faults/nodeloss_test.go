@@ -106,7 +106,6 @@ func loseAndReturn(t *testing.T, c *cluster.Cluster, traffic *cluster.Traffic, v
 	})
 }
 
-
 // answeredBy asks the first VIP of Service default/web until pod answers
 // (a few tries: requests are balanced).
 func answeredBy(c *cluster.Cluster, pod string) error {
