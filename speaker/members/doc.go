@@ -76,7 +76,9 @@
 // from members held alive, and when the link returns, the side that sees
 // fewer members alive (both, on a tie) forgets what it learnt meanwhile and
 // rejoins; the other side changes nothing, so one node coming back does not
-// make the whole cluster churn. That decision waits one Interval and probes
+// make the whole cluster churn. A member not heard of again by the end of a
+// rejoin keeps what was known of it before (dead if it was alive): on a tie
+// nobody is left to tell the others about a node that is really gone. That decision waits one Interval and probes
 // the other side first, because packets queued while a link was down (in the
 // kernel's neighbour queue) are delivered late, with stale views. Until the
 // cut-off node has rejoined it still claims every address: on a real link,

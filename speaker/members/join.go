@@ -37,6 +37,9 @@ func (m *machine) startJoin(now time.Time, rejoin bool, e *effects) {
 		p.mismatchSince = time.Time{}
 		p.verdictAt, p.verdictInc = time.Time{}, 0
 		if rejoin {
+			if p.inc > 0 { // a rejoin during a rejoin keeps the first prior
+				p.priorInc, p.priorStatus, p.priorSince = p.inc, p.status, p.since
+			}
 			p.inc, p.status = 0, statusDead // meta kept, as for any dead peer
 		}
 	}
@@ -76,6 +79,9 @@ func (m *machine) maybeFinishJoin(now time.Time, e *effects) {
 // heard of" (dead at incarnation 0) and are left to probing.
 func (m *machine) finishJoin(now time.Time, e *effects) {
 	m.joining = false
+	for _, p := range m.peers {
+		m.restorePrior(now, p)
+	}
 	m.everJoined = true
 	m.changed()
 	e.joined = true
@@ -91,4 +97,33 @@ func (m *machine) finishJoin(now time.Time, e *effects) {
 	}
 	m.probeNext = now
 	m.recomputeRing(now)
+}
+
+// restorePrior gives a member we knew before a rejoin, and have not heard of
+// since, back its state: dead (or left) at the incarnation we knew. Both
+// sides of a short split rejoin at once on a tie, and neither can tell the
+// other about a member that is really gone; without this, that member would
+// be "never heard of" and its pods presumed reachable. A member that was
+// alive and did not answer the join is dead now; it refutes if it is not.
+func (m *machine) restorePrior(now time.Time, p *peer) {
+	prior, inc, since := p.priorStatus, p.priorInc, p.priorSince
+	p.priorInc, p.priorStatus, p.priorSince = 0, 0, time.Time{}
+	if inc == 0 || p.inc != 0 {
+		return
+	}
+	p.inc, p.status, p.since = inc, statusDead, now
+	if prior != statusAlive {
+		p.status, p.since = prior, since
+	}
+	m.viewDirty = true
+}
+
+// shownState is a member's state as PeerInfo reports it: during a rejoin,
+// a member not heard of yet keeps what we knew before, as Alive() keeps the
+// last view.
+func (m *machine) shownState(p *peer) (st status, inc uint64, since time.Time) {
+	if m.joining && p.inc == 0 && p.priorInc > 0 {
+		return p.priorStatus, p.priorInc, p.priorSince
+	}
+	return p.status, p.inc, p.since
 }

@@ -51,7 +51,14 @@ type peer struct {
 	sees   uint16    // members the peer sees alive, from its last packet
 
 	lastHeard time.Time // last packet straight from it at its current incarnation
-	rtt       time.Duration
+
+	// What we knew of it before a rejoin reset our view (priorInc 0:
+	// nothing). A member not heard of since keeps that state, so a node
+	// that is really gone stays dead rather than "never heard of".
+	priorInc    uint64
+	priorStatus status
+	priorSince  time.Time
+	rtt         time.Duration
 
 	// Ring monitoring: set while the peer is one of our successors.
 	monitored    bool

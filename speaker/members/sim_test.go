@@ -29,6 +29,7 @@ type simNode struct {
 	views []simView
 	// transitions seen by this node
 	trans []simTransition
+	joins int // join phases ended
 }
 
 type simView struct {
@@ -158,6 +159,9 @@ func (s *sim) bootAll() {
 func (s *sim) kill(name string) { s.nodes[name].up = false }
 
 func (s *sim) handle(n *simNode, e effects) {
+	if e.joined {
+		n.joins++
+	}
 	for _, env := range e.sends {
 		to, ok := s.byAddr[env.to]
 		if !ok {
@@ -539,4 +543,36 @@ func TestSimDivergentConfigurationBacksOff(t *testing.T) {
 		t.Fatalf("%d packets in a minute, steady state is %d", total, steady)
 	}
 	t.Logf("a minute with one divergent configuration: %d packets (steady state %d)", total, steady)
+}
+
+// A node that is really gone stays dead on the survivors even when they
+// rejoin among themselves (a short split between them, as a loaded machine
+// or a flaky switch causes). Forgetting it would make it "never heard of",
+// and the datapath presumes such a node's pods reachable.
+func TestSimRejoinKeepsTheDeadDead(t *testing.T) {
+	s := newSim(t, 3, 10)
+	s.bootAll()
+	s.runFor(time.Second)
+	gone := "node-001"
+	s.cut(gone, s.except(gone))
+	s.runFor(time.Second)
+	s.expectAllSee(s.except(gone))
+	// The two survivors lose each other long enough to declare each other
+	// dead: a tie, so both rejoin when they hear each other again.
+	s.cut("node-002", []string{"node-003"})
+	s.runFor(time.Second)
+	s.heal()
+	s.cut(gone, s.except(gone))
+	s.runFor(2 * time.Second)
+	s.expectAllSee(s.except(gone))
+	for _, o := range s.except(gone) {
+		if s.nodes[o].joins < 2 {
+			t.Errorf("%s never rejoined: no tie after the split", o)
+		}
+		for _, p := range s.nodes[o].m.peerInfo() {
+			if p.Name == gone && p.State != "dead" {
+				t.Errorf("%s holds %s %q after its rejoin, want dead", o, gone, p.State)
+			}
+		}
+	}
 }

@@ -74,13 +74,14 @@ func (m *machine) peerInfo() []Peer {
 	out := make([]Peer, 0, len(m.names))
 	for _, name := range m.names {
 		p := m.peers[name]
-		st := p.status.String()
-		if p.status == statusDead && p.inc == 0 {
+		status, inc, since := m.shownState(p)
+		st := status.String()
+		if status == statusDead && inc == 0 {
 			st = "unknown"
 		}
 		out = append(out, Peer{
-			Name: p.name, Addr: p.addr, State: st, Alive: p.status == statusAlive,
-			Incarnation: p.inc, Meta: slices.Clone(p.meta), Since: p.since,
+			Name: p.name, Addr: p.addr, State: st, Alive: status == statusAlive,
+			Incarnation: inc, Meta: slices.Clone(p.meta), Since: since,
 			LastHeard: p.lastHeard, RTT: p.rtt, Monitored: p.monitored, SeesAlive: int(p.sees),
 		})
 	}
