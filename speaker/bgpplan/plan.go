@@ -47,9 +47,9 @@ func Compute(cfg *config.Config, svcs []lbstate.Service, node l2plan.Node) Plan 
 		peerNames = append(peerNames, p.Name)
 	}
 	for _, u := range usesByIP(cfg, svcs) {
-		advs := cfg.BGPFor(u.pool)
+		advs := config.ForServices(cfg.BGPFor(u.pool), lbstate.LabelsOf(u.services))
 		if len(advs) == 0 {
-			continue // not a BGP pool
+			continue // not a BGP pool, or no advertisement selects its Services
 		}
 		if why := withheldAll(u.services, node); why != "" {
 			plan.Withheld[u.ip] = why
