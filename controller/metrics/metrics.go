@@ -48,3 +48,12 @@ func New(reg prometheus.Registerer) *Metrics {
 		m.AllocationFailures, m.PendingServices, m.ConfigValid)
 	return m
 }
+
+// ResetPools forgets every pool's figures: a new leader term sets them
+// again for the pools that exist then, so a pool deleted meanwhile leaves
+// no stale series.
+func (m *Metrics) ResetPools() {
+	m.PoolAddresses.Reset()
+	m.PoolAddressesInUse.Reset()
+	m.PendingServices.Set(0)
+}
