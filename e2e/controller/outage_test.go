@@ -30,10 +30,14 @@ func outageTiming(addr string) []string {
 		"-retry-period", "200ms", "-metrics-bind-address", addr, "-metrics-secure=false"}
 }
 
-// waitLog waits until the controller's log holds n lines matching re.
+// waitLog waits until the controller's log holds n lines matching re; the
+// controller exiting meanwhile fails the test at once.
 func waitLog(tb testing.TB, p *controllerProc, timeout time.Duration, what string, re *regexp.Regexp, n int) {
 	tb.Helper()
 	waitFor(tb, timeout, what, func() (bool, error) {
+		if !p.alive() {
+			tb.Fatalf("the controller (pid %d) exited while waiting for %s; its log ends:\n%s", p.cmd.Process.Pid, what, tail(p.log, 5))
+		}
 		return countLog(tb, p, re) >= n, nil
 	})
 }
