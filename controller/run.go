@@ -81,8 +81,8 @@ func run(ctx context.Context, o options) error {
 		name: o.leaderElectionID, leaseDuration: o.leaseDuration, renewDeadline: o.renewDeadline, retryPeriod: o.retryPeriod,
 		log: log.WithName("leader"),
 		newWork: func() (work, error) {
-			m.ResetPools()
-			return newLeaderManager(restCfg, scheme, o, log, m)
+			mgr, err := newLeaderManager(restCfg, scheme, o, log, m)
+			return leaderTerm{Manager: mgr, metrics: m}, err
 		},
 	}
 	if o.leaderElect {
@@ -170,6 +170,19 @@ func newReplicaManager(restCfg *rest.Config, scheme *runtime.Scheme, o options, 
 		}
 	}
 	return mgr, nil
+}
+
+// leaderTerm runs a term's manager with the leader-only series reset at its
+// start and end.
+type leaderTerm struct {
+	manager.Manager
+	metrics *metrics.Metrics
+}
+
+func (t leaderTerm) Start(ctx context.Context) error {
+	t.metrics.Reset()
+	defer t.metrics.Reset()
+	return t.Manager.Start(ctx)
 }
 
 // newLeaderManager builds the manager of one leader term: every

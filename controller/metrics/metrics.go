@@ -49,11 +49,13 @@ func New(reg prometheus.Registerer) *Metrics {
 	return m
 }
 
-// ResetPools forgets every pool's figures: a new leader term sets them
-// again for the pools that exist then, so a pool deleted meanwhile leaves
-// no stale series.
-func (m *Metrics) ResetPools() {
+// Reset sets the leader-only series to what a standby exports (no pool
+// series, nothing pending, config_valid 0): a replica resets them when a
+// leader term starts, so a pool deleted meanwhile leaves no stale series,
+// and when it ends, so a former leader looks like the standby it is.
+func (m *Metrics) Reset() {
 	m.PoolAddresses.Reset()
 	m.PoolAddressesInUse.Reset()
 	m.PendingServices.Set(0)
+	m.ConfigValid.Set(0)
 }
