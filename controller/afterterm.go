@@ -17,10 +17,16 @@ var errStopTimeout = errors.New("leader-only work did not stop in time")
 // a network cut) and its work stopped cleanly.
 var errLeadershipLost = errors.New("leadership lost")
 
+// errNotBuilt ends a term before its campaign when its manager could not
+// be built (the API server did not answer the discovery it needs): nothing
+// ran and the Lease was not taken, so the next campaign may follow.
+var errNotBuilt = errors.New("the leader-only work could not be built")
+
 // termEnd says how a leader term (or a campaign that was never won) ended.
 type termEnd struct {
-	// err is what the term returned: nil, errLeadershipLost, errStopTimeout,
-	// or the error of the manager that ran the leader-only work.
+	// err is what the term returned: nil, errLeadershipLost, errNotBuilt,
+	// errStopTimeout, or the error of the manager that ran the leader-only
+	// work.
 	err error
 	// stopping is the cause of the process's context once it is done (a
 	// signal: context.Canceled; errTwin), nil while the process runs on.
@@ -37,7 +43,9 @@ type termEnd struct {
 //     the work, and a twin must not lead.
 //   - A stop for any other cause than a signal (the every-replica manager
 //     failed) ends it with that cause; a signal ends it cleanly.
-//   - Lost leadership, with the work stopped, means campaigning again.
+//   - Lost leadership, with the work stopped, means campaigning again; so
+//     does a term whose manager could not be built (the API server did not
+//     answer), before it campaigned.
 //   - Any other error of the leader-only work (a controller or the cache
 //     failed) ends the process with that error, as before: the container
 //     restart is the recovery.
@@ -49,7 +57,7 @@ func afterTerm(e termEnd) (again bool, exit error) {
 		return false, e.stopping
 	case e.stopping != nil:
 		return false, nil
-	case errors.Is(e.err, errLeadershipLost):
+	case errors.Is(e.err, errLeadershipLost), errors.Is(e.err, errNotBuilt):
 		return true, nil
 	case e.err != nil:
 		return false, e.err

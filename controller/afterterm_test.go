@@ -32,6 +32,8 @@ func TestAfterTerm(t *testing.T) {
 		{name: "twin error from the term: exit", end: termEnd{err: twin}, exit: errTwin},
 		{name: "every-replica manager failed: exit with its error", end: termEnd{err: lost, stopping: replica}, exit: replica},
 		{name: "leader-only work failed: exit with its error", end: termEnd{err: failed}, exit: failed},
+		{name: "manager not built (API server down): campaign again", end: termEnd{err: fmt.Errorf("term 2: %w: %w", errNotBuilt, failed)}, again: true},
+		{name: "signal, manager not built: clean exit", end: termEnd{err: fmt.Errorf("term 2: %w: %w", errNotBuilt, failed), stopping: context.Canceled}, exitClean: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			again, exit := afterTerm(tc.end)

@@ -64,7 +64,16 @@ func (c *campaigner) run(ctx context.Context) error {
 			}
 			return exit
 		}
-		c.log.Info("leader-only work stopped after the Lease was lost; campaigning again in this process", "term", n, "nextTerm", n+1)
+		if errors.Is(err, errNotBuilt) {
+			c.log.Error(err, "campaigning again in this process", "nextTerm", n+1, "after", c.retryPeriod)
+		} else {
+			c.log.Info("leader-only work stopped after the Lease was lost; campaigning again in this process", "term", n, "nextTerm", n+1)
+		}
+		// Never a busy loop, whatever ended the term.
+		select {
+		case <-ctx.Done():
+		case <-time.After(c.retryPeriod):
+		}
 	}
 }
 
@@ -73,6 +82,13 @@ func (c *campaigner) run(ctx context.Context) error {
 // leader-only work has stopped. It returns errLeadershipLost when the Lease
 // was lost and the work stopped in time, nil when ctx was done.
 func (c *campaigner) term(ctx context.Context, n int) error {
+	// Built before campaigning: building asks the API server (for the
+	// cache's REST mappings), and failing then costs nothing, as this
+	// process does not hold the Lease for this term yet.
+	w, err := c.newWork()
+	if err != nil {
+		return fmt.Errorf("term %d: %w: %w", n, errNotBuilt, err)
+	}
 	// The elector outlives a stop asked for through ctx: it renews the
 	// Lease until the work has stopped, so no other replica can act while
 	// it stops. It never releases the Lease itself (client-go would do so
@@ -113,10 +129,6 @@ func (c *campaigner) term(ctx context.Context, n int) error {
 	}
 	start := time.Now()
 	c.log.Info("elected: starting leader-only work", "term", n)
-	w, err := c.newWork()
-	if err != nil {
-		return fmt.Errorf("term %d: %w", n, err)
-	}
 	err = c.lead(ctx, lead, w, n)
 	switch {
 	case errors.Is(err, errStopTimeout):
