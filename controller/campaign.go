@@ -65,7 +65,7 @@ func (c *campaigner) run(ctx context.Context) error {
 			return exit
 		}
 		if errors.Is(err, errNotBuilt) {
-			c.log.Error(err, "campaigning again in this process", "nextTerm", n+1, "after", c.retryPeriod)
+			c.log.Error(err, "campaigning again in this process", "nextTerm", n+1, "after", c.retryPeriod.String())
 		} else {
 			c.log.Info("leader-only work stopped after the Lease was lost; campaigning again in this process", "term", n, "nextTerm", n+1)
 		}
@@ -171,7 +171,7 @@ func (c *campaigner) lead(ctx, lead context.Context, w work, n int) error {
 		}
 		return fmt.Errorf("leader-only work: %w", err)
 	case <-lead.Done():
-		c.log.Info("Lease lost: stopping leader-only work", "term", n, "within", c.grace)
+		c.log.Info("Lease lost: stopping leader-only work", "term", n, "within", c.grace.String())
 	case <-ctx.Done():
 		c.log.Info("stopping leader-only work", "term", n, "reason", context.Cause(ctx))
 	}
@@ -181,7 +181,7 @@ func (c *campaigner) lead(ctx, lead context.Context, w work, n int) error {
 	if !stopped {
 		return fmt.Errorf("term %d: %w within %v (%v once the Lease is lost, %v for a requested stop)", n, errStopTimeout, time.Since(begin).Round(time.Millisecond), c.grace, plannedStopLimit)
 	}
-	c.log.Info("leader-only work stopped", "term", n, "took", time.Since(begin).Round(time.Microsecond))
+	c.log.Info("leader-only work stopped", "term", n, "took", time.Since(begin).Round(time.Microsecond).String())
 	return err
 }
 
