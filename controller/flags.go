@@ -94,6 +94,11 @@ func parseFlags(args []string) (options, error) {
 	if err := o.metrics.Validate(); err != nil {
 		return o, err
 	}
+	if o.leaderElect {
+		if _, err := stopGrace(o.leaseDuration, o.renewDeadline, o.retryPeriod); err != nil {
+			return o, err
+		}
+	}
 	if o.workers < 1 {
 		return o, fmt.Errorf("flag -workers: %d, want at least 1", o.workers)
 	}

@@ -52,3 +52,26 @@ func TestWebhookExtraDNSNamesFlag(t *testing.T) {
 		t.Errorf("extra DNS names %q, want localhost|webhook.example.org", got)
 	}
 }
+
+func TestLeaseTimingFlags(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		bad  bool
+	}{
+		{nil, false},
+		{[]string{"-lease-duration", "2s", "-renew-deadline", "1500ms", "-retry-period", "250ms"}, false},
+		// No time left for a replica that lost the Lease to stop
+		// before another may take it.
+		{[]string{"-lease-duration", "2s", "-renew-deadline", "1800ms", "-retry-period", "200ms"}, true},
+		// Without leader election the timing does not matter.
+		{[]string{"-leader-elect=false", "-lease-duration", "2s", "-renew-deadline", "1800ms", "-retry-period", "200ms"}, false},
+	} {
+		_, err := parseFlags(tc.args)
+		if tc.bad != (err != nil) {
+			t.Errorf("parseFlags(%q): error %v, want an error: %v", tc.args, err, tc.bad)
+		}
+		if err != nil && !strings.Contains(err.Error(), "-lease-duration") {
+			t.Errorf("parseFlags(%q): error %q does not name the flag", tc.args, err)
+		}
+	}
+}

@@ -48,3 +48,14 @@ func New(reg prometheus.Registerer) *Metrics {
 		m.AllocationFailures, m.PendingServices, m.ConfigValid)
 	return m
 }
+
+// Reset sets the leader-only series to what a standby exports (no pool
+// series, nothing pending, config_valid 0): a replica resets them when a
+// leader term starts, so a pool deleted meanwhile leaves no stale series,
+// and when it ends, so a former leader looks like the standby it is.
+func (m *Metrics) Reset() {
+	m.PoolAddresses.Reset()
+	m.PoolAddressesInUse.Reset()
+	m.PendingServices.Set(0)
+	m.ConfigValid.Set(0)
+}
