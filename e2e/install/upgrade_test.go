@@ -158,7 +158,9 @@ func buildPrevious(tb testing.TB, repo, tag string) (string, []string) {
 		}
 	}
 	// A shallow clone lacks the commit: say so rather than test nothing.
-	run(repo, nil, "git", "cat-file", "-e", previousRelease+"^{commit}")
+	if out, err := exec.Command("git", "-C", repo, "cat-file", "-e", previousRelease+"^{commit}").CombinedOutput(); err != nil {
+		tb.Fatalf("the previous release %s is not in this clone's history (a shallow clone? git fetch --unshallow): %v: %s", previousRelease, err, out)
+	}
 	run(repo, nil, "git", "archive", "-o", filepath.Join(dir, "src.tar"), previousRelease)
 	run(src, nil, "tar", "-xf", filepath.Join(dir, "src.tar"))
 	bin := filepath.Join(dir, "bin")
