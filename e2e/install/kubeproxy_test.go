@@ -12,6 +12,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 
 	"github.com/ironlb/ironlb/e2e/cluster"
 	"github.com/ironlb/ironlb/e2e/kcluster"
@@ -67,7 +68,7 @@ func checkKubeProxy(t *testing.T, s *scenario, datapath bool, names ...string) {
 		}
 		in := svc.Status.LoadBalancer.Ingress[0]
 		if in.IPMode == nil || *in.IPMode != want {
-			t.Fatalf("%s: status ingress %+v, want ipMode %s", name, in, want)
+			t.Fatalf("%s: status ingress %s ipMode %s, want %s", name, in.IP, ptr.Deref(in.IPMode, "(none)"), want)
 		}
 		vip := netip.AddrPortFrom(netip.MustParseAddr(in.IP), 80)
 		t.Logf("%s: VIP %s ipMode %s, ClusterIP %s, NodePort %d", name, vip, *in.IPMode, svc.Spec.ClusterIP, svc.Spec.Ports[0].NodePort)
