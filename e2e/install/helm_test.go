@@ -35,8 +35,9 @@ const (
 // reaches the test server's pods on every node through layer 2 VIPs
 // (Cluster: every pod answers; Local: the pod sees the client's address;
 // an IPv6 VIP), and through a VIP of a BGP pool that FRR on the router
-// learns from the speakers, while the Service's ClusterIP keeps working
-// through kube-proxy on every node.
+// learns from the speakers, while kube-proxy leaves the VIPs alone and the
+// Services' ClusterIPs and NodePorts keep working through it
+// (checkKubeProxy).
 func TestHelmInstall(t *testing.T) {
 	s := installScenario(t, helmInstall)
 	c, ctx, cl, client1, vip, podNames := s.c, s.ctx, s.cl, s.client, s.vip, s.pods
@@ -95,21 +96,9 @@ func TestHelmInstall(t *testing.T) {
 
 	checkBGP(t, s)
 
-	// kube-proxy keeps serving the ClusterIP on every node, in both modes.
-	var svc corev1.Service
-	if err := cl.Get(ctx, client.ObjectKey{Namespace: appNS, Name: "web"}, &svc); err != nil {
-		t.Fatal(err)
-	}
-	cip := netip.AddrPortFrom(netip.MustParseAddr(svc.Spec.ClusterIP), 80)
-	for i, n := range c.Lab.Nodes {
-		cluster.Eventually(t, 30*time.Second, fmt.Sprintf("ClusterIP %s from %s (kube-proxy %s)", cip, n.Name, kcluster.ProxyMode(i+1)), func() error {
-			a, err := kcluster.Ask(ctx, n, cip)
-			if err == nil && !podNames[a.Pod] {
-				err = fmt.Errorf("answer from %q, not a web pod", a.Pod)
-			}
-			return err
-		})
-	}
+	// kube-proxy (both modes) leaves the VIPs to IronLB's datapath and
+	// keeps serving ClusterIPs and NodePorts.
+	checkKubeProxy(t, s, true, "web", "web-local", "web-bgp")
 }
 
 // scenario is a fresh install serving the test server through a layer 2
@@ -127,10 +116,16 @@ type scenario struct {
 // helmInstall installs the chart as the README says, with the webhook on,
 // two controller replicas and the datapath on (auto: nftables here).
 func helmInstall(ctx context.Context, c *kcluster.Cluster) error {
-	_, err := c.Helm(ctx, "install", "ironlb", filepath.Join(c.Repo, "manifests", "helm", "ironlb"),
+	return helmRelease(ctx, c, "install", filepath.Join(c.Repo, "manifests", "helm", "ironlb"))
+}
+
+// helmRelease runs `helm install` or `helm upgrade` of the release with
+// those values, and more (later --set wins) from extra.
+func helmRelease(ctx context.Context, c *kcluster.Cluster, verb, chart string, extra ...string) error {
+	_, err := c.Helm(ctx, append([]string{verb, "ironlb", chart,
 		"--namespace", systemNS, "--create-namespace",
 		"--set", "controller.replicas=2", "--set", "webhook.enabled=true", "--set", "speaker.datapath=auto",
-		"--wait", "--timeout", "3m")
+		"--wait", "--timeout", "3m"}, extra...)...)
 	return err
 }
 
@@ -148,6 +143,12 @@ func kubectlApply(ctx context.Context, c *kcluster.Cluster) error {
 // (Cluster) and "web-local" (Local), and waits for a first answer through
 // web's VIP.
 func installScenario(tb testing.TB, install func(context.Context, *kcluster.Cluster) error) *scenario {
+	return installScenarioWebhook(tb, install, true)
+}
+
+// installScenarioWebhook is installScenario, with the webhook's check only
+// when webhook (an install with the webhook off has none to check).
+func installScenarioWebhook(tb testing.TB, install func(context.Context, *kcluster.Cluster) error, webhook bool) *scenario {
 	c := kcluster.Start(tb, kcluster.Options{Nodes: 3})
 	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
 	tb.Cleanup(cancel)
@@ -165,22 +166,13 @@ func installScenario(tb testing.TB, install func(context.Context, *kcluster.Clus
 	}
 	s.toReady = time.Since(installed)
 
-	// The webhook, served with the certificate the controller made for
-	// itself, rejects a reversed range naming the field, within a minute
-	// of the install.
-	var rejection error
-	cluster.Eventually(tb, time.Minute, "the webhook rejecting a reversed range", func() error {
-		rejection = cl.Create(ctx, cluster.Pool("reversed", "203.0.113.100-203.0.113.90"))
-		if rejection == nil {
-			return errors.New("a reversed range was accepted")
-		}
-		if !strings.Contains(rejection.Error(), "denied the request") || !strings.Contains(rejection.Error(), "spec.addresses[0]") {
-			return rejection
-		}
-		return nil
-	})
-	s.toWebhook = time.Since(installed)
-	tb.Logf("webhook: %v", rejection)
+	if webhook {
+		// The webhook, served with the certificate the controller made
+		// for itself, rejects a reversed range naming the field, within
+		// a minute of the install.
+		checkWebhook(tb, ctx, cl)
+		s.toWebhook = time.Since(installed)
+	}
 
 	// A layer 2 pool on the client's LAN.
 	create(tb, cl, cluster.Pool("lan", cluster.LANv4, cluster.LANv6), cluster.L2("lan", []string{"lan"}))
@@ -213,15 +205,34 @@ func installScenario(tb testing.TB, install func(context.Context, *kcluster.Clus
 	return s
 }
 
+// checkWebhook waits up to a minute for the webhook to reject a reversed
+// range naming the field.
+func checkWebhook(tb testing.TB, ctx context.Context, cl client.Client) {
+	tb.Helper()
+	var rejection error
+	cluster.Eventually(tb, time.Minute, "the webhook rejecting a reversed range", func() error {
+		rejection = cl.Create(ctx, cluster.Pool("reversed", "203.0.113.100-203.0.113.90"))
+		if rejection == nil {
+			return errors.New("a reversed range was accepted")
+		}
+		if !strings.Contains(rejection.Error(), "denied the request") || !strings.Contains(rejection.Error(), "spec.addresses[0]") {
+			return rejection
+		}
+		return nil
+	})
+	tb.Logf("webhook: %v", rejection)
+}
+
 // checkBGP peers the speakers with FRR on the router and checks that a
-// Service in a BGP pool answers the client through the router.
-func checkBGP(t *testing.T, s *scenario) {
+// Service in a BGP pool answers the client through the router; it returns
+// the router.
+func checkBGP(t *testing.T, s *scenario) *frr.Router {
 	c, ctx, rt := s.c, s.ctx, s.c.Lab.Router
 	var neighbors []frr.Neighbor
 	for _, n := range c.Lab.Nodes {
 		neighbors = append(neighbors, frr.Neighbor{Address: n.IPv4.Addr(), ASN: cluster.ClusterASN})
 	}
-	frr.New(t, rt, frr.Options{ASN: cluster.RouterASN, Neighbors: neighbors})
+	router := frr.New(t, rt, frr.Options{ASN: cluster.RouterASN, Neighbors: neighbors})
 	create(t, s.cl, cluster.Pool("bgp", cluster.BGPv4),
 		&v1beta1.BGPAdvertisement{ObjectMeta: metav1.ObjectMeta{Name: "bgp"}, Spec: v1beta1.BGPAdvertisementSpec{IPAddressPools: []string{"bgp"}}},
 		cluster.RouterPeer("tor", rt.IPv4.Addr(), ""))
@@ -243,6 +254,7 @@ func checkBGP(t *testing.T, s *scenario) {
 		}
 		return err
 	})
+	return router
 }
 
 // awaitIP waits for the Service's first load-balancer address.

@@ -1,6 +1,7 @@
 package kcluster
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -66,4 +67,18 @@ func buildImages(repo string) (string, error) {
 		imagesDir = filepath.Join(dir, "images")
 	})
 	return imagesDir, imagesErr
+}
+
+// ImportImages imports more docker-archive tarballs (built by hack/image,
+// e.g. an earlier version's images) into every node, as a user loads images
+// into nodes that have no registry.
+func (c *Cluster) ImportImages(ctx context.Context, files ...string) error {
+	for _, n := range c.nodes {
+		for _, f := range files {
+			if err := n.importImage(ctx, c.Tools.Ctr, f); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }

@@ -131,11 +131,19 @@ func (n *node) importImages(ctx context.Context, ctr, dir string) error {
 		time.Sleep(50 * time.Millisecond)
 	}
 	for _, img := range imageNames {
-		// ctr unpacks through containerd, which mounts in its own (the
-		// cluster's) mount namespace; ctr itself needs none.
-		if out, err := exec.CommandContext(ctx, ctr, ctrArgs("images", "import", filepath.Join(dir, img+".tar"))...).CombinedOutput(); err != nil {
-			return fmt.Errorf("ctr images import %s: %w: %s", img, err, out)
+		if err := n.importImage(ctx, ctr, filepath.Join(dir, img+".tar")); err != nil {
+			return err
 		}
+	}
+	return nil
+}
+
+// importImage imports one docker-archive tarball into the namespace the CRI
+// plugin uses. ctr unpacks through containerd, which mounts in its own (the
+// cluster's) mount namespace; ctr itself needs none.
+func (n *node) importImage(ctx context.Context, ctr, file string) error {
+	if out, err := exec.CommandContext(ctx, ctr, "-a", n.paths.containerdSock, "-n", "k8s.io", "images", "import", file).CombinedOutput(); err != nil {
+		return fmt.Errorf("%s: ctr images import %s: %w: %s", n.host.Name, filepath.Base(file), err, out)
 	}
 	return nil
 }

@@ -28,6 +28,10 @@ func apiserverArgs(pkiDir, etcdURL string, port int, serviceCIDRs, nodePortRange
 		// Every identity is a client certificate signed by our CA, so tests
 		// can mint users and groups after start (KubeconfigFor).
 		"--client-ca-file=" + pki("ca.crt"),
+		// Kubelets (e2e/kcluster) trust the same CA: the API server calls
+		// them as admin for exec, logs and port-forward.
+		"--kubelet-client-certificate=" + pki("admin.crt"),
+		"--kubelet-client-key=" + pki("admin.key"),
 		"--authorization-mode=RBAC",
 		"--etcd-servers=" + etcdURL,
 		"--service-account-issuer=https://kubernetes.default.svc",
