@@ -79,10 +79,9 @@ type Syncer struct {
 	// time, so only Reconcile touches it).
 	holding bool
 
-	mu     sync.Mutex
-	last   *snapshot
-	since  map[netip.Addr]time.Time
-	events map[string]string // status name -> last event text sent
+	mu    sync.Mutex
+	last  *snapshot
+	since map[netip.Addr]time.Time
 }
 
 // Reconcile recomputes the plan and applies this node's part of it.
