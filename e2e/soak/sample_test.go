@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -24,6 +25,7 @@ import (
 type target struct {
 	name    string
 	pid     func() int
+	proc    func() *cluster.Proc
 	client  *http.Client
 	metrics string // URL
 }
@@ -164,6 +166,7 @@ func speakerTargets(c *cluster.Cluster) []target {
 	for _, n := range c.Lab.Nodes {
 		out = append(out, target{
 			name: "speaker_" + n.Name,
+			proc: func() *cluster.Proc { return c.Speaker(n.Name) },
 			pid: func() int {
 				if p := c.Speaker(n.Name); p != nil && !p.Exited() {
 					return p.Pid()
@@ -181,6 +184,7 @@ func speakerTargets(c *cluster.Cluster) []target {
 func controllerTarget(c *cluster.Cluster, port int) target {
 	return target{
 		name: "controller",
+		proc: c.Controller,
 		pid: func() int {
 			if p := c.Controller(); p != nil && !p.Exited() {
 				return p.Pid()
@@ -190,4 +194,27 @@ func controllerTarget(c *cluster.Cluster, port int) target {
 		client:  &http.Client{Transport: &http.Transport{DisableKeepAlives: true}},
 		metrics: fmt.Sprintf("http://127.0.0.1:%d/metrics", port),
 	}
+}
+
+// unanswered lists the processes running at the end whose /metrics does
+// not answer, and makes each dump its goroutines into its log (SIGQUIT):
+// a hung scrape means a handler is stuck on a lock or a call, and the
+// stacks say which.
+func unanswered(ctx context.Context, targets []target, logf func(string, ...any)) []string {
+	var out []string
+	for _, tg := range targets {
+		p := tg.proc()
+		if p == nil || p.Exited() {
+			continue
+		}
+		_, err := scrape(ctx, tg.client, tg.metrics)
+		if err == nil {
+			continue
+		}
+		out = append(out, fmt.Sprintf("at the end the %s's /metrics does not answer: %v (goroutines dumped into its log)", tg.name, err))
+		if err := p.Signal(syscall.SIGQUIT); err != nil {
+			logf("SIGQUIT %s: %v", tg.name, err)
+		}
+	}
+	return out
 }

@@ -153,6 +153,7 @@ func TestSoak(t *testing.T) {
 		}
 	}
 	problems = append(problems, churn.settle()...)
+	problems = append(problems, unanswered(context.Background(), targets, t.Logf)...)
 	traffic.Stop()
 	cancel()
 	wg.Wait()
