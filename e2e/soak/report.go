@@ -215,7 +215,7 @@ func (r *Run) Write(w io.Writer) error {
 	p("Rule: over the second half of the run (%v to %v), a least-squares line is fitted to each series with one intercept per process incarnation (a restart resets memory, so only growth within one process's life counts), skipping each incarnation's first %v (warm-up). A series **trends upward** when its slope times the window's length exceeds both %.0f %% of the window's mean and an absolute floor (%s). A series with fewer than 3 usable samples cannot be judged and fails. RSS that grows while heap and heap objects stay flat is the Go runtime settling, not a leak; the rule judges every series all the same.\n\n",
 		time.Duration(rule.From*float64(time.Second)).Round(time.Second), time.Duration(rule.To*float64(time.Second)).Round(time.Second),
 		Warmup, RelLimit*100, strings.Join(floors, ", "))
-	p("| series | samples | mean | slope per minute | growth over the window | limit | verdict |\n|---|---|---|---|---|---|---|\n")
+	p("| series | samples | process lives (longest judged span) | mean | slope per minute | growth over the window | limit | verdict |\n|---|---|---|---|---|---|---|---|\n")
 	for _, v := range r.Verdicts {
 		verdict := "flat"
 		switch {
@@ -226,7 +226,7 @@ func (r *Run) Write(w io.Writer) error {
 		case v.Growth < -v.Limit:
 			verdict = "downward"
 		}
-		p("| %s%s | %d | %.1f | %+.3f | %+.1f | %.1f | %s |\n", v.Series, paren(v.Unit), v.N, v.Mean, v.Slope*60, v.Growth, v.Limit, verdict)
+		p("| %s%s | %d | %s | %.1f | %+.3f | %+.1f | %.1f | %s |\n", v.Series, paren(v.Unit), v.N, lives(v.Verdict), v.Mean, v.Slope*60, v.Growth, v.Limit, verdict)
 	}
 	p("\n## Samples\n\n")
 	p("Every 10 s. rss: VmRSS from /proc, MiB; heap: go_memstats_heap_inuse_bytes, MiB; heap_objects: go_memstats_heap_objects; goroutines: go_goroutines (all three from the process's /metrics); fds: entries of /proc/PID/fd; series: samples in the process's /metrics; pid (a change is a restart). events: Event emissions in the last %v (new Event objects and growth of their counts, followed across samples; the API server runs with --event-ttl=5m, but etcd renews every lease when it restarts, so after an etcd kill it holds older Events too); event_objects: Event objects the API server holds; services: Services in the API server. An empty cell: not readable at that moment (API server frozen or without etcd, process restarting). The note names the faults under way.\n\n", EventWindow)
@@ -276,6 +276,14 @@ func writeEvents(p func(string, ...any), rows []EventRow) {
 	if len(rows) == 0 {
 		p("| | none seen | | | | | |\n")
 	}
+}
+
+// lives renders the incarnations a verdict rests on.
+func lives(v Verdict) string {
+	if v.Incarnations == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%d (%v)", v.Incarnations, time.Duration(v.Longest*float64(time.Second)).Round(time.Second))
 }
 
 func paren(u string) string {

@@ -63,6 +63,7 @@ func TestReportTable(t *testing.T) {
 		"| 10 | 61.2 | 20.5 | 100000 |  | 21 | 400 | 43 | 300 | 0 | 30 | api-freeze 20s |",
 		"| result | **passed** |",
 		"| seed | 7 ",
+		"| controller goroutines | 91 | 1 (15m0s) | 150.0 |",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("report lacks %q:\n%s", want, out)
