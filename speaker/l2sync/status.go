@@ -71,12 +71,26 @@ func (s *Syncer) writeStatus(ctx context.Context, plan l2plan.Plan, claims []lay
 			}
 		}
 	}
+	s.forgetEvents(want)
 	return errors.Join(errs...)
 }
 
+// forgetEvents drops the last event texts of the status objects this node
+// no longer writes. Without it the memory keeps an entry per Service IP
+// ever announced here, and an address that comes back to this node after
+// moving away is not reported, its text matching the one sent before.
+func (s *Syncer) forgetEvents(want map[string]bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for key := range s.events {
+		if !want[key] {
+			delete(s.events, key)
+		}
+	}
+}
+
 // put creates or updates one status object when it differs, and sends an
-// event on the Service when the announcing node, conflict or reason
-// changes.
+// event on the Service when the announcing node or the reason changes.
 func (s *Syncer) put(ctx context.Context, svc types.NamespacedName, name string,
 	st v1beta1.ServiceL2StatusStatus, existing map[string]*v1beta1.ServiceL2Status) error {
 	cur := existing[svc.Namespace+"/"+name]
@@ -113,36 +127,37 @@ func (s *Syncer) put(ctx context.Context, svc types.NamespacedName, name string,
 			return fmt.Errorf("update status %s/%s: %w", svc.Namespace, name, err)
 		}
 	}
-	s.event(&owner, cur, st)
+	s.event(&owner, name, st)
 	return nil
 }
 
-// event reports a change of announcing node, conflict or reason: st was
-// just written over cur (nil: a new object), and the event goes out when
-// what it says differs from what cur said. The API's object, not a memory
-// of events sent, is the reference: a speaker restart sends nothing again,
-// an address that comes back to a node (a failback) is reported, and no
-// per-Service state outlives the Service.
-func (s *Syncer) event(svc *corev1.Service, cur *v1beta1.ServiceL2Status, st v1beta1.ServiceL2StatusStatus) {
-	typ, reason, msg := eventOf(st)
-	if cur != nil {
-		if _, _, was := eventOf(cur.Status); was == msg {
-			return
-		}
-	}
-	s.Recorder.Event(svc, typ, reason, msg)
-}
-
-// eventOf is the event that describes a status.
-func eventOf(st v1beta1.ServiceL2StatusStatus) (typ, reason, msg string) {
+// event reports a change of announcing node, conflict or reason, once
+// while this node writes the status: two speakers that briefly both claim
+// an address (views converging) overwrite each other's status a few
+// times, and each tells it once.
+func (s *Syncer) event(svc *corev1.Service, name string, st v1beta1.ServiceL2StatusStatus) {
+	var typ, reason, msg string
 	switch {
 	case st.Conflict != nil:
-		return corev1.EventTypeWarning, ReasonConflict,
-			fmt.Sprintf("%s is already used by another host (MAC %s on %s): node %s does not announce it", st.IP, st.Conflict.MAC, st.Conflict.Interface, st.Node)
+		typ, reason = corev1.EventTypeWarning, ReasonConflict
+		msg = fmt.Sprintf("%s is already used by another host (MAC %s on %s): node %s does not announce it", st.IP, st.Conflict.MAC, st.Conflict.Interface, st.Node)
 	case st.Node != "":
-		return corev1.EventTypeNormal, ReasonAnnounced, fmt.Sprintf("%s announced by node %s on %v", st.IP, st.Node, st.Interfaces)
+		typ, reason = corev1.EventTypeNormal, ReasonAnnounced
+		msg = fmt.Sprintf("%s announced by node %s on %v", st.IP, st.Node, st.Interfaces)
 	default:
-		return corev1.EventTypeWarning, ReasonWithdrawn, fmt.Sprintf("%s is not announced: %s", st.IP, st.Reason)
+		typ, reason = corev1.EventTypeWarning, ReasonWithdrawn
+		msg = fmt.Sprintf("%s is not announced: %s", st.IP, st.Reason)
+	}
+	s.mu.Lock()
+	if s.events == nil {
+		s.events = map[string]string{}
+	}
+	key := svc.Namespace + "/" + name
+	same := s.events[key] == msg
+	s.events[key] = msg
+	s.mu.Unlock()
+	if !same {
+		s.Recorder.Event(svc, typ, reason, msg)
 	}
 }
 
