@@ -15,20 +15,30 @@ type Measure struct {
 	Name, Unit string
 	// Floor is the Rule's Floor for it.
 	Floor float64
+	// Shown only: a series that swings with every GC cycle (a sawtooth
+	// between the live heap and twice that) is shown to read beside the
+	// others, not judged; the live heap is its steady measure.
+	Shown bool
+	// Source is where it is read: VmRSS (/proc/PID/status), fd (entries
+	// of /proc/PID/fd), series (samples in /metrics) or the name of an
+	// unlabelled gauge in /metrics.
+	Source string
 }
 
 // Measures sampled per process, in the table's column order.
+//
 // RSS alone cannot tell a leak from the Go runtime settling (heap grown
-// to its GC goal, memory not yet returned to the OS): the heap in use and
-// the number of live heap objects can, and a Prometheus series per deleted
+// to its GC goal, memory not yet returned to the OS): the live heap (what
+// the last GC found reachable) can, and a Prometheus series per deleted
 // Service, pool or peer shows in the number of series.
 var Measures = []Measure{
-	{Name: "rss", Unit: "MiB", Floor: 4},
-	{Name: "heap", Unit: "MiB", Floor: 4},          // go_memstats_heap_inuse_bytes
-	{Name: "heap_objects", Unit: "", Floor: 20000}, // go_memstats_heap_objects
-	{Name: "goroutines", Unit: "", Floor: 10},      // go_goroutines
-	{Name: "fds", Unit: "", Floor: 5},              // entries of /proc/PID/fd
-	{Name: "series", Unit: "", Floor: 20},          // samples in /metrics
+	{Name: "rss", Unit: "MiB", Floor: 4, Source: "VmRSS"},
+	{Name: "heap", Unit: "MiB", Shown: true, Source: "go_memstats_heap_inuse_bytes"},
+	{Name: "live_heap", Unit: "MiB", Floor: 2, Source: "go_gc_heap_live_bytes"},
+	{Name: "heap_objects", Shown: true, Source: "go_memstats_heap_objects"},
+	{Name: "goroutines", Floor: 10, Source: "go_goroutines"},
+	{Name: "fds", Floor: 5, Source: "fd"},
+	{Name: "series", Floor: 20, Source: "series"},
 }
 
 // EventsFloor is the Rule's Floor for the number of Events.
@@ -118,6 +128,9 @@ func (r *Run) Judge() {
 	r.Verdicts = nil
 	for _, p := range r.Processes {
 		for i, m := range Measures {
+			if m.Shown {
+				continue
+			}
 			var pts []Point
 			for _, s := range r.Samples {
 				ps, ok := s.Procs[p]
@@ -209,10 +222,12 @@ func (r *Run) Write(w io.Writer) error {
 	p("## Trends\n\n")
 	var floors []string
 	for _, m := range Measures {
-		floors = append(floors, fmt.Sprintf("%s %v%s", m.Name, m.Floor, unit(m.Unit)))
+		if !m.Shown {
+			floors = append(floors, fmt.Sprintf("%s %v%s", m.Name, m.Floor, unit(m.Unit)))
+		}
 	}
 	floors = append(floors, fmt.Sprintf("Events %d", EventsFloor))
-	p("Rule: over the second half of the run (%v to %v), a least-squares line is fitted to each series with one intercept per process incarnation (a restart resets memory, so only growth within one process's life counts), skipping each incarnation's first %v (warm-up). A series **trends upward** when its slope times the window's length exceeds both %.0f %% of the window's mean and an absolute floor (%s). A series with fewer than 3 usable samples cannot be judged and fails. RSS that grows while heap and heap objects stay flat is the Go runtime settling, not a leak; the rule judges every series all the same.\n\n",
+	p("Rule: over the second half of the run (%v to %v), a least-squares line is fitted to each series with one intercept per process incarnation (a restart resets memory, so only growth within one process's life counts), skipping each incarnation's first %v (warm-up). A series **trends upward** when its slope times the window's length exceeds both %.0f %% of the window's mean and an absolute floor (%s). A series with fewer than 3 usable samples cannot be judged and fails. RSS that grows while the live heap stays flat is the Go runtime settling, not a leak; the rule judges RSS all the same. heap and heap_objects swing with every GC cycle and are shown in the samples, not judged.\n\n",
 		time.Duration(rule.From*float64(time.Second)).Round(time.Second), time.Duration(rule.To*float64(time.Second)).Round(time.Second),
 		Warmup, RelLimit*100, strings.Join(floors, ", "))
 	p("| series | samples | process lives (longest judged span) | mean | slope per minute | growth over the window | limit | verdict |\n|---|---|---|---|---|---|---|---|\n")
@@ -229,7 +244,7 @@ func (r *Run) Write(w io.Writer) error {
 		p("| %s%s | %d | %s | %.1f | %+.3f | %+.1f | %.1f | %s |\n", v.Series, paren(v.Unit), v.N, lives(v.Verdict), v.Mean, v.Slope*60, v.Growth, v.Limit, verdict)
 	}
 	p("\n## Samples\n\n")
-	p("Every 10 s. rss: VmRSS from /proc, MiB; heap: go_memstats_heap_inuse_bytes, MiB; heap_objects: go_memstats_heap_objects; goroutines: go_goroutines (all three from the process's /metrics); fds: entries of /proc/PID/fd; series: samples in the process's /metrics; pid (a change is a restart). events: Event emissions in the last %v (new Event objects and growth of their counts, followed across samples; the API server runs with --event-ttl=5m, but etcd renews every lease when it restarts, so after an etcd kill it holds older Events too); event_objects: Event objects the API server holds; services: Services in the API server. An empty cell: not readable at that moment (API server frozen or without etcd, process restarting). The note names the faults under way.\n\n", EventWindow)
+	p("Every 10 s. rss: VmRSS from /proc, MiB; heap: go_memstats_heap_inuse_bytes, MiB; live_heap: go_gc_heap_live_bytes (reachable at the last GC), MiB; heap_objects: go_memstats_heap_objects; goroutines: go_goroutines (these four from the process's /metrics); fds: entries of /proc/PID/fd; series: samples in the process's /metrics; pid (a change is a restart). events: Event emissions in the last %v (new Event objects and growth of their counts, followed across samples; the API server runs with --event-ttl=5m, but etcd renews every lease when it restarts, so after an etcd kill it holds older Events too); event_objects: Event objects the API server holds; services: Services in the API server. An empty cell: not readable at that moment (API server frozen or without etcd, process restarting). The note names the faults under way.\n\n", EventWindow)
 	head := []string{"t_s"}
 	for _, pr := range r.Processes {
 		for _, m := range Measures {

@@ -30,30 +30,41 @@ type target struct {
 	metrics string // URL
 }
 
-// sampleProc reads a process's RSS and descriptors from /proc and the rest
-// of Measures from its metrics; what cannot be read is NaN.
+// sampleProc reads a process's Measures from /proc and its /metrics; what
+// cannot be read is NaN.
 func sampleProc(ctx context.Context, tg target) ProcSample {
 	ps := ProcSample{Pid: tg.pid(), Values: nans(len(Measures))}
 	if ps.Pid == 0 {
 		return ps
 	}
-	if rss, err := vmRSS(ps.Pid); err == nil {
-		ps.Values[0] = float64(rss) / (1 << 20)
-	}
-	if m, err := scrape(ctx, tg.client, tg.metrics); err == nil {
-		if v, ok := m.gauges["go_memstats_heap_inuse_bytes"]; ok {
-			ps.Values[1] = v / (1 << 20)
+	m, scrapeErr := scrape(ctx, tg.client, tg.metrics)
+	for i, ms := range Measures {
+		var v float64
+		var err error
+		switch ms.Source {
+		case "VmRSS":
+			var rss int64
+			rss, err = vmRSS(ps.Pid)
+			v = float64(rss)
+		case "fd":
+			var fds []os.DirEntry
+			fds, err = os.ReadDir(filepath.Join("/proc", strconv.Itoa(ps.Pid), "fd"))
+			v = float64(len(fds))
+		case "series":
+			v, err = float64(m.series), scrapeErr
+		default:
+			var ok bool
+			if v, ok = m.gauges[ms.Source]; !ok {
+				err = fmt.Errorf("no %s", ms.Source)
+			}
 		}
-		if v, ok := m.gauges["go_memstats_heap_objects"]; ok {
-			ps.Values[2] = v
+		if err != nil {
+			continue
 		}
-		if v, ok := m.gauges["go_goroutines"]; ok {
-			ps.Values[3] = v
+		if ms.Unit == "MiB" {
+			v /= 1 << 20
 		}
-		ps.Values[5] = float64(m.series)
-	}
-	if fds, err := os.ReadDir(filepath.Join("/proc", strconv.Itoa(ps.Pid), "fd")); err == nil {
-		ps.Values[4] = float64(len(fds))
+		ps.Values[i] = v
 	}
 	// The process may have been replaced while it was read: a pid read
 	// again after the values tells.
