@@ -82,7 +82,7 @@ type Syncer struct {
 	mu     sync.Mutex
 	last   *snapshot
 	since  map[netip.Addr]time.Time
-	events map[string]string // status name -> last event text sent
+	events map[string]sentEvent // status name -> last event sent
 }
 
 // Reconcile recomputes the plan and applies this node's part of it.
