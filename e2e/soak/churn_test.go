@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"net/netip"
 	"slices"
 	"sync"
 	"time"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/ironlb/ironlb/config/v1beta1"
 	"github.com/ironlb/ironlb/e2e/cluster"
+	"github.com/ironlb/ironlb/e2e/vlan"
 	"github.com/ironlb/ironlb/pkg/svcrequest"
 )
 
@@ -47,6 +49,9 @@ type churner struct {
 	svcs    []churnSvc
 	pools   []string
 	next    int // names Services and pools, never reused
+	// blocks are the IPv4 ranges the churn's pools cycle through: free
+	// /28s of the LAN (see freeBlocks).
+	blocks []netip.Prefix
 	// logf logs the endpoint changes of the Services under traffic, to
 	// match failed requests with them.
 	logf func(format string, args ...any)
@@ -58,7 +63,13 @@ type churner struct {
 }
 
 func newChurner(c *cluster.Cluster, rng *rand.Rand, pods []*cluster.Pod, traffic []string, logf func(string, ...any)) *churner {
-	return &churner{c: c, rng: rng, pods: pods, traffic: traffic, ops: map[string]int{}, logf: logf}
+	var hosts []netip.Addr
+	for _, h := range c.Lab.Hosts() {
+		hosts = append(hosts, h.IPv4.Addr())
+	}
+	blocks := freeBlocks(netip.MustParsePrefix(vlan.LANv4), hosts)
+	logf("churn pools cycle through %v", blocks)
+	return &churner{c: c, rng: rng, pods: pods, traffic: traffic, ops: map[string]int{}, logf: logf, blocks: blocks}
 }
 
 // run steps every 0.5 to 2 s until ctx is done.
@@ -258,14 +269,14 @@ func (ch *churner) somePods(min int) []cluster.Endpoint {
 }
 
 // addPool adds a pool of 16 IPv4 and 16 IPv6 addresses with a layer 2
-// advertisement; the ranges cycle through 16 blocks.
+// advertisement; the ranges cycle through the free blocks.
 func (ch *churner) addPool(ctx context.Context) error {
 	ch.next++
 	name := fmt.Sprintf("soak-%05d", ch.next)
-	block := ch.next % 16
-	pool := cluster.Pool(name, fmt.Sprintf("198.51.100.%d/28", 16*block), fmt.Sprintf("2001:db8:400:%x::/124", block))
+	block := ch.next % len(ch.blocks)
+	pool := cluster.Pool(name, ch.blocks[block].String(), fmt.Sprintf("2001:db8:400:%x::/124", block))
 	for _, p := range ch.pools {
-		if blockOf(p) == block {
+		if ch.blockOf(p) == block {
 			return nil // still in use by a live pool: skip this turn
 		}
 	}
@@ -276,10 +287,42 @@ func (ch *churner) addPool(ctx context.Context) error {
 	return ch.c.Client.Create(ctx, cluster.L2(name, []string{name}, "eth0"))
 }
 
-func blockOf(pool string) int {
+func (ch *churner) blockOf(pool string) int {
 	var n int
 	fmt.Sscanf(pool, "soak-%d", &n)
-	return n % 16
+	return n % len(ch.blocks)
+}
+
+// freeBlocks are the /28 blocks of the lab's LAN that hold no host's
+// address (router, nodes, clients) and neither the LAN's network nor its
+// broadcast address. A pool that hands out a host's own address breaks
+// that host: every node with the datapath binds the VIP locally, so its
+// BGP and BFD packets to the router (or replies to the client) go to
+// itself, and sessions stay down until the Service goes.
+func freeBlocks(lan netip.Prefix, hosts []netip.Addr) []netip.Prefix {
+	var out []netip.Prefix
+	last := lastAddr(lan)
+	for b := netip.PrefixFrom(lan.Addr(), 28); lan.Contains(b.Addr()); b = netip.PrefixFrom(lastAddr(b).Next(), 28) {
+		free := !b.Contains(lan.Addr()) && !b.Contains(last)
+		for _, h := range hosts {
+			free = free && !b.Contains(h)
+		}
+		if free {
+			out = append(out, b)
+		}
+		if !lastAddr(b).Next().IsValid() {
+			break
+		}
+	}
+	return out
+}
+
+// lastAddr is the highest address of an IPv4 prefix.
+func lastAddr(p netip.Prefix) netip.Addr {
+	a := p.Masked().Addr().As4()
+	v := uint32(a[0])<<24 | uint32(a[1])<<16 | uint32(a[2])<<8 | uint32(a[3])
+	v |= 1<<(32-p.Bits()) - 1
+	return netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)})
 }
 
 // removePool deletes a pool's Services first (their addresses must not

@@ -15,13 +15,30 @@ type Measure struct {
 	Name, Unit string
 	// Floor is the Rule's Floor for it.
 	Floor float64
+	// Shown only: a series that swings with every GC cycle (a sawtooth
+	// between the live heap and twice that) is shown to read beside the
+	// others, not judged; the live heap is its steady measure.
+	Shown bool
+	// Source is where it is read: VmRSS (/proc/PID/status), fd (entries
+	// of /proc/PID/fd), series (samples in /metrics) or the name of an
+	// unlabelled gauge in /metrics.
+	Source string
 }
 
 // Measures sampled per process, in the table's column order.
+//
+// RSS alone cannot tell a leak from the Go runtime settling (heap grown
+// to its GC goal, memory not yet returned to the OS): the live heap (what
+// the last GC found reachable) can, and a Prometheus series per deleted
+// Service, pool or peer shows in the number of series.
 var Measures = []Measure{
-	{Name: "rss", Unit: "MiB", Floor: 4},
-	{Name: "goroutines", Unit: "", Floor: 10},
-	{Name: "fds", Unit: "", Floor: 5},
+	{Name: "rss", Unit: "MiB", Floor: 4, Source: "VmRSS"},
+	{Name: "heap", Unit: "MiB", Shown: true, Source: "go_memstats_heap_inuse_bytes"},
+	{Name: "live_heap", Unit: "MiB", Floor: 2, Source: "go_gc_heap_live_bytes"},
+	{Name: "heap_objects", Shown: true, Source: "go_memstats_heap_objects"},
+	{Name: "goroutines", Floor: 10, Source: "go_goroutines"},
+	{Name: "fds", Floor: 5, Source: "fd"},
+	{Name: "series", Floor: 20, Source: "series"},
 }
 
 // EventsFloor is the Rule's Floor for the number of Events.
@@ -46,9 +63,12 @@ type ProcSample struct {
 
 // Sample is everything read at one moment.
 type Sample struct {
-	At     time.Duration // since the run started
-	Procs  map[string]ProcSample
-	Events float64 // NaN when the API server did not answer
+	At    time.Duration // since the run started
+	Procs map[string]ProcSample
+	// Events: the Event emissions (new Event objects and growth of their
+	// counts) seen in the EventWindow up to this sample; EventObjects: the
+	// Event objects the API server holds. NaN when it did not answer.
+	Events, EventObjects float64
 	// Services is how many Services existed (NaN when unknown).
 	Services float64
 	// Note names the faults under way.
@@ -87,6 +107,8 @@ type Run struct {
 	ProblemsAtEnd []string // positive checks that failed at the end
 	Verdicts      []SeriesVerdict
 	ExtraFailures []string
+	// EventRows: every Event seen during the run, by class.
+	EventRows []EventRow
 }
 
 // SeriesVerdict is the trend verdict of one series.
@@ -106,6 +128,9 @@ func (r *Run) Judge() {
 	r.Verdicts = nil
 	for _, p := range r.Processes {
 		for i, m := range Measures {
+			if m.Shown {
+				continue
+			}
 			var pts []Point
 			for _, s := range r.Samples {
 				ps, ok := s.Procs[p]
@@ -195,10 +220,17 @@ func (r *Run) Write(w io.Writer) error {
 	}
 	rule := r.Window()
 	p("## Trends\n\n")
-	p("Rule: over the second half of the run (%v to %v), a least-squares line is fitted to each series with one intercept per process incarnation (a restart resets memory, so only growth within one process's life counts), skipping each incarnation's first %v (warm-up). A series **trends upward** when its slope times the window's length exceeds both %.0f %% of the window's mean and an absolute floor (RSS %v MiB, goroutines %v, file descriptors %v, Events %d). A series with fewer than 3 usable samples cannot be judged and fails.\n\n",
+	var floors []string
+	for _, m := range Measures {
+		if !m.Shown {
+			floors = append(floors, fmt.Sprintf("%s %v%s", m.Name, m.Floor, unit(m.Unit)))
+		}
+	}
+	floors = append(floors, fmt.Sprintf("Events %d", EventsFloor))
+	p("Rule: over the second half of the run (%v to %v), a least-squares line is fitted to each series with one intercept per process incarnation (a restart resets memory, so only growth within one process's life counts), skipping each incarnation's first %v (warm-up). A series **trends upward** when its slope times the window's length exceeds both %.0f %% of the window's mean and an absolute floor (%s). A series with fewer than 3 usable samples cannot be judged and fails. RSS that grows while the live heap stays flat is the Go runtime settling, not a leak; the rule judges RSS all the same. heap and heap_objects swing with every GC cycle and are shown in the samples, not judged.\n\n",
 		time.Duration(rule.From*float64(time.Second)).Round(time.Second), time.Duration(rule.To*float64(time.Second)).Round(time.Second),
-		Warmup, RelLimit*100, Measures[0].Floor, Measures[1].Floor, Measures[2].Floor, EventsFloor)
-	p("| series | samples | mean | slope per minute | growth over the window | limit | verdict |\n|---|---|---|---|---|---|---|\n")
+		Warmup, RelLimit*100, strings.Join(floors, ", "))
+	p("| series | samples | process lives (longest judged span) | mean | slope per minute | growth over the window | limit | verdict |\n|---|---|---|---|---|---|---|---|\n")
 	for _, v := range r.Verdicts {
 		verdict := "flat"
 		switch {
@@ -209,10 +241,10 @@ func (r *Run) Write(w io.Writer) error {
 		case v.Growth < -v.Limit:
 			verdict = "downward"
 		}
-		p("| %s%s | %d | %.1f | %+.3f | %+.1f | %.1f | %s |\n", v.Series, paren(v.Unit), v.N, v.Mean, v.Slope*60, v.Growth, v.Limit, verdict)
+		p("| %s%s | %d | %s | %.1f | %+.3f | %+.1f | %.1f | %s |\n", v.Series, paren(v.Unit), v.N, lives(v.Verdict), v.Mean, v.Slope*60, v.Growth, v.Limit, verdict)
 	}
 	p("\n## Samples\n\n")
-	p("Every 10 s. RSS in MiB (VmRSS from /proc), goroutines (go_goroutines from the process's /metrics), open file descriptors (entries of /proc/PID/fd), pid (a change is a restart); Events: Event objects in the API server (kube-apiserver --event-ttl=5m, so the count is the last five minutes' events); services: Services in the API server. An empty cell: not readable at that moment (API server frozen or without etcd, process restarting). The note names the faults under way.\n\n")
+	p("Every 10 s. rss: VmRSS from /proc, MiB; heap: go_memstats_heap_inuse_bytes, MiB; live_heap: go_gc_heap_live_bytes (reachable at the last GC), MiB; heap_objects: go_memstats_heap_objects; goroutines: go_goroutines (these four from the process's /metrics); fds: entries of /proc/PID/fd; series: samples in the process's /metrics; pid (a change is a restart). events: Event emissions in the last %v (new Event objects and growth of their counts, followed across samples; the API server runs with --event-ttl=5m, but etcd renews every lease when it restarts, so after an etcd kill it holds older Events too); event_objects: Event objects the API server holds; services: Services in the API server. An empty cell: not readable at that moment (API server frozen or without etcd, process restarting). The note names the faults under way.\n\n", EventWindow)
 	head := []string{"t_s"}
 	for _, pr := range r.Processes {
 		for _, m := range Measures {
@@ -220,7 +252,7 @@ func (r *Run) Write(w io.Writer) error {
 		}
 		head = append(head, pr+"_pid")
 	}
-	head = append(head, "events", "services", "note")
+	head = append(head, "events", "event_objects", "services", "note")
 	p("| %s |\n|%s\n", strings.Join(head, " | "), strings.Repeat("---|", len(head)))
 	for _, s := range r.Samples {
 		row := []string{fmt.Sprintf("%.0f", s.At.Seconds())}
@@ -231,7 +263,7 @@ func (r *Run) Write(w io.Writer) error {
 					row = append(row, "")
 					continue
 				}
-				row = append(row, num(ps.Values[i], m.Name == "rss"))
+				row = append(row, num(ps.Values[i], m.Unit == "MiB"))
 			}
 			if ok && ps.Pid != 0 {
 				row = append(row, fmt.Sprint(ps.Pid))
@@ -239,11 +271,34 @@ func (r *Run) Write(w io.Writer) error {
 				row = append(row, "")
 			}
 		}
-		row = append(row, num(s.Events, false), num(s.Services, false), s.Note)
+		row = append(row, num(s.Events, false), num(s.EventObjects, false), num(s.Services, false), s.Note)
 		p("| %s |\n", strings.Join(row, " | "))
 	}
+	writeEvents(p, r.EventRows)
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// writeEvents renders the Events seen during the run by class: what emits
+// more Events than the churn explains shows here.
+func writeEvents(p func(string, ...any), rows []EventRow) {
+	p("\n## Events by reason\n\n")
+	p("Every Event object seen during the run (listed at every sample), by type, reason, source component and kind of involved object: Event objects, the emissions they add up to (their counts) and the distinct objects involved.\n\n")
+	p("| type | reason | source | involved kind | Event objects | emissions | objects involved |\n|---|---|---|---|---|---|---|\n")
+	for _, e := range rows {
+		p("| %s | %s | %s | %s | %d | %d | %d |\n", e.Type, e.Reason, e.Source, e.Kind, e.Objects, e.Emissions, e.Involved)
+	}
+	if len(rows) == 0 {
+		p("| | none seen | | | | | |\n")
+	}
+}
+
+// lives renders the incarnations a verdict rests on.
+func lives(v Verdict) string {
+	if v.Incarnations == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%d (%v)", v.Incarnations, time.Duration(v.Longest*float64(time.Second)).Round(time.Second))
 }
 
 func paren(u string) string {

@@ -15,7 +15,7 @@ func runWith(f func(t float64) float64) *Run {
 	for at := time.Duration(0); at <= r.Duration; at += 10 * time.Second {
 		s := at.Seconds()
 		r.Samples = append(r.Samples, Sample{At: at, Events: 300, Services: 30,
-			Procs: map[string]ProcSample{"controller": {Pid: 42, Values: []float64{60, f(s), 20}}}})
+			Procs: map[string]ProcSample{"controller": {Pid: 42, Values: []float64{60, 20, 8, 100000, f(s), 20, 400}}}})
 	}
 	return r
 }
@@ -50,7 +50,7 @@ func TestRunFailsOnlyOnLeaksAndAddressFaults(t *testing.T) {
 
 func TestReportTable(t *testing.T) {
 	r := runWith(func(float64) float64 { return 150 })
-	r.Samples[1].Procs["controller"] = ProcSample{Pid: 43, Values: []float64{61.25, math.NaN(), 21}}
+	r.Samples[1].Procs["controller"] = ProcSample{Pid: 43, Values: []float64{61.25, 20.5, 8.25, 100000, math.NaN(), 21, 400}}
 	r.Samples[1].Note = "api-freeze 20s"
 	r.Judge()
 	var b strings.Builder
@@ -59,13 +59,18 @@ func TestReportTable(t *testing.T) {
 	}
 	out := b.String()
 	for _, want := range []string{
-		"| t_s | controller_rss | controller_goroutines | controller_fds | controller_pid | events | services | note |",
-		"| 10 | 61.2 |  | 21 | 43 | 300 | 30 | api-freeze 20s |",
+		"| t_s | controller_rss | controller_heap | controller_live_heap | controller_heap_objects | controller_goroutines | controller_fds | controller_series | controller_pid | events | event_objects | services | note |",
+		"| 10 | 61.2 | 20.5 | 8.2 | 100000 |  | 21 | 400 | 43 | 300 | 0 | 30 | api-freeze 20s |",
 		"| result | **passed** |",
 		"| seed | 7 ",
+		"| controller goroutines | 91 | 1 (15m0s) | 150.0 |",
+		"| controller live_heap (MiB) | 91 |",
 	} {
 		if !strings.Contains(out, want) {
-			t.Errorf("report lacks %q:\n%s", want, out[:min(len(out), 3000)])
+			t.Errorf("report lacks %q:\n%s", want, out)
 		}
+	}
+	if strings.Contains(out, "| controller heap (MiB) |") || strings.Contains(out, "| controller heap_objects |") {
+		t.Errorf("the GC sawtooth series are judged:\n%s", out)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -24,32 +25,61 @@ import (
 type target struct {
 	name    string
 	pid     func() int
+	proc    func() *cluster.Proc
 	client  *http.Client
 	metrics string // URL
 }
 
-// sampleProc reads a process's RSS and descriptors from /proc and its
-// goroutines from its metrics; what cannot be read is NaN.
+// sampleProc reads a process's Measures from /proc and its /metrics; what
+// cannot be read is NaN.
 func sampleProc(ctx context.Context, tg target) ProcSample {
-	ps := ProcSample{Pid: tg.pid(), Values: []float64{math.NaN(), math.NaN(), math.NaN()}}
+	ps := ProcSample{Pid: tg.pid(), Values: nans(len(Measures))}
 	if ps.Pid == 0 {
 		return ps
 	}
-	if rss, err := vmRSS(ps.Pid); err == nil {
-		ps.Values[0] = float64(rss) / (1 << 20)
-	}
-	if g, err := scrapeGauge(ctx, tg.client, tg.metrics, "go_goroutines"); err == nil {
-		ps.Values[1] = g
-	}
-	if fds, err := os.ReadDir(filepath.Join("/proc", strconv.Itoa(ps.Pid), "fd")); err == nil {
-		ps.Values[2] = float64(len(fds))
+	m, scrapeErr := scrape(ctx, tg.client, tg.metrics)
+	for i, ms := range Measures {
+		var v float64
+		var err error
+		switch ms.Source {
+		case "VmRSS":
+			var rss int64
+			rss, err = vmRSS(ps.Pid)
+			v = float64(rss)
+		case "fd":
+			var fds []os.DirEntry
+			fds, err = os.ReadDir(filepath.Join("/proc", strconv.Itoa(ps.Pid), "fd"))
+			v = float64(len(fds))
+		case "series":
+			v, err = float64(m.series), scrapeErr
+		default:
+			var ok bool
+			if v, ok = m.gauges[ms.Source]; !ok {
+				err = fmt.Errorf("no %s", ms.Source)
+			}
+		}
+		if err != nil {
+			continue
+		}
+		if ms.Unit == "MiB" {
+			v /= 1 << 20
+		}
+		ps.Values[i] = v
 	}
 	// The process may have been replaced while it was read: a pid read
 	// again after the values tells.
 	if tg.pid() != ps.Pid {
-		ps.Values = []float64{math.NaN(), math.NaN(), math.NaN()}
+		ps.Values = nans(len(Measures))
 	}
 	return ps
+}
+
+func nans(n int) []float64 {
+	out := make([]float64, n)
+	for i := range out {
+		out[i] = math.NaN()
+	}
+	return out
 }
 
 // vmRSS is the resident set size of pid in bytes.
@@ -71,51 +101,73 @@ func vmRSS(pid int) (int64, error) {
 	return 0, fmt.Errorf("pid %d: no VmRSS in /proc status", pid)
 }
 
-// scrapeGauge reads one unlabelled gauge from a Prometheus text endpoint.
-func scrapeGauge(ctx context.Context, cl *http.Client, url, name string) (float64, error) {
+// scraped is one read of a Prometheus text endpoint: its unlabelled
+// samples by name and how many samples it held in all.
+type scraped struct {
+	gauges map[string]float64
+	series int
+}
+
+// scrape reads a Prometheus text endpoint.
+func scrape(ctx context.Context, cl *http.Client, url string) (scraped, error) {
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
-		return 0, err
+		return scraped{}, err
 	}
 	resp, err := cl.Do(req)
 	if err != nil {
-		return 0, err
+		return scraped{}, err
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return 0, fmt.Errorf("GET %s: status %d", url, resp.StatusCode)
+		return scraped{}, fmt.Errorf("GET %s: status %d", url, resp.StatusCode)
 	}
 	body, err := io.ReadAll(resp.Body)
 	if err != nil {
-		return 0, err
+		return scraped{}, err
 	}
+	out := scraped{gauges: map[string]float64{}}
 	sc := bufio.NewScanner(bytes.NewReader(body))
 	sc.Buffer(nil, 1<<20)
 	for sc.Scan() {
-		if rest, ok := strings.CutPrefix(sc.Text(), name+" "); ok {
-			return strconv.ParseFloat(strings.TrimSpace(rest), 64)
+		line := sc.Text()
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		out.series++
+		if name, val, ok := strings.Cut(line, " "); ok && !strings.Contains(name, "{") {
+			if v, err := strconv.ParseFloat(strings.TrimSpace(val), 64); err == nil {
+				out.gauges[name] = v
+			}
 		}
 	}
-	return 0, fmt.Errorf("GET %s: no %s", url, name)
+	return out, sc.Err()
 }
 
-// countObjects is how many Events and Services the API server holds; NaN
-// for what it did not answer within 4 s.
-func countObjects(ctx context.Context, c *cluster.Cluster) (events, services float64) {
-	events, services = math.NaN(), math.NaN()
+// countObjects lists the Events (fed to the ledger) and counts the
+// Services; NaN for what the API server did not answer within 4 s.
+func countObjects(ctx context.Context, c *cluster.Cluster, at time.Duration, ledger *EventLedger) (events, eventObjects, services float64) {
+	events, eventObjects, services = math.NaN(), math.NaN(), math.NaN()
 	ctx, cancel := context.WithTimeout(ctx, 4*time.Second)
 	defer cancel()
 	var el corev1.EventList
 	if err := c.Client.List(ctx, &el); err == nil {
-		events = float64(len(el.Items))
+		eventObjects = float64(len(el.Items))
+		obs := make([]EventObs, len(el.Items))
+		for i, e := range el.Items {
+			o := e.InvolvedObject
+			obs[i] = EventObs{UID: string(e.UID), Count: int(e.Count), Object: o.Kind + "/" + o.Namespace + "/" + o.Name,
+				Class: EventClass{Type: e.Type, Reason: e.Reason, Source: e.Source.Component, Kind: o.Kind}}
+		}
+		events = float64(ledger.Observe(at, obs))
 	}
 	var sl corev1.ServiceList
 	if err := c.Client.List(ctx, &sl); err == nil {
 		services = float64(len(sl.Items))
 	}
-	return events, services
+	return events, eventObjects, services
 }
 
 // speakerTargets are the speakers to sample, one per node, scraped inside
@@ -125,6 +177,7 @@ func speakerTargets(c *cluster.Cluster) []target {
 	for _, n := range c.Lab.Nodes {
 		out = append(out, target{
 			name: "speaker_" + n.Name,
+			proc: func() *cluster.Proc { return c.Speaker(n.Name) },
 			pid: func() int {
 				if p := c.Speaker(n.Name); p != nil && !p.Exited() {
 					return p.Pid()
@@ -142,6 +195,7 @@ func speakerTargets(c *cluster.Cluster) []target {
 func controllerTarget(c *cluster.Cluster, port int) target {
 	return target{
 		name: "controller",
+		proc: c.Controller,
 		pid: func() int {
 			if p := c.Controller(); p != nil && !p.Exited() {
 				return p.Pid()
@@ -151,4 +205,27 @@ func controllerTarget(c *cluster.Cluster, port int) target {
 		client:  &http.Client{Transport: &http.Transport{DisableKeepAlives: true}},
 		metrics: fmt.Sprintf("http://127.0.0.1:%d/metrics", port),
 	}
+}
+
+// unanswered lists the processes running at the end whose /metrics does
+// not answer, and makes each dump its goroutines into its log (SIGQUIT):
+// a hung scrape means a handler is stuck on a lock or a call, and the
+// stacks say which.
+func unanswered(ctx context.Context, targets []target, logf func(string, ...any)) []string {
+	var out []string
+	for _, tg := range targets {
+		p := tg.proc()
+		if p == nil || p.Exited() {
+			continue
+		}
+		_, err := scrape(ctx, tg.client, tg.metrics)
+		if err == nil {
+			continue
+		}
+		out = append(out, fmt.Sprintf("at the end the %s's /metrics does not answer: %v (goroutines dumped into its log)", tg.name, err))
+		if err := p.Signal(syscall.SIGQUIT); err != nil {
+			logf("SIGQUIT %s: %v", tg.name, err)
+		}
+	}
+	return out
 }

@@ -59,8 +59,8 @@ func TestSoak(t *testing.T) {
 	}
 	run := &Run{Started: time.Now(), Duration: dur, Seed: seed, Command: command, Machine: machine()}
 
-	// Events expire after five minutes, so their number is the recent
-	// rate of events rather than everything since the start.
+	// Events expire after five minutes (unless etcd restarts: see
+	// EventLedger), so the API server does not pile them up.
 	logs := os.Getenv(envLogs)
 	if logs != "" {
 		if err := os.MkdirAll(logs, 0o755); err != nil {
@@ -104,7 +104,8 @@ func TestSoak(t *testing.T) {
 	start := time.Now()
 	end := start.Add(dur)
 
-	// The sampler owns run.Samples until it returns.
+	// The sampler owns run.Samples and the ledger until it returns.
+	ledger := &EventLedger{}
 	samplerDone := make(chan struct{})
 	wg.Add(1)
 	go func() {
@@ -116,10 +117,13 @@ func TestSoak(t *testing.T) {
 				return
 			case <-time.After(time.Until(at)):
 			}
-			run.Samples = append(run.Samples, sample(ctx, c, targets, faults, at.Sub(start)))
+			run.Samples = append(run.Samples, sample(ctx, c, targets, faults, at.Sub(start), ledger))
 		}
 	}()
 	churn := newChurner(c, rand.New(rand.NewPCG(seed, 1)), s.Pods, s.Services, t.Logf)
+	if len(churn.blocks) <= maxPools {
+		t.Fatalf("only %d free /28 blocks on the LAN for the churn's pools (%v), want more than %d", len(churn.blocks), churn.blocks, maxPools)
+	}
 	churnCtx, stopChurn := context.WithCancel(ctx)
 	wg.Add(2)
 	go func() { defer wg.Done(); churn.run(churnCtx) }()
@@ -149,12 +153,14 @@ func TestSoak(t *testing.T) {
 		}
 	}
 	problems = append(problems, churn.settle()...)
+	problems = append(problems, unanswered(context.Background(), targets, t.Logf)...)
 	traffic.Stop()
 	cancel()
 	wg.Wait()
 
 	rep := addrs.Report()
 	run.Addressed, run.Duplicates, run.Changed, run.WatchEnded = rep.Addressed, rep.Duplicates, rep.Changed, rep.Ended
+	run.EventRows = ledger.Rows()
 	run.Faults = faults.counts()
 	run.Recovery = recoveries(faults)
 	run.Restarts = restarts
@@ -210,7 +216,7 @@ func TestSoak(t *testing.T) {
 // sample reads every target at once (each bounded by a few seconds, so a
 // frozen API server or a restarting process does not delay the next
 // sample) and the API server's object counts.
-func sample(ctx context.Context, c *cluster.Cluster, targets []target, faults *faultLog, at time.Duration) Sample {
+func sample(ctx context.Context, c *cluster.Cluster, targets []target, faults *faultLog, at time.Duration, ledger *EventLedger) Sample {
 	s := Sample{At: at, Procs: map[string]ProcSample{}, Note: faults.active()}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
@@ -224,7 +230,7 @@ func sample(ctx context.Context, c *cluster.Cluster, targets []target, faults *f
 			mu.Unlock()
 		}()
 	}
-	s.Events, s.Services = countObjects(ctx, c)
+	s.Events, s.EventObjects, s.Services = countObjects(ctx, c, at, ledger)
 	wg.Wait()
 	return s
 }

@@ -33,12 +33,18 @@ type Rule struct {
 
 // Verdict is a Rule applied to a series.
 type Verdict struct {
-	N      int     // samples used
-	Slope  float64 // per second, within incarnations
-	Mean   float64
-	Growth float64 // Slope times the window's length
-	Limit  float64 // max(Rel*Mean, Floor)
-	Up     bool
+	N int // samples used
+	// Incarnations is how many process lives the samples come from and
+	// Longest the longest span of samples one of them covers, in seconds:
+	// a slope fitted over many short lives is the shape of a warm-up as
+	// much as of a leak, so the report shows them beside it.
+	Incarnations int
+	Longest      float64
+	Slope        float64 // per second, within incarnations
+	Mean         float64
+	Growth       float64 // Slope times the window's length
+	Limit        float64 // max(Rel*Mean, Floor)
+	Up           bool
 	// Err says why no verdict could be reached (too few samples): a
 	// series that cannot be judged fails.
 	Err error
@@ -73,7 +79,18 @@ func (r Rule) Judge(points []Point) Verdict {
 		g.sx += p.T
 		g.sy += p.V
 	}
-	v := Verdict{N: len(used)}
+	v := Verdict{N: len(used), Incarnations: len(groups)}
+	span := map[int][2]float64{}
+	for _, p := range used {
+		sp, ok := span[p.Inc]
+		if !ok {
+			sp = [2]float64{p.T, p.T}
+		}
+		span[p.Inc] = [2]float64{math.Min(sp[0], p.T), math.Max(sp[1], p.T)}
+	}
+	for _, sp := range span {
+		v.Longest = math.Max(v.Longest, sp[1]-sp[0])
+	}
 	var sxx, sxy, sum float64
 	for _, p := range used {
 		g := groups[p.Inc]

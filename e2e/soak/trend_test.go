@@ -67,3 +67,14 @@ func TestJudgeSlopeIsExact(t *testing.T) {
 		t.Errorf("slope %v growth %v n %d, want 2, 200, 11", v.Slope, v.Growth, v.N)
 	}
 }
+
+func TestJudgeCountsLives(t *testing.T) {
+	rule := Rule{From: 900, To: 1800, Warmup: 60, Rel: 0.1, Floor: 5}
+	v := rule.Judge(series(1800, every(300), func(float64) float64 { return 10 }))
+	// A life every 300 s; in the window [900, 1800] those started at
+	// 900, 1200 and 1500 have samples after their 60 s warm-up, each from
+	// +60 to +290 (230 s); the one started at 1800 has none.
+	if v.Incarnations != 3 || v.Longest != 230 {
+		t.Errorf("lives %d, longest %v s; want 3 and 230", v.Incarnations, v.Longest)
+	}
+}

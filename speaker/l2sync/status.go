@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -71,7 +72,37 @@ func (s *Syncer) writeStatus(ctx context.Context, plan l2plan.Plan, claims []lay
 			}
 		}
 	}
+	s.forgetEvents(want, time.Now())
 	return errors.Join(errs...)
+}
+
+// eventMemory is how long the text of the last event about a status this
+// node no longer writes is kept. An address that comes back sooner (its
+// claim flapped while the speakers' views of each other did) is not news;
+// one that comes back later is reported again, and the memory does not
+// keep an entry per Service IP ever announced here.
+const eventMemory = time.Minute
+
+// sentEvent is the last event sent about one status object.
+type sentEvent struct {
+	text   string
+	wanted time.Time // when this node last wrote (or kept) that status
+}
+
+// forgetEvents marks the statuses this node writes now and drops the
+// memory of those it has not written for eventMemory.
+func (s *Syncer) forgetEvents(want map[string]bool, now time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for key, e := range s.events {
+		switch {
+		case want[key]:
+			e.wanted = now
+			s.events[key] = e
+		case now.Sub(e.wanted) > eventMemory:
+			delete(s.events, key)
+		}
+	}
 }
 
 // put creates or updates one status object when it differs, and sends an
@@ -116,7 +147,10 @@ func (s *Syncer) put(ctx context.Context, svc types.NamespacedName, name string,
 	return nil
 }
 
-// event reports a change of announcing node, conflict or reason, once.
+// event reports a change of announcing node, conflict or reason, once
+// while this node writes the status (see eventMemory): two speakers that
+// briefly both claim an address (views converging) overwrite each other's
+// status a few times, and each tells it once.
 func (s *Syncer) event(svc *corev1.Service, name string, st v1beta1.ServiceL2StatusStatus) {
 	var typ, reason, msg string
 	switch {
@@ -132,11 +166,11 @@ func (s *Syncer) event(svc *corev1.Service, name string, st v1beta1.ServiceL2Sta
 	}
 	s.mu.Lock()
 	if s.events == nil {
-		s.events = map[string]string{}
+		s.events = map[string]sentEvent{}
 	}
 	key := svc.Namespace + "/" + name
-	same := s.events[key] == msg
-	s.events[key] = msg
+	same := s.events[key].text == msg
+	s.events[key] = sentEvent{text: msg, wanted: time.Now()}
 	s.mu.Unlock()
 	if !same {
 		s.Recorder.Event(svc, typ, reason, msg)

@@ -82,7 +82,7 @@ type Syncer struct {
 	mu     sync.Mutex
 	last   *snapshot
 	since  map[netip.Addr]time.Time
-	events map[string]string // status name -> last event text sent
+	events map[string]sentEvent // status name -> last event sent
 }
 
 // Reconcile recomputes the plan and applies this node's part of it.
@@ -97,9 +97,11 @@ func (s *Syncer) Reconcile(ctx context.Context, _ reconcile.Request) (reconcile.
 			}
 			s.holding = true
 			// Nor may its statuses name it: the last snapshot's claims
-			// are gone.
+			// are gone, and so are the events about them: an address it
+			// gets back is news.
 			s.mu.Lock()
 			s.last = nil
+			s.events = nil
 			s.mu.Unlock()
 			s.Log.Info("layer 2 claims withdrawn until the peers are heard")
 		}
