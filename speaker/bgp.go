@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"net/netip"
 	"sync/atomic"
 	"time"
@@ -34,6 +35,12 @@ func setupBGP(mgr ctrl.Manager, o options, bind netip.AddrPort, cfg *atomic.Poin
 		return fmt.Errorf("bgp: %w", err)
 	}
 	if err := mgr.Add(manager.RunnableFunc(sp.Run)); err != nil {
+		return err
+	}
+	// A BGP engine stuck in a call fails the liveness probe, so the
+	// kubelet restarts the speaker (gracefully for the routers) instead of
+	// leaving its routes frozen.
+	if err := mgr.AddHealthzCheck("bgp", func(*http.Request) error { return sp.Stalled(time.Now()) }); err != nil {
 		return err
 	}
 	s := &bgpsync.Syncer{

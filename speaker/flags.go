@@ -21,6 +21,7 @@ type options struct {
 	node       string
 	namespace  string
 	metrics    metricsserving.Flags
+	probeAddr  string
 	logLevel   string
 
 	membersBind     string
@@ -43,6 +44,7 @@ func parseFlags(args []string) (options, error) {
 	fs.StringVar(&o.node, "node-name", os.Getenv("NODE_NAME"), "name of the Node this speaker runs on")
 	fs.StringVar(&o.namespace, "namespace", envOr("POD_NAMESPACE", "ironlb-system"), "namespace of IronLB (BGP password Secrets, the speakers' presence Lease)")
 	o.metrics.Register(fs, ":7474")
+	fs.StringVar(&o.probeAddr, "health-probe-bind-address", "0", "address of /healthz (fails while the BGP engine is stuck) and /readyz; 0 disables them")
 	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&o.membersBind, "members-bind", "", "UDP address for speaker-to-speaker liveness; empty: the Node's InternalIP")
 	fs.IntVar(&o.membersPort, "members-port", members.DefaultPort, "UDP port for speaker-to-speaker liveness (every speaker uses the same)")

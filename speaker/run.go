@@ -18,6 +18,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
@@ -52,7 +53,8 @@ func run(ctx context.Context, o options) error {
 	}
 	mgr, err := ctrl.NewManager(restCfg, manager.Options{
 		Scheme: scheme, Logger: log,
-		Metrics: metricsserving.ServerOptions(o.metrics),
+		Metrics:                metricsserving.ServerOptions(o.metrics),
+		HealthProbeBindAddress: o.probeAddr,
 		// BGP password Secrets are watched, in the speaker's namespace
 		// only: a namespaced Role suffices, and the cache keeps nothing
 		// but their password key.
@@ -65,6 +67,12 @@ func run(ctx context.Context, o options) error {
 	})
 	if err != nil {
 		return fmt.Errorf("create manager: %w", err)
+	}
+	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
+		return err
+	}
+	if err := mgr.AddReadyzCheck("ping", healthz.Ping); err != nil {
+		return err
 	}
 
 	bind, err := membersBind(ctx, mgr.GetAPIReader(), o)

@@ -102,8 +102,8 @@ func (s *Speaker) runBFDGate(ctx context.Context) {
 
 // gateOnce acts on GoBGP's view of the sessions.
 func (s *Speaker) gateOnce(ctx context.Context, now time.Time) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.lock()
+	defer s.unlock()
 	if s.srv == nil {
 		return
 	}

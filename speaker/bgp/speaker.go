@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	api "github.com/osrg/gobgp/v4/api"
@@ -39,7 +40,11 @@ type Speaker struct {
 	secrets *secrets
 	tracker *tracker
 
-	mu        sync.Mutex
+	mu sync.Mutex
+	// lockedAt is when mu was last taken, while it is held (unix ns; 0:
+	// free): every call into GoBGP holds mu, so a call that never returns
+	// shows here (see Stalled).
+	lockedAt  atomic.Int64
 	peers     []Peer // desired and valid
 	routes    []Route
 	routesSet bool
@@ -109,14 +114,14 @@ func New(opts Options) (*Speaker, error) {
 // their peers keep this node's routes (stale) until it is back; the
 // others get a Cease and withdraw them at once. Run may be called once.
 func (s *Speaker) Run(ctx context.Context) error {
-	s.mu.Lock()
+	s.lock()
 	if s.state != notStarted {
-		s.mu.Unlock()
+		s.unlock()
 		return errors.New("bgp: Run called twice")
 	}
 	s.state = running
 	s.firstPush = true
-	s.mu.Unlock()
+	s.unlock()
 
 	gobgpLog := slog.New(newGoBGPHandler(s.log.Handler(), s.secrets, logHooks{
 		connectFailed: s.tracker.connectFailed,
@@ -151,9 +156,9 @@ func (s *Speaker) Run(ctx context.Context) error {
 		ListenPort: listen,
 	}})
 	if err != nil {
-		s.mu.Lock()
+		s.lock()
 		s.state = stopped
-		s.mu.Unlock()
+		s.unlock()
 		stop()
 		if ctx.Err() != nil {
 			return nil // stopped by its owner while starting
@@ -193,7 +198,7 @@ func (s *Speaker) Run(ctx context.Context) error {
 		s.runBFDGate(gateCtx)
 	}()
 
-	s.mu.Lock()
+	s.lock()
 	s.srv = srv
 	if !s.routesSet {
 		s.log.Info("BGP speaker started; sessions open after the first SetRoutes")
@@ -201,16 +206,16 @@ func (s *Speaker) Run(ctx context.Context) error {
 	if err := s.reconcileLocked(); err != nil {
 		s.log.Error("applying BGP configuration", "error", err)
 	}
-	s.mu.Unlock()
+	s.unlock()
 
 	<-ctx.Done()
 	stopGate()
 	<-gateDone
 
-	s.mu.Lock()
+	s.lock()
 	s.state = stopped
 	s.srv = nil
-	s.mu.Unlock()
+	s.unlock()
 	if unregister != nil {
 		unregister()
 	}
@@ -231,8 +236,8 @@ const placeholderASN = 23456
 // session alone is rebuilt. Other sessions are not touched.
 func (s *Speaker) SetPeers(peers []Peer) error {
 	valid, verr := normalizePeers(peers)
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.lock()
+	defer s.unlock()
 	if s.state == stopped {
 		return ErrStopped
 	}
@@ -266,8 +271,8 @@ func (s *Speaker) warnBFDLimits(p Peer) {
 // call, with no delay.
 func (s *Speaker) SetRoutes(routes []Route) error {
 	valid, verr := normalizeRoutes(routes)
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.lock()
+	defer s.unlock()
 	if s.state == stopped {
 		return ErrStopped
 	}

@@ -28,14 +28,14 @@ func (s *Speaker) Status() []PeerStatus {
 }
 
 func (s *Speaker) snapshot(ctx context.Context) []peerSnapshot {
-	s.mu.Lock()
+	s.lock()
 	peers := slices.Clone(s.peers)
 	counts := make(map[string]int, len(s.applied))
 	for name, ap := range s.applied {
 		counts[name] = len(ap.routes)
 	}
 	srv := s.srv
-	s.mu.Unlock()
+	s.unlock()
 
 	live := map[netip.Addr]*api.Peer{}
 	if srv != nil {
