@@ -40,29 +40,49 @@ type Traffic struct {
 
 // StartTraffic starts the requests; they stop with Stop or at test end.
 func StartTraffic(t testing.TB, client *vlan.Host, interval, timeout time.Duration, targets ...netip.AddrPort) *Traffic {
+	return StartTrafficWith(t, interval, 1, func(ctx context.Context, target netip.AddrPort) error {
+		return Request(ctx, client, target, timeout)
+	}, targets...)
+}
+
+// StartTrafficWith is StartTraffic with another kind of request (an HTTP
+// GET to a kubelet cluster's test server, say): request sends one to
+// target and fails when no answer came within its own timeout. senders
+// requests per target may be under way at once, started interval apart,
+// so that a request taking longer than interval (a loaded machine) does not
+// lower the rate.
+func StartTrafficWith(t testing.TB, interval time.Duration, senders int, request func(ctx context.Context, target netip.AddrPort) error, targets ...netip.AddrPort) *Traffic {
 	ctx, cancel := context.WithCancel(context.Background())
 	tr := &Traffic{cancel: cancel, counts: map[netip.AddrPort]*Counts{}}
 	for _, target := range targets {
 		tr.counts[target] = &Counts{}
-		tr.wg.Add(1)
-		go func() {
-			defer tr.wg.Done()
-			tick := time.NewTicker(interval)
-			defer tick.Stop()
-			for {
-				sent := time.Now()
-				err := Request(ctx, client, target, timeout)
-				if ctx.Err() != nil {
-					return
-				}
-				tr.record(target, sent, err)
+	}
+	senders = max(senders, 1)
+	for _, target := range targets {
+		for i := range senders {
+			tr.wg.Go(func() {
 				select {
 				case <-ctx.Done():
 					return
-				case <-tick.C:
+				case <-time.After(time.Duration(i) * interval):
 				}
-			}
-		}()
+				tick := time.NewTicker(time.Duration(senders) * interval)
+				defer tick.Stop()
+				for {
+					sent := time.Now()
+					err := request(ctx, target)
+					if ctx.Err() != nil {
+						return
+					}
+					tr.record(target, sent, err)
+					select {
+					case <-ctx.Done():
+						return
+					case <-tick.C:
+					}
+				}
+			})
+		}
 	}
 	t.Cleanup(tr.Stop)
 	return tr
