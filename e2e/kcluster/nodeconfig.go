@@ -93,7 +93,8 @@ func cniConfig(p nodePaths, v4, v6 netip.Prefix) string {
 // kubeletConfig follows ENVIRONMENT.md: cgroup v1 with the cgroupfs driver
 // under the node's own cgroupRoot, no kernel-default or swap checks,
 // webhook authentication and authorization, and eviction thresholds low
-// enough that a busy shared disk never evicts test pods.
+// enough that a busy shared disk never evicts test pods (absolute sizes:
+// 1% of a large disk is gigabytes).
 func kubeletConfig(p nodePaths, cgroupRoot, caFile string, podCIDRs []netip.Prefix) string {
 	var cidrs []string
 	for _, c := range podCIDRs {
@@ -121,9 +122,9 @@ authorization:
   mode: Webhook
 evictionHard:
   memory.available: "1Mi"
-  nodefs.available: "1%%"
+  nodefs.available: "100Mi"
   nodefs.inodesFree: "1%%"
-  imagefs.available: "1%%"
+  imagefs.available: "100Mi"
 imageGCHighThresholdPercent: 100
 imageGCLowThresholdPercent: 99
 nodeStatusUpdateFrequency: 2s
