@@ -40,49 +40,53 @@ type Traffic struct {
 
 // StartTraffic starts the requests; they stop with Stop or at test end.
 func StartTraffic(t testing.TB, client *vlan.Host, interval, timeout time.Duration, targets ...netip.AddrPort) *Traffic {
-	return StartTrafficWith(t, interval, 1, func(ctx context.Context, target netip.AddrPort) error {
+	return startTraffic(t, interval, false, func(ctx context.Context, target netip.AddrPort) error {
 		return Request(ctx, client, target, timeout)
 	}, targets...)
 }
 
-// StartTrafficWith is StartTraffic with another kind of request (an HTTP
-// GET to a kubelet cluster's test server, say): request sends one to
-// target and fails when no answer came within its own timeout. senders
-// requests per target may be under way at once, started interval apart,
-// so that a request taking longer than interval (a loaded machine) does not
-// lower the rate.
-func StartTrafficWith(t testing.TB, interval time.Duration, senders int, request func(ctx context.Context, target netip.AddrPort) error, targets ...netip.AddrPort) *Traffic {
+// StartSteadyTraffic is StartTraffic with another kind of request (an HTTP
+// GET to a kubelet cluster's test server, say; request fails when no answer
+// came within its own timeout), sent every interval to every target
+// whether or not the earlier ones have been answered: an outage of d costs
+// about d/interval requests, not the one request that waits out its
+// timeout, and a slow machine does not lower the rate.
+func StartSteadyTraffic(t testing.TB, interval time.Duration, request func(ctx context.Context, target netip.AddrPort) error, targets ...netip.AddrPort) *Traffic {
+	return startTraffic(t, interval, true, request, targets...)
+}
+
+// startTraffic sends request to every target every interval; with overlap
+// a request does not wait for the one before it.
+func startTraffic(t testing.TB, interval time.Duration, overlap bool, request func(ctx context.Context, target netip.AddrPort) error, targets ...netip.AddrPort) *Traffic {
 	ctx, cancel := context.WithCancel(context.Background())
 	tr := &Traffic{cancel: cancel, counts: map[netip.AddrPort]*Counts{}}
 	for _, target := range targets {
 		tr.counts[target] = &Counts{}
 	}
-	senders = max(senders, 1)
+	send := func(target netip.AddrPort) {
+		sent := time.Now()
+		err := request(ctx, target)
+		if ctx.Err() == nil {
+			tr.record(target, sent, err)
+		}
+	}
 	for _, target := range targets {
-		for i := range senders {
-			tr.wg.Go(func() {
+		tr.wg.Go(func() {
+			tick := time.NewTicker(interval)
+			defer tick.Stop()
+			for {
+				if overlap {
+					tr.wg.Go(func() { send(target) })
+				} else {
+					send(target)
+				}
 				select {
 				case <-ctx.Done():
 					return
-				case <-time.After(time.Duration(i) * interval):
+				case <-tick.C:
 				}
-				tick := time.NewTicker(time.Duration(senders) * interval)
-				defer tick.Stop()
-				for {
-					sent := time.Now()
-					err := request(ctx, target)
-					if ctx.Err() != nil {
-						return
-					}
-					tr.record(target, sent, err)
-					select {
-					case <-ctx.Done():
-						return
-					case <-tick.C:
-					}
-				}
-			})
-		}
+			}
+		})
 	}
 	t.Cleanup(tr.Stop)
 	return tr

@@ -3,12 +3,13 @@ package install
 import (
 	"context"
 	"errors"
-	"net/netip"
 	"os/exec"
 	"path/filepath"
 	"sync"
 	"testing"
 	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/ironlb/ironlb/config/v1beta1"
 	"github.com/ironlb/ironlb/e2e/cluster"
@@ -16,7 +17,7 @@ import (
 )
 
 // TestDrain: on a `helm install`, under steady client traffic to every
-// layer 2 VIP, a node is drained for maintenance twice, the two ways a user
+// layer 2 VIP, two nodes are drained for maintenance the two ways a user
 // would: `kubectl drain` alone (cordon, then evictions), and `ironlbctl
 // drain` followed by `kubectl drain`. Each time the node's layer 2 IPs move
 // to other nodes before its pods are gone, no request fails and no
@@ -41,26 +42,21 @@ func TestDrain(t *testing.T) {
 	time.Sleep(time.Second)
 
 	// kubectl drain alone: the cordon moves the IPs, the evictions follow.
-	node := owner(t, s, s.vip.Addr())
+	node := drainTarget(t, s, "")
 	drainNode(t, s, traffic, node, "kubectl drain", func(ctx context.Context) error {
 		_, err := s.c.Kubectl(ctx, "drain", node, "--ignore-daemonsets", "--delete-emptydir-data", "--timeout=2m")
 		return err
 	})
 	sameIPs(t, "after kubectl drain "+node, before, serviceIPs(t, s))
-	if _, err := s.c.Kubectl(s.ctx, "uncordon", node); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.c.WaitPodsReady(s.ctx, appNS, "app=web", len(s.c.Nodes)); err != nil {
-		t.Fatal(err)
-	}
 
-	// ironlbctl drain, then kubectl drain: the IPs have moved when
-	// ironlbctl returns, before any eviction.
+	// ironlbctl drain, then kubectl drain, of another node (the first one
+	// stays cordoned, so no IP moves back to it meanwhile): the IPs have
+	// moved when ironlbctl returns, before any eviction.
 	built.Wait()
 	if ctlErr != nil {
 		t.Fatal(ctlErr)
 	}
-	node = owner(t, s, s.vip.Addr())
+	node = drainTarget(t, s, node)
 	drainNode(t, s, traffic, node, "ironlbctl drain + kubectl drain", func(ctx context.Context) error {
 		cmd := exec.CommandContext(ctx, ctlBin, "drain", node, "--kubeconfig", s.c.API.Kubeconfig, "--timeout", "1m")
 		out, err := cmd.CombinedOutput()
@@ -108,27 +104,30 @@ func l2Statuses(ctx context.Context, s *scenario) ([]v1beta1.ServiceL2Status, er
 	return l.Items, err
 }
 
-// owner is the node announcing ip, once one does.
-func owner(t *testing.T, s *scenario, ip netip.Addr) string {
+// drainTarget is a node other than not that announces a layer 2 IP and
+// runs a test server pod, once there is one.
+func drainTarget(t *testing.T, s *scenario, not string) string {
 	t.Helper()
 	var node string
-	cluster.Eventually(t, 30*time.Second, "a node announcing "+ip.String(), func() error {
+	cluster.Eventually(t, time.Minute, "a node other than "+not+" announcing a layer 2 IP and running a web pod", func() error {
 		items, err := l2Statuses(s.ctx, s)
 		if err != nil {
 			return err
 		}
-		for _, st := range items {
-			if st.Status.IP == ip.String() && st.Status.Node != "" {
-				node = st.Status.Node
+		pods, err := s.c.Clientset.CoreV1().Pods(appNS).List(s.ctx, metav1.ListOptions{LabelSelector: "app=web"})
+		if err != nil {
+			return err
+		}
+		for _, p := range pods.Items {
+			if p.Spec.NodeName != not && p.DeletionTimestamp == nil && p.Status.PodIP != "" && len(drain.OnNode(items, p.Spec.NodeName)) > 0 {
+				node = p.Spec.NodeName
 				return nil
 			}
 		}
-		return errNotAnnounced
+		return errors.New("none yet")
 	})
 	return node
 }
-
-var errNotAnnounced = errors.New("no ServiceL2Status names a node for the IP")
 
 // drainNode runs drain (which must end with the node's pods evicted) under
 // the traffic and checks that the layer 2 IPs that were on node left it

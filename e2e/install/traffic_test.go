@@ -16,18 +16,14 @@ import (
 	"github.com/ironlb/ironlb/e2e/kcluster"
 )
 
-// One request every trafficInterval to each VIP, up to trafficSenders of
-// them under way at once (one request through a pod network namespace
-// takes tens of milliseconds on a loaded machine).
-const (
-	trafficInterval = 15 * time.Millisecond
-	trafficSenders  = 4
-)
+// trafficInterval is the time from one request to the next to each VIP.
+const trafficInterval = 15 * time.Millisecond
 
-// startTraffic sends the client's HTTP requests to every target, each failing when no answer came within a
-// second (what a user's client would see as an outage).
+// startTraffic sends the client's HTTP requests to every target, each
+// failing when no answer came within a second (what a user's client would
+// see as an outage).
 func startTraffic(t *testing.T, s *scenario, targets ...netip.AddrPort) *cluster.Traffic {
-	return cluster.StartTrafficWith(t, trafficInterval, trafficSenders, func(ctx context.Context, target netip.AddrPort) error {
+	return cluster.StartSteadyTraffic(t, trafficInterval, func(ctx context.Context, target netip.AddrPort) error {
 		ctx, cancel := context.WithTimeout(ctx, time.Second)
 		defer cancel()
 		return askWeb(ctx, s, target)
