@@ -35,6 +35,7 @@ func TestDrain(t *testing.T) {
 		}
 	})
 	s := installScenario(t, helmInstall)
+	moreTime(t, s)
 	gracefulWeb(t, s)
 	vips := l2VIPs(t, s)
 	before := serviceIPs(t, s)
@@ -42,7 +43,9 @@ func TestDrain(t *testing.T) {
 	time.Sleep(time.Second)
 
 	// kubectl drain alone: the cordon moves the IPs, the evictions follow.
-	node := drainTarget(t, s, "")
+	// The node announcing web's IP (Cluster policy: only the cordon moves
+	// it; a Local IP would move anyway when its local pod is evicted).
+	node := announcer(t, s, s.vip.Addr().String())
 	drainNode(t, s, traffic, node, "kubectl drain", func(ctx context.Context) error {
 		_, err := s.c.Kubectl(ctx, "drain", node, "--ignore-daemonsets", "--delete-emptydir-data", "--timeout=2m")
 		return err
@@ -102,6 +105,26 @@ func l2Statuses(ctx context.Context, s *scenario) ([]v1beta1.ServiceL2Status, er
 	var l v1beta1.ServiceL2StatusList
 	err := s.cl.List(ctx, &l)
 	return l.Items, err
+}
+
+// announcer is the node announcing ip, once one does.
+func announcer(t *testing.T, s *scenario, ip string) string {
+	t.Helper()
+	var node string
+	cluster.Eventually(t, 30*time.Second, "a node announcing "+ip, func() error {
+		items, err := l2Statuses(s.ctx, s)
+		if err != nil {
+			return err
+		}
+		for _, st := range items {
+			if st.Status.IP == ip && st.Status.Node != "" {
+				node = st.Status.Node
+				return nil
+			}
+		}
+		return errors.New("no ServiceL2Status names a node for it")
+	})
+	return node
 }
 
 // drainTarget is a node other than not that announces a layer 2 IP and

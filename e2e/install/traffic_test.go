@@ -41,6 +41,14 @@ func askWeb(ctx context.Context, s *scenario, target netip.AddrPort) error {
 	return err
 }
 
+// moreTime gives the scenario's calls ten more minutes from now (the
+// install had six minutes in all; these tests run longer).
+func moreTime(t *testing.T, s *scenario) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	t.Cleanup(cancel)
+	s.ctx = ctx
+}
+
 // l2VIPs adds an IPv6 Service to the scenario's two and returns the three
 // layer 2 VIPs (Cluster IPv4, Local IPv4, Cluster IPv6), each answering.
 func l2VIPs(t *testing.T, s *scenario) []netip.AddrPort {
