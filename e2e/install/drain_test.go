@@ -87,7 +87,10 @@ func (e *cmdError) Error() string { return e.err.Error() + ": " + string(e.out) 
 // being evicted keeps serving while its endpoint is withdrawn everywhere.
 func gracefulWeb(t *testing.T, s *scenario) {
 	t.Helper()
-	patch := `{"spec":{"template":{"spec":{"terminationGracePeriodSeconds":15,` +
+	// maxSurge 0: each replaced pod's successor lands on its node (the
+	// spread constraint leaves no other), so every node keeps one pod.
+	patch := `{"spec":{"strategy":{"rollingUpdate":{"maxSurge":0,"maxUnavailable":1}},` +
+		`"template":{"spec":{"terminationGracePeriodSeconds":15,` +
 		`"containers":[{"name":"server","lifecycle":{"preStop":{"sleep":{"seconds":5}}}}]}}}}`
 	if _, err := s.c.Kubectl(s.ctx, "-n", appNS, "patch", "deployment", "web", "--patch", patch); err != nil {
 		t.Fatal(err)
