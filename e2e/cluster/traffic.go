@@ -40,29 +40,53 @@ type Traffic struct {
 
 // StartTraffic starts the requests; they stop with Stop or at test end.
 func StartTraffic(t testing.TB, client *vlan.Host, interval, timeout time.Duration, targets ...netip.AddrPort) *Traffic {
+	return startTraffic(t, interval, false, func(ctx context.Context, target netip.AddrPort) error {
+		return Request(ctx, client, target, timeout)
+	}, targets...)
+}
+
+// StartSteadyTraffic is StartTraffic with another kind of request (an HTTP
+// GET to a kubelet cluster's test server, say; request fails when no answer
+// came within its own timeout), sent every interval to every target
+// whether or not the earlier ones have been answered: an outage of d costs
+// about d/interval requests, not the one request that waits out its
+// timeout, and a slow machine does not lower the rate.
+func StartSteadyTraffic(t testing.TB, interval time.Duration, request func(ctx context.Context, target netip.AddrPort) error, targets ...netip.AddrPort) *Traffic {
+	return startTraffic(t, interval, true, request, targets...)
+}
+
+// startTraffic sends request to every target every interval; with overlap
+// a request does not wait for the one before it.
+func startTraffic(t testing.TB, interval time.Duration, overlap bool, request func(ctx context.Context, target netip.AddrPort) error, targets ...netip.AddrPort) *Traffic {
 	ctx, cancel := context.WithCancel(context.Background())
 	tr := &Traffic{cancel: cancel, counts: map[netip.AddrPort]*Counts{}}
 	for _, target := range targets {
 		tr.counts[target] = &Counts{}
-		tr.wg.Add(1)
-		go func() {
-			defer tr.wg.Done()
+	}
+	send := func(target netip.AddrPort) {
+		sent := time.Now()
+		err := request(ctx, target)
+		if ctx.Err() == nil {
+			tr.record(target, sent, err)
+		}
+	}
+	for _, target := range targets {
+		tr.wg.Go(func() {
 			tick := time.NewTicker(interval)
 			defer tick.Stop()
 			for {
-				sent := time.Now()
-				err := Request(ctx, client, target, timeout)
-				if ctx.Err() != nil {
-					return
+				if overlap {
+					tr.wg.Go(func() { send(target) })
+				} else {
+					send(target)
 				}
-				tr.record(target, sent, err)
 				select {
 				case <-ctx.Done():
 					return
 				case <-tick.C:
 				}
 			}
-		}()
+		})
 	}
 	t.Cleanup(tr.Stop)
 	return tr

@@ -41,11 +41,17 @@ type Node struct {
 	// NetworkUnavailable, labelled LabelExclude, or drained (LabelDrain).
 	Usable bool
 	Why    string // why not Usable
+	// Cordoned is spec.unschedulable (`kubectl cordon`, and `kubectl
+	// drain` before it evicts): the node is about to lose its pods or go
+	// down for maintenance, so its layer 2 IPs move to an uncordoned node
+	// first. Only a preference: with no uncordoned node eligible, it still
+	// announces (cordoning every node must not take every IP down).
+	Cordoned bool
 }
 
 // NodeFrom condenses a Node.
 func NodeFrom(n *corev1.Node) Node {
-	out := Node{Name: n.Name, Labels: n.Labels, Weight: 1, Usable: true}
+	out := Node{Name: n.Name, Labels: n.Labels, Weight: 1, Usable: true, Cordoned: n.Spec.Unschedulable}
 	if w, err := strconv.Atoi(n.Annotations[AnnotationWeight]); err == nil && w > 0 {
 		out.Weight = w
 	}
@@ -164,8 +170,8 @@ func Compute(cfg *config.Config, svcs []lbstate.Service, nodes []Node, alive []s
 // eligibleNodes are the nodes that may announce an IP used by svcs: selected
 // by an advertisement of the pool, usable, with a live speaker, and with a
 // usable endpoint (any node for Cluster, a local one for Local) for at least
-// one of the Services. They are pointers into nodes, in its order. why
-// explains an empty result.
+// one of the Services; cordoned ones only when no uncordoned one is. They
+// are pointers into nodes, in its order. why explains an empty result.
 func eligibleNodes(advs []config.L2Advertisement, svcs []lbstate.Service, nodes []Node, live map[string]bool) ([]*Node, string) {
 	anyEndpoints := false
 	for _, s := range svcs {
@@ -192,11 +198,17 @@ func eligibleNodes(advs []config.L2Advertisement, svcs []lbstate.Service, nodes 
 		}
 		return "", true
 	}
-	var out []*Node
+	var out, open []*Node
 	for i := range nodes {
 		if _, ok := why(i); ok {
 			out = append(out, &nodes[i])
+			if !nodes[i].Cordoned {
+				open = append(open, &nodes[i])
+			}
 		}
+	}
+	if len(open) > 0 {
+		return open, ""
 	}
 	if len(out) > 0 {
 		return out, ""

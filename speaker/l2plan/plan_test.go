@@ -3,6 +3,7 @@ package l2plan
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 
@@ -54,6 +55,14 @@ func nodes(names ...string) []Node {
 	return out
 }
 
+// cordoned marks the named nodes cordoned.
+func cordoned(ns []Node, names ...string) []Node {
+	for i := range ns {
+		ns[i].Cordoned = ns[i].Cordoned || slices.Contains(names, ns[i].Name)
+	}
+	return ns
+}
+
 var vip = netip.MustParseAddr("203.0.113.10")
 
 func TestEligibility(t *testing.T) {
@@ -84,6 +93,14 @@ func TestEligibility(t *testing.T) {
 			[]lbstate.Service{withTier(svc("s", false, all, "203.0.113.10"), "silver")}, nodes("n1", "n2"), []string{"n1", "n2"}, []string{"n1"}, ""},
 		{"service selector: a shared IP goes with its selected Service", []v1beta1.L2Advertisement{forTier(adv("g", map[string]string{"name": "n2"}), "gold")},
 			[]lbstate.Service{svc("s", false, all, "203.0.113.10"), withTier(svc("t", false, nil, "203.0.113.10"), "gold")}, nodes("n1", "n2"), []string{"n1", "n2"}, []string{"n2"}, ""},
+		{"cordoned node passed over", []v1beta1.L2Advertisement{adv("a", nil)}, []lbstate.Service{svc("s", false, all, "203.0.113.10")},
+			cordoned(nodes("n1", "n2"), "n1"), []string{"n1", "n2"}, []string{"n2"}, ""},
+		{"only cordoned nodes still announce", []v1beta1.L2Advertisement{adv("a", nil)}, []lbstate.Service{svc("s", false, all, "203.0.113.10")},
+			cordoned(nodes("n1", "n2"), "n1", "n2"), []string{"n1", "n2"}, []string{"n1", "n2"}, ""},
+		{"cordoned node with the only local endpoint", []v1beta1.L2Advertisement{adv("a", nil)}, []lbstate.Service{svc("s", true, map[string]int{"n1": 1}, "203.0.113.10")},
+			cordoned(nodes("n1", "n2"), "n1"), []string{"n1", "n2"}, []string{"n1"}, ""},
+		{"uncordoned node with a dead speaker", []v1beta1.L2Advertisement{adv("a", nil)}, []lbstate.Service{svc("s", false, all, "203.0.113.10")},
+			cordoned(nodes("n1", "n2"), "n1"), []string{"n1"}, []string{"n1"}, ""},
 		{"shared IP: Local service without local endpoint beside a Cluster one", []v1beta1.L2Advertisement{adv("a", nil)},
 			[]lbstate.Service{svc("s", true, map[string]int{"n2": 1}, "203.0.113.10"), svc("t", false, all, "203.0.113.10")}, nodes("n1", "n2"), []string{"n1", "n2"}, []string{"n1", "n2"}, ""},
 	}
@@ -189,6 +206,11 @@ func TestBalancedAndDeterministic(t *testing.T) {
 	}
 }
 
+func cordon(n *corev1.Node) *corev1.Node {
+	n.Spec.Unschedulable = true
+	return n
+}
+
 func TestNodeFrom(t *testing.T) {
 	mk := func(labels, ann map[string]string, conds ...corev1.NodeCondition) *corev1.Node {
 		return &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "n", Labels: labels, Annotations: ann}, Status: corev1.NodeStatus{Conditions: conds}}
@@ -209,10 +231,14 @@ func TestNodeFrom(t *testing.T) {
 		{"excluded", mk(map[string]string{LabelExclude: ""}, nil, ready), false, 1},
 		{"drained", mk(map[string]string{LabelDrain: "true"}, nil, ready), false, 1},
 		{"drain label false", mk(map[string]string{LabelDrain: "false"}, nil, ready), true, 1},
+		{"cordoned is usable", cordon(mk(nil, nil, ready)), true, 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			n := NodeFrom(tt.node)
+			if n.Cordoned != tt.node.Spec.Unschedulable {
+				t.Fatalf("cordoned=%v, spec.unschedulable=%v", n.Cordoned, tt.node.Spec.Unschedulable)
+			}
 			if n.Usable != tt.usable || n.Weight != tt.weight {
 				t.Fatalf("got usable=%v weight=%d (%s)", n.Usable, n.Weight, n.Why)
 			}

@@ -120,7 +120,7 @@ func (t *Tracker) SetNode(n Node) {
 // re-decides nothing.
 func (t *Tracker) nodeSig(n Node) string {
 	var b strings.Builder
-	b.WriteString(strconv.FormatBool(n.Usable) + "|" + n.Why)
+	b.WriteString(strconv.FormatBool(n.Usable) + "|" + n.Why + "|" + strconv.FormatBool(n.Cordoned))
 	for _, pool := range t.cfg.PoolNames() {
 		b.WriteString("|" + pool + "=")
 		for _, a := range t.advsFor(pool) {
@@ -186,7 +186,8 @@ func (t *Tracker) nodeChanged(name string) {
 	}
 }
 
-// mayAnnounce reports whether n passes eligibleNodes' tests for the IP.
+// mayAnnounce reports whether n passes eligibleNodes' tests for the IP
+// (cordoned or not: a node uncordoned may take IPs back).
 func (t *Tracker) mayAnnounce(n Node, st *ipState) bool {
 	if !slices.ContainsFunc(st.advs, func(a config.L2Advertisement) bool { return a.SelectsNode(n.Labels) }) ||
 		!n.Usable || !t.live[n.Name] {
@@ -310,7 +311,7 @@ func (t *Tracker) refresh(ip netip.Addr) {
 
 // Equal reports whether two nodes decide the same.
 func (n Node) Equal(o Node) bool {
-	return n.Name == o.Name && n.Weight == o.Weight && n.Usable == o.Usable && n.Why == o.Why && maps.Equal(n.Labels, o.Labels)
+	return n.Name == o.Name && n.Weight == o.Weight && n.Usable == o.Usable && n.Why == o.Why && n.Cordoned == o.Cordoned && maps.Equal(n.Labels, o.Labels)
 }
 
 // isIn reports whether name is in the sorted list.

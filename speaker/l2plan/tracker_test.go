@@ -35,7 +35,7 @@ func randomConfig(t *testing.T, rng *rand.Rand) *config.Config {
 }
 
 func randomNode(rng *rand.Rand, name string) Node {
-	n := Node{Name: name, Labels: map[string]string{"zone": []string{"a", "b"}[rng.IntN(2)]}, Weight: 1 + rng.IntN(2)*rng.IntN(3), Usable: rng.IntN(6) != 0}
+	n := Node{Name: name, Labels: map[string]string{"zone": []string{"a", "b"}[rng.IntN(2)]}, Weight: 1 + rng.IntN(2)*rng.IntN(3), Usable: rng.IntN(6) != 0, Cordoned: rng.IntN(4) == 0}
 	if !n.Usable {
 		n.Why = []string{"not Ready", "NetworkUnavailable"}[rng.IntN(2)]
 	}
