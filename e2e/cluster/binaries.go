@@ -1,11 +1,14 @@
 package cluster
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"sync"
+	"syscall"
 )
 
 // Binaries are the IronLB programs under test.
@@ -19,11 +22,15 @@ var (
 
 // Build compiles bin/controller and bin/speaker once per test binary into
 // a temporary directory, so a stale bin/ is never what is tested. The Go
-// build cache makes repeated builds cheap.
+// build cache makes repeated builds cheap. The directory is named after the
+// test process, and each Build removes those of processes that are gone
+// (a test binary has no hook that runs after its last test).
 func Build() (Binaries, error) {
 	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "ironlb-bin-")
-		if err != nil {
+		parent := filepath.Join(os.TempDir(), "ironlb-bin")
+		removeDead(parent)
+		dir := filepath.Join(parent, strconv.Itoa(os.Getpid()))
+		if err := os.MkdirAll(dir, 0o755); err != nil {
 			buildErr = err
 			return
 		}
@@ -41,4 +48,21 @@ func Build() (Binaries, error) {
 		}
 	})
 	return built, buildErr
+}
+
+// removeDead removes the binaries of test processes that no longer run.
+func removeDead(parent string) {
+	entries, err := os.ReadDir(parent)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == os.Getpid() {
+			continue
+		}
+		if err := syscall.Kill(pid, 0); errors.Is(err, syscall.ESRCH) {
+			_ = os.RemoveAll(filepath.Join(parent, e.Name()))
+		}
+	}
 }
