@@ -54,12 +54,14 @@ lint: tools
 	staticcheck ./...
 
 ## unit: every Go test (unit, real API server, virtual LAN). The fault
-## tests (e2e/faults) run on their own afterwards: they time failovers
-## against BFD's 300 ms detection, which another package's load on a
-## 2-core machine can trip on its own.
+## tests (e2e/faults) and the installs on a kubelet cluster (e2e/install)
+## run one package at a time afterwards: they count failed requests under
+## BFD's 300 ms detection and 1 s timeouts, which another package's load on
+## a 2-core machine can trip on its own.
+SERIAL_TESTS := e2e/faults e2e/install
 unit: tools build
-	$(GO) test -count=1 -p $(TEST_PARALLEL) -timeout 45m $$($(GO) list ./... | grep -v -x -e '.*/e2e/faults')
-	$(GO) test -count=1 -p 1 -timeout 30m ./e2e/faults/
+	$(GO) test -count=1 -p $(TEST_PARALLEL) -timeout 45m $$($(GO) list ./... | grep -v -x $(foreach p,$(SERIAL_TESTS),-e '.*/$(p)'))
+	$(GO) test -count=1 -p 1 -timeout 45m $(foreach p,$(SERIAL_TESTS),./$(p)/)
 
 ## fuzz: run every fuzz target for FUZZCOUNT executions
 fuzz:
