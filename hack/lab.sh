@@ -7,7 +7,9 @@
 # `make lab` runs `make tools build` first, then `up`. State (pid, logs,
 # admin kubeconfig) lives in $IRONLB_LAB_DIR, default <repo>/.cache/lab, so
 # a test can run its own lab beside a developer's. $IRONLB_LAB_TTL (e.g.
-# 20m) makes the lab stop by itself after that long.
+# 20m) makes the lab stop by itself after that long. LAB=cluster (`make lab
+# LAB=cluster`) runs the same demo on a cluster of kubelets with IronLB
+# installed from its Helm chart instead of the process lab (LAB=process).
 set -euo pipefail
 
 REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -45,4 +47,4 @@ else
   mv -f "$LAB.new" "$LAB"
 fi
 
-exec "$LAB" "$cmd" -state="$STATE" -bin="$REPO_ROOT/bin" -ttl="${IRONLB_LAB_TTL:-0}"
+exec "$LAB" "$cmd" -state="$STATE" -kind="${LAB:-process}" -bin="$REPO_ROOT/bin" -repo="$REPO_ROOT" -ttl="${IRONLB_LAB_TTL:-0}"

@@ -43,6 +43,7 @@ func (d stateDir) tmpDir() string {
 type info struct {
 	PID        int       `json:"pid"`
 	Started    time.Time `json:"started"`
+	Kind       string    `json:"kind"` // kindProcess or kindCluster
 	LabName    string    `json:"labName"` // namespace prefix "ilb-<pid>-lab"
 	APIServer  string    `json:"apiServer"`
 	Kubeconfig string    `json:"kubeconfig"`
@@ -50,6 +51,8 @@ type info struct {
 	// Names maps the lab's addresses to the hosts holding them, so the
 	// table can say who a pod saw.
 	Names map[string]string `json:"names"`
+	// Logs is where the cluster's daemons log, besides the state directory.
+	Logs string `json:"logs,omitempty"`
 	// RouterDir is FRR's directory in the router namespace (BGP mode).
 	RouterDir string `json:"routerDir,omitempty"`
 }

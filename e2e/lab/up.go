@@ -22,7 +22,9 @@ import (
 // upConfig is the launcher's command line.
 type upConfig struct {
 	state   stateDir
+	kind    string // the lab to start
 	binDir  string
+	repo    string
 	ttl     time.Duration // passed to the daemon
 	timeout time.Duration // how long startup may take
 }
@@ -43,6 +45,9 @@ func up(ctx context.Context, cfg upConfig, out io.Writer) error {
 	pid := cfg.state.daemon()
 	if pid != 0 {
 		if in, err := cfg.state.readInfo(); err == nil && in.PID == pid {
+			if kindOf(in) != cfg.kind {
+				return fmt.Errorf("a %s lab runs (pid %d); make lab-down stops it before a %s lab can start", kindOf(in), pid, cfg.kind)
+			}
 			fmt.Fprintf(out, "lab: already running (pid %d, up since %s)\n", pid, in.Started.Format(time.DateTime))
 			return show(ctx, out, cfg.state, in)
 		}
@@ -95,7 +100,7 @@ func startDaemon(cfg upConfig) (int, error) {
 		return 0, err
 	}
 	defer logf.Close()
-	cmd := exec.Command(exe, "serve", "-state="+string(st), "-bin="+cfg.binDir, "-ttl="+cfg.ttl.String())
+	cmd := exec.Command(exe, "serve", "-state="+string(st), "-kind="+cfg.kind, "-bin="+cfg.binDir, "-repo="+cfg.repo, "-ttl="+cfg.ttl.String())
 	cmd.Stdout, cmd.Stderr = logf, logf // stdin: /dev/null
 	// TMPDIR: the API server's directory lands in the state directory,
 	// where down finds it even after a crash.
@@ -169,11 +174,11 @@ func show(ctx context.Context, out io.Writer, st stateDir, in info) error {
 		return dialIn(ctx, in.Client.NetNS, network, addr)
 	}
 	v := view{API: cl, RouterDir: in.RouterDir, Names: in.Names}
-	rows, err := collect(ctx, v, modes(), dial, 3)
+	rows, err := collect(ctx, v, modes(), askerFor(kindOf(in), dial), 3)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "\nLoadBalancer Services; each request is live, from %s (%s, %s):\n\n", in.Client.Name, in.Client.IPv4, in.Client.IPv6)
+	fmt.Fprintf(out, "\n%s\nLoadBalancer Services; each request is live, from %s (%s, %s):\n\n", kindLine(kindOf(in)), in.Client.Name, in.Client.IPv4, in.Client.IPv6)
 	if err := render(out, rows); err != nil {
 		return err
 	}
@@ -199,7 +204,11 @@ func show(ctx context.Context, out io.Writer, st stateDir, in info) error {
 	if in.RouterDir != "" {
 		fmt.Fprintf(out, "router: vtysh --vty_socket %s -c 'show bgp ipv4 unicast'\n", in.RouterDir)
 	}
-	fmt.Fprintf(out, "logs:   %s, %s/\n", st.daemonLog(), st.logDir())
+	logs := st.logDir()
+	if in.Logs != "" {
+		logs = in.Logs
+	}
+	fmt.Fprintf(out, "logs:   %s, %s/\n", st.daemonLog(), logs)
 	fmt.Fprintf(out, "stop:   %s\n", down)
 	failed := 0
 	for _, r := range rows {
