@@ -15,6 +15,7 @@ set -euo pipefail
 REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$REPO_ROOT"
 cmd=${1:-up}
+KIND=${LAB:-process}
 case "$cmd" in
   up | show | down) ;;
   *) echo "usage: $0 up|show|down" >&2; exit 2 ;;
@@ -34,17 +35,17 @@ mkdir -p "$STATE/bin"
 # the current code; a build into a new file then a rename never touches the
 # binary of a running daemon. `down` falls back to the last good binary when
 # the tree does not build, so a lab can always be stopped.
-LAB="$STATE/bin/lab"
+PROG="$STATE/bin/lab"
 [[ "$cmd" == up ]] && echo "lab: building the lab program (cached after the first time)..."
-if ! CGO_ENABLED=0 go build -trimpath -o "$LAB.new" ./e2e/lab; then
-  rm -f "$LAB.new"
-  if [[ "$cmd" == down && -x "$LAB" ]]; then
-    echo "lab: build failed; using the previous $LAB" >&2
+if ! CGO_ENABLED=0 go build -trimpath -o "$PROG.new" ./e2e/lab; then
+  rm -f "$PROG.new"
+  if [[ "$cmd" == down && -x "$PROG" ]]; then
+    echo "lab: build failed; using the previous $PROG" >&2
   else
     exit 1
   fi
 else
-  mv -f "$LAB.new" "$LAB"
+  mv -f "$PROG.new" "$PROG"
 fi
 
-exec "$LAB" "$cmd" -state="$STATE" -kind="${LAB:-process}" -bin="$REPO_ROOT/bin" -repo="$REPO_ROOT" -ttl="${IRONLB_LAB_TTL:-0}"
+exec "$PROG" "$cmd" -state="$STATE" -kind="$KIND" -bin="$REPO_ROOT/bin" -repo="$REPO_ROOT" -ttl="${IRONLB_LAB_TTL:-0}"

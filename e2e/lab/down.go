@@ -92,7 +92,7 @@ func down(st stateDir, out io.Writer) error {
 	for _, d := range sweepShm() {
 		fmt.Fprintf(out, "lab: removed stale etcd data %s\n", d)
 	}
-	for _, p := range []string{st.tmpDir(), st.infoFile(), st.kubeconfig()} {
+	for _, p := range append(st.tmpDirs(), st.infoFile(), st.kubeconfig(), st.tmpRecord()) {
 		if err := os.RemoveAll(p); err != nil {
 			errs = append(errs, err)
 		}

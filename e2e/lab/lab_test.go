@@ -42,7 +42,7 @@ func TestMakeLab(t *testing.T) {
 	if err != nil {
 		t.Fatalf("make lab: %v\nlab.log:\n%s", err, tail(st.daemonLog(), 40))
 	}
-	client := checkTable(t, out)
+	client := checkTable(t, out, processPod)
 
 	// The printed kubeconfig works with kubectl.
 	m := regexp.MustCompile(`(?m)^kubeconfig: (\S+)$`).FindStringSubmatch(out)
@@ -96,7 +96,7 @@ func TestMakeLab(t *testing.T) {
 	if !strings.Contains(out, fmt.Sprintf("already running (pid %d", pid)) {
 		t.Error("the second make lab did not say that the lab already runs")
 	}
-	if again := checkTable(t, out); again != client {
+	if again := checkTable(t, out, processPod); again != client {
 		t.Errorf("client %s, then %s", client, again)
 	}
 
@@ -114,11 +114,22 @@ func TestMakeLab(t *testing.T) {
 	}
 }
 
+// processPod: the process lab's pods have the names the demo gives them.
+func processPod(s demoService, pod string) bool {
+	return slices.ContainsFunc(s.Pods, func(p demoPod) bool { return p.Name == pod })
+}
+
+// clusterPod: the cluster lab's pods belong to the Deployment named
+// after the Service ("web-<replicaset hash>-<suffix>").
+func clusterPod(s demoService, pod string) bool {
+	return regexp.MustCompile(`^` + regexp.QuoteMeta(s.Name) + `-[a-z0-9]+-[a-z0-9]+$`).MatchString(pod)
+}
+
 // checkTable checks that every Service IP of the demo answered, from a
-// pod of that Service, announced as its mode does it, with the client
-// address kept by Local and replaced by a node's by Cluster; it returns
-// the client's name.
-func checkTable(t *testing.T, out string) string {
+// pod of that Service (podOf), announced as its mode does it, with the
+// client address kept by Local and replaced by a node's by Cluster; it
+// returns the client's name.
+func checkTable(t *testing.T, out string, podOf func(s demoService, pod string) bool) string {
 	t.Helper()
 	m := regexp.MustCompile(`each request is live, from (\S+) \((\S+), (\S+)\)`).FindStringSubmatch(out)
 	if m == nil {
@@ -163,16 +174,9 @@ func checkTable(t *testing.T, out string) string {
 		if !inPool {
 			t.Errorf("%s: outside pool %s %v", what, md.Pool().Name, md.Pool().Spec.Addresses)
 		}
-		var pods, podNodes []string
-		for _, p := range s.Pods {
-			pods = append(pods, p.Name)
-			if !slices.Contains(podNodes, p.Node) {
-				podNodes = append(podNodes, p.Node)
-			}
-		}
-		slices.Sort(podNodes)
-		if !slices.Contains(pods, r.Pod) {
-			t.Errorf("%s: answered by %s, not one of %v", what, r.Pod, pods)
+		podNodes := s.podNodes()
+		if !podOf(s, r.Pod) {
+			t.Errorf("%s: answered by %s, not a pod of %s", what, r.Pod, s.Name)
 		}
 		_, who, _ := strings.Cut(r.Source, " ")
 		if s.Local && who != "("+client+")" {
@@ -283,18 +287,18 @@ func hostLinks(t *testing.T) []string {
 	return names
 }
 
-// makeIn runs make TARGET in the repository with the lab's state in dir.
-// The environment of an enclosing make (`make test`) is dropped: its
-// jobserver descriptors do not reach this process.
-func makeIn(root, dir string, timeout time.Duration, target string) (string, error) {
+// makeIn runs make with args (a target, variables) in the repository with
+// the lab's state in dir. The environment of an enclosing make (`make
+// test`) is dropped: its jobserver descriptors do not reach this process.
+func makeIn(root, dir string, timeout time.Duration, args ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "make", "--no-print-directory", "-C", root, target)
+	cmd := exec.CommandContext(ctx, "make", append([]string{"--no-print-directory", "-C", root}, args...)...)
 	var env []string
 	for _, kv := range os.Environ() {
 		k, _, _ := strings.Cut(kv, "=")
 		switch k {
-		case "MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES", "IRONLB_LAB_DIR", "IRONLB_LAB_TTL":
+		case "MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES", "IRONLB_LAB_DIR", "IRONLB_LAB_TTL", "LAB":
 			continue
 		}
 		env = append(env, kv)

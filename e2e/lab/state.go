@@ -38,6 +38,23 @@ func (d stateDir) tmpDir() string {
 	return filepath.Join(os.TempDir(), "ironlb-lab-"+hex.EncodeToString(sum[:6]))
 }
 
+// tmpRecord holds the path of the daemon's TMPDIR: tmpDir depends on the
+// launcher's own TMPDIR (`TMPDIR=/dev/shm make lab LAB=cluster` keeps the
+// cluster's files in memory), which a later `make lab-down` may not share.
+func (d stateDir) tmpRecord() string { return d.path("tmpdir") }
+
+// tmpDirs are the daemon's TMPDIR as recorded and as this process would
+// name it; down removes both.
+func (d stateDir) tmpDirs() []string {
+	dirs := []string{d.tmpDir()}
+	if b, err := os.ReadFile(d.tmpRecord()); err == nil {
+		if p := strings.TrimSpace(string(b)); p != "" && p != dirs[0] && strings.HasPrefix(filepath.Base(p), "ironlb-lab-") {
+			dirs = append(dirs, p)
+		}
+	}
+	return dirs
+}
+
 // info is what the daemon publishes once the lab is ready, for the table
 // and for humans.
 type info struct {

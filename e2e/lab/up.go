@@ -92,6 +92,9 @@ func startDaemon(cfg upConfig) (int, error) {
 			return 0, err
 		}
 	}
+	if err := os.WriteFile(st.tmpRecord(), []byte(st.tmpDir()+"\n"), 0o644); err != nil {
+		return 0, err
+	}
 	if err := os.WriteFile(st.progress(), nil, 0o644); err != nil {
 		return 0, err
 	}
@@ -199,7 +202,11 @@ func show(ctx context.Context, out io.Writer, st stateDir, in info) error {
 	fmt.Fprintln(out, "  kubectl get pods -A -o wide; kubectl get ippool,l2advertisement,bgppeer,bgpadvertisement")
 	fmt.Fprintln(out, "  kubectl get l2status -A; kubectl get bgpsession")
 	if example != "" {
-		fmt.Fprintf(out, "client: ip netns exec %s bash -c 'exec 3<>/dev/tcp/%s/80; echo hi >&3; head -1 <&3'\n", in.Client.NetNS, example)
+		if kindOf(in) == kindCluster {
+			fmt.Fprintf(out, "client: ip netns exec %s curl -s http://%s/\n", in.Client.NetNS, example)
+		} else {
+			fmt.Fprintf(out, "client: ip netns exec %s bash -c 'exec 3<>/dev/tcp/%s/80; echo hi >&3; head -1 <&3'\n", in.Client.NetNS, example)
+		}
 	}
 	if in.RouterDir != "" {
 		fmt.Fprintf(out, "router: vtysh --vty_socket %s -c 'show bgp ipv4 unicast'\n", in.RouterDir)

@@ -1,0 +1,131 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestMakeLabCluster runs `make lab LAB=cluster` and `make lab-down` for
+// real: the demo on a cluster of kubelets with IronLB installed by `helm
+// install` of its chart. Every demo VIP answers the client from a pod of
+// its Deployment as the process lab's do, the controller and the speakers
+// run as the chart's pods, and lab-down leaves no process, container,
+// cgroup, mount, namespace or file behind.
+func TestMakeLabCluster(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Fatal("the lab needs root (network namespaces, cgroups, nftables): run the tests as root")
+	}
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	st := stateDir(dir)
+	linksBefore := hostLinks(t)
+	t.Cleanup(func() {
+		if out, err := makeIn(root, dir, 3*time.Minute, "lab-down"); err != nil {
+			t.Errorf("cleanup: make lab-down: %v\n%s", err, out)
+		}
+	})
+
+	begin := time.Now()
+	out, err := makeIn(root, dir, 20*time.Minute, "lab", "LAB=cluster")
+	t.Logf("make lab LAB=cluster (%v):\n%s", time.Since(begin).Round(time.Millisecond), out)
+	if err != nil {
+		t.Fatalf("make lab LAB=cluster: %v\nlab.log:\n%s", err, tail(st.daemonLog(), 40))
+	}
+	checkTable(t, out, clusterPod)
+	if !strings.Contains(out, "Cluster lab:") {
+		t.Error("the output does not say that the cluster lab runs")
+	}
+	in, err := st.readInfo()
+	if err != nil || in.Kind != kindCluster {
+		t.Fatalf("lab.json: kind %q (%v), want %s", in.Kind, err, kindCluster)
+	}
+
+	// IronLB runs as the chart's pods: two controllers, a speaker per node.
+	kubectl := func(args ...string) string {
+		cmd := exec.Command(filepath.Join(root, ".tools", "bin", "kubectl"), args...)
+		cmd.Env = append(os.Environ(), "KUBECONFIG="+st.kubeconfig())
+		b, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("kubectl %s: %v\n%s", strings.Join(args, " "), err, b)
+		}
+		return string(b)
+	}
+	pods := kubectl("get", "pods", "-n", chartNamespace, "-l", "app.kubernetes.io/name=ironlb", "--no-headers")
+	if n := strings.Count(pods, " Running "); n != 5 {
+		t.Errorf("%d IronLB pods Running, want 2 controllers and 3 speakers:\n%s", n, pods)
+	}
+	if sessions := kubectl("get", "bgpsession", "--no-headers"); strings.Count(sessions, "Established") != 6 {
+		t.Errorf("want 6 Established BGP sessions:\n%s", sessions)
+	}
+	// `make lab` with the other kind refuses while this one runs.
+	if out, err := makeIn(root, dir, 5*time.Minute, "lab"); err == nil || !strings.Contains(out, "a cluster lab runs") {
+		t.Errorf("make lab (process) beside a running cluster lab: %v\n%s", err, out)
+	}
+
+	pid := in.PID
+	procs := descendants(pid)
+	containers := cgroupProcs(pid)
+	if len(containers) == 0 || len(cgroupsOf(pid)) == 0 {
+		t.Fatalf("no container processes (%v) or node cgroups (%v) while the lab runs", containers, cgroupsOf(pid))
+	}
+	begin = time.Now()
+	out, err = makeIn(root, dir, 3*time.Minute, "lab-down")
+	t.Logf("make lab-down (%v):\n%s", time.Since(begin).Round(time.Millisecond), out)
+	if err != nil {
+		t.Fatalf("make lab-down: %v", err)
+	}
+	checkNothingLeft(t, st, pid, append(procs, containers...), linksBefore)
+	checkClusterGone(t, st, pid)
+}
+
+// cgroupProcs lists the processes in the node cgroups of the cluster lab
+// of pid: containerd's containers.
+func cgroupProcs(pid int) []int {
+	var out []int
+	files, _ := filepath.Glob(fmt.Sprintf("/sys/fs/cgroup/pids/ilb-%d-*/*/*/*/cgroup.procs", pid))
+	more, _ := filepath.Glob(fmt.Sprintf("/sys/fs/cgroup/pids/ilb-%d-*/*/*/cgroup.procs", pid))
+	for _, f := range append(files, more...) {
+		b, _ := os.ReadFile(f)
+		for _, s := range strings.Fields(string(b)) {
+			var p int
+			if _, err := fmt.Sscan(s, &p); err == nil {
+				out = append(out, p)
+			}
+		}
+	}
+	return out
+}
+
+// checkClusterGone: no cgroup, mount or process of the cluster lab (its
+// directory is the daemon's TMPDIR) is left.
+func checkClusterGone(t *testing.T, st stateDir, pid int) {
+	t.Helper()
+	if left := cgroupsOf(pid); len(left) > 0 {
+		t.Errorf("cgroups left: %v", left)
+	}
+	mounts, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(mounts), st.tmpDir()) {
+		t.Errorf("mounts under %s left in the host's mount namespace", st.tmpDir())
+	}
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		var p int
+		if _, err := fmt.Sscan(e.Name(), &p); err != nil {
+			continue
+		}
+		if args := cmdline(p); strings.Contains(strings.Join(args, " "), st.tmpDir()) {
+			t.Errorf("process %d %v refers to the lab's temporary directory", p, args)
+		}
+	}
+}
