@@ -60,7 +60,7 @@ func (d stateDir) tmpDirs() []string {
 type info struct {
 	PID        int       `json:"pid"`
 	Started    time.Time `json:"started"`
-	Kind       string    `json:"kind"` // kindProcess or kindCluster
+	Kind       string    `json:"kind"`    // kindProcess or kindCluster
 	LabName    string    `json:"labName"` // namespace prefix "ilb-<pid>-lab"
 	APIServer  string    `json:"apiServer"`
 	Kubeconfig string    `json:"kubeconfig"`
