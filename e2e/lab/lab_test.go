@@ -19,22 +19,7 @@ import (
 // neither meets a developer's lab nor other tests' labs: namespaces carry
 // the daemon's pid, the API server takes free ports.
 func TestMakeLab(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Fatal("the lab needs root (network namespaces, nftables): run the tests as root")
-	}
-	root, err := filepath.Abs("../..")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	st := stateDir(dir)
-	linksBefore := hostLinks(t)
-	t.Cleanup(func() {
-		// Whatever happened, no lab outlives the test.
-		if out, err := makeIn(root, dir, time.Minute*3, "lab-down"); err != nil {
-			t.Errorf("cleanup: make lab-down: %v\n%s", err, out)
-		}
-	})
+	root, dir, st, linksBefore := labTestSetup(t)
 
 	begin := time.Now()
 	out, err := makeIn(root, dir, 15*time.Minute, "lab")
@@ -52,15 +37,7 @@ func TestMakeLab(t *testing.T) {
 	if m[1] != st.kubeconfig() {
 		t.Errorf("kubeconfig %s, want %s in the state directory", m[1], st.kubeconfig())
 	}
-	kubectl := func(args ...string) string {
-		cmd := exec.Command(filepath.Join(root, ".tools", "bin", "kubectl"), args...)
-		cmd.Env = append(os.Environ(), "KUBECONFIG="+m[1])
-		b, err := cmd.CombinedOutput()
-		if err != nil {
-			t.Fatalf("kubectl %s: %v\n%s", strings.Join(args, " "), err, b)
-		}
-		return string(b)
-	}
+	kubectl := kubectlAs(t, root, m[1])
 	svcs := kubectl("get", "svc", "-A")
 	for _, r := range mustParse(t, out) {
 		if !strings.Contains(svcs, r.IP) {
@@ -123,6 +100,44 @@ func processPod(s demoService, pod string) bool {
 // after the Service ("web-<replicaset hash>-<suffix>").
 func clusterPod(s demoService, pod string) bool {
 	return regexp.MustCompile(`^` + regexp.QuoteMeta(s.Name) + `-[a-z0-9]+-[a-z0-9]+$`).MatchString(pod)
+}
+
+// labTestSetup is the start of a test of `make lab`: the repository, a
+// state directory of the test's own (IRONLB_LAB_DIR) so it neither meets a
+// developer's lab nor other tests' labs, the host's interfaces before, and
+// a `make lab-down` when the test ends, whatever happened.
+func labTestSetup(t *testing.T) (root, dir string, st stateDir, linksBefore []string) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Fatal("the lab needs root (network namespaces, nftables): run the tests as root")
+	}
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir = t.TempDir()
+	linksBefore = hostLinks(t)
+	t.Cleanup(func() {
+		if out, err := makeIn(root, dir, 3*time.Minute, "lab-down"); err != nil {
+			t.Errorf("cleanup: make lab-down: %v\n%s", err, out)
+		}
+	})
+	return root, dir, stateDir(dir), linksBefore
+}
+
+// kubectlAs returns a kubectl of the repository's tools with kubeconfig;
+// a failure fails the test.
+func kubectlAs(t *testing.T, root, kubeconfig string) func(args ...string) string {
+	return func(args ...string) string {
+		t.Helper()
+		cmd := exec.Command(filepath.Join(root, ".tools", "bin", "kubectl"), args...)
+		cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
+		b, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("kubectl %s: %v\n%s", strings.Join(args, " "), err, b)
+		}
+		return string(b)
+	}
 }
 
 // checkTable checks that every Service IP of the demo answered, from a

@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -17,21 +16,7 @@ import (
 // run as the chart's pods, and lab-down leaves no process, container,
 // cgroup, mount, namespace or file behind.
 func TestMakeLabCluster(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Fatal("the lab needs root (network namespaces, cgroups, nftables): run the tests as root")
-	}
-	root, err := filepath.Abs("../..")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	st := stateDir(dir)
-	linksBefore := hostLinks(t)
-	t.Cleanup(func() {
-		if out, err := makeIn(root, dir, 3*time.Minute, "lab-down"); err != nil {
-			t.Errorf("cleanup: make lab-down: %v\n%s", err, out)
-		}
-	})
+	root, dir, st, linksBefore := labTestSetup(t)
 
 	begin := time.Now()
 	out, err := makeIn(root, dir, 20*time.Minute, "lab", "LAB=cluster")
@@ -49,15 +34,7 @@ func TestMakeLabCluster(t *testing.T) {
 	}
 
 	// IronLB runs as the chart's pods: two controllers, a speaker per node.
-	kubectl := func(args ...string) string {
-		cmd := exec.Command(filepath.Join(root, ".tools", "bin", "kubectl"), args...)
-		cmd.Env = append(os.Environ(), "KUBECONFIG="+st.kubeconfig())
-		b, err := cmd.CombinedOutput()
-		if err != nil {
-			t.Fatalf("kubectl %s: %v\n%s", strings.Join(args, " "), err, b)
-		}
-		return string(b)
-	}
+	kubectl := kubectlAs(t, root, st.kubeconfig())
 	pods := kubectl("get", "pods", "-n", chartNamespace, "-l", "app.kubernetes.io/name=ironlb", "--no-headers")
 	if n := strings.Count(pods, " Running "); n != 5 {
 		t.Errorf("%d IronLB pods Running, want 2 controllers and 3 speakers:\n%s", n, pods)
