@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -64,19 +65,24 @@ func TestMakeLabCluster(t *testing.T) {
 }
 
 // cgroupProcs lists the processes in the node cgroups of the cluster lab
-// of pid: containerd's containers.
+// of pid: containerd's containers, at any depth below the nodes' roots.
 func cgroupProcs(pid int) []int {
 	var out []int
-	files, _ := filepath.Glob(fmt.Sprintf("/sys/fs/cgroup/pids/ilb-%d-*/*/*/*/cgroup.procs", pid))
-	more, _ := filepath.Glob(fmt.Sprintf("/sys/fs/cgroup/pids/ilb-%d-*/*/*/cgroup.procs", pid))
-	for _, f := range append(files, more...) {
-		b, _ := os.ReadFile(f)
-		for _, s := range strings.Fields(string(b)) {
-			var p int
-			if _, err := fmt.Sscan(s, &p); err == nil {
-				out = append(out, p)
+	roots, _ := filepath.Glob(fmt.Sprintf("/sys/fs/cgroup/pids/ilb-%d-*", pid))
+	for _, r := range roots {
+		_ = filepath.WalkDir(r, func(p string, d fs.DirEntry, err error) error {
+			if err != nil || d.Name() != "cgroup.procs" {
+				return nil
 			}
-		}
+			b, _ := os.ReadFile(p)
+			for _, f := range strings.Fields(string(b)) {
+				var n int
+				if _, err := fmt.Sscan(f, &n); err == nil {
+					out = append(out, n)
+				}
+			}
+			return nil
+		})
 	}
 	return out
 }
