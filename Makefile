@@ -94,7 +94,8 @@ soak: tools build
 .PHONY: lab lab-down
 
 ## lab: the whole system on a lab cluster of network namespaces, left running
-## in the background (state in .cache/lab or $IRONLB_LAB_DIR)
+## in the background (state in .cache/lab or $IRONLB_LAB_DIR); LAB=cluster:
+## the same demo on kubelet nodes with IronLB installed by its Helm chart
 lab: tools build
 	@hack/lab.sh up
 

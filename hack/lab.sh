@@ -7,12 +7,15 @@
 # `make lab` runs `make tools build` first, then `up`. State (pid, logs,
 # admin kubeconfig) lives in $IRONLB_LAB_DIR, default <repo>/.cache/lab, so
 # a test can run its own lab beside a developer's. $IRONLB_LAB_TTL (e.g.
-# 20m) makes the lab stop by itself after that long.
+# 20m) makes the lab stop by itself after that long. LAB=cluster (`make lab
+# LAB=cluster`) runs the same demo on a cluster of kubelets with IronLB
+# installed from its Helm chart instead of the process lab (LAB=process).
 set -euo pipefail
 
 REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$REPO_ROOT"
 cmd=${1:-up}
+KIND=${LAB:-process}
 case "$cmd" in
   up | show | down) ;;
   *) echo "usage: $0 up|show|down" >&2; exit 2 ;;
@@ -32,17 +35,17 @@ mkdir -p "$STATE/bin"
 # the current code; a build into a new file then a rename never touches the
 # binary of a running daemon. `down` falls back to the last good binary when
 # the tree does not build, so a lab can always be stopped.
-LAB="$STATE/bin/lab"
+PROG="$STATE/bin/lab"
 [[ "$cmd" == up ]] && echo "lab: building the lab program (cached after the first time)..."
-if ! CGO_ENABLED=0 go build -trimpath -o "$LAB.new" ./e2e/lab; then
-  rm -f "$LAB.new"
-  if [[ "$cmd" == down && -x "$LAB" ]]; then
-    echo "lab: build failed; using the previous $LAB" >&2
+if ! CGO_ENABLED=0 go build -trimpath -o "$PROG.new" ./e2e/lab; then
+  rm -f "$PROG.new"
+  if [[ "$cmd" == down && -x "$PROG" ]]; then
+    echo "lab: build failed; using the previous $PROG" >&2
   else
     exit 1
   fi
 else
-  mv -f "$LAB.new" "$LAB"
+  mv -f "$PROG.new" "$PROG"
 fi
 
-exec "$LAB" "$cmd" -state="$STATE" -bin="$REPO_ROOT/bin" -ttl="${IRONLB_LAB_TTL:-0}"
+exec "$PROG" "$cmd" -state="$STATE" -kind="$KIND" -bin="$REPO_ROOT/bin" -repo="$REPO_ROOT" -ttl="${IRONLB_LAB_TTL:-0}"

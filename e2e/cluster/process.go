@@ -211,10 +211,16 @@ func (c *Cluster) ApplyEndpoints(ctx context.Context, ns, svc string, eps ...End
 // AwaitIPs is WaitForIPs bounded by ctx: it waits until the Service shows
 // n addresses and returns them.
 func (c *Cluster) AwaitIPs(ctx context.Context, ns, name string, n int) ([]netip.Addr, error) {
+	return AwaitServiceIPs(ctx, c.Client, ns, name, n)
+}
+
+// AwaitServiceIPs waits until the Service, read through cl, shows n
+// addresses and returns them (for clusters that are not a Cluster).
+func AwaitServiceIPs(ctx context.Context, cl client.Client, ns, name string, n int) ([]netip.Addr, error) {
 	var ips []netip.Addr
 	err := Poll(ctx, fmt.Sprintf("%d address(es) on %s/%s", n, ns, name), func() error {
 		var svc corev1.Service
-		if err := c.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, &svc); err != nil {
+		if err := cl.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, &svc); err != nil {
 			return err
 		}
 		ips = ips[:0]

@@ -48,6 +48,9 @@ type Cluster struct {
 	egress *egressProxy
 	host   []*kubeapi.Child // controller-manager, scheduler
 	nodes  []*node
+
+	closeOnce sync.Once
+	closeErr  error
 }
 
 // ProxyMode is kube-proxy's mode on node i (1-based): iptables on node2,
@@ -63,55 +66,91 @@ func ProxyMode(i int) string {
 // everything is torn down at test end.
 func Start(t testing.TB, opts Options) *Cluster {
 	t.Helper()
+	c, err := StartProcess(context.Background(), opts, ProcessOptions{Repo: kubeapi.RepoRoot(t), Logf: t.Logf})
+	if err != nil {
+		t.Fatalf("kcluster: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := c.close(t.Failed()); err != nil {
+			t.Errorf("kcluster: teardown: %v", err)
+		}
+	})
+	return c
+}
+
+// ProcessOptions are what a cluster outside a test (the lab) needs beyond
+// Options.
+type ProcessOptions struct {
+	// Repo is the repository root (images, charts); required.
+	Repo string
+	// LabID names the virtual LAN's namespaces ("ilb-<pid>-<LabID>-node1")
+	// and the nodes' cgroups; empty: random.
+	LabID string
+	// Logf reports progress; nil: silent.
+	Logf func(format string, args ...any)
+}
+
+// StartProcess builds the cluster outside a test and waits until every
+// node is Ready. ctx bounds startup only (without a deadline: the API
+// server two minutes, the nodes three); everything runs until Close, or
+// until this process dies (the daemons are started with Pdeathsig; Sweep
+// removes what survives). On failure everything started is stopped again.
+func StartProcess(ctx context.Context, opts Options, popts ProcessOptions) (c *Cluster, err error) {
 	begin := time.Now()
+	logf := popts.Logf
+	if logf == nil {
+		logf = func(string, ...any) {}
+	}
 	if opts.Nodes == 0 {
 		opts.Nodes = 3
 	}
 	if opts.Nodes < 1 || opts.Nodes > vlan.MaxPodNodes {
-		t.Fatalf("kcluster: Options.Nodes: %d is outside 1..%d", opts.Nodes, vlan.MaxPodNodes)
+		return nil, fmt.Errorf("Options.Nodes: %d is outside 1..%d", opts.Nodes, vlan.MaxPodNodes)
 	}
-	repo := kubeapi.RepoRoot(t)
-	tools, err := findTools(repo)
+	if popts.Repo == "" {
+		return nil, errors.New("ProcessOptions.Repo: the repository root is required")
+	}
+	tools, err := findTools(popts.Repo)
 	if err != nil {
-		t.Fatalf("kcluster: %v", err)
+		return nil, err
 	}
-	images, err := buildImages(repo)
+	images, err := buildImages(popts.Repo)
 	if err != nil {
-		t.Fatalf("kcluster: images: %v", err)
+		return nil, fmt.Errorf("images: %w", err)
 	}
-	t.Logf("kcluster: images built in %v", time.Since(begin).Round(time.Millisecond))
+	logf("kcluster: images built in %v", time.Since(begin).Round(time.Millisecond))
 	// The cluster's start is timed from here: image builds are cached per
-	// test binary and are not part of it.
+	// process and are not part of it.
 	begin = time.Now()
+	// Leftovers of clusters whose process died (their cgroups).
+	if err := Sweep(); err != nil {
+		logf("kcluster: %v", err)
+	}
 	dir, err := os.MkdirTemp("", "ironlb-kcluster-")
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
-	// Registered first, so it runs last, after every process is gone.
-	t.Cleanup(func() {
-		if t.Failed() && os.Getenv(kubeapi.EnvKeep) == "1" {
-			t.Logf("kcluster: kept %s (%s=1)", dir, kubeapi.EnvKeep)
-			return
+	c = &Cluster{Tools: tools, Repo: popts.Repo, dir: dir}
+	defer func() {
+		if err != nil {
+			err = errors.Join(err, c.close(true))
+			c = nil
 		}
-		if err := os.RemoveAll(dir); err != nil {
-			t.Errorf("kcluster: %v", err)
-		}
-	})
-	lab := vlan.New(t, vlan.Options{Nodes: opts.Nodes, Router: true})
-	c := &Cluster{Lab: lab, Tools: tools, Repo: repo, dir: dir}
-
+	}()
+	if c.Lab, err = vlan.Start(ctx, vlan.Options{Nodes: opts.Nodes, Router: true, ID: popts.LabID}); err != nil {
+		return c, err
+	}
 	// The egress proxy must listen before the API server starts; it stops
-	// after it (cleanups run last-registered first).
+	// after it.
 	sock := filepath.Join(dir, "egress.sock")
-	if c.egress, err = startEgressProxy(sock, lab.Router); err != nil {
-		t.Fatalf("kcluster: %v", err)
+	if c.egress, err = startEgressProxy(sock, c.Lab.Router); err != nil {
+		return c, err
 	}
-	t.Cleanup(c.egress.stop)
 	egressFile := filepath.Join(dir, "egress.yaml")
 	if err := os.WriteFile(egressFile, []byte(egressConfig(sock)), 0o644); err != nil {
-		t.Fatal(err)
+		return c, err
 	}
-	c.API = kubeapi.Start(t, kubeapi.Options{ExtraFlags: []string{
+	if c.API, err = kubeapi.StartProcess(ctx, kubeapi.Options{ExtraFlags: []string{
 		// Kubelets act as system:node:<name>.
 		"--authorization-mode=Node,RBAC",
 		// Real pods need their ServiceAccount token (ServiceAccount
@@ -122,22 +161,58 @@ func Start(t testing.TB, opts Options) *Cluster {
 		"--enable-aggregator-routing=true",
 		"--egress-selector-config-file=" + egressFile,
 		"--kubelet-preferred-address-types=InternalIP",
-	}})
-	c.Clientset = c.API.Clientset(t)
-
-	t.Cleanup(func() {
-		if err := c.stop(t.Failed()); err != nil {
-			t.Errorf("kcluster: teardown: %v", err)
-		}
-	})
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
+	}}); err != nil {
+		return c, fmt.Errorf("API server: %w", err)
+	}
+	logf("kcluster: API server %s ready in %v", c.API.URL, c.API.StartupDuration.Round(time.Millisecond))
+	if c.Clientset, err = kubernetes.NewForConfig(c.API.Config); err != nil {
+		return c, err
+	}
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, 3*time.Minute)
+		defer cancel()
+	}
 	if err := c.setup(ctx, images); err != nil {
-		t.Fatalf("kcluster: %v", err)
+		return c, err
 	}
 	c.StartDuration = time.Since(begin)
-	t.Logf("kcluster: %d nodes Ready %v after Start (dir %s)", opts.Nodes, c.StartDuration.Round(time.Millisecond), dir)
-	return c
+	logf("kcluster: %d nodes Ready %v after Start (dir %s)", opts.Nodes, c.StartDuration.Round(time.Millisecond), dir)
+	return c, nil
+}
+
+// Close tears the cluster down: node daemons, every container, the
+// control plane, cgroups, the mount namespace, the API server, the virtual
+// LAN and the cluster's directory. Safe to call twice.
+func (c *Cluster) Close() error { return c.close(false) }
+
+// close is Close; after a failure it prints the daemons' logs, and keeps
+// the directories when IRONLB_KEEP=1.
+func (c *Cluster) close(failed bool) error {
+	c.closeOnce.Do(func() {
+		keep := failed && os.Getenv(kubeapi.EnvKeep) == "1"
+		errs := []error{c.stop(failed)}
+		if c.API != nil {
+			if failed {
+				fmt.Fprintf(os.Stderr, "kcluster: last 50 lines of %s:\n%s\n", c.API.APIServerLog, lastLines(c.API.APIServerLog, 50))
+			}
+			// Stop keeps the API server's directory when IRONLB_KEEP=1.
+			errs = append(errs, c.API.Stop())
+		}
+		if c.egress != nil {
+			c.egress.stop()
+		}
+		if c.Lab != nil {
+			errs = append(errs, c.Lab.Close())
+		}
+		if keep {
+			fmt.Fprintf(os.Stderr, "kcluster: kept %s (%s=1)\n", c.dir, kubeapi.EnvKeep)
+		} else if err := os.RemoveAll(c.dir); err != nil {
+			errs = append(errs, err)
+		}
+		c.closeErr = errors.Join(errs...)
+	})
+	return c.closeErr
 }
 
 func (c *Cluster) setup(ctx context.Context, images string) error {
@@ -386,11 +461,19 @@ func (c *Cluster) dumpLogs() {
 	more, _ := filepath.Glob(filepath.Join(c.dir, "node*", "*.log"))
 	pods, _ := filepath.Glob(filepath.Join(c.dir, "node*", "pods", "*", "*", "*.log"))
 	for _, l := range append(append(logs, more...), pods...) {
-		b, _ := os.ReadFile(l)
-		lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-		if len(lines) > 25 {
-			lines = lines[len(lines)-25:]
-		}
-		fmt.Fprintf(os.Stderr, "=== %s (last %d lines)\n%s\n", l, len(lines), strings.Join(lines, "\n"))
+		fmt.Fprintf(os.Stderr, "=== %s (last lines)\n%s\n", l, lastLines(l, 25))
 	}
 }
+
+// lastLines returns the last n lines of a file.
+func lastLines(path string, n int) string {
+	b, _ := os.ReadFile(path)
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// Dir is the cluster's directory: the daemons' logs and the nodes' state.
+func (c *Cluster) Dir() string { return c.dir }

@@ -49,8 +49,8 @@ func (b bgpMode) Objects() []client.Object {
 // Prepare starts FRR (zebra, bfdd, bgpd) in the router namespace with a
 // session to every node over both families, makes the router forward, and
 // routes the BGP pool from the clients through it.
-func (bgpMode) Prepare(ctx context.Context, c *cluster.Cluster, env *labEnv) error {
-	rt := c.Lab.Router
+func (bgpMode) Prepare(ctx context.Context, lan *vlan.Lab, env *labEnv) error {
+	rt := lan.Router
 	if rt == nil {
 		return fmt.Errorf("no router namespace")
 	}
@@ -63,7 +63,7 @@ func (bgpMode) Prepare(ctx context.Context, c *cluster.Cluster, env *labEnv) err
 		}
 	}
 	var neighbors []frr.Neighbor
-	for _, n := range c.Lab.Nodes {
+	for _, n := range lan.Nodes {
 		neighbors = append(neighbors,
 			frr.Neighbor{Address: n.IPv4.Addr(), ASN: clusterASN},
 			frr.Neighbor{Address: n.IPv6.Addr(), ASN: clusterASN})
@@ -74,7 +74,7 @@ func (bgpMode) Prepare(ctx context.Context, c *cluster.Cluster, env *labEnv) err
 	}
 	env.closers = append(env.closers, r.Close)
 	env.RouterDir = r.Dir
-	for _, h := range c.Lab.Clients {
+	for _, h := range lan.Clients {
 		for _, rr := range [][2]string{{bgpPoolV4, routerV4}, {bgpPoolV6, routerV6}} {
 			if _, err := h.Exec(ctx, "ip", "route", "replace", rr[0], "via", rr[1]); err != nil {
 				return fmt.Errorf("route %s via %s on %s: %w", rr[0], rr[1], h.Name, err)

@@ -3,10 +3,11 @@ package main
 import (
 	"context"
 	"fmt"
-	"net/netip"
 	"slices"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -88,62 +89,25 @@ func configObjects(ms []mode) ([]client.Object, error) {
 	return objs, nil
 }
 
-// podObject is a Pod as a kubelet would report it, so `kubectl get pods
-// -o wide` shows where the demo's pods run. Nothing runs it: the pod is a
-// network namespace with the echo server.
-func podObject(p *cluster.Pod, app string, nodeIP netip.Addr) (*corev1.Pod, corev1.PodStatus) {
-	pod := &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Namespace: demoNamespace, Name: p.Name, Labels: map[string]string{"app": app}},
-		Spec: corev1.PodSpec{
-			NodeName: p.Node,
-			Containers: []corev1.Container{{
-				Name: "echo", Image: "ironlb.io/lab-echo",
-				Ports: []corev1.ContainerPort{
-					{Name: "http", ContainerPort: 8080, Protocol: corev1.ProtocolTCP},
-					{Name: "udp", ContainerPort: 5353, Protocol: corev1.ProtocolUDP},
-				},
-			}},
-		},
-	}
-	now := metav1.Now()
-	status := corev1.PodStatus{
-		Phase:     corev1.PodRunning,
-		HostIP:    nodeIP.String(),
-		PodIP:     p.Host.IPv4.Addr().String(),
-		PodIPs:    []corev1.PodIP{{IP: p.Host.IPv4.Addr().String()}, {IP: p.Host.IPv6.Addr().String()}},
-		StartTime: &now,
-		Conditions: []corev1.PodCondition{
-			{Type: corev1.PodReady, Status: corev1.ConditionTrue, LastTransitionTime: now},
-			{Type: corev1.ContainersReady, Status: corev1.ConditionTrue, LastTransitionTime: now},
-		},
-		ContainerStatuses: []corev1.ContainerStatus{{
-			Name: "echo", Image: "ironlb.io/lab-echo", ImageID: "ironlb.io/lab-echo",
-			Ready: true, Started: ptr(true),
-			State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: now}},
-		}},
-	}
-	return pod, status
-}
-
-// applyDemo configures every mode, starts the demo's pods and creates its
-// Services with their EndpointSlices. Pods serve until podCtx is done.
-func applyDemo(ctx, podCtx context.Context, c *cluster.Cluster, ms []mode, env *labEnv, step func(string)) error {
+// applyDemo configures every mode, then deploys each demo Service with its
+// pods through b.
+func applyDemo(ctx context.Context, b *backend, ms []mode, env *labEnv, step func(string)) error {
 	objs, err := configObjects(ms)
 	if err != nil {
 		return err
 	}
 	for _, m := range ms {
-		if err := m.Prepare(ctx, c, env); err != nil {
+		if err := m.Prepare(ctx, b.Lab, env); err != nil {
 			return fmt.Errorf("mode %s: %w", m.Name(), err)
 		}
 	}
 	for _, o := range objs {
-		if err := c.Client.Create(ctx, o); err != nil {
-			return fmt.Errorf("create %T %s: %w", o, o.GetName(), err)
+		if err := createRetry(ctx, b.API, o); err != nil {
+			return err
 		}
 	}
 	step("configuration applied: " + describeConfig(ms))
-	if err := c.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: demoNamespace}}); err != nil {
+	if err := b.API.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: demoNamespace}}); err != nil {
 		return fmt.Errorf("create namespace %s: %w", demoNamespace, err)
 	}
 	for _, s := range demoServices() {
@@ -151,31 +115,37 @@ func applyDemo(ctx, podCtx context.Context, c *cluster.Cluster, ms []mode, env *
 		if m == nil {
 			return fmt.Errorf("service %s: no mode %q", s.Name, s.Mode)
 		}
-		var pods []*cluster.Pod
-		for _, dp := range s.Pods {
-			p, err := c.StartPodProcess(podCtx, dp.Node, dp.Name)
-			if err != nil {
-				return err
-			}
-			obj, status := podObject(p, s.Name, c.NodeAddr(dp.Node, false))
-			if err := c.Client.Create(ctx, obj); err != nil {
-				return fmt.Errorf("create pod %s: %w", dp.Name, err)
-			}
-			obj.Status = status
-			if err := c.Client.Status().Update(ctx, obj); err != nil {
-				return fmt.Errorf("pod %s status: %w", dp.Name, err)
-			}
-			pods = append(pods, p)
-		}
-		if err := c.Client.Create(ctx, s.service(m.Pool().Name)); err != nil {
-			return fmt.Errorf("create service %s: %w", s.Name, err)
-		}
-		if err := c.ApplyEndpoints(ctx, demoNamespace, s.Name, cluster.Endpoints(pods...)...); err != nil {
+		how, err := b.deploy(ctx, s, s.service(m.Pool().Name))
+		if err != nil {
 			return err
 		}
-		step(fmt.Sprintf("service %s/%s (%s) with pods %s", demoNamespace, s.Name, policyName(s.Local), podList(s.Pods)))
+		step(fmt.Sprintf("service %s/%s (%s) with %s", demoNamespace, s.Name, policyName(s.Local), how))
 	}
 	return nil
+}
+
+// createRetry creates o, retrying for a minute while the API refuses it
+// for a reason other than o itself: right after `helm install` IronLB's
+// webhook may not serve yet. An object that exists already is fine.
+func createRetry(ctx context.Context, cl client.Client, o client.Object) error {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	var refused error // the object itself is wrong: retrying does not help
+	err := cluster.Poll(ctx, fmt.Sprintf("creating %T %s", o, o.GetName()), func() error {
+		err := cl.Create(ctx, o)
+		switch {
+		case err == nil || apierrors.IsAlreadyExists(err):
+			return nil
+		case apierrors.IsInvalid(err) || apierrors.IsBadRequest(err) || apierrors.IsForbidden(err):
+			refused = err
+			return nil
+		}
+		return err
+	})
+	if refused != nil {
+		return fmt.Errorf("create %T %s: %w", o, o.GetName(), refused)
+	}
+	return err
 }
 
 func modeNamed(ms []mode, name string) mode {

@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/ironlb/ironlb/e2e/kcluster"
 	"github.com/ironlb/ironlb/e2e/vlan"
 )
 
@@ -73,6 +74,16 @@ func down(st stateDir, out io.Writer) error {
 	if err := vlan.Sweep(); err != nil {
 		fmt.Fprintf(out, "lab: warning: %v\n", err)
 	}
+	// A cluster lab's containers and node cgroups; its daemons died with
+	// the lab (Pdeathsig), containerd's shims with the namespaces above.
+	if err := kcluster.Sweep(); err != nil {
+		fmt.Fprintf(out, "lab: warning: %v\n", err)
+	}
+	if pid != 0 && !alive(pid) {
+		if left := cgroupsOf(pid); len(left) > 0 {
+			errs = append(errs, fmt.Errorf("cgroups of the lab remain: %v", left))
+		}
+	}
 	if pid != 0 && !alive(pid) {
 		if left := namespacesOf(pid); len(left) > 0 {
 			errs = append(errs, fmt.Errorf("namespaces of the lab remain: %v", left))
@@ -81,7 +92,7 @@ func down(st stateDir, out io.Writer) error {
 	for _, d := range sweepShm() {
 		fmt.Fprintf(out, "lab: removed stale etcd data %s\n", d)
 	}
-	for _, p := range []string{st.tmpDir(), st.infoFile(), st.kubeconfig()} {
+	for _, p := range append(st.tmpDirs(), st.infoFile(), st.kubeconfig(), st.tmpRecord()) {
 		if err := os.RemoveAll(p); err != nil {
 			errs = append(errs, err)
 		}
@@ -108,6 +119,13 @@ func namespacesOf(pid int) []string {
 		}
 	}
 	return out
+}
+
+// cgroupsOf lists the node cgroups (in every hierarchy) that a cluster
+// lab of pid made.
+func cgroupsOf(pid int) []string {
+	m, _ := filepath.Glob(fmt.Sprintf("/sys/fs/cgroup/*/ilb-%d-*", pid))
+	return m
 }
 
 // sweepShm removes the tmpfs etcd directories whose owner process is gone

@@ -19,22 +19,7 @@ import (
 // neither meets a developer's lab nor other tests' labs: namespaces carry
 // the daemon's pid, the API server takes free ports.
 func TestMakeLab(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Fatal("the lab needs root (network namespaces, nftables): run the tests as root")
-	}
-	root, err := filepath.Abs("../..")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	st := stateDir(dir)
-	linksBefore := hostLinks(t)
-	t.Cleanup(func() {
-		// Whatever happened, no lab outlives the test.
-		if out, err := makeIn(root, dir, time.Minute*3, "lab-down"); err != nil {
-			t.Errorf("cleanup: make lab-down: %v\n%s", err, out)
-		}
-	})
+	root, dir, st, linksBefore := labTestSetup(t)
 
 	begin := time.Now()
 	out, err := makeIn(root, dir, 15*time.Minute, "lab")
@@ -42,7 +27,7 @@ func TestMakeLab(t *testing.T) {
 	if err != nil {
 		t.Fatalf("make lab: %v\nlab.log:\n%s", err, tail(st.daemonLog(), 40))
 	}
-	client := checkTable(t, out)
+	client := checkTable(t, out, processPod)
 
 	// The printed kubeconfig works with kubectl.
 	m := regexp.MustCompile(`(?m)^kubeconfig: (\S+)$`).FindStringSubmatch(out)
@@ -52,15 +37,7 @@ func TestMakeLab(t *testing.T) {
 	if m[1] != st.kubeconfig() {
 		t.Errorf("kubeconfig %s, want %s in the state directory", m[1], st.kubeconfig())
 	}
-	kubectl := func(args ...string) string {
-		cmd := exec.Command(filepath.Join(root, ".tools", "bin", "kubectl"), args...)
-		cmd.Env = append(os.Environ(), "KUBECONFIG="+m[1])
-		b, err := cmd.CombinedOutput()
-		if err != nil {
-			t.Fatalf("kubectl %s: %v\n%s", strings.Join(args, " "), err, b)
-		}
-		return string(b)
-	}
+	kubectl := kubectlAs(t, root, m[1])
 	svcs := kubectl("get", "svc", "-A")
 	for _, r := range mustParse(t, out) {
 		if !strings.Contains(svcs, r.IP) {
@@ -96,7 +73,7 @@ func TestMakeLab(t *testing.T) {
 	if !strings.Contains(out, fmt.Sprintf("already running (pid %d", pid)) {
 		t.Error("the second make lab did not say that the lab already runs")
 	}
-	if again := checkTable(t, out); again != client {
+	if again := checkTable(t, out, processPod); again != client {
 		t.Errorf("client %s, then %s", client, again)
 	}
 
@@ -114,11 +91,60 @@ func TestMakeLab(t *testing.T) {
 	}
 }
 
+// processPod: the process lab's pods have the names the demo gives them.
+func processPod(s demoService, pod string) bool {
+	return slices.ContainsFunc(s.Pods, func(p demoPod) bool { return p.Name == pod })
+}
+
+// clusterPod: the cluster lab's pods belong to the Deployment named
+// after the Service ("web-<replicaset hash>-<suffix>").
+func clusterPod(s demoService, pod string) bool {
+	return regexp.MustCompile(`^` + regexp.QuoteMeta(s.Name) + `-[a-z0-9]+-[a-z0-9]+$`).MatchString(pod)
+}
+
+// labTestSetup is the start of a test of `make lab`: the repository, a
+// state directory of the test's own (IRONLB_LAB_DIR) so it neither meets a
+// developer's lab nor other tests' labs, the host's interfaces before, and
+// a `make lab-down` when the test ends, whatever happened.
+func labTestSetup(t *testing.T) (root, dir string, st stateDir, linksBefore []string) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Fatal("the lab needs root (network namespaces, nftables): run the tests as root")
+	}
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir = t.TempDir()
+	linksBefore = hostLinks(t)
+	t.Cleanup(func() {
+		if out, err := makeIn(root, dir, 3*time.Minute, "lab-down"); err != nil {
+			t.Errorf("cleanup: make lab-down: %v\n%s", err, out)
+		}
+	})
+	return root, dir, stateDir(dir), linksBefore
+}
+
+// kubectlAs returns a kubectl of the repository's tools with kubeconfig;
+// a failure fails the test.
+func kubectlAs(t *testing.T, root, kubeconfig string) func(args ...string) string {
+	return func(args ...string) string {
+		t.Helper()
+		cmd := exec.Command(filepath.Join(root, ".tools", "bin", "kubectl"), args...)
+		cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
+		b, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("kubectl %s: %v\n%s", strings.Join(args, " "), err, b)
+		}
+		return string(b)
+	}
+}
+
 // checkTable checks that every Service IP of the demo answered, from a
-// pod of that Service, announced as its mode does it, with the client
-// address kept by Local and replaced by a node's by Cluster; it returns
-// the client's name.
-func checkTable(t *testing.T, out string) string {
+// pod of that Service (podOf), announced as its mode does it, with the
+// client address kept by Local and replaced by a node's by Cluster; it
+// returns the client's name.
+func checkTable(t *testing.T, out string, podOf func(s demoService, pod string) bool) string {
 	t.Helper()
 	m := regexp.MustCompile(`each request is live, from (\S+) \((\S+), (\S+)\)`).FindStringSubmatch(out)
 	if m == nil {
@@ -163,16 +189,9 @@ func checkTable(t *testing.T, out string) string {
 		if !inPool {
 			t.Errorf("%s: outside pool %s %v", what, md.Pool().Name, md.Pool().Spec.Addresses)
 		}
-		var pods, podNodes []string
-		for _, p := range s.Pods {
-			pods = append(pods, p.Name)
-			if !slices.Contains(podNodes, p.Node) {
-				podNodes = append(podNodes, p.Node)
-			}
-		}
-		slices.Sort(podNodes)
-		if !slices.Contains(pods, r.Pod) {
-			t.Errorf("%s: answered by %s, not one of %v", what, r.Pod, pods)
+		podNodes := s.podNodes()
+		if !podOf(s, r.Pod) {
+			t.Errorf("%s: answered by %s, not a pod of %s", what, r.Pod, s.Name)
 		}
 		_, who, _ := strings.Cut(r.Source, " ")
 		if s.Local && who != "("+client+")" {
@@ -283,18 +302,18 @@ func hostLinks(t *testing.T) []string {
 	return names
 }
 
-// makeIn runs make TARGET in the repository with the lab's state in dir.
-// The environment of an enclosing make (`make test`) is dropped: its
-// jobserver descriptors do not reach this process.
-func makeIn(root, dir string, timeout time.Duration, target string) (string, error) {
+// makeIn runs make with args (a target, variables) in the repository with
+// the lab's state in dir. The environment of an enclosing make (`make
+// test`) is dropped: its jobserver descriptors do not reach this process.
+func makeIn(root, dir string, timeout time.Duration, args ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "make", "--no-print-directory", "-C", root, target)
+	cmd := exec.CommandContext(ctx, "make", append([]string{"--no-print-directory", "-C", root}, args...)...)
 	var env []string
 	for _, kv := range os.Environ() {
 		k, _, _ := strings.Cut(kv, "=")
 		switch k {
-		case "MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES", "IRONLB_LAB_DIR", "IRONLB_LAB_TTL":
+		case "MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES", "IRONLB_LAB_DIR", "IRONLB_LAB_TTL", "LAB":
 			continue
 		}
 		env = append(env, kv)

@@ -3,9 +3,11 @@
 // (three nodes, a client, a router running FRR), the controller, a speaker
 // per node with its datapath, pods running a small echo server, and a demo
 // configuration: per mode (layer 2, BGP) a pool, its advertisement, and a
-// Cluster and a Local Service, dual-stack.
+// Cluster and a Local Service, dual-stack. With -kind=cluster the same
+// demo runs on a cluster of kubelets (e2e/kcluster) with IronLB installed
+// from its Helm chart and the test server as real Deployments.
 //
-//	lab up   -state=DIR -bin=DIR   start a lab (or show the running one) and print its table
+//	lab up   -state=DIR -bin=DIR [-kind=cluster]   start a lab (or show the running one) and print its table
 //	lab show -state=DIR            print the table of the running lab
 //	lab down -state=DIR            stop the lab and remove everything it made
 //	lab serve ...                  the daemon itself (started by up)
@@ -44,6 +46,8 @@ func run(args []string) error {
 	bin := fs.String("bin", "bin", "directory holding controller and speaker (make build)")
 	ttl := fs.Duration("ttl", 0, "stop the lab by itself after this long; 0: run until lab down")
 	timeout := fs.Duration("timeout", 10*time.Minute, "how long startup may take")
+	kind := fs.String("kind", kindProcess, "up: the lab to start, process or cluster (make lab LAB=cluster)")
+	repo := fs.String("repo", "", "the repository (images, Helm chart); default: the parent of -bin")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
@@ -58,6 +62,16 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
+	if *repo == "" {
+		*repo = filepath.Dir(binDir)
+	}
+	repoDir, err := filepath.Abs(*repo)
+	if err != nil {
+		return err
+	}
+	if err := checkKind(*kind); err != nil {
+		return err
+	}
 	if os.Geteuid() != 0 {
 		return errors.New("the lab needs root (network namespaces, nftables)")
 	}
@@ -69,11 +83,11 @@ func run(args []string) error {
 	switch cmd {
 	case "serve":
 		slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, nil)))
-		return serve(context.Background(), serveConfig{state: st, binDir: binDir, ttl: *ttl})
+		return serve(context.Background(), serveConfig{state: st, kind: *kind, binDir: binDir, repo: repoDir, ttl: *ttl})
 	case "up":
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
-		return up(ctx, upConfig{state: st, binDir: binDir, ttl: *ttl, timeout: *timeout}, os.Stdout)
+		return up(ctx, upConfig{state: st, kind: *kind, binDir: binDir, repo: repoDir, ttl: *ttl, timeout: *timeout}, os.Stdout)
 	case "show":
 		pid := st.daemon()
 		in, err := st.readInfo()

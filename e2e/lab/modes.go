@@ -11,6 +11,7 @@ import (
 
 	"github.com/ironlb/ironlb/config/v1beta1"
 	"github.com/ironlb/ironlb/e2e/cluster"
+	"github.com/ironlb/ironlb/e2e/vlan"
 )
 
 // mode is one way of announcing Service IPs that the lab shows. Each mode
@@ -30,7 +31,7 @@ type mode interface {
 	Objects() []client.Object
 	// Prepare readies the virtual LAN for the mode's addresses (client
 	// routes, a router); what it starts it registers in env.
-	Prepare(ctx context.Context, c *cluster.Cluster, env *labEnv) error
+	Prepare(ctx context.Context, lan *vlan.Lab, env *labEnv) error
 	// Announcers reads which nodes announce ip of Service ns/svc; none
 	// (and no error) while nobody does.
 	Announcers(ctx context.Context, v view, ns, svc string, ip netip.Addr) ([]string, error)
@@ -99,8 +100,8 @@ func (l layer2) Objects() []client.Object {
 
 // Prepare puts the pool on-link for the clients, as on a flat LAN: they
 // ARP/NDP for the Service IPs and the elected node answers.
-func (layer2) Prepare(ctx context.Context, c *cluster.Cluster, _ *labEnv) error {
-	for _, h := range c.Lab.Clients {
+func (layer2) Prepare(ctx context.Context, lan *vlan.Lab, _ *labEnv) error {
+	for _, h := range lan.Clients {
 		for _, p := range []string{l2PoolV4, l2PoolV6} {
 			if _, err := h.Exec(ctx, "ip", "route", "replace", p, "dev", h.Iface); err != nil {
 				return fmt.Errorf("route %s on %s: %w", p, h.Name, err)

@@ -1,7 +1,13 @@
 package main
 
 import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"net/netip"
+	"strings"
 	"testing"
 )
 
@@ -43,5 +49,29 @@ func TestDescribe(t *testing.T) {
 		if got := describe(netip.MustParseAddr(tt.addr), names); got != tt.want {
 			t.Errorf("describe(%s) = %q, want %q", tt.addr, got, tt.want)
 		}
+	}
+}
+
+// TestHTTPAsker: the cluster lab's test server answers HTTP with the same
+// "<pod> <client>" line; a status other than 200 is an error naming it.
+func TestHTTPAsker(t *testing.T) {
+	status := http.StatusOK
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(status)
+		fmt.Fprintf(w, "web-5bff5558b7-j8wbz %s\n", r.RemoteAddr)
+	}))
+	defer srv.Close()
+	ap := netip.MustParseAddrPort(srv.Listener.Addr().String())
+	ask := httpAsker((&net.Dialer{}).DialContext)
+	a, err := ask(context.Background(), ap.Addr(), ap.Port())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Pod != "web-5bff5558b7-j8wbz" || a.Seen != netip.MustParseAddr("127.0.0.1") {
+		t.Errorf("answer %+v, want the pod and 127.0.0.1", a)
+	}
+	status = http.StatusServiceUnavailable
+	if _, err := ask(context.Background(), ap.Addr(), ap.Port()); err == nil || !strings.Contains(err.Error(), "503") {
+		t.Errorf("a 503 gave %v, want an error naming it", err)
 	}
 }

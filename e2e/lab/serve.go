@@ -25,7 +25,9 @@ const readyTimeout = 2 * time.Minute
 // serveConfig is the daemon's command line.
 type serveConfig struct {
 	state  stateDir
+	kind   string        // kindProcess or kindCluster
 	binDir string        // holds controller and speaker (make build)
+	repo   string        // the repository (images, chart) for the cluster lab
 	ttl    time.Duration // stop by itself after this long; 0: never
 }
 
@@ -69,30 +71,25 @@ func serve(ctx context.Context, cfg serveConfig) (err error) {
 	}
 
 	ms := modes()
-	step("starting etcd, kube-apiserver, the virtual LAN (3 nodes, a client, a router), the controller and a speaker per node")
-	c, err := cluster.StartProcess(ctx, cluster.Options{
-		Router:         true,
-		Datapath:       "auto",
-		ControllerArgs: []string{"-ip-mode", "Proxy"},
-		// Debug logs of a lab that runs for days would fill the disk.
-		SpeakerArgs: []string{"-log-level", "info"},
-		LogDir:      cfg.state.logDir(),
-	}, cluster.ProcessOptions{
-		Binaries: cluster.Binaries{Controller: filepath.Join(cfg.binDir, "controller"), Speaker: filepath.Join(cfg.binDir, "speaker")},
-		LabID:    "lab",
-	})
+	podCtx, stopPods := context.WithCancel(context.Background())
+	defer stopPods()
+	var b *backend
+	if cfg.kind == kindCluster {
+		b, err = startClusterLab(ctx, cfg, step)
+	} else {
+		b, err = startProcessLab(ctx, podCtx, cfg, step)
+	}
 	if err != nil {
 		return err
 	}
 	defer func() {
 		slog.Info("stopping the lab")
-		if cerr := c.Close(); cerr != nil {
+		if cerr := b.close(); cerr != nil {
 			err = errors.Join(err, fmt.Errorf("stop: %w", cerr))
 		}
 		slog.Info("lab stopped")
 	}()
-	step(fmt.Sprintf("cluster up: API server %s, LAN %s", c.API.URL, c.Lab.Name))
-	slog.Info("virtual LAN\n" + c.Lab.Summary())
+	slog.Info("virtual LAN\n" + b.Lab.Summary())
 
 	env := &labEnv{}
 	defer func() {
@@ -100,21 +97,19 @@ func serve(ctx context.Context, cfg serveConfig) (err error) {
 			err = errors.Join(err, cerr)
 		}
 	}()
-	podCtx, stopPods := context.WithCancel(context.Background())
-	defer stopPods()
-	if err := applyDemo(ctx, podCtx, c, ms, env, step); err != nil {
+	if err := applyDemo(ctx, b, ms, env, step); err != nil {
 		return err
 	}
 
-	in := labInfo(c, cfg.state, env)
-	v := view{API: c.Client, RouterDir: env.RouterDir, Names: in.Names}
-	dial := c.Lab.Clients[0].DialContext
+	in := labInfo(b, cfg, env)
+	v := view{API: b.API, RouterDir: env.RouterDir, Names: in.Names}
+	ask := askerFor(cfg.kind, b.Lab.Clients[0].DialContext)
 	wctx, cancel := context.WithTimeout(ctx, readyTimeout)
 	defer cancel()
-	if err := waitDemo(wctx, c, ms, v, dial, step); err != nil {
+	if err := waitDemo(wctx, b, ms, v, ask, step); err != nil {
 		return err
 	}
-	kc, err := os.ReadFile(c.API.Kubeconfig)
+	kc, err := os.ReadFile(b.Kubeconfig)
 	if err != nil {
 		return err
 	}
@@ -137,15 +132,15 @@ func serve(ctx context.Context, cfg serveConfig) (err error) {
 
 // waitDemo waits until every demo Service has both addresses, each with
 // an announcing node and answering a request from the client.
-func waitDemo(ctx context.Context, c *cluster.Cluster, ms []mode, v view, dial dialer, step func(string)) error {
+func waitDemo(ctx context.Context, b *backend, ms []mode, v view, ask asker, step func(string)) error {
 	var all []string
-	for _, n := range c.Lab.Nodes {
+	for _, n := range b.Lab.Nodes {
 		all = append(all, n.Name)
 	}
 	slices.Sort(all)
 	for _, s := range demoServices() {
 		m := modeNamed(ms, s.Mode)
-		ips, err := c.AwaitIPs(ctx, demoNamespace, s.Name, 2)
+		ips, err := cluster.AwaitServiceIPs(ctx, b.API, demoNamespace, s.Name, 2)
 		if err != nil {
 			return err
 		}
@@ -163,7 +158,7 @@ func waitDemo(ctx context.Context, c *cluster.Cluster, ms []mode, v view, dial d
 			}
 			what = fmt.Sprintf("an answer from %s port 80 (%s/%s)", ip, demoNamespace, s.Name)
 			if err := cluster.Poll(ctx, what, func() error {
-				_, err := ask(ctx, dial, ip, 80)
+				_, err := ask(ctx, ip, 80)
 				return err
 			}); err != nil {
 				return err
@@ -182,8 +177,8 @@ func waitDemo(ctx context.Context, c *cluster.Cluster, ms []mode, v view, dial d
 }
 
 // labInfo is what the launcher needs to print the table from outside.
-func labInfo(c *cluster.Cluster, st stateDir, env *labEnv) info {
-	cl := c.Lab.Clients[0]
+func labInfo(b *backend, cfg serveConfig, env *labEnv) info {
+	cl := b.Lab.Clients[0]
 	names := map[string]string{}
 	add := func(name string, addrs ...netip.Addr) {
 		for _, a := range addrs {
@@ -192,17 +187,20 @@ func labInfo(c *cluster.Cluster, st stateDir, env *labEnv) info {
 			}
 		}
 	}
-	for _, h := range c.Lab.Hosts() {
+	for _, h := range b.Lab.Hosts() {
 		add(h.Name, h.IPv4.Addr(), h.IPv6.Addr())
 		if h.Role == vlan.RoleNode && h.PodCIDRv4.IsValid() {
 			// Source NAT towards a local pod picks the node's gateway
-			// address on the pod's veth.
+			// address on the pod's veth (the CNI bridge in the cluster).
 			add(h.Name, h.PodCIDRv4.Addr().Next())
+			if h.PodCIDRv6.IsValid() {
+				add(h.Name, h.PodCIDRv6.Addr().Next())
+			}
 		}
 	}
 	return info{
-		PID: os.Getpid(), Started: time.Now(), LabName: c.Lab.Name,
-		APIServer: c.API.URL, Kubeconfig: st.kubeconfig(),
+		PID: os.Getpid(), Started: time.Now(), Kind: cfg.kind, LabName: b.Lab.Name,
+		APIServer: b.URL, Kubeconfig: cfg.state.kubeconfig(), Logs: b.Logs,
 		Client:    host{Name: cl.Name, NetNS: cl.NetNS, IPv4: cl.IPv4.Addr().String(), IPv6: cl.IPv6.Addr().String()},
 		Names:     names,
 		RouterDir: env.RouterDir,

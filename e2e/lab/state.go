@@ -38,11 +38,29 @@ func (d stateDir) tmpDir() string {
 	return filepath.Join(os.TempDir(), "ironlb-lab-"+hex.EncodeToString(sum[:6]))
 }
 
+// tmpRecord holds the path of the daemon's TMPDIR: tmpDir depends on the
+// launcher's own TMPDIR (`TMPDIR=/dev/shm make lab LAB=cluster` keeps the
+// cluster's files in memory), which a later `make lab-down` may not share.
+func (d stateDir) tmpRecord() string { return d.path("tmpdir") }
+
+// tmpDirs are the daemon's TMPDIR as recorded and as this process would
+// name it; down removes both.
+func (d stateDir) tmpDirs() []string {
+	dirs := []string{d.tmpDir()}
+	if b, err := os.ReadFile(d.tmpRecord()); err == nil {
+		if p := strings.TrimSpace(string(b)); p != "" && p != dirs[0] && strings.HasPrefix(filepath.Base(p), "ironlb-lab-") {
+			dirs = append(dirs, p)
+		}
+	}
+	return dirs
+}
+
 // info is what the daemon publishes once the lab is ready, for the table
 // and for humans.
 type info struct {
 	PID        int       `json:"pid"`
 	Started    time.Time `json:"started"`
+	Kind       string    `json:"kind"`    // kindProcess or kindCluster
 	LabName    string    `json:"labName"` // namespace prefix "ilb-<pid>-lab"
 	APIServer  string    `json:"apiServer"`
 	Kubeconfig string    `json:"kubeconfig"`
@@ -50,6 +68,8 @@ type info struct {
 	// Names maps the lab's addresses to the hosts holding them, so the
 	// table can say who a pod saw.
 	Names map[string]string `json:"names"`
+	// Logs is where the cluster's daemons log, besides the state directory.
+	Logs string `json:"logs,omitempty"`
 	// RouterDir is FRR's directory in the router namespace (BGP mode).
 	RouterDir string `json:"routerDir,omitempty"`
 }

@@ -32,9 +32,9 @@ type row struct {
 const poolAnnotation = "ironlb.io/ip-allocated-from-pool"
 
 // collect builds the table: every LoadBalancer Service IP in the cluster,
-// who announces it, and a live request to it through dial (from the
+// who announces it, and a live request to it through ask (from the
 // client), with up to tries attempts each.
-func collect(ctx context.Context, v view, ms []mode, dial dialer, tries int) ([]row, error) {
+func collect(ctx context.Context, v view, ms []mode, ask asker, tries int) ([]row, error) {
 	var list corev1.ServiceList
 	if err := v.API.List(ctx, &list); err != nil {
 		return nil, fmt.Errorf("list services: %w", err)
@@ -78,7 +78,7 @@ func collect(ctx context.Context, v view, ms []mode, dial dialer, tries int) ([]
 				rows = append(rows, r)
 				continue
 			}
-			a, err := askRetry(ctx, dial, ip, port, tries)
+			a, err := askRetry(ctx, ask, ip, port, tries)
 			if err != nil {
 				r.Err = err.Error()
 			} else {

@@ -22,7 +22,9 @@ import (
 // upConfig is the launcher's command line.
 type upConfig struct {
 	state   stateDir
+	kind    string // the lab to start
 	binDir  string
+	repo    string
 	ttl     time.Duration // passed to the daemon
 	timeout time.Duration // how long startup may take
 }
@@ -43,6 +45,9 @@ func up(ctx context.Context, cfg upConfig, out io.Writer) error {
 	pid := cfg.state.daemon()
 	if pid != 0 {
 		if in, err := cfg.state.readInfo(); err == nil && in.PID == pid {
+			if kindOf(in) != cfg.kind {
+				return fmt.Errorf("a %s lab runs (pid %d); make lab-down stops it before a %s lab can start", kindOf(in), pid, cfg.kind)
+			}
 			fmt.Fprintf(out, "lab: already running (pid %d, up since %s)\n", pid, in.Started.Format(time.DateTime))
 			return show(ctx, out, cfg.state, in)
 		}
@@ -87,6 +92,9 @@ func startDaemon(cfg upConfig) (int, error) {
 			return 0, err
 		}
 	}
+	if err := os.WriteFile(st.tmpRecord(), []byte(st.tmpDir()+"\n"), 0o644); err != nil {
+		return 0, err
+	}
 	if err := os.WriteFile(st.progress(), nil, 0o644); err != nil {
 		return 0, err
 	}
@@ -95,7 +103,7 @@ func startDaemon(cfg upConfig) (int, error) {
 		return 0, err
 	}
 	defer logf.Close()
-	cmd := exec.Command(exe, "serve", "-state="+string(st), "-bin="+cfg.binDir, "-ttl="+cfg.ttl.String())
+	cmd := exec.Command(exe, "serve", "-state="+string(st), "-kind="+cfg.kind, "-bin="+cfg.binDir, "-repo="+cfg.repo, "-ttl="+cfg.ttl.String())
 	cmd.Stdout, cmd.Stderr = logf, logf // stdin: /dev/null
 	// TMPDIR: the API server's directory lands in the state directory,
 	// where down finds it even after a crash.
@@ -169,11 +177,11 @@ func show(ctx context.Context, out io.Writer, st stateDir, in info) error {
 		return dialIn(ctx, in.Client.NetNS, network, addr)
 	}
 	v := view{API: cl, RouterDir: in.RouterDir, Names: in.Names}
-	rows, err := collect(ctx, v, modes(), dial, 3)
+	rows, err := collect(ctx, v, modes(), askerFor(kindOf(in), dial), 3)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "\nLoadBalancer Services; each request is live, from %s (%s, %s):\n\n", in.Client.Name, in.Client.IPv4, in.Client.IPv6)
+	fmt.Fprintf(out, "\n%s\nLoadBalancer Services; each request is live, from %s (%s, %s):\n\n", kindLine(kindOf(in)), in.Client.Name, in.Client.IPv4, in.Client.IPv6)
 	if err := render(out, rows); err != nil {
 		return err
 	}
@@ -194,12 +202,20 @@ func show(ctx context.Context, out io.Writer, st stateDir, in info) error {
 	fmt.Fprintln(out, "  kubectl get pods -A -o wide; kubectl get ippool,l2advertisement,bgppeer,bgpadvertisement")
 	fmt.Fprintln(out, "  kubectl get l2status -A; kubectl get bgpsession")
 	if example != "" {
-		fmt.Fprintf(out, "client: ip netns exec %s bash -c 'exec 3<>/dev/tcp/%s/80; echo hi >&3; head -1 <&3'\n", in.Client.NetNS, example)
+		if kindOf(in) == kindCluster {
+			fmt.Fprintf(out, "client: ip netns exec %s curl -s http://%s/\n", in.Client.NetNS, example)
+		} else {
+			fmt.Fprintf(out, "client: ip netns exec %s bash -c 'exec 3<>/dev/tcp/%s/80; echo hi >&3; head -1 <&3'\n", in.Client.NetNS, example)
+		}
 	}
 	if in.RouterDir != "" {
 		fmt.Fprintf(out, "router: vtysh --vty_socket %s -c 'show bgp ipv4 unicast'\n", in.RouterDir)
 	}
-	fmt.Fprintf(out, "logs:   %s, %s/\n", st.daemonLog(), st.logDir())
+	logs := st.logDir()
+	if in.Logs != "" {
+		logs = in.Logs
+	}
+	fmt.Fprintf(out, "logs:   %s, %s/\n", st.daemonLog(), logs)
 	fmt.Fprintf(out, "stop:   %s\n", down)
 	failed := 0
 	for _, r := range rows {
