@@ -38,7 +38,7 @@ func TestDrain(t *testing.T) {
 	moreTime(t, s)
 	gracefulWeb(t, s)
 	vips := l2VIPs(t, s)
-	before := serviceIPs(t, s)
+	before := appServiceIPs(t, s)
 	traffic := startTraffic(t, s, vips...)
 	time.Sleep(time.Second)
 
@@ -50,7 +50,7 @@ func TestDrain(t *testing.T) {
 		_, err := s.c.Kubectl(ctx, "drain", node, "--ignore-daemonsets", "--delete-emptydir-data", "--timeout=2m")
 		return err
 	})
-	sameIPs(t, "after kubectl drain "+node, before, serviceIPs(t, s))
+	sameIPs(t, "after kubectl drain "+node, before, appServiceIPs(t, s))
 
 	// ironlbctl drain, then kubectl drain, of another node (the first one
 	// stays cordoned, so no IP moves back to it meanwhile): the IPs have
@@ -70,7 +70,7 @@ func TestDrain(t *testing.T) {
 		_, err = s.c.Kubectl(ctx, "drain", node, "--ignore-daemonsets", "--delete-emptydir-data", "--timeout=2m")
 		return err
 	})
-	sameIPs(t, "after ironlbctl drain "+node, before, serviceIPs(t, s))
+	sameIPs(t, "after ironlbctl drain "+node, before, appServiceIPs(t, s))
 	traffic.Stop()
 }
 

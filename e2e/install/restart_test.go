@@ -33,7 +33,7 @@ func TestRolloutRestart(t *testing.T) {
 	s := installScenario(t, helmInstall)
 	moreTime(t, s)
 	vips := l2VIPs(t, s)
-	before := serviceIPs(t, s)
+	before := appServiceIPs(t, s)
 	traffic := startTraffic(t, s, vips...)
 	time.Sleep(time.Second)
 
@@ -78,7 +78,7 @@ func TestRolloutRestart(t *testing.T) {
 			t.Errorf("%s: failed requests per speaker restart %v (at most 1 each), at %v after the rollout began", vip, per, cluster.Offsets(n.FailedSent, begin))
 		}
 	}
-	sameIPs(t, "after the speakers' rollout", before, serviceIPs(t, s))
+	sameIPs(t, "after the speakers' rollout", before, appServiceIPs(t, s))
 
 	// The controllers: not in the data path, so no request may fail.
 	start = traffic.Snapshot()
@@ -100,12 +100,12 @@ func TestRolloutRestart(t *testing.T) {
 			t.Errorf("%s: %d of %d requests failed during the controller rollout, at %v: %v", vip, n.Failed, n.Sent, cluster.Offsets(n.FailedSent, begin), n.LastError)
 		}
 	}
-	sameIPs(t, "after the controllers' rollout", before, serviceIPs(t, s))
+	sameIPs(t, "after the controllers' rollout", before, appServiceIPs(t, s))
 
 	leaderKilled(t, s)
 	end := traffic.Snapshot()
 	traffic.Stop()
-	sameIPs(t, "after the leader's pod was deleted", before, serviceIPs(t, s))
+	sameIPs(t, "after the leader's pod was deleted", before, appServiceIPs(t, s))
 	for vip, n := range cluster.Since(start, end) {
 		if n.Failed > 0 {
 			t.Errorf("%s: %d requests failed from the controller rollout to the end: %v", vip, n.Failed, n.LastError)

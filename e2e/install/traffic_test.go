@@ -67,9 +67,9 @@ func l2VIPs(t *testing.T, s *scenario) []netip.AddrPort {
 	return vips
 }
 
-// serviceIPs is every load-balancer address of the Services in appNS, by
+// appServiceIPs is every load-balancer address of the Services in appNS, by
 // Service name.
-func serviceIPs(t *testing.T, s *scenario) map[string][]string {
+func appServiceIPs(t *testing.T, s *scenario) map[string][]string {
 	t.Helper()
 	svcs, err := s.c.Clientset.CoreV1().Services(appNS).List(s.ctx, metav1.ListOptions{})
 	if err != nil {
