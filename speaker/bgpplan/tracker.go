@@ -1,0 +1,254 @@
+package bgpplan
+
+import (
+	"maps"
+	"net/netip"
+	"reflect"
+	"slices"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/ironlb/ironlb/config"
+	"github.com/ironlb/ironlb/pkg/lbstate"
+	"github.com/ironlb/ironlb/speaker/bgpspec"
+	"github.com/ironlb/ironlb/speaker/l2plan"
+)
+
+// Tracker keeps the Plan that Compute returns for one node as its inputs
+// change, doing work in proportion to the change: a Service's change
+// decides that Service's IPs again, a change of the node decides again
+// only the IPs whose outcome it can reach (all of them when the node turns
+// unusable or its peers change, those of the pools whose advertisements
+// select it differently otherwise), and the configuration every IP. Other
+// nodes play no part in this node's plan. Not safe for concurrent use.
+type Tracker struct {
+	cfg       *config.Config
+	node      l2plan.Node
+	peers     []Peer
+	peerNames []string
+	advs      map[string][]config.BGPAdvertisement // per pool, from cfg
+	svcs      map[types.NamespacedName]lbstate.Service
+	users     map[netip.Addr]map[types.NamespacedName]bool // Services listing each IP
+	ips       map[netip.Addr]decision                      // every IP some Service lists
+	dirty     map[netip.Addr]bool
+	all       bool // every IP is dirty and the peers are planned again
+}
+
+// decision is what the plan holds for one IP.
+type decision struct {
+	pool     string
+	routes   []bgpspec.Route
+	withheld string
+}
+
+func (d decision) equal(o decision) bool {
+	return d.pool == o.pool && d.withheld == o.withheld && reflect.DeepEqual(d.routes, o.routes)
+}
+
+// Delta is what an Update changed.
+type Delta struct {
+	// Peers: the node's sessions may differ from the last Update's.
+	Peers bool
+	// IPs whose routes or withheld reason differ from the last Update's,
+	// sorted.
+	IPs []netip.Addr
+	// Decided counts the IPs decided again, changed or not: the work the
+	// Update did.
+	Decided int
+}
+
+// NewTracker returns an empty Tracker; its node is the zero Node (unusable)
+// until SetNode.
+func NewTracker() *Tracker {
+	return &Tracker{
+		advs: map[string][]config.BGPAdvertisement{}, svcs: map[types.NamespacedName]lbstate.Service{},
+		users: map[netip.Addr]map[types.NamespacedName]bool{}, ips: map[netip.Addr]decision{}, dirty: map[netip.Addr]bool{},
+	}
+}
+
+// SetConfig replaces the configuration; every IP is decided again.
+func (t *Tracker) SetConfig(cfg *config.Config) {
+	if cfg == t.cfg {
+		return
+	}
+	t.cfg, t.all = cfg, true
+	clear(t.advs)
+}
+
+// SetNode replaces this node.
+func (t *Tracker) SetNode(n l2plan.Node) {
+	old := t.node
+	t.node = n
+	if t.all || t.cfg == nil || old.Equal(n) {
+		return
+	}
+	if old.Usable != n.Usable || old.Why != n.Why || old.Name != n.Name ||
+		!slices.Equal(selectingPeers(t.cfg, old), selectingPeers(t.cfg, n)) {
+		t.all = true
+		return
+	}
+	// Only the advertisements' node selectors read the labels now.
+	var pools []string
+	for _, pool := range t.cfg.PoolNames() {
+		advs := t.advsFor(pool)
+		if !slices.Equal(selecting(advs, old), selecting(advs, n)) {
+			pools = append(pools, pool)
+		}
+	}
+	if len(pools) == 0 {
+		return
+	}
+	for ip, d := range t.ips {
+		if slices.Contains(pools, d.pool) {
+			t.dirty[ip] = true
+		}
+	}
+}
+
+// selectingPeers names the BGPPeers that select n.
+func selectingPeers(cfg *config.Config, n l2plan.Node) []string {
+	_, names := peersOf(cfg, n)
+	return names
+}
+
+// selecting tells, per advertisement, whether it selects n.
+func selecting(advs []config.BGPAdvertisement, n l2plan.Node) []bool {
+	out := make([]bool, len(advs))
+	for i, a := range advs {
+		out[i] = a.SelectsNode(n.Labels)
+	}
+	return out
+}
+
+// SetService adds or replaces a Service.
+func (t *Tracker) SetService(s lbstate.Service) {
+	if old, ok := t.svcs[s.Key]; ok {
+		if old.Equal(s) {
+			return
+		}
+		t.unindex(old)
+	}
+	t.svcs[s.Key] = s
+	for _, ip := range s.IPs {
+		if t.users[ip] == nil {
+			t.users[ip] = map[types.NamespacedName]bool{}
+		}
+		t.users[ip][s.Key] = true
+		t.dirty[ip] = true
+	}
+}
+
+// DeleteService removes a Service.
+func (t *Tracker) DeleteService(key types.NamespacedName) {
+	if old, ok := t.svcs[key]; ok {
+		t.unindex(old)
+		delete(t.svcs, key)
+	}
+}
+
+func (t *Tracker) unindex(s lbstate.Service) {
+	for _, ip := range s.IPs {
+		delete(t.users[ip], s.Key)
+		if len(t.users[ip]) == 0 {
+			delete(t.users, ip)
+		}
+		t.dirty[ip] = true
+	}
+}
+
+func (t *Tracker) advsFor(pool string) []config.BGPAdvertisement {
+	a, ok := t.advs[pool]
+	if !ok {
+		a = t.cfg.BGPFor(pool)
+		t.advs[pool] = a
+	}
+	return a
+}
+
+// Update decides again what changed since the last Update.
+func (t *Tracker) Update() Delta {
+	var d Delta
+	if t.all {
+		for ip := range t.ips {
+			t.dirty[ip] = true
+		}
+		for ip := range t.users {
+			t.dirty[ip] = true
+		}
+		t.peers, t.peerNames = nil, nil
+		if t.cfg != nil {
+			t.peers, t.peerNames = peersOf(t.cfg, t.node)
+		}
+		t.all, d.Peers = false, true
+	}
+	for ip := range t.dirty {
+		old, had := t.ips[ip]
+		now, has := t.decide(ip)
+		switch {
+		case has:
+			t.ips[ip] = now
+		case had:
+			delete(t.ips, ip)
+		}
+		if had != has || !old.equal(now) {
+			d.IPs = append(d.IPs, ip)
+		}
+		d.Decided++
+	}
+	clear(t.dirty)
+	slices.SortFunc(d.IPs, netip.Addr.Compare)
+	return d
+}
+
+// decide is Compute's decision for one IP: the pool of the first Service
+// by key listing it (unless the configuration places it in a pool), and
+// its routes or why it is withheld. False: no Service lists it.
+func (t *Tracker) decide(ip netip.Addr) (decision, bool) {
+	users := t.users[ip]
+	if len(users) == 0 || t.cfg == nil {
+		return decision{}, false
+	}
+	keys := slices.SortedFunc(maps.Keys(users), func(a, b types.NamespacedName) int {
+		if c := strings.Compare(a.Namespace, b.Namespace); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Name, b.Name)
+	})
+	svcs := make([]lbstate.Service, len(keys))
+	for i, k := range keys {
+		svcs[i] = t.svcs[k]
+	}
+	pool := svcs[0].Pool
+	if p, ok := t.cfg.PoolFor(ip); ok {
+		pool = p
+	}
+	routes, why := decide(t.advsFor(pool), ip, svcs, t.node, t.peerNames)
+	return decision{pool: pool, routes: routes, withheld: why}, true
+}
+
+// Peers are the node's sessions as of the last Update (shared: read them,
+// do not change them).
+func (t *Tracker) Peers() []Peer { return t.peers }
+
+// Routes are every route of the plan as of the last Update, sorted as
+// Compute sorts them.
+func (t *Tracker) Routes() []bgpspec.Route {
+	var out []bgpspec.Route
+	for _, d := range t.ips {
+		out = append(out, d.routes...)
+	}
+	sortRoutes(out)
+	return out
+}
+
+// Plan is the whole plan as of the last Update, as Compute returns it.
+func (t *Tracker) Plan() Plan {
+	p := Plan{Peers: slices.Clone(t.peers), Routes: t.Routes(), Withheld: map[netip.Addr]string{}}
+	for ip, d := range t.ips {
+		if d.withheld != "" {
+			p.Withheld[ip] = d.withheld
+		}
+	}
+	return p
+}
