@@ -12,13 +12,13 @@ import (
 	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/utils/ptr"
 
 	"github.com/ironlb/ironlb/config"
 	"github.com/ironlb/ironlb/config/v1beta1"
 	"github.com/ironlb/ironlb/pkg/lbstate"
 	"github.com/ironlb/ironlb/speaker/l2plan"
 	"github.com/ironlb/ironlb/speaker/view"
+	"github.com/ironlb/ironlb/speaker/view/viewtest"
 )
 
 // world is the cluster as objects, from which the plan is computed from
@@ -73,62 +73,16 @@ func randomCfg(t *testing.T, rng *rand.Rand) *config.Config {
 	return cfg
 }
 
-func randomSvc(rng *rand.Rand, name string) *corev1.Service {
-	s := &corev1.Service{
-		ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: name, Annotations: map[string]string{"ironlb.io/ip-allocated-from-pool": "l2"}},
-		Spec: corev1.ServiceSpec{Type: corev1.ServiceTypeLoadBalancer,
-			Ports: []corev1.ServicePort{{Name: "http", Port: 80, Protocol: corev1.ProtocolTCP}}},
-	}
-	if rng.IntN(3) == 0 {
-		s.Spec.ExternalTrafficPolicy = corev1.ServiceExternalTrafficPolicyLocal
-	}
-	if rng.IntN(8) != 0 { // sometimes no address yet
-		s.Status.LoadBalancer.Ingress = []corev1.LoadBalancerIngress{{IP: fmt.Sprintf("203.0.113.%d", rng.IntN(40))}}
-	}
-	return s
-}
-
-func randomSlice(rng *rand.Rand, svc, name string, nodes []string) *discoveryv1.EndpointSlice {
-	port := []string{"http", "http", "http", "metrics"}[rng.IntN(4)]
-	sl := &discoveryv1.EndpointSlice{
-		ObjectMeta:  metav1.ObjectMeta{Namespace: "ns", Name: name, Labels: map[string]string{discoveryv1.LabelServiceName: svc}},
-		AddressType: discoveryv1.AddressTypeIPv4,
-		Ports:       []discoveryv1.EndpointPort{{Name: ptr.To(port), Port: ptr.To[int32](8080), Protocol: ptr.To(corev1.ProtocolTCP)}},
-	}
-	for range rng.IntN(4) {
-		ready := rng.IntN(4) != 0
-		sl.Endpoints = append(sl.Endpoints, discoveryv1.Endpoint{
-			Addresses: []string{fmt.Sprintf("192.0.2.%d", rng.IntN(60))},
-			NodeName:  ptr.To(nodes[rng.IntN(len(nodes))]),
-			Conditions: discoveryv1.EndpointConditions{Ready: ptr.To(ready), Serving: ptr.To(ready || rng.IntN(2) == 0),
-				Terminating: ptr.To(!ready)},
-		})
-	}
-	return sl
-}
-
-func randomNodeObj(rng *rand.Rand, name string) *corev1.Node {
-	n := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{"zone": []string{"a", "b"}[rng.IntN(2)]}, Annotations: map[string]string{}}}
-	ready := corev1.ConditionTrue
-	if rng.IntN(6) == 0 {
-		ready = corev1.ConditionFalse
-	}
-	n.Status.Conditions = []corev1.NodeCondition{{Type: corev1.NodeReady, Status: ready}}
-	if rng.IntN(4) == 0 {
-		n.Annotations[l2plan.AnnotationWeight] = "2"
-	}
-	if rng.IntN(10) == 0 {
-		n.Labels[l2plan.LabelDrain] = "true"
-	}
-	return n
-}
-
 // Over random histories of Service, EndpointSlice, Node, liveness and
 // configuration events fed through the view, the incremental plan equals
 // the plan computed from scratch from the same objects after every wake,
 // and the IPs reported changed cover every entry that differs from the
 // previous wake's plan.
 func TestIncrementalPlanEqualsFromScratch(t *testing.T) {
+	var addrs []string
+	for i := range 40 {
+		addrs = append(addrs, fmt.Sprintf("203.0.113.%d", i))
+	}
 	for seed := range uint64(30) {
 		t.Run(fmt.Sprint(seed), func(t *testing.T) {
 			rng := rand.New(rand.NewPCG(seed, 99))
@@ -148,7 +102,7 @@ func TestIncrementalPlanEqualsFromScratch(t *testing.T) {
 					svc := fmt.Sprintf("s%d", rng.IntN(25))
 					switch r := rng.IntN(20); {
 					case r < 5:
-						s := randomSvc(rng, svc)
+						s := viewtest.RandomService(rng, svc, "l2", addrs)
 						w.svcs[svc] = s
 						v.SetService(s)
 					case r < 6:
@@ -159,7 +113,7 @@ func TestIncrementalPlanEqualsFromScratch(t *testing.T) {
 						if rng.IntN(10) == 0 { // a slice relabelled to another Service
 							svc = fmt.Sprintf("s%d", rng.IntN(25))
 						}
-						sl := randomSlice(rng, svc, name, names)
+						sl := viewtest.RandomSlice(rng, svc, name, names)
 						w.slices[name] = sl
 						v.SetSlice(sl)
 					case r < 12:
@@ -167,7 +121,7 @@ func TestIncrementalPlanEqualsFromScratch(t *testing.T) {
 						delete(w.slices, name)
 						v.DeleteSlice(types.NamespacedName{Namespace: "ns", Name: name})
 					case r < 16:
-						n := randomNodeObj(rng, names[rng.IntN(len(names))])
+						n := viewtest.RandomNode(rng, names[rng.IntN(len(names))])
 						w.nodes[n.Name] = n
 						v.SetNode(n)
 					case r < 17:
