@@ -96,12 +96,15 @@ func decide(advs []config.BGPAdvertisement, ip netip.Addr, svcs []lbstate.Servic
 
 // sortRoutes orders routes by prefix.
 func sortRoutes(routes []bgpspec.Route) {
-	slices.SortFunc(routes, func(a, b bgpspec.Route) int {
-		if c := a.Prefix.Addr().Compare(b.Prefix.Addr()); c != 0 {
-			return c
-		}
-		return a.Prefix.Bits() - b.Prefix.Bits()
-	})
+	slices.SortFunc(routes, func(a, b bgpspec.Route) int { return comparePrefix(a.Prefix, b.Prefix) })
+}
+
+// comparePrefix orders prefixes by address, then length.
+func comparePrefix(a, b netip.Prefix) int {
+	if c := a.Addr().Compare(b.Addr()); c != 0 {
+		return c
+	}
+	return a.Bits() - b.Bits()
 }
 
 // ipUse is one Service IP and the Services that use it: several when

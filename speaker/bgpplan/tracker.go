@@ -31,6 +31,7 @@ type Tracker struct {
 	svcs      map[types.NamespacedName]lbstate.Service
 	users     map[netip.Addr]map[types.NamespacedName]bool // Services listing each IP
 	ips       map[netip.Addr]decision                      // every IP some Service lists
+	byPrefix  map[netip.Prefix]map[netip.Addr]bool         // the IPs routed with each prefix
 	dirty     map[netip.Addr]bool
 	all       bool // every IP is dirty and the peers are planned again
 }
@@ -53,6 +54,10 @@ type Delta struct {
 	// IPs whose routes or withheld reason differ from the last Update's,
 	// sorted.
 	IPs []netip.Addr
+	// Prefixes whose routes may differ from the last Update's: those of
+	// the IPs' routes before and after, sorted. Aggregation can give
+	// several IPs one prefix: RoutesFor gives all of its routes.
+	Prefixes []netip.Prefix
 	// Decided counts the IPs decided again, changed or not: the work the
 	// Update did.
 	Decided int
@@ -64,6 +69,7 @@ func NewTracker() *Tracker {
 	return &Tracker{
 		advs: map[string][]config.BGPAdvertisement{}, svcs: map[types.NamespacedName]lbstate.Service{},
 		users: map[netip.Addr]map[types.NamespacedName]bool{}, ips: map[netip.Addr]decision{}, dirty: map[netip.Addr]bool{},
+		byPrefix: map[netip.Prefix]map[netip.Addr]bool{},
 	}
 }
 
@@ -182,23 +188,56 @@ func (t *Tracker) Update() Delta {
 		}
 		t.all, d.Peers = false, true
 	}
+	prefixes := map[netip.Prefix]bool{}
 	for ip := range t.dirty {
 		old, had := t.ips[ip]
 		now, has := t.decide(ip)
-		switch {
-		case has:
+		d.Decided++
+		if had == has && old.equal(now) {
+			continue
+		}
+		d.IPs = append(d.IPs, ip)
+		for _, r := range old.routes {
+			prefixes[r.Prefix] = true
+			delete(t.byPrefix[r.Prefix], ip)
+			if len(t.byPrefix[r.Prefix]) == 0 {
+				delete(t.byPrefix, r.Prefix)
+			}
+		}
+		for _, r := range now.routes {
+			prefixes[r.Prefix] = true
+			if t.byPrefix[r.Prefix] == nil {
+				t.byPrefix[r.Prefix] = map[netip.Addr]bool{}
+			}
+			t.byPrefix[r.Prefix][ip] = true
+		}
+		if has {
 			t.ips[ip] = now
-		case had:
+		} else {
 			delete(t.ips, ip)
 		}
-		if had != has || !old.equal(now) {
-			d.IPs = append(d.IPs, ip)
-		}
-		d.Decided++
 	}
 	clear(t.dirty)
 	slices.SortFunc(d.IPs, netip.Addr.Compare)
+	d.Prefixes = slices.SortedFunc(maps.Keys(prefixes), comparePrefix)
 	return d
+}
+
+// RoutesFor are the routes of the plan with the given prefixes, as of the
+// last Update, sorted as Compute sorts them.
+func (t *Tracker) RoutesFor(prefixes []netip.Prefix) []bgpspec.Route {
+	var out []bgpspec.Route
+	for _, p := range prefixes {
+		for ip := range t.byPrefix[p] {
+			for _, r := range t.ips[ip].routes {
+				if r.Prefix == p {
+					out = append(out, r)
+				}
+			}
+		}
+	}
+	sortRoutes(out)
+	return out
 }
 
 // decide is Compute's decision for one IP: the pool of the first Service

@@ -84,8 +84,9 @@ func randomService(rng *rand.Rand, name string, addrs []netip.Addr) lbstate.Serv
 
 // Over random histories of Service, endpoint, node and configuration
 // changes, the Tracker's plan equals Compute's from scratch after every
-// Update, and the Delta covers every IP whose routes or reason changed and
-// every change of the sessions.
+// Update, the Delta covers every IP whose routes or reason changed and
+// every change of the sessions, and a speaker given only the routes of
+// the Delta's prefixes (RoutesFor) holds Compute's routes.
 func TestTrackerEqualsCompute(t *testing.T) {
 	for seed := range uint64(60) {
 		t.Run(fmt.Sprint(seed), func(t *testing.T) {
@@ -102,6 +103,7 @@ func TestTrackerEqualsCompute(t *testing.T) {
 			tr.SetConfig(cfg)
 			tr.SetNode(node)
 			prev := Plan{}
+			speaker := map[netip.Prefix][]bgpspec.Route{} // what UpdateRoutes would make of the deltas
 			for step := range 150 {
 				for range 1 + rng.IntN(4) {
 					switch r := rng.IntN(20); {
@@ -138,6 +140,19 @@ func TestTrackerEqualsCompute(t *testing.T) {
 				}
 				if !reflect.DeepEqual(prev.Peers, want.Peers) && !d.Peers {
 					t.Fatalf("step %d: the sessions changed but Update did not report it", step)
+				}
+				for _, p := range d.Prefixes {
+					delete(speaker, p)
+				}
+				for _, r := range tr.RoutesFor(d.Prefixes) {
+					speaker[r.Prefix] = append(speaker[r.Prefix], r)
+				}
+				var held []bgpspec.Route
+				for _, rs := range speaker {
+					held = append(held, rs...)
+				}
+				if got := normalize(Plan{Routes: held}).Routes; !reflect.DeepEqual(got, want.Routes) {
+					t.Fatalf("step %d: the routes handed over by prefix differ from Compute's:\n got %v\nwant %v", step, got, want.Routes)
 				}
 				prev = want
 			}

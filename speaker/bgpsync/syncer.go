@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"reflect"
 	"sync"
 	"time"
@@ -27,14 +28,15 @@ import (
 	"github.com/ironlb/ironlb/speaker/view"
 )
 
-// Key is the one reconcile key: the tracker holds what changed, and GoBGP
-// applies only the difference.
+// Key is the one reconcile key: the tracker holds what changed, and the
+// speaker is handed only the routes of the prefixes that changed.
 var Key = reconcile.Request{NamespacedName: client.ObjectKey{Name: "bgp"}}
 
 // Speaker is the part of bgp.Speaker the syncer drives.
 type Speaker interface {
 	SetPeers([]bgp.Peer) error
 	SetRoutes([]bgp.Route) error
+	UpdateRoutes([]netip.Prefix, []bgp.Route) error
 	Status() []bgp.PeerStatus
 }
 
@@ -111,12 +113,18 @@ func (s *Syncer) Reconcile(ctx context.Context, _ reconcile.Request) (reconcile.
 		s.peers = peers
 	}
 	// Always set routes once, even none: sessions open only once the
-	// speaker knows its routes (graceful restart).
-	if len(delta.IPs) > 0 || !s.routed {
+	// speaker knows its routes (graceful restart). Then only the prefixes
+	// whose routes changed.
+	switch {
+	case !s.routed:
 		if err := s.Speaker.SetRoutes(s.tracker.Routes()); err != nil {
 			errs = append(errs, fmt.Errorf("routes: %w", err))
 		}
 		s.routed = true
+	case len(delta.Prefixes) > 0:
+		if err := s.Speaker.UpdateRoutes(delta.Prefixes, s.tracker.RoutesFor(delta.Prefixes)); err != nil {
+			errs = append(errs, fmt.Errorf("routes: %w", err))
+		}
 	}
 	if err := errors.Join(errs...); err != nil {
 		// Invalid entries are left out and the rest is applied; retrying
