@@ -7,7 +7,6 @@ package viewtest
 import (
 	"fmt"
 	"math/rand/v2"
-	"syscall"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -202,15 +201,4 @@ var Changes = []Change{
 		c.Nodes[j] = nd
 		v.SetNode(nd)
 	}},
-}
-
-// CPUTime is the CPU time the process has used (user and system, all
-// threads, the garbage collector's included): on a shared machine, wall
-// time per change measures the neighbours more than the code.
-func CPUTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
