@@ -57,6 +57,8 @@ var targets = []target{
 	{"BenchmarkBGPChange", "node-ready-ratio", "speaker BGP: CPU per other Node turning NotReady or Ready, 10,000 / 1,000 Services <= 1.5", 1.5},
 	{"BenchmarkBGPChange", "own-node-label-10k-cpu-us", "speaker BGP: CPU per label change of its own Node no advertisement or peer selects on < 1 ms at 10,000 Services x 100 nodes", 1000},
 	{"BenchmarkBGPChange", "own-node-label-ratio", "speaker BGP: CPU per label change of its own Node no advertisement or peer selects on, 10,000 / 1,000 Services <= 1.5", 1.5},
+	{"BenchmarkRouteChange", "update-10k-cpu-us", "speaker BGP (GoBGP): CPU per route change handed over by prefix < 1 ms with 10,000 routes", 1000},
+	{"BenchmarkRouteChange", "update-ratio", "speaker BGP (GoBGP): CPU per route change, 10,000 / 1,000 routes <= 1.5", 1.5},
 	{"BenchmarkFailover", "failover-p99-ms", "layer 2 failover p99 < 500 ms (kill -> first client answer via the new node)", 500},
 	{"BenchmarkAssignmentToFirstReply", "assign-to-reply-p99-ms", "layer 2 assignment -> first ARP reply p99 < 100 ms", 100},
 	{"BenchmarkAssignmentToRoute", "assign-to-route-p99-ms", "BGP: Service IP assignment -> route in FRR p99 < 100 ms", 100},
