@@ -5,7 +5,6 @@ import (
 	"net/netip"
 	"reflect"
 	"slices"
-	"strings"
 
 	"k8s.io/apimachinery/pkg/types"
 
@@ -28,12 +27,10 @@ type Tracker struct {
 	peers     []Peer
 	peerNames []string
 	advs      map[string][]config.BGPAdvertisement // per pool, from cfg
-	svcs      map[types.NamespacedName]lbstate.Service
-	users     map[netip.Addr]map[types.NamespacedName]bool // Services listing each IP
-	ips       map[netip.Addr]decision                      // every IP some Service lists
-	byPrefix  map[netip.Prefix]map[netip.Addr]bool         // the IPs routed with each prefix
-	dirty     map[netip.Addr]bool
-	all       bool // every IP is dirty and the peers are planned again
+	svcs      *lbstate.Index                       // its Dirty: the IPs to decide again
+	ips       map[netip.Addr]decision              // every IP some Service lists
+	byPrefix  map[netip.Prefix]map[netip.Addr]bool // the IPs routed with each prefix
+	all       bool                                 // every IP is dirty and the peers are planned again
 }
 
 // decision is what the plan holds for one IP.
@@ -67,9 +64,8 @@ type Delta struct {
 // until SetNode.
 func NewTracker() *Tracker {
 	return &Tracker{
-		advs: map[string][]config.BGPAdvertisement{}, svcs: map[types.NamespacedName]lbstate.Service{},
-		users: map[netip.Addr]map[types.NamespacedName]bool{}, ips: map[netip.Addr]decision{}, dirty: map[netip.Addr]bool{},
-		byPrefix: map[netip.Prefix]map[netip.Addr]bool{},
+		advs: map[string][]config.BGPAdvertisement{}, svcs: lbstate.NewIndex(),
+		ips: map[netip.Addr]decision{}, byPrefix: map[netip.Prefix]map[netip.Addr]bool{},
 	}
 }
 
@@ -107,7 +103,7 @@ func (t *Tracker) SetNode(n l2plan.Node) {
 	}
 	for ip, d := range t.ips {
 		if slices.Contains(pools, d.pool) {
-			t.dirty[ip] = true
+			t.svcs.Dirty[ip] = true
 		}
 	}
 }
@@ -128,40 +124,10 @@ func selecting(advs []config.BGPAdvertisement, n l2plan.Node) []bool {
 }
 
 // SetService adds or replaces a Service.
-func (t *Tracker) SetService(s lbstate.Service) {
-	if old, ok := t.svcs[s.Key]; ok {
-		if old.Equal(s) {
-			return
-		}
-		t.unindex(old)
-	}
-	t.svcs[s.Key] = s
-	for _, ip := range s.IPs {
-		if t.users[ip] == nil {
-			t.users[ip] = map[types.NamespacedName]bool{}
-		}
-		t.users[ip][s.Key] = true
-		t.dirty[ip] = true
-	}
-}
+func (t *Tracker) SetService(s lbstate.Service) { t.svcs.Set(s) }
 
 // DeleteService removes a Service.
-func (t *Tracker) DeleteService(key types.NamespacedName) {
-	if old, ok := t.svcs[key]; ok {
-		t.unindex(old)
-		delete(t.svcs, key)
-	}
-}
-
-func (t *Tracker) unindex(s lbstate.Service) {
-	for _, ip := range s.IPs {
-		delete(t.users[ip], s.Key)
-		if len(t.users[ip]) == 0 {
-			delete(t.users, ip)
-		}
-		t.dirty[ip] = true
-	}
-}
+func (t *Tracker) DeleteService(key types.NamespacedName) { t.svcs.Delete(key) }
 
 func (t *Tracker) advsFor(pool string) []config.BGPAdvertisement {
 	a, ok := t.advs[pool]
@@ -177,11 +143,9 @@ func (t *Tracker) Update() Delta {
 	var d Delta
 	if t.all {
 		for ip := range t.ips {
-			t.dirty[ip] = true
+			t.svcs.Dirty[ip] = true
 		}
-		for ip := range t.users {
-			t.dirty[ip] = true
-		}
+		t.svcs.MarkAll()
 		t.peers, t.peerNames = nil, nil
 		if t.cfg != nil {
 			t.peers, t.peerNames = peersOf(t.cfg, t.node)
@@ -189,7 +153,7 @@ func (t *Tracker) Update() Delta {
 		t.all, d.Peers = false, true
 	}
 	prefixes := map[netip.Prefix]bool{}
-	for ip := range t.dirty {
+	for ip := range t.svcs.Dirty {
 		old, had := t.ips[ip]
 		now, has := t.decide(ip)
 		d.Decided++
@@ -217,7 +181,7 @@ func (t *Tracker) Update() Delta {
 			delete(t.ips, ip)
 		}
 	}
-	clear(t.dirty)
+	clear(t.svcs.Dirty)
 	slices.SortFunc(d.IPs, netip.Addr.Compare)
 	d.Prefixes = slices.SortedFunc(maps.Keys(prefixes), comparePrefix)
 	return d
@@ -244,19 +208,9 @@ func (t *Tracker) RoutesFor(prefixes []netip.Prefix) []bgpspec.Route {
 // by key listing it (unless the configuration places it in a pool), and
 // its routes or why it is withheld. False: no Service lists it.
 func (t *Tracker) decide(ip netip.Addr) (decision, bool) {
-	users := t.users[ip]
-	if len(users) == 0 || t.cfg == nil {
+	svcs := t.svcs.Users(ip)
+	if len(svcs) == 0 || t.cfg == nil {
 		return decision{}, false
-	}
-	keys := slices.SortedFunc(maps.Keys(users), func(a, b types.NamespacedName) int {
-		if c := strings.Compare(a.Namespace, b.Namespace); c != 0 {
-			return c
-		}
-		return strings.Compare(a.Name, b.Name)
-	})
-	svcs := make([]lbstate.Service, len(keys))
-	for i, k := range keys {
-		svcs[i] = t.svcs[k]
 	}
 	pool := svcs[0].Pool
 	if p, ok := t.cfg.PoolFor(ip); ok {

@@ -6,7 +6,6 @@ import (
 	"net/netip"
 	"runtime"
 	"testing"
-	"time"
 
 	"github.com/go-logr/logr"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -118,31 +117,11 @@ var ownNodeLabel = viewtest.Change{Name: "own-node-label", Rounds: 500, Do: func
 func BenchmarkBGPChange(b *testing.B) {
 	small, large := newSyncWorld(b, 1000), newSyncWorld(b, 10000)
 	changes := append(viewtest.Changes[:len(viewtest.Changes):len(viewtest.Changes)], ownNodeLabel)
-	total := map[string][2]time.Duration{}
-	n := 0
-	for b.Loop() {
-		for _, ch := range changes {
-			t := total[ch.Name]
-			for k, w := range []*syncWorld{small, large} {
-				runtime.GC() // the setup's and the other size's garbage is not this change's
-				start := cputime.Used()
-				for i := range ch.Rounds {
-					ch.Do(w.Cluster, w.v, n*ch.Rounds+i)
-					w.sync(b)
-				}
-				t[k] += cputime.Used() - start
-			}
-			total[ch.Name] = t
-		}
-		n++
-	}
-	for _, ch := range changes {
-		t := total[ch.Name]
-		us := func(d time.Duration) float64 { return float64(d.Microseconds()) / float64(n*ch.Rounds) }
-		b.ReportMetric(us(t[0]), ch.Name+"-1k-cpu-us")
-		b.ReportMetric(us(t[1]), ch.Name+"-10k-cpu-us")
-		b.ReportMetric(float64(t[1])/float64(max(t[0], 1)), ch.Name+"-ratio")
-	}
+	viewtest.MeasureChanges(b, changes, small.world(b), large.world(b))
+}
+
+func (w *syncWorld) world(b *testing.B) viewtest.World {
+	return viewtest.World{Cluster: w.Cluster, View: w.v, Sync: func() { w.sync(b) }}
 }
 
 // BenchmarkBGPFromScratch is what every wake cost before the view: condense

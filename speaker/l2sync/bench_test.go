@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"runtime"
 	"testing"
-	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -66,31 +65,11 @@ func (w *benchWorld) sync() int {
 // ARP/NDP are not included.
 func BenchmarkLayer2Change(b *testing.B) {
 	small, large := newBenchWorld(b, 1000), newBenchWorld(b, 10000)
-	total := map[string][2]time.Duration{}
-	n := 0
-	for b.Loop() {
-		for _, ch := range viewtest.Changes {
-			t := total[ch.Name]
-			for k, w := range []*benchWorld{small, large} {
-				runtime.GC() // the setup's and the other size's garbage is not this change's
-				start := cputime.Used()
-				for i := range ch.Rounds {
-					ch.Do(w.Cluster, w.v, n*ch.Rounds+i)
-					w.sync()
-				}
-				t[k] += cputime.Used() - start
-			}
-			total[ch.Name] = t
-		}
-		n++
-	}
-	for _, ch := range viewtest.Changes {
-		t := total[ch.Name]
-		us := func(d time.Duration) float64 { return float64(d.Microseconds()) / float64(n*ch.Rounds) }
-		b.ReportMetric(us(t[0]), ch.Name+"-1k-cpu-us")
-		b.ReportMetric(us(t[1]), ch.Name+"-10k-cpu-us")
-		b.ReportMetric(float64(t[1])/float64(max(t[0], 1)), ch.Name+"-ratio")
-	}
+	viewtest.MeasureChanges(b, viewtest.Changes, small.world(), large.world())
+}
+
+func (w *benchWorld) world() viewtest.World {
+	return viewtest.World{Cluster: w.Cluster, View: w.v, Sync: func() { w.sync() }}
 }
 
 // BenchmarkLayer2FromScratch is what every wake cost before the view: list
