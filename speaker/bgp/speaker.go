@@ -31,7 +31,8 @@ const (
 //
 // SetPeers and SetRoutes may be called at any time, before Run too; each
 // call states the complete desired set and is applied at once, touching
-// only what differs. Sessions open only once both Run has started and
+// only what differs. UpdateRoutes states the routes of some prefixes only,
+// and costs what changed rather than the whole set. Sessions open only once both Run has started and
 // SetRoutes has been called at least once, so a (re)started speaker never
 // tells its peers End-of-RIB before it knows its routes.
 type Speaker struct {
