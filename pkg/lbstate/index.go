@@ -78,6 +78,12 @@ func (x *Index) Users(ip netip.Addr) []Service {
 	return out
 }
 
+// ClearDirty empties Dirty. A map keeps the room it once grew to, and
+// ranging over it costs that room, not what is in it: after a first sync
+// marked every IP, clearing it in place would make every later range over
+// a change of one IP cost all of them. A fresh map costs what it holds.
+func (x *Index) ClearDirty() { x.Dirty = map[netip.Addr]bool{} }
+
 // MarkAll makes every IP some Service lists dirty.
 func (x *Index) MarkAll() {
 	for ip := range x.users {

@@ -181,7 +181,7 @@ func (t *Tracker) Update() Delta {
 			delete(t.ips, ip)
 		}
 	}
-	clear(t.svcs.Dirty)
+	t.svcs.ClearDirty()
 	slices.SortFunc(d.IPs, netip.Addr.Compare)
 	d.Prefixes = slices.SortedFunc(maps.Keys(prefixes), comparePrefix)
 	return d

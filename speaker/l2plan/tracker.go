@@ -208,7 +208,7 @@ func (t *Tracker) Update() (Plan, []netip.Addr) {
 		t.refresh(ip)
 		out = append(out, ip)
 	}
-	clear(t.svcs.Dirty)
+	t.svcs.ClearDirty()
 	slices.SortFunc(out, netip.Addr.Compare)
 	return t.plan, out
 }
