@@ -7,41 +7,16 @@ import (
 	"slices"
 	"testing"
 
-	corev1 "k8s.io/api/core/v1"
-	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/ironlb/ironlb/config"
 	"github.com/ironlb/ironlb/config/v1beta1"
-	"github.com/ironlb/ironlb/pkg/lbstate"
 	"github.com/ironlb/ironlb/speaker/bgpplan"
 	"github.com/ironlb/ironlb/speaker/bgpspec"
 	"github.com/ironlb/ironlb/speaker/l2plan"
 	"github.com/ironlb/ironlb/speaker/view"
 	"github.com/ironlb/ironlb/speaker/view/viewtest"
 )
-
-// world is the cluster as objects, from which this node's plan is
-// computed from scratch, as the syncer did before the view.
-type world struct {
-	svcs   map[string]*corev1.Service
-	slices map[string]*discoveryv1.EndpointSlice
-	nodes  map[string]*corev1.Node
-	cfg    *config.Config
-}
-
-func (w *world) plan(node string) bgpplan.Plan {
-	var svcs []*corev1.Service
-	for _, s := range w.svcs {
-		svcs = append(svcs, s)
-	}
-	var sls []*discoveryv1.EndpointSlice
-	for _, s := range w.slices {
-		sls = append(sls, s)
-	}
-	return bgpplan.Compute(w.cfg, lbstate.Build(svcs, sls), l2plan.NodeFrom(w.nodes[node]))
-}
 
 // randomCfg is a BGP pool over 203.0.113.0/24 advertised to every node,
 // by zone, or not at all, and a layer 2 pool beside it.
@@ -84,7 +59,7 @@ func randomCfg(t *testing.T, rng *rand.Rand) *config.Config {
 // knows the node, and a wake whose plan differs from the last one's
 // reports a change.
 func TestIncrementalPlanEqualsFromScratch(t *testing.T) {
-	const self = "node0"
+	const own = "node0" // this speaker's node
 	var addrs []string
 	for i := range 30 {
 		addrs = append(addrs, fmt.Sprintf("203.0.113.%d", i*3)) // a few in the layer 2 pool
@@ -96,8 +71,8 @@ func TestIncrementalPlanEqualsFromScratch(t *testing.T) {
 			for i := range 2 + rng.IntN(4) {
 				names = append(names, fmt.Sprintf("node%d", i))
 			}
-			w := &world{svcs: map[string]*corev1.Service{}, slices: map[string]*discoveryv1.EndpointSlice{},
-				nodes: map[string]*corev1.Node{}, cfg: randomCfg(t, rng)}
+			w, cfg := viewtest.NewObjects(), randomCfg(t, rng)
+			events := viewtest.Events{Services: 20, Pools: []string{"bgp", "bgp", "bgp", "l2"}, Addrs: addrs, Nodes: names}
 			v := view.New()
 			c := v.Consumer(func() {})
 			tr := bgpplan.NewTracker()
@@ -105,49 +80,24 @@ func TestIncrementalPlanEqualsFromScratch(t *testing.T) {
 			checked := 0
 			for step := range 120 {
 				for range 1 + rng.IntN(5) {
-					svc := fmt.Sprintf("s%d", rng.IntN(20))
-					pool := []string{"bgp", "bgp", "bgp", "l2"}[rng.IntN(4)]
-					switch r := rng.IntN(20); {
-					case r < 5:
-						s := viewtest.RandomService(rng, svc, pool, addrs)
-						w.svcs[svc] = s
-						v.SetService(s)
-					case r < 6:
-						delete(w.svcs, svc)
-						v.DeleteService(types.NamespacedName{Namespace: "ns", Name: svc})
-					case r < 12: // an endpoint change: one of a Service's two slices
-						name := fmt.Sprintf("%s-%d", svc, rng.IntN(2))
-						sl := viewtest.RandomSlice(rng, svc, name, names)
-						w.slices[name] = sl
-						v.SetSlice(sl)
-					case r < 13:
-						name := fmt.Sprintf("%s-%d", svc, rng.IntN(2))
-						delete(w.slices, name)
-						v.DeleteSlice(types.NamespacedName{Namespace: "ns", Name: name})
-					case r < 18: // this node or another changes
-						n := viewtest.RandomNode(rng, names[rng.IntN(len(names))])
-						w.nodes[n.Name] = n
-						v.SetNode(n)
-					case r < 19:
-						n := names[rng.IntN(len(names))]
-						delete(w.nodes, n)
-						v.DeleteNode(n)
-					default:
-						w.cfg = randomCfg(t, rng)
+					if rng.IntN(20) < 19 {
+						w.RandomEvent(rng, events, v)
+					} else {
+						cfg = randomCfg(t, rng)
 					}
 				}
-				if p, changed := Apply(tr, v.Changes(c), self); changed {
+				if p, changed := Apply(tr, v.Changes(c), own); changed {
 					present = p
 				}
-				if present != (w.nodes[self] != nil) {
+				if present != (w.Nodes[own] != nil) {
 					t.Fatalf("step %d: Apply says the node is present: %v, the world: %v", step, present, !present)
 				}
 				if !present {
 					continue // the syncer plans nothing without its node
 				}
-				tr.SetConfig(w.cfg)
+				tr.SetConfig(cfg)
 				d := tr.Update()
-				got, want := canonical(tr.Plan()), canonical(w.plan(self))
+				got, want := canonical(tr.Plan()), canonical(bgpplan.Compute(cfg, w.Condensed(), l2plan.NodeFrom(w.Nodes[own])))
 				if !reflect.DeepEqual(got, want) {
 					t.Fatalf("step %d: incremental plan differs from the plan from scratch:\n got %+v\nwant %+v", step, got, want)
 				}

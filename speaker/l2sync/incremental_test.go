@@ -8,14 +8,10 @@ import (
 	"slices"
 	"testing"
 
-	corev1 "k8s.io/api/core/v1"
-	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/ironlb/ironlb/config"
 	"github.com/ironlb/ironlb/config/v1beta1"
-	"github.com/ironlb/ironlb/pkg/lbstate"
 	"github.com/ironlb/ironlb/speaker/l2plan"
 	"github.com/ironlb/ironlb/speaker/view"
 	"github.com/ironlb/ironlb/speaker/view/viewtest"
@@ -24,27 +20,17 @@ import (
 // world is the cluster as objects, from which the plan is computed from
 // scratch.
 type world struct {
-	svcs   map[string]*corev1.Service
-	slices map[string]*discoveryv1.EndpointSlice
-	nodes  map[string]*corev1.Node
-	alive  []string
-	cfg    *config.Config
+	*viewtest.Objects
+	alive []string
+	cfg   *config.Config
 }
 
 func (w *world) plan() l2plan.Plan {
-	var svcs []*corev1.Service
-	for _, s := range w.svcs {
-		svcs = append(svcs, s)
-	}
-	var sls []*discoveryv1.EndpointSlice
-	for _, s := range w.slices {
-		sls = append(sls, s)
-	}
 	var ns []l2plan.Node
-	for _, n := range w.nodes {
+	for _, n := range w.Nodes {
 		ns = append(ns, l2plan.NodeFrom(n))
 	}
-	return l2plan.Compute(w.cfg, lbstate.Build(svcs, sls), ns, w.alive)
+	return l2plan.Compute(w.cfg, w.Condensed(), ns, w.alive)
 }
 
 func randomCfg(t *testing.T, rng *rand.Rand) *config.Config {
@@ -90,8 +76,8 @@ func TestIncrementalPlanEqualsFromScratch(t *testing.T) {
 			for i := range 2 + rng.IntN(6) {
 				names = append(names, fmt.Sprintf("node%d", i))
 			}
-			w := &world{svcs: map[string]*corev1.Service{}, slices: map[string]*discoveryv1.EndpointSlice{},
-				nodes: map[string]*corev1.Node{}, alive: slices.Clone(names), cfg: randomCfg(t, rng)}
+			w := &world{Objects: viewtest.NewObjects(), alive: slices.Clone(names), cfg: randomCfg(t, rng)}
+			events := viewtest.Events{Services: 25, Pools: []string{"l2"}, Addrs: addrs, Nodes: names}
 			v := view.New()
 			woken := 0
 			c := v.Consumer(func() { woken++ })
@@ -99,36 +85,10 @@ func TestIncrementalPlanEqualsFromScratch(t *testing.T) {
 			var prev l2plan.Plan
 			for step := range 120 {
 				for range 1 + rng.IntN(5) {
-					svc := fmt.Sprintf("s%d", rng.IntN(25))
 					switch r := rng.IntN(20); {
-					case r < 5:
-						s := viewtest.RandomService(rng, svc, "l2", addrs)
-						w.svcs[svc] = s
-						v.SetService(s)
-					case r < 6:
-						delete(w.svcs, svc)
-						v.DeleteService(types.NamespacedName{Namespace: "ns", Name: svc})
-					case r < 11: // an endpoint change: one of a Service's two slices
-						name := fmt.Sprintf("%s-%d", svc, rng.IntN(2))
-						if rng.IntN(10) == 0 { // a slice relabelled to another Service
-							svc = fmt.Sprintf("s%d", rng.IntN(25))
-						}
-						sl := viewtest.RandomSlice(rng, svc, name, names)
-						w.slices[name] = sl
-						v.SetSlice(sl)
-					case r < 12:
-						name := fmt.Sprintf("%s-%d", svc, rng.IntN(2))
-						delete(w.slices, name)
-						v.DeleteSlice(types.NamespacedName{Namespace: "ns", Name: name})
-					case r < 16:
-						n := viewtest.RandomNode(rng, names[rng.IntN(len(names))])
-						w.nodes[n.Name] = n
-						v.SetNode(n)
 					case r < 17:
-						n := names[rng.IntN(len(names))]
-						delete(w.nodes, n)
-						v.DeleteNode(n)
-					case r < 19:
+						w.RandomEvent(rng, events, v)
+					case r < 19: // a speaker dies or comes back
 						n := names[rng.IntN(len(names))]
 						if i := slices.Index(w.alive, n); i >= 0 {
 							w.alive = slices.Delete(w.alive, i, i+1)
