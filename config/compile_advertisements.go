@@ -31,10 +31,11 @@ func (c *compiler) compileL2Advertisements(in []*v1beta1.L2Advertisement, pools 
 		a, ok := choose(c, KindL2Advertisement, v, func(s *v1beta1.L2AdvertisementSpec, a *attempt[L2Advertisement]) {
 			o, refs := obj{&a.own, KindL2Advertisement, adv.Name}, obj{&a.refs, KindL2Advertisement, adv.Name}
 			a.value = L2Advertisement{
-				Name:          adv.Name,
-				Pools:         resolvePools(o, refs, s.IPAddressPools, s.IPAddressPoolSelectors, pools),
-				NodeSelectors: compileSelectors(o, "spec.nodeSelectors", s.NodeSelectors),
-				Interfaces:    compileInterfaces(o, s.Interfaces),
+				Name:             adv.Name,
+				Pools:            resolvePools(o, refs, s.IPAddressPools, s.IPAddressPoolSelectors, pools),
+				NodeSelectors:    compileSelectors(o, "spec.nodeSelectors", s.NodeSelectors),
+				ServiceSelectors: compileSelectors(o, "spec.serviceSelectors", s.ServiceSelectors),
+				Interfaces:       compileInterfaces(o, s.Interfaces),
 			}
 		})
 		if ok {
@@ -129,6 +130,7 @@ func (c *compiler) compileBGPAdvertisement(o, refs obj, s *v1beta1.BGPAdvertisem
 		AggregationLength:   32,
 		AggregationLengthV6: 128,
 		NodeSelectors:       compileSelectors(o, "spec.nodeSelectors", s.NodeSelectors),
+		ServiceSelectors:    compileSelectors(o, "spec.serviceSelectors", s.ServiceSelectors),
 	}
 	if s.LocalPref != nil {
 		adv.LocalPref, adv.HasLocalPref = *s.LocalPref, true

@@ -111,6 +111,9 @@ func TestCompileL2Rules(t *testing.T) {
 		{"bad node selector", withL2(with(l2("a"), func(a *v1beta1.L2Advertisement) {
 			a.Spec.NodeSelectors = []metav1.LabelSelector{sel("x", "y"), badSelector}
 		})), []wantErr{{kl2, "a", "spec.nodeSelectors[1]", "invalid label selector"}}},
+		{"bad service selector", withL2(with(l2("a"), func(a *v1beta1.L2Advertisement) {
+			a.Spec.ServiceSelectors = []metav1.LabelSelector{sel("tier", "gold"), badSelector}
+		})), []wantErr{{kl2, "a", "spec.serviceSelectors[1]", "invalid label selector"}}},
 		{"empty interface", withL2(ifaces("eth0", "")), []wantErr{{kl2, "a", "spec.interfaces[1]", "is empty"}}},
 		{"bad pattern", withL2(ifaces("eth[")), []wantErr{{kl2, "a", "spec.interfaces[0]", "not a valid pattern"}}},
 		{"slash", withL2(ifaces("eth0/1")), []wantErr{{kl2, "a", "spec.interfaces[0]", "'/'"}}},
@@ -215,6 +218,9 @@ func TestCompileBGPRules(t *testing.T) {
 		{"bad node selector", withBGP(with(bgpAdv("a"), func(a *v1beta1.BGPAdvertisement) {
 			a.Spec.NodeSelectors = []metav1.LabelSelector{badSelector}
 		})), []wantErr{{kbgp, "a", "spec.nodeSelectors[0]", "invalid label selector"}}},
+		{"bad service selector", withBGP(with(bgpAdv("a"), func(a *v1beta1.BGPAdvertisement) {
+			a.Spec.ServiceSelectors = []metav1.LabelSelector{badSelector}
+		})), []wantErr{{kbgp, "a", "spec.serviceSelectors[0]", "invalid label selector"}}},
 		{"aggregation 33", withBGP(agg("a", i32(33), nil, "web")), []wantErr{{kbgp, "a", "spec.aggregationLength", "33 is out of range 0..32"}}},
 		{"aggregation -1", withBGP(agg("a", i32(-1), nil, "web")), []wantErr{{kbgp, "a", "spec.aggregationLength", "out of range"}}},
 		{"aggregation v6 129", withBGP(agg("a", nil, i32(129), "db")), []wantErr{{kbgp, "a", "spec.aggregationLengthV6", "129 is out of range 0..128"}}},

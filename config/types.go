@@ -84,6 +84,8 @@ type L2Advertisement struct {
 	Pools []string
 	// NodeSelectors: empty means every node. See SelectsNode.
 	NodeSelectors Selectors
+	// ServiceSelectors: empty means every Service. See ForServices.
+	ServiceSelectors Selectors
 	// Interfaces are path.Match patterns; empty means automatic choice.
 	Interfaces []string
 }
@@ -91,6 +93,12 @@ type L2Advertisement struct {
 // SelectsNode reports whether a node with these labels may announce.
 func (a L2Advertisement) SelectsNode(nodeLabels map[string]string) bool {
 	return a.NodeSelectors.selectsAll(nodeLabels)
+}
+
+// SelectsService reports whether the advertisement covers a Service with
+// these labels.
+func (a L2Advertisement) SelectsService(svcLabels map[string]string) bool {
+	return a.ServiceSelectors.selectsAll(svcLabels)
 }
 
 // LargeCommunity is an RFC 8092 large community.
@@ -118,11 +126,19 @@ type BGPAdvertisement struct {
 	Peers []string
 	// NodeSelectors: empty means every node.
 	NodeSelectors Selectors
+	// ServiceSelectors: empty means every Service. See ForServices.
+	ServiceSelectors Selectors
 }
 
 // SelectsNode reports whether a node with these labels announces.
 func (a BGPAdvertisement) SelectsNode(nodeLabels map[string]string) bool {
 	return a.NodeSelectors.selectsAll(nodeLabels)
+}
+
+// SelectsService reports whether the advertisement covers a Service with
+// these labels.
+func (a BGPAdvertisement) SelectsService(svcLabels map[string]string) bool {
+	return a.ServiceSelectors.selectsAll(svcLabels)
 }
 
 // SelectsPeer reports whether routes are announced to the named BGPPeer.
@@ -197,6 +213,7 @@ func (p Pool) clone() Pool {
 func (a L2Advertisement) clone() L2Advertisement {
 	a.Pools = slices.Clone(a.Pools)
 	a.NodeSelectors = slices.Clone(a.NodeSelectors)
+	a.ServiceSelectors = slices.Clone(a.ServiceSelectors)
 	a.Interfaces = slices.Clone(a.Interfaces)
 	return a
 }
@@ -207,6 +224,7 @@ func (a BGPAdvertisement) clone() BGPAdvertisement {
 	a.LargeCommunities = slices.Clone(a.LargeCommunities)
 	a.Peers = slices.Clone(a.Peers)
 	a.NodeSelectors = slices.Clone(a.NodeSelectors)
+	a.ServiceSelectors = slices.Clone(a.ServiceSelectors)
 	return a
 }
 
@@ -217,4 +235,18 @@ func (p BGPPeer) clone() BGPPeer {
 	}
 	p.NodeSelectors = slices.Clone(p.NodeSelectors)
 	return p
+}
+
+// ForServices returns the advertisements (of an address's pool) that cover
+// an address used by Services with these labels: those selecting at least
+// one of them. Services sharing an address are announced together, so one
+// selected Service is enough.
+func ForServices[A interface{ SelectsService(map[string]string) bool }](advs []A, svcLabels []map[string]string) []A {
+	var out []A
+	for _, a := range advs {
+		if slices.ContainsFunc(svcLabels, a.SelectsService) {
+			out = append(out, a)
+		}
+	}
+	return out
 }

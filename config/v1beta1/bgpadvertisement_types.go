@@ -73,6 +73,15 @@ type BGPAdvertisementSpec struct {
 	// +optional
 	IPAddressPoolSelectors []metav1.LabelSelector `json:"ipAddressPoolSelectors,omitempty"`
 
+	// ServiceSelectors limit the Services announced to those whose labels
+	// match one of them, alongside the pool selection. Empty: every
+	// Service of the selected pools. Services sharing an address are
+	// announced together when one of them is selected.
+	//
+	// +listType=atomic
+	// +optional
+	ServiceSelectors []metav1.LabelSelector `json:"serviceSelectors,omitempty"`
+
 	// NodeSelectors limit the nodes that announce. Empty: every node.
 	//
 	// +listType=atomic

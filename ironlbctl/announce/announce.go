@@ -101,12 +101,18 @@ func (v *View) Pool(ip netip.Addr) string {
 	return p
 }
 
-// ModeOf says which advertisements select the pool.
-func (v *View) ModeOf(pool string) Mode {
+// ModeOf says which advertisements cover ip of pool: those selecting the
+// pool and one of the Services using ip (svc when none is known yet).
+func (v *View) ModeOf(pool string, ip netip.Addr, svc map[string]string) Mode {
 	if v.Config == nil {
 		return ModeUnknown
 	}
-	l2, bgp := len(v.Config.L2For(pool)) > 0, len(v.Config.BGPFor(pool)) > 0
+	labels := lbstate.LabelsOf(v.byIP[ip])
+	if len(labels) == 0 {
+		labels = []map[string]string{svc}
+	}
+	l2 := len(config.ForServices(v.Config.L2For(pool), labels)) > 0
+	bgp := len(config.ForServices(v.Config.BGPFor(pool), labels)) > 0
 	switch {
 	case l2 && bgp:
 		return ModeBoth

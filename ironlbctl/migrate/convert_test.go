@@ -69,19 +69,18 @@ func TestConvertFields(t *testing.T) {
 			spec: "{}\n",
 		},
 		{
-			name: "L2: serviceSelectors and preferredNodeSelectors have no equivalent",
+			name: "L2: serviceSelectors kept, preferredNodeSelectors have no equivalent",
 			in: "apiVersion: metallb.io/v1beta1\nkind: L2Advertisement\nmetadata: {name: a}\n" +
 				"spec: {ipAddressPools: [p], interfaces: [eth0], nodeSelectors: [{matchLabels: {a: b}}], serviceSelectors: [{matchLabels: {tier: frontend}}], " +
 				"preferredNodeSelectors: [{weight: 100, preference: {matchLabels: {node-role: edge}}}]}",
-			spec:  "interfaces:\n- eth0\nipAddressPools:\n- p\nnodeSelectors:\n- matchLabels:\n    a: b\n",
-			notes: []string{"spec.serviceSelectors: no equivalent yet", "spec.preferredNodeSelectors: no equivalent"},
+			spec:  "interfaces:\n- eth0\nipAddressPools:\n- p\nnodeSelectors:\n- matchLabels:\n    a: b\nserviceSelectors:\n- matchLabels:\n    tier: frontend\n",
+			notes: []string{"spec.preferredNodeSelectors: no equivalent"},
 		},
 		{
-			name: "BGP advertisement: localPref 0 is unset, serviceSelectors noted",
+			name: "BGP advertisement: localPref 0 is unset, serviceSelectors kept",
 			in: "apiVersion: metallb.io/v1beta1\nkind: BGPAdvertisement\nmetadata: {name: a}\n" +
 				"spec: {aggregationLength: 24, aggregationLengthV6: 120, localPref: 0, communities: [vpn-only, '65535:65282'], peers: [r1], ipAddressPoolSelectors: [{matchLabels: {pool: blue}}], serviceSelectors: [{matchLabels: {environment: production}}]}",
-			spec:  "aggregationLength: 24\naggregationLengthV6: 120\ncommunities:\n- vpn-only\n- 65535:65282\nipAddressPoolSelectors:\n- matchLabels:\n    pool: blue\npeers:\n- r1\n",
-			notes: []string{"spec.serviceSelectors: no equivalent yet"},
+			spec: "aggregationLength: 24\naggregationLengthV6: 120\ncommunities:\n- vpn-only\n- 65535:65282\nipAddressPoolSelectors:\n- matchLabels:\n    pool: blue\npeers:\n- r1\nserviceSelectors:\n- matchLabels:\n    environment: production\n",
 		},
 		{
 			name: "BGP advertisement: localPref kept",

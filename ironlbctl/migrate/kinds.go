@@ -34,8 +34,7 @@ var noEquivalent = map[string]string{
 }
 
 const (
-	whyServiceSelectors = "no equivalent yet: an IronLB advertisement covers every Service of its pools, so this advertisement now also announces the Services its selectors left out"
-	whyPreferredNodes   = "no equivalent: IronLB elects the announcing node by rendezvous hashing over the eligible nodes; give nodes a larger share with the Node annotation ironlb.io/layer2-weight, or restrict them with nodeSelectors"
+	whyPreferredNodes = "no equivalent: IronLB elects the announcing node by rendezvous hashing over the eligible nodes; give nodes a larger share with the Node annotation ironlb.io/layer2-weight, or restrict them with nodeSelectors"
 )
 
 func convertPool(raw []byte) (runtime.Object, []Note, error) {
@@ -144,14 +143,12 @@ func convertL2(raw []byte) (runtime.Object, []Note, error) {
 	out.Spec.IPAddressPools = in.Spec.IPAddressPools
 	out.Spec.IPAddressPoolSelectors = in.Spec.IPAddressPoolSelectors
 	out.Spec.NodeSelectors = in.Spec.NodeSelectors
+	out.Spec.ServiceSelectors = in.Spec.ServiceSelectors
 	out.Spec.Interfaces = in.Spec.Interfaces
 	for i, name := range in.Spec.Interfaces {
 		if strings.ContainsAny(name, "*?[") {
 			notes = append(notes, Note{Field: fmt.Sprintf("spec.interfaces[%d]", i), Message: fmt.Sprintf("IronLB reads %q as a shell pattern, MetalLB as a literal interface name", name)})
 		}
-	}
-	if len(in.Spec.ServiceSelectors) > 0 {
-		notes = append(notes, Note{Field: "spec.serviceSelectors", Message: whyServiceSelectors})
 	}
 	if len(in.Spec.PreferredNodeSelectors) > 0 {
 		notes = append(notes, Note{Field: "spec.preferredNodeSelectors", Message: whyPreferredNodes})
@@ -178,9 +175,7 @@ func convertBGPAdv(raw []byte) (runtime.Object, []Note, error) {
 	out.Spec.IPAddressPoolSelectors = s.IPAddressPoolSelectors
 	out.Spec.NodeSelectors = s.NodeSelectors
 	out.Spec.Peers = s.Peers
-	if len(s.ServiceSelectors) > 0 {
-		notes = append(notes, Note{Field: "spec.serviceSelectors", Message: whyServiceSelectors})
-	}
+	out.Spec.ServiceSelectors = s.ServiceSelectors
 	return out, notes, nil
 }
 

@@ -165,7 +165,7 @@ func serviceRows(v *announce.View, svc *corev1.Service) []ServiceRow {
 		if pool == "" {
 			pool = svc.Annotations[svcrequest.AnnotationIPAllocatedFromPool]
 		}
-		mode := v.ModeOf(pool)
+		mode := v.ModeOf(pool, ip, svc.Labels)
 		sources, problems := dp.ServiceSourceRanges(svc, ip.Is6())
 		var ps []string
 		for _, p := range problems {

@@ -105,6 +105,9 @@ func TestExplain(t *testing.T) {
 		}))}, NotOurAddress, []string{"ironlb.io/ip-allocated-from-pool"}},
 		{"address left every pool", Options{}, []change{svcs(web(fx.Assigned("old", "198.18.0.7")))}, AddressLeftPools, []string{"198.18.0.7", "no IPAddressPool"}},
 		{"pool not advertised", Options{}, []change{svcs(web(fx.Assigned("quiet", "192.0.2.3"))), ready}, NotAdvertised, []string{`IPAddressPool "quiet"`, "L2Advertisement"}},
+		{"no advertisement selects the Service", Options{}, []change{svcs(web(assigned, fx.Labels(map[string]string{"tier": "silver"}))), ready, func(s *snapshot.Snapshot) {
+			s.Resources.L2Advertisements[0].Spec.ServiceSelectors = []metav1.LabelSelector{{MatchLabels: map[string]string{"tier": "gold"}}}
+		}}, NotAdvertised, []string{"spec.serviceSelectors", "Service default/web"}},
 		{"no ready endpoint", Options{}, []change{svcs(web(assigned))}, NoReadyEndpoint, []string{"kubernetes.io/service-name=web"}},
 		{"Local without a local endpoint", Options{}, []change{svcs(web(assigned, fx.Local)), eps(fx.Endpoints("default", "web", "elsewhere"))},
 			NoLocalEndpoint, []string{"externalTrafficPolicy Local"}},

@@ -8,6 +8,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/ironlb/ironlb/config"
 	"github.com/ironlb/ironlb/ironlbctl/announce"
 	"github.com/ironlb/ironlb/pkg/lbstate"
 	"github.com/ironlb/ironlb/speaker/l2plan"
@@ -25,12 +26,12 @@ func explainIP(v *announce.View, svc *corev1.Service, ip netip.Addr) []Reason {
 		return []Reason{at(AddressLeftPools,
 			"%s in status.loadBalancer.ingress of Service %s is in no IPAddressPool spec.addresses (the pool shrank or was deleted); the controller will replace it", ip, key)}
 	}
-	mode := v.ModeOf(pool)
+	shared := v.SharedWith(ip)
+	mode := v.ModeOf(pool, ip, svc.Labels)
 	if mode == announce.ModeNone {
 		return []Reason{at(NotAdvertised,
-			"%s is assigned from IPAddressPool %q, which no L2Advertisement or BGPAdvertisement selects (spec.ipAddressPools / spec.ipAddressPoolSelectors): nobody announces it", ip, pool)}
+			"%s is assigned from IPAddressPool %q, and no L2Advertisement or BGPAdvertisement selects both that pool (spec.ipAddressPools / spec.ipAddressPoolSelectors) and Service %s (spec.serviceSelectors, labels %v): nobody announces it", ip, pool, key, svc.Labels)}
 	}
-	shared := v.SharedWith(ip)
 	self, _ := v.Service(svc.Namespace, svc.Name)
 	if !slices.ContainsFunc(shared, lbstate.Service.HasEndpoints) {
 		return []Reason{at(NoReadyEndpoint,
@@ -56,7 +57,7 @@ func explainIP(v *announce.View, svc *corev1.Service, ip netip.Addr) []Reason {
 // advertisements' node selectors, Local endpoints) node by node, then
 // reads what the announcing speaker published.
 func layer2(v *announce.View, svc *corev1.Service, ip netip.Addr, pool string, shared []lbstate.Service) Reason {
-	advs := v.Config.L2For(pool)
+	advs := config.ForServices(v.Config.L2For(pool), lbstate.LabelsOf(shared))
 	var eligible, details []string
 	for _, n := range v.Nodes {
 		var names []string

@@ -31,6 +31,9 @@ type Service struct {
 	// endpoint at all, its serving-and-terminating ones count instead, as
 	// kube-proxy does (KEP-1669), so traffic drains instead of failing.
 	Endpoints map[string]int
+	// Labels are the Service's labels, which advertisements select on
+	// (shared with the informer's object: never changed).
+	Labels map[string]string
 }
 
 // HasEndpoints reports whether any endpoint is usable.
@@ -69,13 +72,23 @@ func Condense(svc *corev1.Service, own []*discoveryv1.EndpointSlice) (Service, b
 		Pool:      pool,
 		Local:     svc.Spec.ExternalTrafficPolicy == corev1.ServiceExternalTrafficPolicyLocal,
 		Endpoints: readiness.UsableByNode(svc.Spec.Ports, own),
+		Labels:    svc.Labels,
 	}, true
 }
 
 // Equal reports whether two condensed Services decide the same.
 func (s Service) Equal(o Service) bool {
 	return s.Key == o.Key && slices.Equal(s.IPs, o.IPs) && s.Pool == o.Pool && s.Local == o.Local &&
-		maps.Equal(s.Endpoints, o.Endpoints)
+		maps.Equal(s.Endpoints, o.Endpoints) && maps.Equal(s.Labels, o.Labels)
+}
+
+// LabelsOf lists the Services' labels, in order.
+func LabelsOf(svcs []Service) []map[string]string {
+	out := make([]map[string]string, len(svcs))
+	for i, s := range svcs {
+		out[i] = s.Labels
+	}
+	return out
 }
 
 // Build returns the Services IronLB assigned addresses to, sorted by key.

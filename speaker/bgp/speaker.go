@@ -162,6 +162,9 @@ func (s *Speaker) Run(ctx context.Context) error {
 		s.state = stopped
 		s.mu.Unlock()
 		stop()
+		if ctx.Err() != nil {
+			return nil // stopped by its owner while starting
+		}
 		return fmt.Errorf("bgp: start GoBGP: %w", err)
 	}
 

@@ -69,10 +69,12 @@ func peersOf(cfg *config.Config, node l2plan.Node) ([]Peer, []string) {
 
 // decide is one IP's part of the plan, given the BGPAdvertisements of its
 // pool and the Services using it: its routes, or why the node withholds
-// it. Neither for an IP of a pool no BGPAdvertisement announces.
+// it. Neither for an IP of a pool no BGPAdvertisement announces, or whose
+// Services none of them selects.
 func decide(advs []config.BGPAdvertisement, ip netip.Addr, svcs []lbstate.Service, node l2plan.Node, peerNames []string) ([]bgpspec.Route, string) {
+	advs = config.ForServices(advs, lbstate.LabelsOf(svcs))
 	if len(advs) == 0 {
-		return nil, "" // not a BGP pool
+		return nil, "" // not a BGP pool, or no advertisement selects its Services
 	}
 	if why := withheldAll(svcs, node); why != "" {
 		return nil, why

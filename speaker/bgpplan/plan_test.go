@@ -118,6 +118,19 @@ func TestCompute(t *testing.T) {
 			[]lbstate.Service{svc("s", true, all, "203.0.113.130"), svc("t", false, all, "203.0.113.130")}, node1, "203.0.113.130/32->tor", ""},
 		{"shared IP: both qualify, one route", []v1beta1.BGPAdvertisement{{ObjectMeta: metav1.ObjectMeta{Name: "a"}}}, []v1beta1.BGPPeer{tor},
 			[]lbstate.Service{svc("s", false, all, "203.0.113.130"), svc("t", false, all, "203.0.113.130")}, node1, "203.0.113.130/32->tor", ""},
+		// serviceSelectors: an advertisement covers the Services it selects
+		// (any of those sharing an IP); the others are not its business.
+		{"service selector: selected", []v1beta1.BGPAdvertisement{gold("a", "tor2", "64500:2"), plain("b", "64500:1")},
+			[]v1beta1.BGPPeer{tor, peer("tor2", "198.51.100.2", nil)}, []lbstate.Service{labelled(svc("s", false, all, "203.0.113.130"), "gold")}, node1,
+			"203.0.113.130/32->tor2 c=64500:2", ""},
+		{"service selector: not selected", []v1beta1.BGPAdvertisement{gold("a", "tor2", "64500:2"), plain("b", "64500:1")},
+			[]v1beta1.BGPPeer{tor, peer("tor2", "198.51.100.2", nil)}, []lbstate.Service{labelled(svc("s", false, all, "203.0.113.130"), "silver")}, node1,
+			"203.0.113.130/32->tor+tor2 c=64500:1", ""},
+		{"service selector: unlabelled Service", []v1beta1.BGPAdvertisement{gold("a", "tor", "64500:2")},
+			[]v1beta1.BGPPeer{tor}, []lbstate.Service{svc("s", false, all, "203.0.113.130")}, node1, "", ""},
+		{"service selector: one of a shared IP's Services selected", []v1beta1.BGPAdvertisement{gold("a", "tor", "64500:2")},
+			[]v1beta1.BGPPeer{tor}, []lbstate.Service{svc("s", false, all, "203.0.113.130"), labelled(svc("t", false, nil, "203.0.113.130"), "gold")}, node1,
+			"203.0.113.130/32->tor c=64500:2", ""},
 		{"shared IP: none qualifies, every reason", []v1beta1.BGPAdvertisement{{ObjectMeta: metav1.ObjectMeta{Name: "a"}}}, []v1beta1.BGPPeer{tor},
 			[]lbstate.Service{svc("s", true, all, "203.0.113.130"), svc("t", false, nil, "203.0.113.130"), svc("u", false, nil, "203.0.113.130")}, node1,
 			"", "no local endpoint (externalTrafficPolicy: Local); no ready endpoint"},
@@ -145,4 +158,27 @@ func TestPeersSelectedByNode(t *testing.T) {
 	if len(p.Peers) != 1 || p.Peers[0].Name != "tor-a" || p.Peers[0].PeerASN != 64500 || p.Peers[0].Port != 179 {
 		t.Fatalf("peers %+v", p.Peers)
 	}
+}
+
+// gold advertises the Services labelled tier=gold to one peer.
+func gold(name, peer, community string) v1beta1.BGPAdvertisement {
+	return v1beta1.BGPAdvertisement{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: v1beta1.BGPAdvertisementSpec{
+		Peers: []string{peer}, Communities: []string{community},
+		ServiceSelectors: []metav1.LabelSelector{{MatchLabels: map[string]string{"tier": "gold"}}},
+	}}
+}
+
+// plain advertises every Service not labelled tier=gold.
+func plain(name, community string) v1beta1.BGPAdvertisement {
+	return v1beta1.BGPAdvertisement{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: v1beta1.BGPAdvertisementSpec{
+		Communities: []string{community},
+		ServiceSelectors: []metav1.LabelSelector{{MatchExpressions: []metav1.LabelSelectorRequirement{
+			{Key: "tier", Operator: metav1.LabelSelectorOpNotIn, Values: []string{"gold"}},
+		}}},
+	}}
+}
+
+func labelled(s lbstate.Service, tier string) lbstate.Service {
+	s.Labels = map[string]string{"tier": tier}
+	return s
 }

@@ -132,7 +132,7 @@ func Compute(cfg *config.Config, svcs []lbstate.Service, nodes []Node, alive []s
 	interfaces := map[netip.Addr]map[string][]string{} // ip -> node -> patterns
 	weights := map[string]int{}
 	for ip, info := range ips {
-		advs := cfg.L2For(info.pool)
+		advs := config.ForServices(cfg.L2For(info.pool), lbstate.LabelsOf(info.services))
 		if len(advs) == 0 {
 			continue
 		}

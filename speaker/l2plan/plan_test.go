@@ -76,6 +76,14 @@ func TestEligibility(t *testing.T) {
 		{"local endpoint on a dead node", []v1beta1.L2Advertisement{adv("a", nil)}, []lbstate.Service{svc("s", true, map[string]int{"n3": 2}, "203.0.113.10")}, nodes("n1", "n3"), []string{"n1"}, nil, "1 speaker not alive"},
 		{"unusable node", []v1beta1.L2Advertisement{adv("a", nil)}, []lbstate.Service{svc("s", false, all, "203.0.113.10")},
 			[]Node{{Name: "n1", Usable: false, Why: "not Ready"}}, []string{"n1"}, nil, "not Ready"},
+		// serviceSelectors: each advertisement covers the Services it
+		// selects, here on different nodes.
+		{"service selector: gold", []v1beta1.L2Advertisement{forTier(adv("g", map[string]string{"name": "n2"}), "gold"), forTier(adv("s", map[string]string{"name": "n1"}), "silver")},
+			[]lbstate.Service{withTier(svc("s", false, all, "203.0.113.10"), "gold")}, nodes("n1", "n2"), []string{"n1", "n2"}, []string{"n2"}, ""},
+		{"service selector: silver", []v1beta1.L2Advertisement{forTier(adv("g", map[string]string{"name": "n2"}), "gold"), forTier(adv("s", map[string]string{"name": "n1"}), "silver")},
+			[]lbstate.Service{withTier(svc("s", false, all, "203.0.113.10"), "silver")}, nodes("n1", "n2"), []string{"n1", "n2"}, []string{"n1"}, ""},
+		{"service selector: a shared IP goes with its selected Service", []v1beta1.L2Advertisement{forTier(adv("g", map[string]string{"name": "n2"}), "gold")},
+			[]lbstate.Service{svc("s", false, all, "203.0.113.10"), withTier(svc("t", false, nil, "203.0.113.10"), "gold")}, nodes("n1", "n2"), []string{"n1", "n2"}, []string{"n2"}, ""},
 		{"shared IP: Local service without local endpoint beside a Cluster one", []v1beta1.L2Advertisement{adv("a", nil)},
 			[]lbstate.Service{svc("s", true, map[string]int{"n2": 1}, "203.0.113.10"), svc("t", false, all, "203.0.113.10")}, nodes("n1", "n2"), []string{"n1", "n2"}, []string{"n1", "n2"}, ""},
 	}
@@ -103,6 +111,26 @@ func TestEligibility(t *testing.T) {
 				t.Fatalf("owner %s, want one of %v", o.Node, tt.wantOwner)
 			}
 		})
+	}
+}
+
+func forTier(a v1beta1.L2Advertisement, tier string) v1beta1.L2Advertisement {
+	a.Spec.ServiceSelectors = []metav1.LabelSelector{{MatchLabels: map[string]string{"tier": tier}}}
+	return a
+}
+
+func withTier(s lbstate.Service, tier string) lbstate.Service {
+	s.Labels = map[string]string{"tier": tier}
+	return s
+}
+
+// A Service no advertisement of its pool selects is not layer 2's
+// business, as a Service of a pool without any.
+func TestUnselectedServicesAreNotLayer2(t *testing.T) {
+	cfg := compile(t, forTier(adv("g", nil), "gold"))
+	p := Compute(cfg, []lbstate.Service{svc("s", false, map[string]int{"n1": 1}, "203.0.113.10")}, nodes("n1"), []string{"n1"})
+	if len(p.Owners) != 0 || len(p.Unannounced) != 0 {
+		t.Fatalf("plan %+v, want nothing", p)
 	}
 }
 

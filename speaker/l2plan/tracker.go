@@ -35,8 +35,9 @@ type Tracker struct {
 // ipState is what the plan knows about one IP.
 type ipState struct {
 	pool     string
-	services []types.NamespacedName // sorted
-	eligible []string               // nodes that may announce it, sorted
+	services []types.NamespacedName   // sorted
+	eligible []string                 // nodes that may announce it, sorted
+	advs     []config.L2Advertisement // of its pool, selecting its Services
 }
 
 // NewTracker returns an empty Tracker.
@@ -80,16 +81,19 @@ func (t *Tracker) SetNode(n Node) {
 }
 
 // nodeSig is everything the plan reads of a node besides its weight and
-// liveness: whether it may announce and why not, and per pool whether an
-// advertisement selects it and on which interfaces. A label no
-// advertisement selects on changes nothing, so it re-decides nothing.
+// liveness: whether it may announce and why not, and which advertisements
+// of each pool select it (an IP's advertisements are a subset of its
+// pool's, chosen by its Services; the interfaces follow from the
+// selection). A label no advertisement selects on changes nothing, so it
+// re-decides nothing.
 func (t *Tracker) nodeSig(n Node) string {
 	var b strings.Builder
 	b.WriteString(strconv.FormatBool(n.Usable) + "|" + n.Why)
 	for _, pool := range t.cfg.PoolNames() {
-		advs := t.advsFor(pool)
-		sel := slices.ContainsFunc(advs, func(a config.L2Advertisement) bool { return a.SelectsNode(n.Labels) })
-		b.WriteString("|" + pool + "=" + strconv.FormatBool(sel) + ":" + strings.Join(interfacesFor(advs, n), ","))
+		b.WriteString("|" + pool + "=")
+		for _, a := range t.advsFor(pool) {
+			b.WriteString(strconv.FormatBool(a.SelectsNode(n.Labels))[:1])
+		}
 	}
 	return b.String()
 }
@@ -152,8 +156,7 @@ func (t *Tracker) nodeChanged(name string) {
 
 // mayAnnounce reports whether n passes eligibleNodes' tests for the IP.
 func (t *Tracker) mayAnnounce(n Node, st *ipState) bool {
-	advs := t.advsFor(st.pool)
-	if !slices.ContainsFunc(advs, func(a config.L2Advertisement) bool { return a.SelectsNode(n.Labels) }) ||
+	if !slices.ContainsFunc(st.advs, func(a config.L2Advertisement) bool { return a.SelectsNode(n.Labels) }) ||
 		!n.Usable || !t.live[n.Name] {
 		return false
 	}
@@ -231,7 +234,8 @@ func (t *Tracker) decide(ip netip.Addr, svcs []lbstate.Service, nodes []Node) {
 	st := &ipState{pool: pool, services: keysOf(svcs)}
 	t.ips[ip] = st
 	delete(t.plan.Unannounced, ip)
-	advs := t.advsFor(pool)
+	advs := config.ForServices(t.advsFor(pool), lbstate.LabelsOf(svcs))
+	st.advs = advs
 	if len(advs) == 0 {
 		t.el.Set(ip, nil)
 		return
@@ -258,7 +262,7 @@ func (t *Tracker) refresh(ip netip.Addr) {
 		delete(t.plan.Owners, ip)
 		return
 	}
-	t.plan.Owners[ip] = Owner{Node: owner, Interfaces: interfacesFor(t.advsFor(st.pool), t.nodes[owner]), Pool: st.pool, Services: st.services}
+	t.plan.Owners[ip] = Owner{Node: owner, Interfaces: interfacesFor(st.advs, t.nodes[owner]), Pool: st.pool, Services: st.services}
 }
 
 // Equal reports whether two nodes decide the same.

@@ -16,10 +16,13 @@ import (
 )
 
 // randomConfig is one of a few configurations: one or two L2Advertisements
-// of the pool "l2" selecting nodes by zone, with or without interfaces.
+// of the pool "l2" selecting nodes by zone, with or without interfaces,
+// and Services by tier.
 func randomConfig(t *testing.T, rng *rand.Rand) *config.Config {
 	var advs []v1beta1.L2Advertisement
-	switch rng.IntN(4) {
+	switch rng.IntN(5) {
+	case 4:
+		advs = []v1beta1.L2Advertisement{forTier(adv("a", map[string]string{"zone": "a"}, "eth0"), "gold"), forTier(adv("b", nil), "silver")}
 	case 0:
 		advs = []v1beta1.L2Advertisement{adv("all", nil)}
 	case 1:
@@ -43,6 +46,9 @@ func randomService(rng *rand.Rand, name string, nodes []string, addrs []netip.Ad
 	s := lbstate.Service{Key: types.NamespacedName{Namespace: "ns", Name: name}, Pool: "l2", Local: rng.IntN(3) == 0}
 	if rng.IntN(10) == 0 {
 		s.Pool = "bgp" // not a layer 2 pool, unless the IP says otherwise
+	}
+	if tier := rng.IntN(3); tier > 0 {
+		s.Labels = map[string]string{"tier": []string{"gold", "silver"}[tier-1]}
 	}
 	for range 1 + rng.IntN(2) {
 		if ip := addrs[rng.IntN(len(addrs))]; !slices.Contains(s.IPs, ip) {
