@@ -27,7 +27,7 @@ func randomConfig(t *testing.T, rng *rand.Rand) *config.Config {
 	}
 	peers := []v1beta1.BGPPeer{peer("tor", "198.51.100.1", nil)}
 	var advs []v1beta1.BGPAdvertisement
-	switch rng.IntN(6) {
+	switch rng.IntN(7) {
 	case 0:
 		advs = []v1beta1.BGPAdvertisement{{ObjectMeta: metav1.ObjectMeta{Name: "all"}}}
 	case 1:
@@ -43,6 +43,12 @@ func randomConfig(t *testing.T, rng *rand.Rand) *config.Config {
 		peers = []v1beta1.BGPPeer{peer("tor-a", "198.51.100.3", map[string]string{"rack": "a"})}
 		advs = []v1beta1.BGPAdvertisement{{ObjectMeta: metav1.ObjectMeta{Name: "all"}}}
 	case 4: // no advertisement: nothing is routed
+	case 6: // Services labelled tier=web get their own community
+		advs = []v1beta1.BGPAdvertisement{
+			{ObjectMeta: metav1.ObjectMeta{Name: "web"}, Spec: v1beta1.BGPAdvertisementSpec{Communities: []string{"64500:80"},
+				ServiceSelectors: []metav1.LabelSelector{{MatchLabels: map[string]string{"tier": "web"}}}}},
+			{ObjectMeta: metav1.ObjectMeta{Name: "a"}, Spec: v1beta1.BGPAdvertisementSpec{NodeSelectors: rack("a")}},
+		}
 	case 5: // the same sessions on every rack, the routes by rack
 		advs = []v1beta1.BGPAdvertisement{
 			{ObjectMeta: metav1.ObjectMeta{Name: "a"}, Spec: v1beta1.BGPAdvertisementSpec{NodeSelectors: rack("a")}},
@@ -67,6 +73,9 @@ func randomService(rng *rand.Rand, name string, addrs []netip.Addr) lbstate.Serv
 	s := lbstate.Service{Key: types.NamespacedName{Namespace: "ns", Name: name}, Pool: "bgp", Local: rng.IntN(3) == 0}
 	if rng.IntN(10) == 0 {
 		s.Pool = "l2" // the IP's pool decides, when it is in one
+	}
+	if rng.IntN(2) == 0 {
+		s.Labels = map[string]string{"tier": []string{"web", "db"}[rng.IntN(2)]}
 	}
 	for range 1 + rng.IntN(2) {
 		if ip := addrs[rng.IntN(len(addrs))]; !slices.Contains(s.IPs, ip) {
