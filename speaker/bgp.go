@@ -20,11 +20,12 @@ import (
 	"github.com/ironlb/ironlb/pkg/trigger"
 	"github.com/ironlb/ironlb/speaker/bgp"
 	"github.com/ironlb/ironlb/speaker/bgpsync"
+	"github.com/ironlb/ironlb/speaker/view"
 )
 
 // setupBGP runs the embedded BGP speaker and its reconciler. The router ID
 // is the node's IPv4 InternalIP (the liveness address when it is IPv4).
-func setupBGP(mgr ctrl.Manager, o options, bind netip.AddrPort, cfg *atomic.Pointer[config.Config],
+func setupBGP(mgr ctrl.Manager, o options, bind netip.AddrPort, cfg *atomic.Pointer[config.Config], v *view.View,
 	t *trigger.Trigger, slogger *slog.Logger, log logr.Logger) error {
 	routerID, err := routerID(mgr.GetAPIReader(), o.node, bind)
 	if err != nil {
@@ -45,7 +46,7 @@ func setupBGP(mgr ctrl.Manager, o options, bind netip.AddrPort, cfg *atomic.Poin
 	}
 	s := &bgpsync.Syncer{
 		Client: mgr.GetClient(), Namespace: o.namespace,
-		Log: log.WithName("bgp"), Node: o.node, Config: cfg.Load, Speaker: sp,
+		Log: log.WithName("bgp"), Node: o.node, Config: cfg.Load, Speaker: sp, View: v,
 	}
 	if err := s.SetupWithManager(mgr, t); err != nil {
 		return fmt.Errorf("set up bgp: %w", err)

@@ -135,7 +135,7 @@ func run(ctx context.Context, o options) error {
 	if err := mgr.Add(manager.RunnableFunc(pw.Run)); err != nil {
 		return err
 	}
-	if err := setupBGP(mgr, o, bind, &cfg, bgpTrigger, slogger, log); err != nil {
+	if err := setupBGP(mgr, o, bind, &cfg, clusterView, bgpTrigger, slogger, log); err != nil {
 		return err
 	}
 	dpTrigger := &trigger.Trigger{}

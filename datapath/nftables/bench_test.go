@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/netip"
 	"path/filepath"
-	"syscall"
 	"testing"
 	"time"
 
@@ -14,6 +13,7 @@ import (
 
 	"github.com/ironlb/ironlb/datapath"
 	"github.com/ironlb/ironlb/e2e/vlan"
+	"github.com/ironlb/ironlb/pkg/cputime"
 )
 
 // benchState has n TCP services with eps endpoints each: VIPs from
@@ -37,18 +37,6 @@ func benchState(n, eps int) datapath.State {
 	return st
 }
 
-// processCPU is the user and system time the process has used. On the
-// shared test machine a sync's wall time mostly measures the other jobs;
-// its CPU time (this process's, with the kernel's work done in its
-// syscalls) varies much less.
-func processCPU() time.Duration {
-	var r syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &r); err != nil {
-		return 0
-	}
-	return time.Duration(r.Utime.Nano() + r.Stime.Nano())
-}
-
 // A full sync (the tables replaced in one transaction) of n services of 10
 // endpoints: ms/sync wall time, cpu-ms/sync the process's CPU time.
 func BenchmarkFullSync(b *testing.B) {
@@ -58,14 +46,14 @@ func BenchmarkFullSync(b *testing.B) {
 			be := backendFor(b, lab.Nodes[0])
 			st := benchState(n, 10)
 			b.ResetTimer()
-			start, cpu := time.Now(), processCPU()
+			start, cpu := time.Now(), cputime.Used()
 			for i := 0; i < b.N; i++ {
 				if err := be.fullSync(st); err != nil {
 					b.Fatal(err)
 				}
 			}
 			b.ReportMetric(float64(time.Since(start).Milliseconds())/float64(b.N), "ms/sync")
-			b.ReportMetric(float64((processCPU()-cpu).Milliseconds())/float64(b.N), "cpu-ms/sync")
+			b.ReportMetric(float64((cputime.Used()-cpu).Milliseconds())/float64(b.N), "cpu-ms/sync")
 		})
 	}
 }

@@ -171,7 +171,9 @@ func (e *Elector) Update() []netip.Addr {
 	}
 	e.applyOwners(changed)
 	e.caps, e.uniform, e.redoAll = caps, uniform, false
-	clear(e.dirty)
+	// A fresh map, not a cleared one: a map keeps the room it grew to, and
+	// ranging over it (walk) costs that room, not what it holds.
+	e.dirty = map[netip.Addr]key{}
 	out := make([]netip.Addr, 0, len(changed))
 	for ip, prev := range changed {
 		if e.Owner(ip) != prev {

@@ -5,14 +5,16 @@ import (
 	"math/rand/v2"
 	"net/netip"
 	"testing"
+
+	"github.com/ironlb/ironlb/pkg/cputime"
 )
 
 // cpuMeter starts measuring process CPU time; the returned func reports
 // it as cpu-ns/op. Call it right before the b.Loop loop.
 func cpuMeter(b *testing.B) func() {
-	start := processCPU()
+	start := cputime.Used()
 	return func() {
-		b.ReportMetric(float64(processCPU()-start)/float64(b.N), "cpu-ns/op")
+		b.ReportMetric(float64(cputime.Used()-start)/float64(b.N), "cpu-ns/op")
 	}
 }
 

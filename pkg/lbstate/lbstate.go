@@ -8,7 +8,6 @@ import (
 	"maps"
 	"net/netip"
 	"slices"
-	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
@@ -112,11 +111,6 @@ func Build(svcs []*corev1.Service, eps []*discoveryv1.EndpointSlice) []Service {
 			out = append(out, s)
 		}
 	}
-	slices.SortFunc(out, func(a, b Service) int {
-		if c := strings.Compare(a.Key.Namespace, b.Key.Namespace); c != 0 {
-			return c
-		}
-		return strings.Compare(a.Key.Name, b.Key.Name)
-	})
+	slices.SortFunc(out, func(a, b Service) int { return compareKeys(a.Key, b.Key) })
 	return out
 }

@@ -152,10 +152,12 @@ func (s *Speaker) gateOnce(ctx context.Context, now time.Time) {
 				continue
 			}
 			if err := s.srv.AddPeer(ctx, &api.AddPeerRequest{Peer: s.gatedAPIPeer(ap, ap.peer, ap.restarting && !ap.everUp)}); err != nil {
-				// Forget the peer: the next SetPeers or SetRoutes adds it.
+				// Forget the peer: the next SetPeers, SetRoutes or
+				// UpdateRoutes adds it.
 				s.log.Error("replacing BGP peer after BFD went down", "peer", name, "error", err)
 				_ = s.srv.DeleteVrf(ctx, &api.DeleteVrfRequest{Name: ap.vrf})
 				delete(s.applied, name)
+				s.inSync = false
 				continue
 			}
 			ap.gate.bfdDowns = downs

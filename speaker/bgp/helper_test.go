@@ -168,6 +168,20 @@ func (h *SpeakerHelper) SetRoutes(routes []Route, _ *struct{}) error {
 	return s.SetRoutes(routes)
 }
 
+// UpdateArgs are UpdateRoutes' arguments.
+type UpdateArgs struct {
+	Prefixes []netip.Prefix
+	Routes   []Route
+}
+
+func (h *SpeakerHelper) UpdateRoutes(args UpdateArgs, _ *struct{}) error {
+	s, err := h.speaker()
+	if err != nil {
+		return err
+	}
+	return s.UpdateRoutes(args.Prefixes, args.Routes)
+}
+
 func (h *SpeakerHelper) Status(_ struct{}, out *[]PeerStatus) error {
 	s, err := h.speaker()
 	if err != nil {
@@ -299,6 +313,13 @@ func (n *nodeSpeaker) SetPeers(peers []Peer) error {
 
 func (n *nodeSpeaker) SetRoutes(routes []Route) error {
 	return n.call("SetRoutes", routes, &struct{}{})
+}
+
+func (n *nodeSpeaker) MustUpdateRoutes(prefixes []netip.Prefix, routes []Route) {
+	n.t.Helper()
+	if err := n.call("UpdateRoutes", UpdateArgs{Prefixes: prefixes, Routes: routes}, &struct{}{}); err != nil {
+		n.t.Fatal(err)
+	}
 }
 
 func (n *nodeSpeaker) MustSetRoutes(routes []Route) {

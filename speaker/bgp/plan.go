@@ -91,6 +91,24 @@ func diffTables(have, want table) (announce []netip.Prefix, withdraw []netip.Pre
 	return announce, withdraw
 }
 
+// diffPrefixes is diffTables for the given prefixes only: the others are
+// left as they are.
+func diffPrefixes(have, want table, prefixes []netip.Prefix) (announce []netip.Prefix, withdraw []netip.Prefix) {
+	for _, p := range prefixes {
+		a, wanted := want[p]
+		h, had := have[p]
+		switch {
+		case wanted && (!had || !h.equal(a)):
+			announce = append(announce, p)
+		case !wanted && had:
+			withdraw = append(withdraw, p)
+		}
+	}
+	slices.SortFunc(announce, comparePrefix)
+	slices.SortFunc(withdraw, comparePrefix)
+	return slices.Compact(announce), slices.Compact(withdraw)
+}
+
 // comparePrefix orders prefixes by address, then length
 // (netip.Prefix.Compare needs Go 1.26).
 func comparePrefix(a, b netip.Prefix) int {

@@ -58,6 +58,22 @@ func TestDiffTables(t *testing.T) {
 	}
 }
 
+func TestDiffPrefixes(t *testing.T) {
+	p1, p2, p3, p4 := mustPrefix("203.0.113.1/32"), mustPrefix("203.0.113.2/32"), mustPrefix("203.0.113.3/32"), mustPrefix("203.0.113.4/32")
+	agg := mustPrefix("203.0.113.0/24")
+	have := table{p1: {}, p2: {communities: []uint32{1}}, p3: {}, p4: {}}
+	want := table{p2: {communities: []uint32{2}}, p3: {}, agg: {}}
+	// p4 would be withdrawn by diffTables, but it is not among the
+	// prefixes compared; p3 is, unchanged.
+	announce, withdraw := diffPrefixes(have, want, []netip.Prefix{p1, p2, p3, agg, p2})
+	if !slices.Equal(announce, []netip.Prefix{agg, p2}) {
+		t.Errorf("announce %v", announce)
+	}
+	if !slices.Equal(withdraw, []netip.Prefix{p1}) {
+		t.Errorf("withdraw %v", withdraw)
+	}
+}
+
 func TestClassifyPeerChange(t *testing.T) {
 	base := validPeer()
 	base.BFD = &BFDProfile{ReceiveInterval: time.Second}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/netip"
 	"slices"
 	"sync"
@@ -31,7 +32,8 @@ const (
 //
 // SetPeers and SetRoutes may be called at any time, before Run too; each
 // call states the complete desired set and is applied at once, touching
-// only what differs. Sessions open only once both Run has started and
+// only what differs. UpdateRoutes states the routes of some prefixes only,
+// and costs what changed rather than the whole set. Sessions open only once both Run has started and
 // SetRoutes has been called at least once, so a (re)started speaker never
 // tells its peers End-of-RIB before it knows its routes.
 type Speaker struct {
@@ -45,12 +47,16 @@ type Speaker struct {
 	// free): every call into GoBGP holds mu, so a call that never returns
 	// shows here (see Stalled).
 	lockedAt  atomic.Int64
-	peers     []Peer // desired and valid
-	routes    []Route
+	peers     []Peer                   // desired and valid
+	routes    map[netip.Prefix][]Route // desired and valid, by prefix
 	routesSet bool
-	state     runState
-	srv       *server.BgpServer
-	applied   map[string]*appliedPeer
+	// inSync: the last reconcile applied every peer and route without an
+	// error, so GoBGP holds what peers and routes say and a change of
+	// some prefixes needs only those prefixes compared (UpdateRoutes).
+	inSync  bool
+	state   runState
+	srv     *server.BgpServer
+	applied map[string]*appliedPeer
 	// firstPush: the next peers given to GoBGP are the first since the
 	// start; graceful-restart peers among them are told this node
 	// restarted (see apiPeer).
@@ -106,6 +112,7 @@ func New(opts Options) (*Speaker, error) {
 		tracker: newTracker(log),
 		applied: map[string]*appliedPeer{},
 		warned:  map[string]bool{},
+		routes:  map[netip.Prefix][]Route{},
 	}, nil
 }
 
@@ -276,18 +283,100 @@ func (s *Speaker) SetRoutes(routes []Route) error {
 	if s.state == stopped {
 		return ErrStopped
 	}
-	s.routes = valid
+	clear(s.routes)
+	for _, r := range valid {
+		s.routes[r.Prefix] = append(s.routes[r.Prefix], r)
+	}
 	s.routesSet = true
 	return errors.Join(verr, s.reconcileLocked())
 }
 
+// UpdateRoutes replaces the routes of the given prefixes by routes and
+// leaves every other prefix alone: what SetRoutes does with the whole set
+// so changed, at the cost of the change rather than of the whole set.
+// Every route's prefix must be among prefixes; invalid routes, and routes
+// of other prefixes, are left out and named in the returned error. The
+// first routes must come through SetRoutes.
+func (s *Speaker) UpdateRoutes(prefixes []netip.Prefix, routes []Route) error {
+	valid, verr := normalizeRoutes(routes)
+	s.lock()
+	defer s.unlock()
+	if s.state == stopped {
+		return ErrStopped
+	}
+	if !s.routesSet {
+		return errors.New("bgp: UpdateRoutes before the first SetRoutes")
+	}
+	in := make(map[netip.Prefix]bool, len(prefixes))
+	for _, p := range prefixes {
+		in[p] = true
+		delete(s.routes, p)
+	}
+	var errs []error
+	for _, r := range valid {
+		if !in[r.Prefix] {
+			errs = append(errs, fmt.Errorf("bgp: route %v: its prefix is not among the prefixes updated", r.Prefix))
+			continue
+		}
+		s.routes[r.Prefix] = append(s.routes[r.Prefix], r)
+	}
+	if !s.inSync {
+		// Something is off (a peer to add, an earlier error): compare
+		// everything, as SetRoutes does.
+		return errors.Join(verr, errors.Join(errs...), s.reconcileLocked())
+	}
+	return errors.Join(verr, errors.Join(errs...), s.reconcilePrefixesLocked(slices.Collect(maps.Keys(in))))
+}
+
+// reconcilePrefixesLocked brings the given prefixes in GoBGP in line with
+// the desired routes, for every peer. Only while inSync: every peer is
+// applied as desired, and holds the desired routes of every other prefix.
+func (s *Speaker) reconcilePrefixesLocked(prefixes []netip.Prefix) error {
+	if s.state != running || s.srv == nil {
+		return nil
+	}
+	var routes []Route
+	for _, p := range prefixes {
+		routes = append(routes, s.routes[p]...)
+	}
+	for _, p := range s.peers {
+		if s.applied[p.Name] == nil {
+			return s.reconcileLocked() // not inSync after all
+		}
+	}
+	tables := peerTables(s.peers, routes)
+	var errs []error
+	for _, p := range s.peers {
+		ap := s.applied[p.Name]
+		want := tables[p.Name]
+		announce, withdraw := diffPrefixes(ap.routes, want, prefixes)
+		if err := s.applyRoutes(context.Background(), ap, want, announce, withdraw); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	err := errors.Join(errs...)
+	s.inSync = err == nil
+	return err
+}
+
+// allRoutes lists the desired routes.
+func (s *Speaker) allRoutes() []Route {
+	var out []Route
+	for _, rs := range s.routes {
+		out = append(out, rs...)
+	}
+	return out
+}
+
 // reconcileLocked makes GoBGP's peers and paths match the desired ones.
-func (s *Speaker) reconcileLocked() error {
+func (s *Speaker) reconcileLocked() (err error) {
+	s.inSync = false
 	if s.state != running || s.srv == nil || !s.routesSet {
 		return nil
 	}
+	defer func() { s.inSync = err == nil }()
 	ctx := context.Background()
-	tables := peerTables(s.peers, s.routes)
+	tables := peerTables(s.peers, s.allRoutes())
 	var errs []error
 	desired := make(map[string]bool, len(s.peers))
 	for _, p := range s.peers {
@@ -431,6 +520,12 @@ func (s *Speaker) freeIndex() (uint16, bool) {
 // peer's VRF holds and want.
 func (s *Speaker) syncRoutes(ctx context.Context, ap *appliedPeer, want table) error {
 	announce, withdraw := diffTables(ap.routes, want)
+	return s.applyRoutes(ctx, ap, want, announce, withdraw)
+}
+
+// applyRoutes withdraws and announces prefixes in the peer's VRF (the
+// announced ones with their attributes in want).
+func (s *Speaker) applyRoutes(ctx context.Context, ap *appliedPeer, want table, announce, withdraw []netip.Prefix) error {
 	var errs []error
 	if len(withdraw) > 0 {
 		paths := make([]*apiutil.Path, 0, len(withdraw))

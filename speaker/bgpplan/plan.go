@@ -39,45 +39,74 @@ func Compute(cfg *config.Config, svcs []lbstate.Service, node l2plan.Node) Plan 
 		return plan
 	}
 	var peerNames []string
+	plan.Peers, peerNames = peersOf(cfg, node)
+	for _, u := range usesByIP(cfg, svcs) {
+		routes, why := decide(cfg.BGPFor(u.pool), u.ip, u.services, node, peerNames)
+		plan.Routes = append(plan.Routes, routes...)
+		if why != "" {
+			plan.Withheld[u.ip] = why
+		}
+	}
+	sortRoutes(plan.Routes)
+	return plan
+}
+
+// peersOf are the sessions of the node: the BGPPeers selecting it.
+func peersOf(cfg *config.Config, node l2plan.Node) ([]Peer, []string) {
+	var (
+		peers []Peer
+		names []string
+	)
 	for _, p := range cfg.BGPPeers() {
 		if !p.SelectsNode(node.Labels) {
 			continue
 		}
-		plan.Peers = append(plan.Peers, Peer{Peer: peerOf(p), Password: p.Password})
-		peerNames = append(peerNames, p.Name)
+		peers = append(peers, Peer{Peer: peerOf(p), Password: p.Password})
+		names = append(names, p.Name)
 	}
-	for _, u := range usesByIP(cfg, svcs) {
-		advs := config.ForServices(cfg.BGPFor(u.pool), lbstate.LabelsOf(u.services))
-		if len(advs) == 0 {
-			continue // not a BGP pool, or no advertisement selects its Services
-		}
-		if why := withheldAll(u.services, node); why != "" {
-			plan.Withheld[u.ip] = why
+	return peers, names
+}
+
+// decide is one IP's part of the plan, given the BGPAdvertisements of its
+// pool and the Services using it: its routes, or why the node withholds
+// it. Neither for an IP of a pool no BGPAdvertisement announces, or whose
+// Services none of them selects.
+func decide(advs []config.BGPAdvertisement, ip netip.Addr, svcs []lbstate.Service, node l2plan.Node, peerNames []string) ([]bgpspec.Route, string) {
+	advs = config.ForServices(advs, lbstate.LabelsOf(svcs))
+	if len(advs) == 0 {
+		return nil, "" // not a BGP pool, or no advertisement selects its Services
+	}
+	if why := withheldAll(svcs, node); why != "" {
+		return nil, why
+	}
+	var routes []bgpspec.Route
+	for _, a := range advs {
+		if !a.SelectsNode(node.Labels) {
 			continue
 		}
-		announced := false
-		for _, a := range advs {
-			if !a.SelectsNode(node.Labels) {
-				continue
-			}
-			peers := selectedPeers(a, peerNames)
-			if len(peers) == 0 {
-				continue
-			}
-			plan.Routes = append(plan.Routes, routeOf(u.ip, a, peers))
-			announced = true
+		peers := selectedPeers(a, peerNames)
+		if len(peers) == 0 {
+			continue
 		}
-		if !announced {
-			plan.Withheld[u.ip] = "no BGPAdvertisement selects this node and one of its peers"
-		}
+		routes = append(routes, routeOf(ip, a, peers))
 	}
-	slices.SortFunc(plan.Routes, func(a, b bgpspec.Route) int {
-		if c := a.Prefix.Addr().Compare(b.Prefix.Addr()); c != 0 {
-			return c
-		}
-		return a.Prefix.Bits() - b.Prefix.Bits()
-	})
-	return plan
+	if len(routes) == 0 {
+		return nil, "no BGPAdvertisement selects this node and one of its peers"
+	}
+	return routes, ""
+}
+
+// sortRoutes orders routes by prefix.
+func sortRoutes(routes []bgpspec.Route) {
+	slices.SortFunc(routes, func(a, b bgpspec.Route) int { return comparePrefix(a.Prefix, b.Prefix) })
+}
+
+// comparePrefix orders prefixes by address, then length.
+func comparePrefix(a, b netip.Prefix) int {
+	if c := a.Addr().Compare(b.Addr()); c != 0 {
+		return c
+	}
+	return a.Bits() - b.Bits()
 }
 
 // ipUse is one Service IP and the Services that use it: several when

@@ -8,13 +8,10 @@ import (
 	"slices"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/event"
-	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
 	"github.com/ironlb/ironlb/config/v1beta1"
 	"github.com/ironlb/ironlb/speaker/bgp"
@@ -108,27 +105,4 @@ func ignoreExists(err error) error {
 		return fmt.Errorf("status created concurrently; retried next period: %w", err)
 	}
 	return err
-}
-
-// nodePredicate passes Node changes that can change the plan: labels and
-// the conditions the plan reads, not the kubelet's heartbeats.
-var nodePredicate = predicate.Funcs{
-	UpdateFunc: func(e event.UpdateEvent) bool {
-		a, aok := e.ObjectOld.(*corev1.Node)
-		b, bok := e.ObjectNew.(*corev1.Node)
-		if !aok || !bok {
-			return true
-		}
-		return !maps.Equal(a.Labels, b.Labels) || !slices.Equal(conds(a), conds(b))
-	},
-}
-
-func conds(n *corev1.Node) []string {
-	var out []string
-	for _, c := range n.Status.Conditions {
-		if c.Type == corev1.NodeReady || c.Type == corev1.NodeNetworkUnavailable {
-			out = append(out, string(c.Type)+"="+string(c.Status))
-		}
-	}
-	return out
 }

@@ -9,33 +9,34 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
+	"reflect"
 	"sync"
+	"time"
 
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
-	discoveryv1 "k8s.io/api/discovery/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/ironlb/ironlb/config"
-	"github.com/ironlb/ironlb/pkg/lbstate"
 	"github.com/ironlb/ironlb/pkg/trigger"
 	"github.com/ironlb/ironlb/speaker/bgp"
 	"github.com/ironlb/ironlb/speaker/bgpplan"
-	"github.com/ironlb/ironlb/speaker/l2plan"
+	"github.com/ironlb/ironlb/speaker/view"
 )
 
-// Key is the reconcile key: the plan covers every route of the node, and
-// GoBGP applies only what changed.
+// Key is the one reconcile key: the tracker holds what changed, and the
+// speaker is handed only the routes of the prefixes that changed.
 var Key = reconcile.Request{NamespacedName: client.ObjectKey{Name: "bgp"}}
 
 // Speaker is the part of bgp.Speaker the syncer drives.
 type Speaker interface {
 	SetPeers([]bgp.Peer) error
 	SetRoutes([]bgp.Route) error
+	UpdateRoutes([]netip.Prefix, []bgp.Route) error
 	Status() []bgp.PeerStatus
 }
 
@@ -49,70 +50,81 @@ type Syncer struct {
 	Node      string
 	Config    func() *config.Config
 	Speaker   Speaker
+	// View supplies the Services, their endpoints and this node as they
+	// change: a wake decides again only the IPs the changes reach
+	// (bgpplan.Tracker) instead of listing everything.
+	View *view.View
 
+	consumer *view.Consumer
+	tracker  *bgpplan.Tracker
+	nodeSeen bool       // the view holds this node
+	peers    []bgp.Peer // last handed to the speaker, passwords resolved
+	routed   bool       // routes handed to the speaker at least once
 	mu       sync.Mutex
 	problems map[string]string // peer -> configuration problem, for status
 }
 
-// SetupWithManager registers the syncer.
+// SetupWithManager registers the syncer: the view wakes it when a
+// condensed Service or Node changed, the trigger on configuration changes.
 func (s *Syncer) SetupWithManager(mgr ctrl.Manager, t *trigger.Trigger) error {
-	toKey := handler.EnqueueRequestsFromMapFunc(func(context.Context, client.Object) []reconcile.Request {
-		return []reconcile.Request{Key}
-	})
+	s.consumer = s.View.Consumer(func() { t.Add(Key) })
 	return ctrl.NewControllerManagedBy(mgr).Named("bgp").
 		WatchesRawSource(t.Source()).
-		Watches(&corev1.Service{}, toKey).
-		Watches(&discoveryv1.EndpointSlice{}, toKey).
-		Watches(&corev1.Node{}, toKey, builder.WithPredicates(nodePredicate)).
 		// A rotated password reaches GoBGP at once; other Secrets do not wake us.
 		Watches(&corev1.Secret{}, s.secretHandler(), builder.WithPredicates(passwordChanged)).
 		Complete(s)
 }
 
-// Reconcile applies the node's plan.
+// Reconcile applies what changed in the node's plan.
 func (s *Syncer) Reconcile(ctx context.Context, _ reconcile.Request) (reconcile.Result, error) {
 	cfg := s.Config()
 	if cfg == nil {
 		return reconcile.Result{}, nil
 	}
-	var (
-		svcs corev1.ServiceList
-		eps  discoveryv1.EndpointSliceList
-		node corev1.Node
-	)
-	if err := s.Client.Get(ctx, client.ObjectKey{Name: s.Node}, &node); err != nil {
-		return reconcile.Result{}, fmt.Errorf("get node %s: %w", s.Node, err)
+	if !s.View.Synced() {
+		return reconcile.Result{RequeueAfter: 50 * time.Millisecond}, nil
 	}
-	if err := s.Client.List(ctx, &svcs); err != nil {
-		return reconcile.Result{}, err
+	if s.tracker == nil {
+		s.tracker = bgpplan.NewTracker()
 	}
-	if err := s.Client.List(ctx, &eps); err != nil {
-		return reconcile.Result{}, err
+	if present, changed := Apply(s.tracker, s.View.Changes(s.consumer), s.Node); changed {
+		s.nodeSeen = present
 	}
-	plan := bgpplan.Compute(cfg, lbstate.Build(ptrs(svcs.Items), ptrs(eps.Items)), l2plan.NodeFrom(&node))
+	if !s.nodeSeen {
+		// Nothing is applied before the node is known: its labels decide
+		// the sessions. The view wakes the syncer when it appears.
+		return reconcile.Result{}, fmt.Errorf("node %s: not found", s.Node)
+	}
+	s.tracker.SetConfig(cfg)
+	delta := s.tracker.Update()
 
-	peers := make([]bgp.Peer, 0, len(plan.Peers))
-	problems := map[string]string{}
-	for _, p := range plan.Peers {
-		pw, err := s.password(ctx, p.Password)
-		if err != nil {
-			problems[p.Name] = err.Error()
-			continue // no session rather than one with the wrong password
-		}
-		p.Peer.Password = pw
-		peers = append(peers, p.Peer)
-	}
+	var errs []error
+	// Passwords are resolved on every wake (a Secret's change wakes it
+	// too) from the cache, a handful of peers; the speaker hears only of
+	// a difference.
+	peers, problems := s.resolve(ctx, s.tracker.Peers())
 	s.mu.Lock()
 	s.problems = problems
 	s.mu.Unlock()
-	var errs []error
-	if err := s.Speaker.SetPeers(peers); err != nil {
-		errs = append(errs, fmt.Errorf("peers: %w", err))
+	if !reflect.DeepEqual(peers, s.peers) || !s.routed {
+		if err := s.Speaker.SetPeers(peers); err != nil {
+			errs = append(errs, fmt.Errorf("peers: %w", err))
+		}
+		s.peers = peers
 	}
-	// Always set routes, even none: sessions open only once the speaker
-	// knows its routes (graceful restart).
-	if err := s.Speaker.SetRoutes(plan.Routes); err != nil {
-		errs = append(errs, fmt.Errorf("routes: %w", err))
+	// Always set routes once, even none: sessions open only once the
+	// speaker knows its routes (graceful restart). Then only the prefixes
+	// whose routes changed.
+	switch {
+	case !s.routed:
+		if err := s.Speaker.SetRoutes(s.tracker.Routes()); err != nil {
+			errs = append(errs, fmt.Errorf("routes: %w", err))
+		}
+		s.routed = true
+	case len(delta.Prefixes) > 0:
+		if err := s.Speaker.UpdateRoutes(delta.Prefixes, s.tracker.RoutesFor(delta.Prefixes)); err != nil {
+			errs = append(errs, fmt.Errorf("routes: %w", err))
+		}
 	}
 	if err := errors.Join(errs...); err != nil {
 		// Invalid entries are left out and the rest is applied; retrying
@@ -120,6 +132,42 @@ func (s *Syncer) Reconcile(ctx context.Context, _ reconcile.Request) (reconcile.
 		s.Log.Info("BGP configuration partly applied", "error", err.Error())
 	}
 	return reconcile.Result{}, nil
+}
+
+// resolve gives each peer its password; a peer whose password cannot be
+// read is left out (no session rather than one with the wrong password)
+// and its problem reported.
+func (s *Syncer) resolve(ctx context.Context, planned []bgpplan.Peer) ([]bgp.Peer, map[string]string) {
+	peers := make([]bgp.Peer, 0, len(planned))
+	problems := map[string]string{}
+	for _, p := range planned {
+		pw, err := s.password(ctx, p.Password)
+		if err != nil {
+			problems[p.Name] = err.Error()
+			continue
+		}
+		p.Peer.Password = pw
+		peers = append(peers, p.Peer)
+	}
+	return peers, problems
+}
+
+// Apply hands a view's changes to the tracker of node's plan; other nodes
+// change nothing in it. It reports whether node is in the view now, and
+// whether that changed.
+func Apply(t *bgpplan.Tracker, ch view.Changes, node string) (present, changed bool) {
+	for k, svc := range ch.Services {
+		if svc == nil {
+			t.DeleteService(k)
+		} else {
+			t.SetService(*svc)
+		}
+	}
+	n, changed := ch.Nodes[node]
+	if n != nil {
+		t.SetNode(*n)
+	}
+	return n != nil, changed
 }
 
 // Problems are configuration problems per peer (a missing Secret), which
@@ -130,14 +178,6 @@ func (s *Syncer) Problems() map[string]string {
 	out := make(map[string]string, len(s.problems))
 	for k, v := range s.problems {
 		out[k] = v
-	}
-	return out
-}
-
-func ptrs[T any](items []T) []*T {
-	out := make([]*T, len(items))
-	for i := range items {
-		out[i] = &items[i]
 	}
 	return out
 }

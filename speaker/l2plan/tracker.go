@@ -25,12 +25,10 @@ type Tracker struct {
 	advs  map[string][]config.L2Advertisement // per pool, from cfg
 	live  map[string]bool
 	nodes map[string]Node
-	svcs  map[types.NamespacedName]lbstate.Service
-	users map[netip.Addr]map[types.NamespacedName]bool // Services listing each IP
+	svcs  *lbstate.Index // its Dirty: the IPs to decide again
 	ips   map[netip.Addr]*ipState
 	el    *election.Elector
 	plan  Plan
-	dirty map[netip.Addr]bool
 	all   bool // every IP is dirty (configuration changed)
 }
 
@@ -46,8 +44,8 @@ type ipState struct {
 func NewTracker() *Tracker {
 	return &Tracker{
 		advs: map[string][]config.L2Advertisement{}, live: map[string]bool{}, nodes: map[string]Node{},
-		svcs: map[types.NamespacedName]lbstate.Service{}, users: map[netip.Addr]map[types.NamespacedName]bool{}, ips: map[netip.Addr]*ipState{},
-		el: election.NewElector(), dirty: map[netip.Addr]bool{},
+		svcs: lbstate.NewIndex(), ips: map[netip.Addr]*ipState{},
+		el:   election.NewElector(),
 		plan: Plan{Owners: map[netip.Addr]Owner{}, Unannounced: map[netip.Addr]Unannounced{}},
 	}
 }
@@ -62,40 +60,10 @@ func (t *Tracker) SetConfig(cfg *config.Config) {
 }
 
 // SetService adds or replaces a Service.
-func (t *Tracker) SetService(s lbstate.Service) {
-	if old, ok := t.svcs[s.Key]; ok {
-		if old.Equal(s) {
-			return
-		}
-		t.unindex(old)
-	}
-	t.svcs[s.Key] = s
-	for _, ip := range s.IPs {
-		if t.users[ip] == nil {
-			t.users[ip] = map[types.NamespacedName]bool{}
-		}
-		t.users[ip][s.Key] = true
-		t.dirty[ip] = true
-	}
-}
+func (t *Tracker) SetService(s lbstate.Service) { t.svcs.Set(s) }
 
 // DeleteService removes a Service.
-func (t *Tracker) DeleteService(key types.NamespacedName) {
-	if old, ok := t.svcs[key]; ok {
-		t.unindex(old)
-		delete(t.svcs, key)
-	}
-}
-
-func (t *Tracker) unindex(s lbstate.Service) {
-	for _, ip := range s.IPs {
-		delete(t.users[ip], s.Key)
-		if len(t.users[ip]) == 0 {
-			delete(t.users, ip)
-		}
-		t.dirty[ip] = true
-	}
-}
+func (t *Tracker) DeleteService(key types.NamespacedName) { t.svcs.Delete(key) }
 
 // SetNode adds or replaces a node.
 func (t *Tracker) SetNode(n Node) {
@@ -175,13 +143,13 @@ func (t *Tracker) nodeChanged(name string) {
 	for ip, st := range t.ips {
 		switch {
 		case isIn(st.eligible, name):
-			t.dirty[ip] = true
+			t.svcs.Dirty[ip] = true
 		case len(st.eligible) == 0:
 			// Nobody may announce it, and its reason counts the nodes
 			// by why they are not eligible.
-			t.dirty[ip] = true
+			t.svcs.Dirty[ip] = true
 		case exists && t.mayAnnounce(n, st):
-			t.dirty[ip] = true
+			t.svcs.Dirty[ip] = true
 		}
 	}
 }
@@ -208,7 +176,8 @@ func (t *Tracker) advsFor(pool string) []config.L2Advertisement {
 func (t *Tracker) servicesOf(st *ipState) []lbstate.Service {
 	out := make([]lbstate.Service, 0, len(st.services))
 	for _, k := range st.services {
-		out = append(out, t.svcs[k])
+		s, _ := t.svcs.Get(k)
+		out = append(out, s)
 	}
 	return out
 }
@@ -220,28 +189,22 @@ func (t *Tracker) servicesOf(st *ipState) []lbstate.Service {
 func (t *Tracker) Update() (Plan, []netip.Addr) {
 	if t.all {
 		for ip := range t.ips {
-			t.dirty[ip] = true
+			t.svcs.Dirty[ip] = true
 		}
-		for ip := range t.users {
-			t.dirty[ip] = true
-		}
+		t.svcs.MarkAll()
 		t.all = false
 	}
 	// Sorted, so eligible lists come out sorted.
 	nodes := slices.SortedFunc(maps.Values(t.nodes), func(a, b Node) int { return strings.Compare(a.Name, b.Name) })
-	for ip := range t.dirty {
-		var svcs []lbstate.Service
-		for k := range t.users[ip] {
-			svcs = append(svcs, t.svcs[k])
-		}
-		t.decide(ip, svcs, nodes)
+	for ip := range t.svcs.Dirty {
+		t.decide(ip, t.svcs.Users(ip), nodes)
 	}
 	touched := t.el.Update()
 	changed := map[netip.Addr]bool{}
 	for _, ip := range touched {
 		changed[ip] = true
 	}
-	for ip := range t.dirty {
+	for ip := range t.svcs.Dirty {
 		changed[ip] = true
 	}
 	out := make([]netip.Addr, 0, len(changed))
@@ -249,13 +212,13 @@ func (t *Tracker) Update() (Plan, []netip.Addr) {
 		t.refresh(ip)
 		out = append(out, ip)
 	}
-	clear(t.dirty)
+	t.svcs.ClearDirty()
 	slices.SortFunc(out, netip.Addr.Compare)
 	return t.plan, out
 }
 
-// decide recomputes one IP's pool, Services and eligible nodes, as
-// Compute does, and hands the eligible nodes to the election.
+// decide recomputes one IP's pool, Services (sorted by key) and eligible
+// nodes, as Compute does, and hands the eligible nodes to the election.
 func (t *Tracker) decide(ip netip.Addr, svcs []lbstate.Service, nodes []Node) {
 	if len(svcs) == 0 || t.cfg == nil {
 		delete(t.ips, ip)
@@ -263,12 +226,6 @@ func (t *Tracker) decide(ip netip.Addr, svcs []lbstate.Service, nodes []Node) {
 		t.el.Set(ip, nil)
 		return
 	}
-	slices.SortFunc(svcs, func(a, b lbstate.Service) int {
-		if c := strings.Compare(a.Key.Namespace, b.Key.Namespace); c != 0 {
-			return c
-		}
-		return strings.Compare(a.Key.Name, b.Key.Name)
-	})
 	// Compute takes the pool of the first Service listing the IP unless
 	// the configuration places the IP in a pool.
 	pool := svcs[0].Pool

@@ -8,43 +8,29 @@ import (
 	"slices"
 	"testing"
 
-	corev1 "k8s.io/api/core/v1"
-	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/utils/ptr"
 
 	"github.com/ironlb/ironlb/config"
 	"github.com/ironlb/ironlb/config/v1beta1"
-	"github.com/ironlb/ironlb/pkg/lbstate"
 	"github.com/ironlb/ironlb/speaker/l2plan"
 	"github.com/ironlb/ironlb/speaker/view"
+	"github.com/ironlb/ironlb/speaker/view/viewtest"
 )
 
 // world is the cluster as objects, from which the plan is computed from
 // scratch.
 type world struct {
-	svcs   map[string]*corev1.Service
-	slices map[string]*discoveryv1.EndpointSlice
-	nodes  map[string]*corev1.Node
-	alive  []string
-	cfg    *config.Config
+	*viewtest.Objects
+	alive []string
+	cfg   *config.Config
 }
 
 func (w *world) plan() l2plan.Plan {
-	var svcs []*corev1.Service
-	for _, s := range w.svcs {
-		svcs = append(svcs, s)
-	}
-	var sls []*discoveryv1.EndpointSlice
-	for _, s := range w.slices {
-		sls = append(sls, s)
-	}
 	var ns []l2plan.Node
-	for _, n := range w.nodes {
+	for _, n := range w.Nodes {
 		ns = append(ns, l2plan.NodeFrom(n))
 	}
-	return l2plan.Compute(w.cfg, lbstate.Build(svcs, sls), ns, w.alive)
+	return l2plan.Compute(w.cfg, w.Condensed(), ns, w.alive)
 }
 
 func randomCfg(t *testing.T, rng *rand.Rand) *config.Config {
@@ -73,62 +59,16 @@ func randomCfg(t *testing.T, rng *rand.Rand) *config.Config {
 	return cfg
 }
 
-func randomSvc(rng *rand.Rand, name string) *corev1.Service {
-	s := &corev1.Service{
-		ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: name, Annotations: map[string]string{"ironlb.io/ip-allocated-from-pool": "l2"}},
-		Spec: corev1.ServiceSpec{Type: corev1.ServiceTypeLoadBalancer,
-			Ports: []corev1.ServicePort{{Name: "http", Port: 80, Protocol: corev1.ProtocolTCP}}},
-	}
-	if rng.IntN(3) == 0 {
-		s.Spec.ExternalTrafficPolicy = corev1.ServiceExternalTrafficPolicyLocal
-	}
-	if rng.IntN(8) != 0 { // sometimes no address yet
-		s.Status.LoadBalancer.Ingress = []corev1.LoadBalancerIngress{{IP: fmt.Sprintf("203.0.113.%d", rng.IntN(40))}}
-	}
-	return s
-}
-
-func randomSlice(rng *rand.Rand, svc, name string, nodes []string) *discoveryv1.EndpointSlice {
-	port := []string{"http", "http", "http", "metrics"}[rng.IntN(4)]
-	sl := &discoveryv1.EndpointSlice{
-		ObjectMeta:  metav1.ObjectMeta{Namespace: "ns", Name: name, Labels: map[string]string{discoveryv1.LabelServiceName: svc}},
-		AddressType: discoveryv1.AddressTypeIPv4,
-		Ports:       []discoveryv1.EndpointPort{{Name: ptr.To(port), Port: ptr.To[int32](8080), Protocol: ptr.To(corev1.ProtocolTCP)}},
-	}
-	for range rng.IntN(4) {
-		ready := rng.IntN(4) != 0
-		sl.Endpoints = append(sl.Endpoints, discoveryv1.Endpoint{
-			Addresses: []string{fmt.Sprintf("192.0.2.%d", rng.IntN(60))},
-			NodeName:  ptr.To(nodes[rng.IntN(len(nodes))]),
-			Conditions: discoveryv1.EndpointConditions{Ready: ptr.To(ready), Serving: ptr.To(ready || rng.IntN(2) == 0),
-				Terminating: ptr.To(!ready)},
-		})
-	}
-	return sl
-}
-
-func randomNodeObj(rng *rand.Rand, name string) *corev1.Node {
-	n := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{"zone": []string{"a", "b"}[rng.IntN(2)]}, Annotations: map[string]string{}}}
-	ready := corev1.ConditionTrue
-	if rng.IntN(6) == 0 {
-		ready = corev1.ConditionFalse
-	}
-	n.Status.Conditions = []corev1.NodeCondition{{Type: corev1.NodeReady, Status: ready}}
-	if rng.IntN(4) == 0 {
-		n.Annotations[l2plan.AnnotationWeight] = "2"
-	}
-	if rng.IntN(10) == 0 {
-		n.Labels[l2plan.LabelDrain] = "true"
-	}
-	return n
-}
-
 // Over random histories of Service, EndpointSlice, Node, liveness and
 // configuration events fed through the view, the incremental plan equals
 // the plan computed from scratch from the same objects after every wake,
 // and the IPs reported changed cover every entry that differs from the
 // previous wake's plan.
 func TestIncrementalPlanEqualsFromScratch(t *testing.T) {
+	var addrs []string
+	for i := range 40 {
+		addrs = append(addrs, fmt.Sprintf("203.0.113.%d", i))
+	}
 	for seed := range uint64(30) {
 		t.Run(fmt.Sprint(seed), func(t *testing.T) {
 			rng := rand.New(rand.NewPCG(seed, 99))
@@ -136,8 +76,8 @@ func TestIncrementalPlanEqualsFromScratch(t *testing.T) {
 			for i := range 2 + rng.IntN(6) {
 				names = append(names, fmt.Sprintf("node%d", i))
 			}
-			w := &world{svcs: map[string]*corev1.Service{}, slices: map[string]*discoveryv1.EndpointSlice{},
-				nodes: map[string]*corev1.Node{}, alive: slices.Clone(names), cfg: randomCfg(t, rng)}
+			w := &world{Objects: viewtest.NewObjects(), alive: slices.Clone(names), cfg: randomCfg(t, rng)}
+			events := viewtest.Events{Services: 25, Pools: []string{"l2"}, Addrs: addrs, Nodes: names}
 			v := view.New()
 			woken := 0
 			c := v.Consumer(func() { woken++ })
@@ -145,36 +85,10 @@ func TestIncrementalPlanEqualsFromScratch(t *testing.T) {
 			var prev l2plan.Plan
 			for step := range 120 {
 				for range 1 + rng.IntN(5) {
-					svc := fmt.Sprintf("s%d", rng.IntN(25))
 					switch r := rng.IntN(20); {
-					case r < 5:
-						s := randomSvc(rng, svc)
-						w.svcs[svc] = s
-						v.SetService(s)
-					case r < 6:
-						delete(w.svcs, svc)
-						v.DeleteService(types.NamespacedName{Namespace: "ns", Name: svc})
-					case r < 11: // an endpoint change: one of a Service's two slices
-						name := fmt.Sprintf("%s-%d", svc, rng.IntN(2))
-						if rng.IntN(10) == 0 { // a slice relabelled to another Service
-							svc = fmt.Sprintf("s%d", rng.IntN(25))
-						}
-						sl := randomSlice(rng, svc, name, names)
-						w.slices[name] = sl
-						v.SetSlice(sl)
-					case r < 12:
-						name := fmt.Sprintf("%s-%d", svc, rng.IntN(2))
-						delete(w.slices, name)
-						v.DeleteSlice(types.NamespacedName{Namespace: "ns", Name: name})
-					case r < 16:
-						n := randomNodeObj(rng, names[rng.IntN(len(names))])
-						w.nodes[n.Name] = n
-						v.SetNode(n)
 					case r < 17:
-						n := names[rng.IntN(len(names))]
-						delete(w.nodes, n)
-						v.DeleteNode(n)
-					case r < 19:
+						w.RandomEvent(rng, events, v)
+					case r < 19: // a speaker dies or comes back
 						n := names[rng.IntN(len(names))]
 						if i := slices.Index(w.alive, n); i >= 0 {
 							w.alive = slices.Delete(w.alive, i, i+1)

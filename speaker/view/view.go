@@ -91,8 +91,10 @@ func (v *View) Changes(c *Consumer) Changes {
 			out.Nodes[n] = nil
 		}
 	}
-	clear(c.services)
-	clear(c.nodes)
+	// Fresh maps, not cleared ones: a map keeps the room it grew to (the
+	// first Changes holds everything), and ranging over it costs that room.
+	c.services = map[types.NamespacedName]bool{}
+	c.nodes = map[string]bool{}
 	return out
 }
 
