@@ -59,7 +59,27 @@ const Warmup = 60 * time.Second
 type ProcSample struct {
 	Pid    int
 	Values []float64 // in Measures' order
+	// Role is the process's part in a leader election, from its
+	// leader_election_master_status (NoElection for the speakers).
+	Role Role
 }
+
+// Role is a process's part in a leader election.
+type Role int
+
+const (
+	NoElection Role = iota
+	Standby
+	Leading
+)
+
+// spell keys the samples fitted with one intercept: a process's life and,
+// for the controller, whether it leads. Its leader work (reconcilers,
+// caches, their goroutines) is built anew for every term and dropped when
+// the Lease is lost, so a standby spell and a leading one sit at levels of
+// their own; fitting them with one line reads the step between them as
+// growth.
+func spell(ps ProcSample) int { return ps.Pid*3 + int(ps.Role) }
 
 // Sample is everything read at one moment.
 type Sample struct {
@@ -137,7 +157,7 @@ func (r *Run) Judge() {
 				if !ok || ps.Pid == 0 {
 					continue
 				}
-				pts = append(pts, Point{T: s.At.Seconds(), Inc: ps.Pid, V: ps.Values[i]})
+				pts = append(pts, Point{T: s.At.Seconds(), Inc: spell(ps), V: ps.Values[i]})
 			}
 			rule := r.Window()
 			rule.Floor = m.Floor
@@ -230,7 +250,7 @@ func (r *Run) Write(w io.Writer) error {
 	p("Rule: over the second half of the run (%v to %v), a least-squares line is fitted to each series with one intercept per process incarnation (a restart resets memory, so only growth within one process's life counts), skipping each incarnation's first %v (warm-up). A series **trends upward** when its slope times the window's length exceeds both %.0f %% of the window's mean and an absolute floor (%s). A series with fewer than 3 usable samples cannot be judged and fails. RSS that grows while the live heap stays flat is the Go runtime settling, not a leak; the rule judges RSS all the same. heap and heap_objects swing with every GC cycle and are shown in the samples, not judged.\n\n",
 		time.Duration(rule.From*float64(time.Second)).Round(time.Second), time.Duration(rule.To*float64(time.Second)).Round(time.Second),
 		Warmup, RelLimit*100, strings.Join(floors, ", "))
-	p("| series | samples | process lives (longest judged span) | mean | slope per minute | growth over the window | limit | verdict |\n|---|---|---|---|---|---|---|---|\n")
+	p("| series | samples | process lives, the controller's leading and standby spells apart (longest judged span) | mean | slope per minute | growth over the window | limit | verdict |\n|---|---|---|---|---|---|---|---|\n")
 	for _, v := range r.Verdicts {
 		verdict := "flat"
 		switch {

@@ -74,3 +74,38 @@ func TestReportTable(t *testing.T) {
 		t.Errorf("the GC sawtooth series are judged:\n%s", out)
 	}
 }
+
+// A controller that loses its Lease and leads again in the same process
+// drops its leader work's goroutines while standby: standby spells early in
+// the window and leading ones late are levels, not growth. A leak while
+// leading still shows.
+func TestLeadingAndStandbySpellsAreFittedApart(t *testing.T) {
+	standbyAt := func(s float64) bool { return s > 950 && s < 1100 } // one outage early in the window
+	withRoles := func(leading func(float64) float64) *Run {
+		r := runWith(func(s float64) float64 {
+			if standbyAt(s) {
+				return 30
+			}
+			return leading(s)
+		})
+		for i := range r.Samples {
+			ps := r.Samples[i].Procs["controller"]
+			ps.Role = Leading
+			if standbyAt(r.Samples[i].At.Seconds()) {
+				ps.Role = Standby
+			}
+			r.Samples[i].Procs["controller"] = ps
+		}
+		return r
+	}
+	steps := withRoles(func(float64) float64 { return 183 })
+	steps.Judge()
+	if f := steps.Failures(); len(f) != 0 {
+		t.Errorf("standby and leading levels: failures %q, want none", f)
+	}
+	leak := withRoles(func(s float64) float64 { return 183 + s/30 })
+	leak.Judge()
+	if f := leak.Failures(); len(f) != 1 || !strings.Contains(f[0], "controller goroutines trends upward") {
+		t.Errorf("leak while leading: failures %q, want controller goroutines", f)
+	}
+}

@@ -38,6 +38,13 @@ func sampleProc(ctx context.Context, tg target) ProcSample {
 		return ps
 	}
 	m, scrapeErr := scrape(ctx, tg.client, tg.metrics)
+	switch {
+	case scrapeErr != nil:
+	case m.leading == 1:
+		ps.Role = Leading
+	case m.leading == 0:
+		ps.Role = Standby
+	}
 	for i, ms := range Measures {
 		var v float64
 		var err error
@@ -106,6 +113,8 @@ func vmRSS(pid int) (int64, error) {
 type scraped struct {
 	gauges map[string]float64
 	series int
+	// leading is leader_election_master_status (NaN: not exported).
+	leading float64
 }
 
 // scrape reads a Prometheus text endpoint.
@@ -128,7 +137,7 @@ func scrape(ctx context.Context, cl *http.Client, url string) (scraped, error) {
 	if err != nil {
 		return scraped{}, err
 	}
-	out := scraped{gauges: map[string]float64{}}
+	out := scraped{gauges: map[string]float64{}, leading: math.NaN()}
 	sc := bufio.NewScanner(bytes.NewReader(body))
 	sc.Buffer(nil, 1<<20)
 	for sc.Scan() {
@@ -137,6 +146,13 @@ func scrape(ctx context.Context, cl *http.Client, url string) (scraped, error) {
 			continue
 		}
 		out.series++
+		if rest, ok := strings.CutPrefix(line, "leader_election_master_status{"); ok {
+			if _, val, ok := strings.Cut(rest, "} "); ok {
+				if v, err := strconv.ParseFloat(strings.TrimSpace(val), 64); err == nil {
+					out.leading = v
+				}
+			}
+		}
 		if name, val, ok := strings.Cut(line, " "); ok && !strings.Contains(name, "{") {
 			if v, err := strconv.ParseFloat(strings.TrimSpace(val), 64); err == nil {
 				out.gauges[name] = v
