@@ -82,6 +82,12 @@ func TestBadInputNeverCrashesAndNeverMovesAnAddress(t *testing.T) {
 	// A pool edit that overlaps another pool is rejected: the pool's
 	// last valid spec stays in force.
 	e.create(pool("q", "198.51.100.0/28"))
+	// q must be in force before p's edit: two changes compiled in one pass
+	// are ordered by age, and the older p would win.
+	waitFor(t, 15*time.Second, `Valid=True on pool "q"`, func() (bool, error) {
+		status, _ := e.poolCondition("q")
+		return status == "True", nil
+	})
 	var p v1beta1.IPAddressPool
 	if err := e.c.Get(context.Background(), client.ObjectKey{Name: "p"}, &p); err != nil {
 		t.Fatal(err)
