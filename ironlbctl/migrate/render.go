@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -70,11 +72,19 @@ func (n Note) String() string {
 	return n.Field + ": " + n.Message
 }
 
-// comment writes s as YAML comment lines; user text cannot end the comment.
+// comment writes s as YAML comment lines; user text cannot end the comment,
+// and control characters (which YAML refuses even in a comment) are written
+// escaped.
 func comment(b *strings.Builder, s string) {
 	for _, line := range strings.Split(s, "\n") {
 		b.WriteString("# ")
-		b.WriteString(strings.TrimRight(line, " \t\r"))
+		for _, r := range strings.TrimRight(line, " \t\r") {
+			if r != '\t' && (unicode.IsControl(r) || r == utf8.RuneError || r == '\ufeff') {
+				fmt.Fprintf(b, "\\u%04x", r)
+				continue
+			}
+			b.WriteRune(r)
+		}
 		b.WriteString("\n")
 	}
 }
