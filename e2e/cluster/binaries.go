@@ -1,14 +1,14 @@
 package cluster
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"sync"
-	"syscall"
+
+	"github.com/ironlb/ironlb/e2e/vlan"
 )
 
 // Binaries are the IronLB programs under test.
@@ -61,7 +61,7 @@ func removeDead(parent string) {
 		if err != nil || pid == os.Getpid() {
 			continue
 		}
-		if err := syscall.Kill(pid, 0); errors.Is(err, syscall.ESRCH) {
+		if !vlan.PIDAlive(pid) {
 			_ = os.RemoveAll(filepath.Join(parent, e.Name()))
 		}
 	}

@@ -7,7 +7,8 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
-	"syscall"
+
+	"github.com/ironlb/ironlb/e2e/vlan"
 )
 
 // ownedCgroup matches the nodes' cgroup roots, "<lab name>-<node>" with the
@@ -33,7 +34,7 @@ func Sweep() error {
 			continue
 		}
 		pid, err := strconv.Atoi(m[1])
-		if err != nil || ownerAlive(pid) {
+		if err != nil || vlan.PIDAlive(pid) {
 			continue
 		}
 		if err := removeCgroupRoot("/" + e.Name()); err != nil {
@@ -44,21 +45,4 @@ func Sweep() error {
 		return fmt.Errorf("kcluster: sweep: %w", err)
 	}
 	return nil
-}
-
-// ownerAlive reports whether pid runs (a zombie counts as gone).
-func ownerAlive(pid int) bool {
-	if err := syscall.Kill(pid, 0); errors.Is(err, syscall.ESRCH) {
-		return false
-	}
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return false
-	}
-	for i := len(b) - 1; i > 0; i-- {
-		if b[i] == ')' && i+2 < len(b) {
-			return b[i+2] != 'Z' && b[i+2] != 'X'
-		}
-	}
-	return true
 }

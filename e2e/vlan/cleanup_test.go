@@ -45,12 +45,12 @@ func crashHelper() int {
 func waitDead(pid int, d time.Duration) bool {
 	deadline := time.Now().Add(d)
 	for time.Now().Before(deadline) {
-		if !pidAlive(pid) {
+		if !PIDAlive(pid) {
 			return true
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	return !pidAlive(pid)
+	return !PIDAlive(pid)
 }
 
 func TestCloseLeavesNothingBehind(t *testing.T) {
@@ -140,7 +140,7 @@ func TestSweepRemovesDeadOwnersOnly(t *testing.T) {
 		t.Fatal(err)
 	}
 	dead := cmd.Process.Pid
-	if pidAlive(dead) {
+	if PIDAlive(dead) {
 		t.Fatalf("pid %d still alive", dead)
 	}
 	deadName := fmt.Sprintf("%s-%d-sweeptest-node1", marker, dead)

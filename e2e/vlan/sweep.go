@@ -38,7 +38,7 @@ func Sweep() error {
 			continue
 		}
 		pid, err := strconv.Atoi(m[1])
-		if err != nil || pidAlive(pid) {
+		if err != nil || PIDAlive(pid) {
 			continue
 		}
 		if err := killProcessesIn(filepath.Join(netnsDir, e.Name())); err != nil {
@@ -54,9 +54,9 @@ func Sweep() error {
 	return nil
 }
 
-// pidAlive reports whether a process with this PID exists and is not a
+// PIDAlive reports whether a process with this PID exists and is not a
 // zombie (a dead process whose parent has not collected it yet).
-func pidAlive(pid int) bool {
+func PIDAlive(pid int) bool {
 	if pid <= 0 {
 		return false
 	}
