@@ -51,6 +51,11 @@ func setupBGP(mgr ctrl.Manager, o options, bind netip.AddrPort, cfg *atomic.Poin
 	if err := s.SetupWithManager(mgr, t); err != nil {
 		return fmt.Errorf("set up bgp: %w", err)
 	}
+	// Ready once this node's routes are at its routers: a rollout then
+	// never has two nodes' routes missing at once.
+	if err := mgr.AddReadyzCheck("bgp", func(*http.Request) error { return s.Ready(time.Now()) }); err != nil {
+		return err
+	}
 	return mgr.Add(manager.RunnableFunc(func(ctx context.Context) error { return s.ReportStatus(ctx, 2*time.Second) }))
 }
 

@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"net/netip"
 	"os"
 	"strings"
@@ -110,6 +112,16 @@ func run(ctx context.Context, o options) error {
 	// down) a speaker would think itself alone and claim everything: wait a
 	// few liveness timeouts first.
 	heardPeers := newPeersGate(3*o.membersTimeout, bindLinkUp(bind.Addr())).Ready
+	// Not ready before it may act: a rollout waits for this node to take
+	// part in the layer 2 elections before it restarts the next one.
+	if err := mgr.AddReadyzCheck("members", func(*http.Request) error {
+		if !heardPeers() {
+			return errors.New("members: still listening for the other speakers")
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
 	// One view of Services, EndpointSlices and Nodes, kept up to date by
 	// the informers, for the consumers that work per change.
 	clusterView := view.New()

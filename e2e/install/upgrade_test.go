@@ -38,10 +38,14 @@ const previousRelease = "2acd8d9b52f72b42c88ab7ff009629179b5d3d14"
 // TestHelmUpgrade: `helm upgrade` from the previous release's chart and
 // images to the current ones, under steady client traffic through a layer
 // 2 VIP (Cluster and Local) and a BGP VIP, rolls every speaker and
-// controller over to the new images without a failed request, without any
-// Service's address changing, with every layer 2 address still announced
-// and the BGP route still learned from every node; the new controller
-// then serves the webhook and gives a new Service an address.
+// controller over to the new images with at most one failed request per
+// VIP and speaker restart (the bound of a rolling restart: a layer 2
+// hand-off, or a BGP next hop leaving and rejoining the router's ECMP set
+// while a connection is open), without any Service's address changing,
+// with every layer 2 address still announced, the BGP route never missing
+// more than the one restarting node (the new speakers' readiness paces
+// the rollout) and in the end learned from every node again; the new
+// controller then serves the webhook and gives a new Service an address.
 func TestHelmUpgrade(t *testing.T) {
 	tag := previousRelease[:7]
 	prevChart, prevImages := buildPrevious(t, kubeapi.RepoRoot(t), tag)
@@ -71,6 +75,7 @@ func TestHelmUpgrade(t *testing.T) {
 		targets = append(targets, netip.AddrPortFrom(before[n], 80))
 	}
 	changes := watchIPs(t, c, names, before)
+	nextHops := watchNextHops(t, router, bgpVIP)
 	tr := cluster.StartTraffic(t, s.client, 100*time.Millisecond, 2*time.Second, targets...)
 	time.Sleep(2 * time.Second) // some requests before, for the counts to show traffic flowed
 
@@ -99,11 +104,12 @@ func TestHelmUpgrade(t *testing.T) {
 			t.Errorf("%s: only %d requests sent", target, n.Sent)
 		}
 	}
-	if cluster.AnyFailed(counts) {
-		for target, n := range counts {
-			if n.Failed > 0 {
-				t.Errorf("%s: %d failed requests, at %v after helm upgrade; last: %v", target, n.Failed, cluster.Offsets(n.FailedSent, upgraded), n.LastError)
-			}
+	for target, n := range counts {
+		if n.Failed > 0 {
+			t.Logf("%s: failed requests at %v after helm upgrade; last: %v", target, cluster.Offsets(n.FailedSent, upgraded), n.LastError)
+		}
+		if n.Failed > len(c.Nodes) {
+			t.Errorf("%s: %d failed requests over %d speaker restarts, want at most one per restart", target, n.Failed, len(c.Nodes))
 		}
 	}
 	if ch := changes(); len(ch) > 0 {
@@ -111,6 +117,13 @@ func TestHelmUpgrade(t *testing.T) {
 	}
 	if after := serviceIPs(t, ctx, c, names); !maps.Equal(after, before) {
 		t.Errorf("addresses after the upgrade %v, before %v", after, before)
+	}
+	// The speakers restart one at a time, each only once the one before
+	// is back at the router (its readiness): never two nodes missing.
+	fewest, hopChanges := nextHops()
+	t.Logf("BGP next hops of %s during the upgrade: %v", bgpVIP, hopChanges)
+	if fewest < len(c.Nodes)-1 {
+		t.Errorf("the router had %d next hops for %s at one point during the upgrade, want at least %d (one speaker restarting at a time): %v", fewest, bgpVIP, len(c.Nodes)-1, hopChanges)
 	}
 	route, err := router.WaitRoute(ctx, bgpVIP, func(r frr.Route, ok bool) bool {
 		return ok && slices.Equal(r.NextHops(), routeBefore.NextHops())

@@ -59,8 +59,10 @@ type Syncer struct {
 	tracker  *bgpplan.Tracker
 	nodeSeen bool       // the view holds this node
 	peers    []bgp.Peer // last handed to the speaker, passwords resolved
-	routed   bool       // routes handed to the speaker at least once
 	mu       sync.Mutex
+	routed   bool              // routes handed to the speaker at least once
+	started  time.Time         // set up; PeerWait counts from here
+	ready    bool              // Ready held once
 	problems map[string]string // peer -> configuration problem, for status
 }
 
@@ -68,6 +70,7 @@ type Syncer struct {
 // condensed Service or Node changed, the trigger on configuration changes.
 func (s *Syncer) SetupWithManager(mgr ctrl.Manager, t *trigger.Trigger) error {
 	s.consumer = s.View.Consumer(func() { t.Add(Key) })
+	s.started = time.Now()
 	return ctrl.NewControllerManagedBy(mgr).Named("bgp").
 		WatchesRawSource(t.Source()).
 		// A rotated password reaches GoBGP at once; other Secrets do not wake us.
@@ -106,7 +109,10 @@ func (s *Syncer) Reconcile(ctx context.Context, _ reconcile.Request) (reconcile.
 	s.mu.Lock()
 	s.problems = problems
 	s.mu.Unlock()
-	if !reflect.DeepEqual(peers, s.peers) || !s.routed {
+	s.mu.Lock()
+	routed := s.routed
+	s.mu.Unlock()
+	if !reflect.DeepEqual(peers, s.peers) || !routed {
 		if err := s.Speaker.SetPeers(peers); err != nil {
 			errs = append(errs, fmt.Errorf("peers: %w", err))
 		}
@@ -116,11 +122,13 @@ func (s *Syncer) Reconcile(ctx context.Context, _ reconcile.Request) (reconcile.
 	// speaker knows its routes (graceful restart). Then only the prefixes
 	// whose routes changed.
 	switch {
-	case !s.routed:
+	case !routed:
 		if err := s.Speaker.SetRoutes(s.tracker.Routes()); err != nil {
 			errs = append(errs, fmt.Errorf("routes: %w", err))
 		}
+		s.mu.Lock()
 		s.routed = true
+		s.mu.Unlock()
 	case len(delta.Prefixes) > 0:
 		if err := s.Speaker.UpdateRoutes(delta.Prefixes, s.tracker.RoutesFor(delta.Prefixes)); err != nil {
 			errs = append(errs, fmt.Errorf("routes: %w", err))
