@@ -62,7 +62,7 @@ func setupDatapath(ctx context.Context, mgr ctrl.Manager, o options, mem *member
 		Log: log.WithName("datapath"), Node: o.node, Backend: backend,
 		DeadNodes: func() map[string]bool { return deadNodes(mem.PeerInfo()) }, Wake: wake,
 	}
-	if err := s.SetupWithManager(ctx, mgr); err != nil {
+	if err := s.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("set up datapath: %w", err)
 	}
 	return nil

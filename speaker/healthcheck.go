@@ -8,15 +8,15 @@ import (
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/ironlb/ironlb/speaker/healthcheck"
+	"github.com/ironlb/ironlb/speaker/sliceindex"
 )
 
 // setupHealthChecks serves the healthCheckNodePorts of Local Services on
@@ -39,35 +39,43 @@ func setupHealthChecks(mgr ctrl.Manager, node string, slogger *slog.Logger, log 
 	if err := mgr.Add(manager.RunnableFunc(srv.Run)); err != nil {
 		return err
 	}
-	r := reconcile.Func(func(ctx context.Context, _ reconcile.Request) (reconcile.Result, error) {
-		var svcs corev1.ServiceList
-		var eps discoveryv1.EndpointSliceList
-		if err := mgr.GetClient().List(ctx, &svcs); err != nil {
+	// One Service at a time: its port and count are recomputed from it
+	// and its own EndpointSlices (sliceindex), and only the ports that
+	// changed reach the server. The tracker is this reconciler's alone
+	// (one worker).
+	tracker := healthcheck.NewTracker(node)
+	c := mgr.GetClient()
+	r := reconcile.Func(func(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
+		var svc *corev1.Service
+		var own []*discoveryv1.EndpointSlice
+		var got corev1.Service
+		switch err := c.Get(ctx, req.NamespacedName, &got); {
+		case apierrors.IsNotFound(err):
+		case err != nil:
 			return reconcile.Result{}, err
+		default:
+			svc = &got
+			if own, err = sliceindex.List(ctx, c, req.NamespacedName); err != nil {
+				return reconcile.Result{}, err
+			}
 		}
-		if err := mgr.GetClient().List(ctx, &eps); err != nil {
-			return reconcile.Result{}, err
-		}
-		want, problems := healthcheck.Desired(ptrsOf(svcs.Items), ptrsOf(eps.Items), node)
+		ports, problems := tracker.Set(req.NamespacedName, svc, own)
 		for _, p := range problems {
 			log.Info("health check problem", "problem", p.String())
 		}
-		srv.Set(want)
+		changes := make(map[uint16]*healthcheck.Entry, len(ports))
+		for _, p := range ports {
+			if e, ok := tracker.Entry(p); ok {
+				changes[p] = &e
+			} else {
+				changes[p] = nil
+			}
+		}
+		srv.Update(changes)
 		return reconcile.Result{}, nil
 	})
-	toKey := handler.EnqueueRequestsFromMapFunc(func(context.Context, client.Object) []reconcile.Request {
-		return []reconcile.Request{singleKey}
-	})
 	return ctrl.NewControllerManagedBy(mgr).Named("healthcheck").
-		Watches(&corev1.Service{}, toKey).
-		Watches(&discoveryv1.EndpointSlice{}, toKey).
+		For(&corev1.Service{}).
+		Watches(&discoveryv1.EndpointSlice{}, sliceindex.ToService).
 		Complete(r)
-}
-
-func ptrsOf[T any](items []T) []*T {
-	out := make([]*T, len(items))
-	for i := range items {
-		out[i] = &items[i]
-	}
-	return out
 }

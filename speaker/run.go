@@ -34,6 +34,7 @@ import (
 	"github.com/ironlb/ironlb/speaker/l2sync"
 	"github.com/ironlb/ironlb/speaker/layer2"
 	"github.com/ironlb/ironlb/speaker/members"
+	"github.com/ironlb/ironlb/speaker/sliceindex"
 	"github.com/ironlb/ironlb/speaker/view"
 )
 
@@ -148,6 +149,11 @@ func run(ctx context.Context, o options) error {
 		return err
 	}
 	if err := setupBGP(mgr, o, bind, &cfg, clusterView, bgpTrigger, slogger, log); err != nil {
+		return err
+	}
+	// The datapath and the health check ports find a Service's
+	// EndpointSlices through one index.
+	if err := sliceindex.Register(ctx, mgr.GetFieldIndexer()); err != nil {
 		return err
 	}
 	dpTrigger := &trigger.Trigger{}

@@ -48,7 +48,12 @@ type configWatch struct {
 }
 
 func (w *configWatch) setup(mgr ctrl.Manager) error {
-	b := ctrl.NewControllerManagedBy(mgr).Named("speaker-config")
+	// Compile once at the start too: with no objects at all, no watch
+	// event ever comes, yet an empty configuration is one (the speaker
+	// applies it, and is ready).
+	start := &trigger.Trigger{}
+	start.Add(singleKey)
+	b := ctrl.NewControllerManagedBy(mgr).Named("speaker-config").WatchesRawSource(start.Source())
 	for _, o := range configsource.Objects() {
 		b = b.Watches(o, handler.EnqueueRequestsFromMapFunc(toSingleKey))
 	}

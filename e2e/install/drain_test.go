@@ -20,8 +20,8 @@ import (
 // layer 2 VIP, two nodes are drained for maintenance the two ways a user
 // would: `kubectl drain` alone (cordon, then evictions), and `ironlbctl
 // drain` followed by `kubectl drain`. Each time the node's layer 2 IPs move
-// to other nodes before its pods are gone, no request fails and no
-// Service's address changes. The test server's pods stop the way a
+// to other nodes before its pods are gone, no request fails but at most one
+// in flight when a VIP moves, and no Service's address changes. The test server's pods stop the way a
 // well-behaved server does (a preStop pause: they keep serving while their
 // endpoints are withdrawn).
 func TestDrain(t *testing.T) {
@@ -158,7 +158,7 @@ func drainTarget(t *testing.T, s *scenario, not string) string {
 // drainNode runs drain (which must end with the node's pods evicted) under
 // the traffic and checks that the layer 2 IPs that were on node left it
 // before the first of its test server pods was gone, and that no request
-// failed.
+// failed but at most one per VIP in flight at the move.
 func drainNode(t *testing.T, s *scenario, traffic *cluster.Traffic, node, how string, drainIt func(context.Context) error) {
 	t.Helper()
 	items, err := l2Statuses(s.ctx, s)
@@ -200,8 +200,23 @@ func drainNode(t *testing.T, s *scenario, traffic *cluster.Traffic, node, how st
 	}
 	for vip, n := range counts {
 		t.Logf("%s: %d requests during %s, %d failed", vip, n.Sent, how, n.Failed)
-		if n.Failed > 0 {
-			t.Errorf("%s: %d of %d requests failed during %s %s, at %v: %v", vip, n.Failed, n.Sent, how, node, cluster.Offsets(n.FailedSent, begin), n.LastError)
+		if n.Failed == 0 {
+			continue
+		}
+		// A connection open at the moment the client's neighbour entry
+		// switches to the new owner is reset there (no node shares
+		// connection state): one such request per VIP is the move's
+		// price. Its status is written after the move, so the window
+		// reaches back before the moment seen.
+		atMove := 0
+		for _, at := range n.FailedSent {
+			if !movedAt.IsZero() && at.After(movedAt.Add(-1500*time.Millisecond)) && at.Before(movedAt.Add(500*time.Millisecond)) {
+				atMove++
+			}
+		}
+		if n.Failed > 1 || atMove != n.Failed {
+			t.Errorf("%s: %d of %d requests failed during %s %s, at %v (IPs moved at +%v; at most one request in flight at the move may fail): %v",
+				vip, n.Failed, n.Sent, how, node, cluster.Offsets(n.FailedSent, begin), offset(movedAt, begin), n.LastError)
 		}
 	}
 }

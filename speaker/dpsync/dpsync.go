@@ -25,6 +25,7 @@ import (
 	"github.com/ironlb/ironlb/datapath"
 	"github.com/ironlb/ironlb/pkg/svcrequest"
 	"github.com/ironlb/ironlb/pkg/trigger"
+	"github.com/ironlb/ironlb/speaker/sliceindex"
 )
 
 // ReasonDatapathProblem is the event reason for a Service the datapath
@@ -39,10 +40,6 @@ type Backend interface {
 	// since the last call.
 	Update(ctx context.Context, want datapath.State, touched []datapath.ServiceKey) error
 }
-
-// indexServiceName indexes EndpointSlices by their Service's
-// namespace/name, so that a Service's slices are found without a scan.
-const indexServiceName = "ironlb.io/endpointslice-service"
 
 // Syncer is the datapath reconciler of one speaker. Its reconcile key is a
 // Service (EndpointSlices map to theirs): the first reconcile computes the
@@ -68,23 +65,9 @@ type Syncer struct {
 	byKey    map[types.NamespacedName][]string
 }
 
-// SetupWithManager registers the syncer on Services and EndpointSlices.
-func (s *Syncer) SetupWithManager(ctx context.Context, mgr ctrl.Manager) error {
-	if err := mgr.GetFieldIndexer().IndexField(ctx, &discoveryv1.EndpointSlice{}, indexServiceName, func(o client.Object) []string {
-		if name := o.GetLabels()[discoveryv1.LabelServiceName]; name != "" {
-			return []string{o.GetNamespace() + "/" + name}
-		}
-		return nil
-	}); err != nil {
-		return fmt.Errorf("index endpointslices by service: %w", err)
-	}
-	toService := handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []reconcile.Request {
-		name := o.GetLabels()[discoveryv1.LabelServiceName]
-		if name == "" {
-			return nil
-		}
-		return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: o.GetNamespace(), Name: name}}}
-	})
+// SetupWithManager registers the syncer on Services and EndpointSlices;
+// the caller has registered sliceindex with mgr.
+func (s *Syncer) SetupWithManager(mgr ctrl.Manager) error {
 	// This node's zone label decides which topology hints apply; a change
 	// of it (rare) recomputes everything. Other nodes do not matter.
 	ownNode := handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []reconcile.Request {
@@ -99,7 +82,7 @@ func (s *Syncer) SetupWithManager(ctx context.Context, mgr ctrl.Manager) error {
 	}
 	return b.
 		For(&corev1.Service{}).
-		Watches(&discoveryv1.EndpointSlice{}, toService).
+		Watches(&discoveryv1.EndpointSlice{}, sliceindex.ToService).
 		Watches(&corev1.Node{}, ownNode).
 		Complete(s)
 }
@@ -247,13 +230,11 @@ func (s *Syncer) inputs(ctx context.Context, name types.NamespacedName, others [
 		}
 	}
 	for _, n := range append([]types.NamespacedName{name}, others...) {
-		var eps discoveryv1.EndpointSliceList
-		if err := s.Client.List(ctx, &eps, client.InNamespace(n.Namespace), client.MatchingFields{indexServiceName: n.String()}); err != nil {
-			return in, fmt.Errorf("list EndpointSlices of Service %s: %w", n, err)
+		eps, err := sliceindex.List(ctx, s.Client, n)
+		if err != nil {
+			return in, err
 		}
-		for i := range eps.Items {
-			in.EndpointSlices = append(in.EndpointSlices, &eps.Items[i])
-		}
+		in.EndpointSlices = append(in.EndpointSlices, eps...)
 	}
 	return in, nil
 }

@@ -42,39 +42,17 @@ func Desired(svcs []*corev1.Service, epSlices []*discoveryv1.EndpointSlice, node
 		problems = append(problems, datapath.Problem{Kind: kind, Object: obj, Field: field, Message: fmt.Sprintf(format, args...)})
 	}
 
-	type candidate struct {
-		svc      *corev1.Service
-		name     types.NamespacedName
-		port     uint16
-		families []discoveryv1.AddressType
-	}
 	var cands []candidate
 	for _, svc := range svcs {
-		if svc == nil || svc.Spec.Type != corev1.ServiceTypeLoadBalancer ||
-			svc.Spec.ExternalTrafficPolicy != corev1.ServiceExternalTrafficPolicyLocal {
-			continue
+		c, ok, bad := candidateOf(svc)
+		if bad != nil {
+			problems = append(problems, *bad)
 		}
-		name := types.NamespacedName{Namespace: svc.Namespace, Name: svc.Name}
-		families := serviceFamilies(svc)
-		if len(families) == 0 {
-			continue // headless or not yet allocated: kube-proxy skips it too
+		if ok {
+			cands = append(cands, c)
 		}
-		p := svc.Spec.HealthCheckNodePort
-		switch {
-		case p == 0:
-			// kube-proxy logs "Service has no healthcheck nodeport" and
-			// serves nothing for it.
-			problem("Service", name, "spec.healthCheckNodePort", "externalTrafficPolicy is Local but no health check node port is allocated")
-			continue
-		case p < 0 || p > 65535:
-			problem("Service", name, "spec.healthCheckNodePort", "%d is not a port number", p)
-			continue
-		}
-		cands = append(cands, candidate{svc: svc, name: name, port: uint16(p), families: families})
 	}
-	slices.SortFunc(cands, func(a, b candidate) int {
-		return cmp.Or(cmp.Compare(a.name.Namespace, b.name.Namespace), cmp.Compare(a.name.Name, b.name.Name))
-	})
+	slices.SortFunc(cands, func(a, b candidate) int { return compareNames(a.name, b.name) })
 
 	byService := slicesByService(epSlices)
 	out := make(map[uint16]Entry, len(cands))
@@ -84,13 +62,8 @@ func Desired(svcs []*corev1.Service, epSlices []*discoveryv1.EndpointSlice, node
 				"port %d is already the health check port of Service %s; not served for this Service", c.port, prev.Service)
 			continue
 		}
-		n := 0
-		for _, fam := range c.families {
-			got := countLocalReady(byService[c.name], c.svc.Spec.Ports, fam, node, func(slice *discoveryv1.EndpointSlice, field, msg string) {
-				problem("EndpointSlice", types.NamespacedName{Namespace: slice.Namespace, Name: slice.Name}, field, "%s", msg)
-			})
-			n = max(n, got)
-		}
+		n, bad := c.localEndpoints(byService[c.name], node)
+		problems = append(problems, bad...)
 		out[c.port] = Entry{Service: c.name, LocalEndpoints: n}
 	}
 	slices.SortFunc(problems, func(a, b datapath.Problem) int {
@@ -98,6 +71,55 @@ func Desired(svcs []*corev1.Service, epSlices []*discoveryv1.EndpointSlice, node
 			cmp.Compare(a.Object.Name, b.Object.Name), cmp.Compare(a.Field, b.Field), cmp.Compare(a.Message, b.Message))
 	})
 	return out, problems
+}
+
+// candidate is a Service that wants a health check port.
+type candidate struct {
+	svc      *corev1.Service
+	name     types.NamespacedName
+	port     uint16
+	families []discoveryv1.AddressType
+}
+
+// candidateOf says whether svc wants a health check port, and what is
+// wrong with it when it should have one and cannot.
+func candidateOf(svc *corev1.Service) (candidate, bool, *datapath.Problem) {
+	if svc == nil || svc.Spec.Type != corev1.ServiceTypeLoadBalancer ||
+		svc.Spec.ExternalTrafficPolicy != corev1.ServiceExternalTrafficPolicyLocal {
+		return candidate{}, false, nil
+	}
+	name := types.NamespacedName{Namespace: svc.Namespace, Name: svc.Name}
+	families := serviceFamilies(svc)
+	if len(families) == 0 {
+		return candidate{}, false, nil // headless or not yet allocated: kube-proxy skips it too
+	}
+	bad := func(format string, args ...any) *datapath.Problem {
+		return &datapath.Problem{Kind: "Service", Object: name, Field: "spec.healthCheckNodePort", Message: fmt.Sprintf(format, args...)}
+	}
+	switch p := svc.Spec.HealthCheckNodePort; {
+	case p == 0:
+		// kube-proxy logs "Service has no healthcheck nodeport" and
+		// serves nothing for it.
+		return candidate{}, false, bad("externalTrafficPolicy is Local but no health check node port is allocated")
+	case p < 0 || p > 65535:
+		return candidate{}, false, bad("%d is not a port number", p)
+	}
+	return candidate{svc: svc, name: name, port: uint16(svc.Spec.HealthCheckNodePort), families: families}, true, nil
+}
+
+// localEndpoints is the count the Service's port answers with on node:
+// the larger of its families' counts (see countLocalReady), with the bad
+// endpoints it skipped.
+func (c candidate) localEndpoints(own []*discoveryv1.EndpointSlice, node string) (int, []datapath.Problem) {
+	var problems []datapath.Problem
+	n := 0
+	for _, fam := range c.families {
+		got := countLocalReady(own, c.svc.Spec.Ports, fam, node, func(slice *discoveryv1.EndpointSlice, field, msg string) {
+			problems = append(problems, datapath.Problem{Kind: "EndpointSlice", Object: types.NamespacedName{Namespace: slice.Namespace, Name: slice.Name}, Field: field, Message: msg})
+		})
+		n = max(n, got)
+	}
+	return n, problems
 }
 
 // serviceFamilies returns the address families the Service has a cluster IP

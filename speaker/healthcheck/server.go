@@ -68,6 +68,31 @@ func (s *Server) Set(want map[uint16]Entry) {
 	}
 }
 
+// Update is Set for the given ports only (nil: no longer served), the rest
+// as they are: what one Service's change touches.
+func (s *Server) Update(changes map[uint16]*Entry) {
+	if len(changes) == 0 {
+		return
+	}
+	s.mu.Lock()
+	for n, e := range changes {
+		if e == nil {
+			delete(s.want, n)
+			continue
+		}
+		s.want[n] = *e
+		if p := s.ports[n]; p != nil && *p.entry.Load() != *e {
+			v := *e
+			p.entry.Store(&v)
+		}
+	}
+	s.mu.Unlock()
+	select {
+	case s.kick <- struct{}{}:
+	default:
+	}
+}
+
 // Run serves until ctx ends, then closes every port and waits for its
 // goroutines. A port that cannot be bound is logged, counted in
 // ironlb_healthcheck_ports_failed and retried every RetryInterval; it
@@ -126,19 +151,27 @@ type runState struct {
 // reconcile closes unwanted ports and binds missing ones. It reports
 // whether some wanted port is still unbound.
 func (s *Server) reconcile(r *runState) bool {
+	// Everything read from want is taken under the lock: Update changes
+	// the map in place.
 	s.mu.Lock()
-	want := s.want
 	var closing []*port
 	for n, p := range s.ports {
-		if _, ok := want[n]; !ok {
+		if _, ok := s.want[n]; !ok {
 			closing = append(closing, p)
 			delete(s.ports, n)
 		}
 	}
 	var missing []uint16
-	for n := range want {
+	entries := map[uint16]Entry{}
+	for n, e := range s.want {
 		if s.ports[n] == nil {
 			missing = append(missing, n)
+			entries[n] = e
+		}
+	}
+	for n := range r.failing {
+		if _, ok := s.want[n]; !ok {
+			delete(r.failing, n)
 		}
 	}
 	s.mu.Unlock()
@@ -151,15 +184,10 @@ func (s *Server) reconcile(r *runState) bool {
 		}
 		s.o.Logger.Info("closed health check port", "port", p.num)
 	}
-	for n := range r.failing {
-		if _, ok := want[n]; !ok {
-			delete(r.failing, n)
-		}
-	}
 
 	slices.Sort(missing)
 	for _, n := range missing {
-		s.open(r, n, want[n])
+		s.open(r, n, entries[n])
 	}
 
 	s.mu.Lock()

@@ -367,3 +367,34 @@ func TestNewRejectsBadOptions(t *testing.T) {
 		t.Errorf("negative RetryInterval: %v, want an Options.RetryInterval error", err)
 	}
 }
+
+// Update changes the ports it names and leaves the others as they are.
+func TestServerUpdateTouchesOnlyItsPorts(t *testing.T) {
+	s := start(t, Options{})
+	keep, change, drop, add := freePort(t), freePort(t), freePort(t), freePort(t)
+	url := func(p uint16) string { return fmt.Sprintf("http://127.0.0.1:%d/", p) }
+	c := newClient(false)
+	s.Set(map[uint16]Entry{
+		keep:   {Service: nn("ns", "keep"), LocalEndpoints: 1},
+		change: {Service: nn("ns", "change")},
+		drop:   {Service: nn("ns", "drop"), LocalEndpoints: 1},
+	})
+	get(t, c, url(drop))
+
+	s.Update(map[uint16]*Entry{
+		change: {Service: nn("ns", "change"), LocalEndpoints: 2},
+		drop:   nil,
+		add:    {Service: nn("ns", "add"), LocalEndpoints: 1},
+	})
+	if r := get(t, c, url(change)); r.code != http.StatusOK || !strings.Contains(r.body, `"localEndpoints": 2,`) {
+		t.Errorf("changed port: %d %q, want 200 with 2 endpoints", r.code, r.body)
+	}
+	waitFor(t, "the dropped port to refuse connections", func() bool { return refused(fmt.Sprintf("127.0.0.1:%d", drop)) })
+	if r := get(t, c, url(add)); r.code != http.StatusOK || !strings.Contains(r.body, `"name": "add"`) {
+		t.Errorf("added port: %d %q, want 200 for ns/add", r.code, r.body)
+	}
+	if r := get(t, c, url(keep)); r.code != http.StatusOK || !strings.Contains(r.body, `"name": "keep"`) {
+		t.Errorf("untouched port: %d %q, want 200 for ns/keep", r.code, r.body)
+	}
+	waitFor(t, "ports gauge 3", func() bool { return testutil.ToFloat64(s.m.ports) == 3 })
+}
