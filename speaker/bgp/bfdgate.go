@@ -147,7 +147,7 @@ func (s *Speaker) gateOnce(ctx context.Context, now time.Time) {
 		addr := ap.peer.Address.String()
 		switch d := gateDecision(in, ap.gate, now); d {
 		case gateReplace:
-			if err := s.srv.DeletePeer(ctx, &api.DeletePeerRequest{Address: addr}); err != nil {
+			if err := s.deleteSession(ctx, ap.peer); err != nil {
 				s.log.Error("replacing BGP peer after BFD went down", "peer", name, "error", err)
 				continue
 			}
