@@ -108,14 +108,14 @@ func New(opts Options) (*Speaker, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Speaker{
-		opts:    opts,
-		log:     log,
-		secrets: &secrets{},
+		opts:     opts,
+		log:      log,
+		secrets:  &secrets{},
 		tracker:  newTracker(log),
 		bfdStops: newBFDStops(),
-		applied: map[string]*appliedPeer{},
-		warned:  map[string]bool{},
-		routes:  map[netip.Prefix][]Route{},
+		applied:  map[string]*appliedPeer{},
+		warned:   map[string]bool{},
+		routes:   map[netip.Prefix][]Route{},
 	}, nil
 }
 
