@@ -34,7 +34,8 @@ const slowReset = 3 * time.Second
 // blocks for good in either case, and with it every call into the engine.
 func TestBFDStopDuringReset(t *testing.T) {
 	b := newBGPLab(t, labSpec{nodes: 1, bfd: true})
-	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	// About 20 s; the bound leaves room for a loaded machine.
+	ctx, cancel := context.WithTimeout(t.Context(), 90*time.Second)
 	defer cancel()
 	node := b.speakers[0]
 	var extra []Peer
@@ -49,6 +50,7 @@ func TestBFDStopDuringReset(t *testing.T) {
 	opts := b.options(0)
 	opts.SlowLog, opts.SlowLogDelay = "BFD session down", slowReset
 	node.Start(StartArgs{Options: opts, Peers: peers, Routes: []Route{{Prefix: vip}}, SetRoutes: true})
+	began := time.Now()
 
 	// 1. The sessions come up, FRR takes BFD down, the gate replaces both
 	// peers, and the sessions come up again for good.
@@ -73,6 +75,7 @@ func TestBFDStopDuringReset(t *testing.T) {
 		t.Fatalf("the gate replaced %d peers, want both: the race was not run", n)
 	}
 	b.waitBFD(ctx, b.allNeighbors(), nil)
+	t.Logf("the gate's replacements done, sessions back %v after the start", time.Since(began).Round(time.Millisecond))
 
 	// 2. The link goes down; GoBGP's BFD gives up on both sessions (the
 	// speaker records that before it logs it) and is on its way to reset
@@ -101,6 +104,7 @@ func TestBFDStopDuringReset(t *testing.T) {
 	}
 
 	// The engine still works: the link and the peers come back.
+	back := time.Now()
 	if err := b.lab.Nodes[0].SetLink(true); err != nil {
 		t.Fatal(err)
 	}
@@ -110,6 +114,7 @@ func TestBFDStopDuringReset(t *testing.T) {
 	b.waitEstablished(ctx)
 	b.waitBFD(ctx, b.allNeighbors(), nil)
 	b.waitNextHops(ctx, vip, b.nodeAddrs(true))
+	t.Logf("sessions back %v after the link", time.Since(back).Round(time.Millisecond))
 }
 
 // stuckAfter is how long a call into the speaker may take in
