@@ -1,7 +1,6 @@
 package bgp
 
 import (
-	"context"
 	"log/slog"
 	"net/netip"
 	"strings"
@@ -90,15 +89,7 @@ func TestSpeakerWaitsForBFDStop(t *testing.T) {
 		return p
 	}
 	a, b, c := peer("a", "127.0.0.21", time.Second), peer("b", "127.0.0.22", time.Second), peer("c", "127.0.0.23", 0)
-	if err := spk.SetPeers([]Peer{a, b, c}); err != nil {
-		t.Fatal(err)
-	}
-	if err := spk.SetRoutes(nil); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(t.Context())
-	done := make(chan error, 1)
-	go func() { done <- spk.Run(ctx) }()
+	stop := runWithPeers(t, spk, []Peer{a, b, c})
 	waitApplied := func() {
 		t.Helper()
 		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
@@ -150,8 +141,7 @@ func TestSpeakerWaitsForBFDStop(t *testing.T) {
 		return strings.Count(logs.String(), "msg=\""+msg+"\"")
 	}
 	updates := logged("Update BFD configuration")
-	cancel()
-	if err := <-done; err != nil {
+	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
 	if got := stops(); !equalCounts(got, []uint64{4, 2, 0}) {
