@@ -28,7 +28,10 @@ import (
 //     first), GoBGP queues that Cease anyway and sends it on the next
 //     session as soon as it is established, killing it. The gate replaces
 //     such a peer in GoBGP (delete and add: a fresh session state, nothing
-//     queued) once the reset has happened.
+//     queued) once the reset has happened. The deletion waits for GoBGP's
+//     BFD server to stop the old BFD session, which may be resetting the
+//     session late on a loaded node (bfdstop.go: without the wait GoBGP
+//     deadlocks, even with one replacement per pass).
 //
 // A peer whose BFD does not come up within bfdGateTimeout (the router has
 // no BFD for it) is opened anyway, with a warning: BFD that never came up
@@ -147,7 +150,7 @@ func (s *Speaker) gateOnce(ctx context.Context, now time.Time) {
 		addr := ap.peer.Address.String()
 		switch d := gateDecision(in, ap.gate, now); d {
 		case gateReplace:
-			if err := s.srv.DeletePeer(ctx, &api.DeletePeerRequest{Address: addr}); err != nil {
+			if err := s.deleteSession(ctx, ap.peer); err != nil {
 				s.log.Error("replacing BGP peer after BFD went down", "peer", name, "error", err)
 				continue
 			}

@@ -56,7 +56,10 @@
 // GoBGP's BFD cannot do passive mode, echo mode or a minimum TTL check;
 // such settings are logged and ignored. When BFD goes down GoBGP hard
 // resets the BGP session. The speaker opens a BFD peer's BGP session only
-// once BFD is up (bfdgate.go explains the FRR race this avoids).
+// once BFD is up (bfdgate.go explains the FRR race this avoids). Each of
+// its calls that stops a BFD session in GoBGP waits until GoBGP's BFD
+// server is done with it, which keeps GoBGP 4.8.0 clear of a deadlock
+// between its BFD and BGP loops (bfdstop.go).
 //
 // Run the speaker in the network namespace it peers from: GoBGP opens its
 // sockets from goroutines of its own (the tests run it in a helper process

@@ -73,15 +73,7 @@ func apiPeer(p Peer, vrf string, restartTime, deferral time.Duration, restarting
 			LocalRestarting: restarting,
 		}
 	}
-	if b := p.BFD; b != nil {
-		ap.Bfd = &api.BfdPeerConfig{
-			Enabled:                  true,
-			Port:                     bfdPort,
-			DesiredMinimumTxInterval: uint32(b.TransmitInterval / time.Microsecond),
-			RequiredMinimumReceive:   uint32(b.ReceiveInterval / time.Microsecond),
-			DetectionMultiplier:      b.DetectMultiplier,
-		}
-	}
+	ap.Bfd = gobgpBFD(p.BFD)
 	return ap
 }
 

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -98,10 +99,14 @@ func (h *SpeakerHelper) Start(args StartArgs, _ *struct{}) error {
 	}
 	h.reg = prometheus.NewRegistry()
 	o := args.Options
+	log := h.log
+	if o.SlowLog != "" {
+		log = slog.New(&slowHandler{Handler: log.Handler(), msg: o.SlowLog, delay: o.SlowLogDelay})
+	}
 	opts := Options{
 		RouterID: o.RouterID, ListenPort: o.ListenPort,
 		GracefulRestartTime: o.GracefulRestartTime, GracefulRestartDeferral: o.GracefulRestartDeferral,
-		Logger: h.log, Registerer: h.reg,
+		Logger: log, Registerer: h.reg,
 	}
 	spk, err := New(opts)
 	if err != nil {
@@ -128,6 +133,45 @@ type HelperOptions struct {
 	RouterID                                     netip.Addr
 	ListenPort                                   int
 	GracefulRestartTime, GracefulRestartDeferral time.Duration
+	// SlowLog: the speaker's log takes SlowLogDelay to write a record
+	// with this message (a log sink that blocks, as a full pipe does).
+	SlowLog      string
+	SlowLogDelay time.Duration
+}
+
+// slowHandler delays the records with one message.
+type slowHandler struct {
+	slog.Handler
+	msg   string
+	delay time.Duration
+}
+
+func (h *slowHandler) Handle(ctx context.Context, r slog.Record) error {
+	if r.Message == h.msg {
+		time.Sleep(h.delay)
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h *slowHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return &slowHandler{Handler: h.Handler.WithAttrs(attrs), msg: h.msg, delay: h.delay}
+}
+
+func (h *slowHandler) WithGroup(name string) slog.Handler {
+	return &slowHandler{Handler: h.Handler.WithGroup(name), msg: h.msg, delay: h.delay}
+}
+
+// Goroutines returns the stacks of every goroutine of the helper.
+func (h *SpeakerHelper) Goroutines(_ struct{}, out *string) error {
+	buf := make([]byte, 1<<20)
+	for {
+		n := runtime.Stack(buf, true)
+		if n < len(buf) {
+			*out = string(buf[:n])
+			return nil
+		}
+		buf = make([]byte, 2*len(buf))
+	}
 }
 
 // Stop ends the Speaker's Run and waits for it.
@@ -309,6 +353,13 @@ func (n *nodeSpeaker) Stop() {
 
 func (n *nodeSpeaker) SetPeers(peers []Peer) error {
 	return n.call("SetPeers", peers, &struct{}{})
+}
+
+// Goroutines returns the helper's goroutine stacks.
+func (n *nodeSpeaker) Goroutines() (string, error) {
+	var out string
+	err := n.call("Goroutines", struct{}{}, &out)
+	return out, err
 }
 
 func (n *nodeSpeaker) SetRoutes(routes []Route) error {

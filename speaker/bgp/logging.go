@@ -13,6 +13,8 @@ import (
 //     debug level and keeps no state about them, and they are the only
 //     trace of a TCP-MD5 password mismatch (the peer's kernel drops our
 //     SYNs silently);
+//   - reports BFD going down, and GoBGP's BFD server finishing the stop
+//     of a BFD session (bfdstop.go says why the speaker waits for it);
 //   - drops the error GoBGP's Stop logs when the server was already
 //     stopped with StopBgp (Run does that to keep graceful restart);
 //   - redacts every configured password from messages and attributes, as
@@ -29,6 +31,7 @@ type gobgpHandler struct {
 type logHooks struct {
 	connectFailed func(peer, err string)
 	bfdDown       func(peer, why string)
+	bfdStopped    func(peer string)
 }
 
 func newGoBGPHandler(next slog.Handler, s *secrets, hooks logHooks) *gobgpHandler {
@@ -60,6 +63,8 @@ func (h *gobgpHandler) Handle(ctx context.Context, r slog.Record) error {
 		h.hooks.bfdDown(attr(r, "Peer"), "no BFD packet from the peer within the detection time")
 	case r.Message == "Remote peer signaled BFD down":
 		h.hooks.bfdDown(attr(r, "Peer"), "the peer signalled BFD down")
+	case r.Message == "Remove BFD peer" && attr(r, "Topic") == "bfd":
+		h.hooks.bfdStopped(attr(r, "Peer"))
 	case r.Message == "failed to stop BGP server":
 		return nil
 	}

@@ -17,10 +17,11 @@ func TestGoBGPHandler(t *testing.T) {
 	var out bytes.Buffer
 	sec := &secrets{}
 	sec.add([]string{"hunter2"})
-	var connects, bfds []string
+	var connects, bfds, stops []string
 	h := newGoBGPHandler(slog.NewJSONHandler(&out, &slog.HandlerOptions{Level: slog.LevelInfo}), sec, logHooks{
 		connectFailed: func(peer, err string) { connects = append(connects, peer+" "+err) },
 		bfdDown:       func(peer, why string) { bfds = append(bfds, peer+" "+why) },
+		bfdStopped:    func(peer string) { stops = append(stops, peer) },
 	})
 	log := slog.New(h)
 	peerLog := log.With("Topic", "Peer", "Key", "192.0.2.1")
@@ -29,6 +30,8 @@ func TestGoBGPHandler(t *testing.T) {
 	log.Warn("Expired", "Topic", "bfd", "Peer", "192.0.2.2")
 	log.Warn("Remote peer signaled BFD down", "Topic", "bfd", "Peer", "192.0.2.3")
 	log.Error("failed to stop BGP server", "Error", "BGP server is not running")
+	log.Info("Remove BFD peer", "Topic", "bfd", "Peer", "192.0.2.4")
+	log.Info("Remove BFD peer", "Topic", "other", "Peer", "192.0.2.5")
 	peerLog.Debug("state changed") // below the speaker's level
 	peerLog.Info("password is hunter2", "conf", slog.GroupValue(slog.String("auth", "hunter2")), "other", "x-hunter2-y")
 	log.WithGroup("g").With("secret", "hunter2").Info("grouped")
@@ -38,6 +41,9 @@ func TestGoBGPHandler(t *testing.T) {
 	}
 	if len(bfds) != 2 || !strings.HasPrefix(bfds[0], "192.0.2.2 no BFD packet") || !strings.HasPrefix(bfds[1], "192.0.2.3 the peer signalled") {
 		t.Errorf("BFD events %q", bfds)
+	}
+	if len(stops) != 1 || stops[0] != "192.0.2.4" {
+		t.Errorf("BFD stops %q", stops)
 	}
 	text := out.String()
 	if strings.Contains(text, "hunter2") {

@@ -254,19 +254,8 @@ func TestLoopbackDynamicASNMismatch(t *testing.T) {
 	}
 	p := Peer{Name: "dyn", MyASN: 64512, DynamicASN: DynamicASNExternal, Address: r.addr, Port: uint16(r.port),
 		SourceAddress: netip.MustParseAddr("127.0.0.1"), HoldTime: 9 * time.Second, ConnectTime: time.Second}
-	if err := spk.SetPeers([]Peer{p}); err != nil {
-		t.Fatal(err)
-	}
-	if err := spk.SetRoutes(nil); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(t.Context())
-	done := make(chan error, 1)
-	go func() { done <- spk.Run(ctx) }()
-	defer func() {
-		cancel()
-		<-done
-	}()
+	stop := runWithPeers(t, spk, []Peer{p})
+	defer stop()
 	deadline := time.Now().Add(15 * time.Second)
 	for {
 		st := spk.Status()[0]
@@ -323,6 +312,25 @@ func TestSpeakerLifecycle(t *testing.T) {
 	}
 	if err := spk.SetPeers(nil); err != ErrStopped {
 		t.Errorf("SetPeers after Run: %v", err)
+	}
+}
+
+// runWithPeers gives spk its peers and no routes and runs it in the test
+// process until stop, which returns Run's error.
+func runWithPeers(t *testing.T, spk *Speaker, peers []Peer) (stop func() error) {
+	t.Helper()
+	if err := spk.SetPeers(peers); err != nil {
+		t.Fatal(err)
+	}
+	if err := spk.SetRoutes(nil); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- spk.Run(ctx) }()
+	return func() error {
+		cancel()
+		return <-done
 	}
 }
 

@@ -41,6 +41,8 @@ type Speaker struct {
 	log     *slog.Logger
 	secrets *secrets
 	tracker *tracker
+	// bfdStops: GoBGP's BFD server finishing stops (see bfdstop.go).
+	bfdStops *bfdStops
 
 	mu sync.Mutex
 	// lockedAt is when mu was last taken, while it is held (unix ns; 0:
@@ -106,13 +108,14 @@ func New(opts Options) (*Speaker, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Speaker{
-		opts:    opts,
-		log:     log,
-		secrets: &secrets{},
-		tracker: newTracker(log),
-		applied: map[string]*appliedPeer{},
-		warned:  map[string]bool{},
-		routes:  map[netip.Prefix][]Route{},
+		opts:     opts,
+		log:      log,
+		secrets:  &secrets{},
+		tracker:  newTracker(log),
+		bfdStops: newBFDStops(),
+		applied:  map[string]*appliedPeer{},
+		warned:   map[string]bool{},
+		routes:   map[netip.Prefix][]Route{},
 	}, nil
 }
 
@@ -133,6 +136,7 @@ func (s *Speaker) Run(ctx context.Context) error {
 	gobgpLog := slog.New(newGoBGPHandler(s.log.Handler(), s.secrets, logHooks{
 		connectFailed: s.tracker.connectFailed,
 		bfdDown:       s.tracker.bfdDown,
+		bfdStopped:    s.bfdStops.stopped,
 	})).With("component", "gobgp")
 	srv := server.NewBgpServer(server.LoggerOption(gobgpLog, nil))
 	serveDone := make(chan struct{})
@@ -220,6 +224,7 @@ func (s *Speaker) Run(ctx context.Context) error {
 	<-gateDone
 
 	s.lock()
+	s.stopBFDLocked(context.Background())
 	s.state = stopped
 	s.srv = nil
 	s.unlock()
@@ -411,9 +416,7 @@ func (s *Speaker) reconcileLocked() (err error) {
 			continue
 		}
 		if classifyPeerChange(ap.peer, p) == peerUpdateBFD {
-			upd := s.apiPeer(p, ap.vrf, false)
-			upd.Conf.AdminDown = ap.addedAdminDown
-			if _, err := s.srv.UpdatePeer(ctx, &api.UpdatePeerRequest{Peer: upd}); err != nil {
+			if err := s.updateBFD(ctx, ap, p); err != nil {
 				errs = append(errs, fmt.Errorf("bgp: peer %q: update BFD: %w", p.Name, err))
 			} else {
 				s.log.Info("BGP peer BFD settings updated", "peer", p)
@@ -474,7 +477,7 @@ func (s *Speaker) addPeer(ctx context.Context, p Peer, want table) error {
 // recreatePeer rebuilds one session with its new configuration; its VRF
 // and routes stay.
 func (s *Speaker) recreatePeer(ctx context.Context, ap *appliedPeer, p Peer, want table) error {
-	if err := s.srv.DeletePeer(ctx, &api.DeletePeerRequest{Address: ap.peer.Address.String()}); err != nil {
+	if err := s.deleteSession(ctx, ap.peer); err != nil {
 		return fmt.Errorf("bgp: peer %q: delete for re-creation: %w", p.Name, err)
 	}
 	syncErr := s.syncRoutes(ctx, ap, want)
@@ -491,7 +494,7 @@ func (s *Speaker) recreatePeer(ctx context.Context, ap *appliedPeer, p Peer, wan
 
 // removePeer closes the session (with a Cease) and drops its VRF.
 func (s *Speaker) removePeer(ctx context.Context, ap *appliedPeer) error {
-	if err := s.srv.DeletePeer(ctx, &api.DeletePeerRequest{Address: ap.peer.Address.String()}); err != nil {
+	if err := s.deleteSession(ctx, ap.peer); err != nil {
 		return fmt.Errorf("bgp: peer %q: delete: %w", ap.peer.Name, err)
 	}
 	if err := s.srv.DeleteVrf(ctx, &api.DeleteVrfRequest{Name: ap.vrf}); err != nil {
@@ -500,6 +503,51 @@ func (s *Speaker) removePeer(ctx context.Context, ap *appliedPeer) error {
 	delete(s.applied, ap.peer.Name)
 	s.log.Info("BGP peer removed", "peer", ap.peer)
 	return nil
+}
+
+// deleteSession deletes the peer applied as p from GoBGP. Every deletion
+// goes through here: one that stops a BFD session waits for GoBGP's BFD
+// server (bfdstop.go).
+func (s *Speaker) deleteSession(ctx context.Context, p Peer) error {
+	return s.stoppingBFD(p.Address, stopsBFDSession(gobgpBFD(p.BFD), nil, true), func() error {
+		return s.srv.DeletePeer(ctx, &api.DeletePeerRequest{Address: p.Address.String()})
+	})
+}
+
+// updateBFD gives the applied peer ap the BFD settings of p in place,
+// without touching its session. A change of BFD timers makes GoBGP stop
+// the BFD session and start a new one, so this too waits for the stop.
+func (s *Speaker) updateBFD(ctx context.Context, ap *appliedPeer, p Peer) error {
+	upd := s.apiPeer(p, ap.vrf, ap.restarting)
+	upd.Conf.AdminDown = ap.addedAdminDown
+	return s.stoppingBFD(p.Address, stopsBFDSession(gobgpBFD(ap.peer.BFD), upd.Bfd, false), func() error {
+		_, err := s.srv.UpdatePeer(ctx, &api.UpdatePeerRequest{Peer: upd})
+		return err
+	})
+}
+
+// stopBFDLocked turns BFD off for every peer, one at a time, before the
+// speaker stops GoBGP: StopBgp deletes every peer in one call, which with
+// BFD peers is the deadlock bfdstop.go describes. BFD stops a moment
+// earlier than it would have; the sessions are not touched, so graceful
+// restart still applies.
+func (s *Speaker) stopBFDLocked(ctx context.Context) {
+	if s.srv == nil {
+		return
+	}
+	for _, name := range sortedKeys(s.applied) {
+		ap := s.applied[name]
+		if ap.peer.BFD == nil {
+			continue
+		}
+		p := ap.peer
+		p.BFD = nil
+		if err := s.updateBFD(ctx, ap, p); err != nil {
+			s.log.Error("turning BFD off before stopping", "peer", name, "error", err)
+			continue
+		}
+		ap.peer = p
+	}
 }
 
 // freeIndex finds an unused route distinguisher index.

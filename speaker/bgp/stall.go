@@ -6,9 +6,11 @@ import (
 )
 
 // StallLimit is how long one call into GoBGP may take before Stalled
-// reports the engine stuck. Calls take milliseconds; GoBGP 4.8.0 has been
-// seen to deadlock for good when a BFD session reset races a peer's
-// deletion, and then every later change and status read waits forever.
+// reports the engine stuck. Calls take milliseconds. GoBGP 4.8.0 was seen
+// to deadlock for good when a BFD session reset raced a peer's deletion
+// (every later change and status read then waited forever); the speaker
+// now orders its calls so that this cannot happen (bfdstop.go), and this
+// check stays as the backstop for whatever else may hang GoBGP.
 const StallLimit = time.Minute
 
 func (s *Speaker) lock() {
