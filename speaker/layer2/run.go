@@ -122,9 +122,18 @@ func (r *runState) step(now time.Time) {
 				"mac", b.conflict.MAC.String())
 			r.events = append(r.events, Conflict{IP: k.ip, Interface: k.iface, MAC: b.conflict.MAC, At: now, Cleared: true})
 		}
+		var jitter time.Duration
+		if nb.phase == PhaseAnnounced && a.timing.answerCheck > 0 && !now.Before(nb.nextCheck) {
+			// Drawn only when a check is scheduled (a zero nextCheck is
+			// before now too).
+			jitter = rand.N(a.timing.answerCheck/4 + 1)
+		}
+		nb, due := nb.check(now, jitter, a.timing)
 		*b = nb
 		if act != actNone {
 			sends = append(sends, send{h, k.ip, act})
+		} else if due {
+			sends = append(sends, send{h, k.ip, actProbe})
 		}
 	}
 	if r.dirty {
@@ -153,6 +162,9 @@ func (r *runState) nextWake(now time.Time) (time.Duration, bool) {
 	for _, b := range r.bindings {
 		if !b.next.IsZero() && b.next.Before(next) {
 			next = b.next
+		}
+		if !b.nextCheck.IsZero() && b.nextCheck.Before(next) {
+			next = b.nextCheck
 		}
 	}
 	return max(next.Sub(now), 0), true
