@@ -202,3 +202,21 @@ func TestBindingAnswerCheck(t *testing.T) {
 		})
 	}
 }
+
+func TestAnswerPeriod(t *testing.T) {
+	for _, tt := range []struct {
+		every time.Duration
+		n     int
+		want  time.Duration
+	}{
+		{4 * time.Second, 1, 4 * time.Second},
+		{4 * time.Second, 800, 4 * time.Second},
+		{4 * time.Second, 1000, 5 * time.Second},
+		{4 * time.Second, 10000, 50 * time.Second},
+		{0, 10000, 0},
+	} {
+		if got := answerPeriod(tt.every, tt.n); got != tt.want {
+			t.Errorf("answerPeriod(%v, %d) = %v, want %v", tt.every, tt.n, got, tt.want)
+		}
+	}
+}

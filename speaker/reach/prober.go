@@ -152,13 +152,26 @@ func (p *Prober) Run(ctx context.Context) error {
 		case <-p.wake:
 			timer.Stop()
 		}
-		p.round(ctx)
-		timer.Reset(p.o.Interval + rand.N(p.o.Interval/5+1))
+		n := p.round(ctx)
+		every := Period(p.o.Interval, n)
+		timer.Reset(every + rand.N(every/5+1))
 	}
 }
 
-// round probes every check once and publishes the verdicts.
-func (p *Prober) round(ctx context.Context) {
+// MaxConnectionsPerSecond bounds the check's connections: with more
+// VIP:ports than Interval allows at that rate, rounds are spaced further
+// apart (10,000 ports: one round every 50s), so the check stays cheap for
+// the node and the endpoints while small clusters keep the 2s period.
+const MaxConnectionsPerSecond = 200
+
+// Period is the time between rounds of n checks.
+func Period(every time.Duration, n int) time.Duration {
+	return max(every, time.Duration(n)*time.Second/MaxConnectionsPerSecond)
+}
+
+// round probes every check once, publishes the verdicts and returns the
+// number of checks.
+func (p *Prober) round(ctx context.Context) int {
 	targets := p.o.Targets()
 	ports := map[types.NamespacedName][]corev1.ServicePort{}
 	svcs := map[types.NamespacedName]*corev1.Service{}
@@ -175,7 +188,7 @@ func (p *Prober) round(ctx context.Context) {
 	checks := Checks(targets, ports)
 	outcomes := p.probe(ctx, checks)
 	if ctx.Err() != nil {
-		return
+		return len(checks)
 	}
 
 	p.mu.Lock()
@@ -214,6 +227,7 @@ func (p *Prober) round(ctx context.Context) {
 	if changed && p.o.Changed != nil {
 		p.o.Changed()
 	}
+	return len(checks)
 }
 
 // probe connects to every check, at most Concurrency at a time, and
