@@ -59,6 +59,9 @@ type Verdict struct {
 	// Ports are the TCP ports checked, each with 1 (answering) or 0 (not);
 	// ports still without a verdict are left out.
 	Ports map[string]float64 // "tcp/80" -> 1 or 0
+	// Pending: Unknown only because a port has no verdict yet (the next
+	// round gives one); not worth a status write.
+	Pending bool
 }
 
 // Checks returns the VIP:port pairs to connect to: every TCP port of every
@@ -120,6 +123,7 @@ func Judge(ip netip.Addr, conflict string, ports []corev1.ServicePort, results m
 	case len(pending) > 0 || len(answering) == 0:
 		v.Status, v.Reason = metav1.ConditionUnknown, ReasonNotChecked
 		if len(pending) > 0 {
+			v.Pending = true
 			v.Message = fmt.Sprintf("%s not checked yet on %s", ip, strings.Join(pending, ", ")) + note
 		} else {
 			v.Message = fmt.Sprintf("%s has no TCP port to check", ip) + note

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os"
 	"slices"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -111,6 +112,9 @@ func TestJudge(t *testing.T) {
 			v := Judge(vip, tt.conflict, tt.ports, tt.results, 2)
 			if v.Status != tt.status || v.Reason != tt.reason || v.Message != tt.message {
 				t.Fatalf("Judge = %s %s %q, want %s %s %q", v.Status, v.Reason, v.Message, tt.status, tt.reason, tt.message)
+			}
+			if v.Pending != strings.Contains(tt.message, "not checked yet") {
+				t.Fatalf("Pending %v for %q", v.Pending, v.Message)
 			}
 			if fmt.Sprint(v.Ports) != fmt.Sprint(tt.metric) {
 				t.Fatalf("ports %v, want %v", v.Ports, tt.metric)

@@ -132,12 +132,13 @@ func (p *Prober) Wake() {
 }
 
 // Verdict is the last verdict for svc on ip; false when there is none (the
-// address is not announced here, or no round has looked at it yet).
+// address is not announced here, or its ports have not all been judged
+// yet: a status would say Unknown for one round, then change again).
 func (p *Prober) Verdict(svc types.NamespacedName, ip netip.Addr) (Verdict, bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	v, ok := p.verdicts[verdictKey{svc, ip}]
-	return v, ok
+	return v, ok && !v.Pending
 }
 
 // Run probes until ctx ends.
