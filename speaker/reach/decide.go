@@ -9,6 +9,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/ironlb/ironlb/datapath"
 )
 
 // ConditionType is the condition on ServiceL2Status the check sets.
@@ -29,6 +31,21 @@ type Target struct {
 	// Conflict is the MAC of another host answering ARP/NDP for IP; empty
 	// when none was seen.
 	Conflict string
+	// Skip names the Services whose TCP ports on IP are not checked, and
+	// why (SkipReason).
+	Skip map[types.NamespacedName]string
+}
+
+// SkipReason says why a Service's TCP ports on ip are not checked, ""
+// when they are: loadBalancerSourceRanges that do not admit everyone may
+// drop the node's own connection by design (its source address is the
+// node's, which the ranges need not hold), and a check that fails there
+// would be a false alarm.
+func SkipReason(svc *corev1.Service, ip netip.Addr) string {
+	if r, _ := datapath.ServiceSourceRanges(svc, ip.Is6()); r.Restricted {
+		return "loadBalancerSourceRanges"
+	}
+	return ""
 }
 
 // PortResult is what the probes of one VIP:port found so far.
@@ -71,6 +88,9 @@ func Checks(targets []Target, ports map[types.NamespacedName][]corev1.ServicePor
 	var out []netip.AddrPort
 	for _, t := range targets {
 		for _, svc := range t.Services {
+			if t.Skip[svc] != "" {
+				continue
+			}
 			for _, p := range ports[svc] {
 				if isTCP(p) {
 					out = append(out, netip.AddrPortFrom(t.IP, uint16(p.Port)))
@@ -83,15 +103,20 @@ func Checks(targets []Target, ports map[types.NamespacedName][]corev1.ServicePor
 }
 
 // Judge decides whether one Service answers on ip: its ports' results
-// (keyed by VIP:port), the conflict, and the number of failures in a row
-// that make a port count as not answering.
-func Judge(ip netip.Addr, conflict string, ports []corev1.ServicePort, results map[netip.AddrPort]PortResult, threshold int) Verdict {
+// (keyed by VIP:port), the conflict, why its TCP ports are not checked
+// (skip, "" when they are), and the number of failures in a row that make
+// a port count as not answering.
+func Judge(ip netip.Addr, conflict string, ports []corev1.ServicePort, skip string, results map[netip.AddrPort]PortResult, threshold int) Verdict {
 	v := Verdict{Ports: map[string]float64{}}
 	var failing, answering, pending, unchecked []string
 	for _, p := range ports {
 		name := portName(p)
 		if !isTCP(p) {
 			unchecked = append(unchecked, name)
+			continue
+		}
+		if skip != "" {
+			unchecked = append(unchecked, name+" ("+skip+")")
 			continue
 		}
 		r, ok := results[netip.AddrPortFrom(ip, uint16(p.Port))]

@@ -24,8 +24,12 @@ var (
 	dns  = types.NamespacedName{Namespace: "default", Name: "dns"}
 )
 
-func tcp(n int32) corev1.ServicePort { return corev1.ServicePort{Protocol: corev1.ProtocolTCP, Port: n} }
-func udp(n int32) corev1.ServicePort { return corev1.ServicePort{Protocol: corev1.ProtocolUDP, Port: n} }
+func tcp(n int32) corev1.ServicePort {
+	return corev1.ServicePort{Protocol: corev1.ProtocolTCP, Port: n}
+}
+func udp(n int32) corev1.ServicePort {
+	return corev1.ServicePort{Protocol: corev1.ProtocolUDP, Port: n}
+}
 func at(ip netip.Addr, port uint16) netip.AddrPort { return netip.AddrPortFrom(ip, port) }
 
 func TestChecks(t *testing.T) {
@@ -48,6 +52,9 @@ func TestChecks(t *testing.T) {
 		{"each address of a dual-stack Service",
 			[]Target{{IP: vip6, Services: []types.NamespacedName{dns}}, {IP: vip, Services: []types.NamespacedName{dns}}},
 			[]netip.AddrPort{at(vip, 53), at(vip, 80), at(vip6, 53), at(vip6, 80)}},
+		{"a Service skipped on this address (source ranges) is not probed; others on it are",
+			[]Target{{IP: vip, Services: []types.NamespacedName{web, dns}, Skip: map[types.NamespacedName]string{web: "loadBalancerSourceRanges"}}},
+			[]netip.AddrPort{at(vip, 53), at(vip, 80)}},
 		{"a Service whose ports are unknown (gone) is skipped",
 			[]Target{{IP: vip, Services: []types.NamespacedName{{Namespace: "x", Name: "gone"}}}}, nil},
 	}
@@ -60,56 +67,62 @@ func TestChecks(t *testing.T) {
 	}
 }
 
+type judgeCase struct {
+	name     string
+	conflict string
+	skip     string
+	ports    []corev1.ServicePort
+	results  map[netip.AddrPort]PortResult
+	status   metav1.ConditionStatus
+	reason   string
+	message  string
+	metric   map[string]float64
+}
+
 func TestJudge(t *testing.T) {
 	ok := PortResult{Answered: true}
 	refusedOnce := PortResult{Answered: true, Failures: 1, Err: "connection refused"}
 	refused := PortResult{Answered: true, Failures: 2, Err: "connection refused"}
 	neverUp := PortResult{Failures: 3, Err: "no answer (timed out)"}
-	tests := []struct {
-		name     string
-		conflict string
-		ports    []corev1.ServicePort
-		results  map[netip.AddrPort]PortResult
-		status   metav1.ConditionStatus
-		reason   string
-		message  string
-		metric   map[string]float64
-	}{
-		{"every TCP port answers", "", []corev1.ServicePort{tcp(80), tcp(443)},
+	tests := []judgeCase{
+		{"every TCP port answers", "", "", []corev1.ServicePort{tcp(80), tcp(443)},
 			map[netip.AddrPort]PortResult{at(vip, 80): ok, at(vip, 443): ok},
 			"True", ReasonAnswering, "203.0.113.10 answers on tcp/80, tcp/443",
 			map[string]float64{"tcp/80": 1, "tcp/443": 1}},
-		{"UDP ports are named as not checked", "", []corev1.ServicePort{tcp(80), udp(53)},
+		{"UDP ports are named as not checked", "", "", []corev1.ServicePort{tcp(80), udp(53)},
 			map[netip.AddrPort]PortResult{at(vip, 80): ok},
 			"True", ReasonAnswering, "203.0.113.10 answers on tcp/80 (not checked: udp/53)",
 			map[string]float64{"tcp/80": 1}},
-		{"one failure is not enough", "", []corev1.ServicePort{tcp(80)},
+		{"one failure is not enough", "", "", []corev1.ServicePort{tcp(80)},
 			map[netip.AddrPort]PortResult{at(vip, 80): refusedOnce},
 			"True", ReasonAnswering, "203.0.113.10 answers on tcp/80", map[string]float64{"tcp/80": 1}},
-		{"failures in a row: not answering, naming the port and why", "", []corev1.ServicePort{tcp(80), tcp(443), udp(53)},
+		{"failures in a row: not answering, naming the port and why", "", "", []corev1.ServicePort{tcp(80), tcp(443), udp(53)},
 			map[netip.AddrPort]PortResult{at(vip, 80): refused, at(vip, 443): ok},
 			"False", ReasonNotAnswering,
 			"203.0.113.10 does not answer through the announcing node's datapath on tcp/80: connection refused (not checked: udp/53)",
 			map[string]float64{"tcp/80": 0, "tcp/443": 1}},
-		{"a port that never answered", "", []corev1.ServicePort{tcp(80)},
+		{"a port that never answered", "", "", []corev1.ServicePort{tcp(80)},
 			map[netip.AddrPort]PortResult{at(vip, 80): neverUp},
 			"False", ReasonNotAnswering, "203.0.113.10 does not answer through the announcing node's datapath on tcp/80: no answer (timed out)",
 			map[string]float64{"tcp/80": 0}},
-		{"not probed yet", "", []corev1.ServicePort{tcp(80)}, nil,
+		{"not probed yet", "", "", []corev1.ServicePort{tcp(80)}, nil,
 			"Unknown", ReasonNotChecked, "203.0.113.10 not checked yet on tcp/80", map[string]float64{}},
-		{"first probe failed, no verdict yet", "", []corev1.ServicePort{tcp(80)},
+		{"first probe failed, no verdict yet", "", "", []corev1.ServicePort{tcp(80)},
 			map[netip.AddrPort]PortResult{at(vip, 80): {Failures: 1, Err: "connection refused"}},
 			"Unknown", ReasonNotChecked, "203.0.113.10 not checked yet on tcp/80", map[string]float64{}},
-		{"UDP only", "", []corev1.ServicePort{udp(53)}, nil,
+		{"UDP only", "", "", []corev1.ServicePort{udp(53)}, nil,
 			"Unknown", ReasonNotChecked, "203.0.113.10 has no TCP port to check (not checked: udp/53)", map[string]float64{}},
-		{"another host answers ARP: not answering whatever the datapath says", "02:00:00:00:00:99", []corev1.ServicePort{tcp(80)},
+		{"another host answers ARP: not answering whatever the datapath says", "02:00:00:00:00:99", "", []corev1.ServicePort{tcp(80)},
 			map[netip.AddrPort]PortResult{at(vip, 80): ok},
 			"False", ReasonAddressConflict, "another host (MAC 02:00:00:00:00:99) answers ARP/NDP for 203.0.113.10, so clients may reach it instead of this cluster",
 			map[string]float64{"tcp/80": 0}},
 	}
+	tests = append(tests, judgeCase{"source ranges: TCP ports named as not checked, with why, whatever old results say", "", "loadBalancerSourceRanges", []corev1.ServicePort{tcp(80), udp(53)},
+		map[netip.AddrPort]PortResult{at(vip, 80): refused},
+		"Unknown", ReasonNotChecked, "203.0.113.10 has no TCP port to check (not checked: tcp/80 (loadBalancerSourceRanges), udp/53)", map[string]float64{}})
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			v := Judge(vip, tt.conflict, tt.ports, tt.results, 2)
+			v := Judge(vip, tt.conflict, tt.ports, tt.skip, tt.results, 2)
 			if v.Status != tt.status || v.Reason != tt.reason || v.Message != tt.message {
 				t.Fatalf("Judge = %s %s %q, want %s %s %q", v.Status, v.Reason, v.Message, tt.status, tt.reason, tt.message)
 			}
@@ -197,6 +210,32 @@ func TestPeriod(t *testing.T) {
 	}{{0, 2 * time.Second}, {400, 2 * time.Second}, {1000, 5 * time.Second}, {10000, 50 * time.Second}} {
 		if got := Period(2*time.Second, tt.n); got != tt.want {
 			t.Errorf("Period(2s, %d) = %v, want %v", tt.n, got, tt.want)
+		}
+	}
+}
+
+func TestSkipReason(t *testing.T) {
+	svc := func(ranges []string, ann string) *corev1.Service {
+		s := &corev1.Service{Spec: corev1.ServiceSpec{LoadBalancerSourceRanges: ranges}}
+		if ann != "" {
+			s.Annotations = map[string]string{"service.beta.kubernetes.io/load-balancer-source-ranges": ann}
+		}
+		return s
+	}
+	for _, tt := range []struct {
+		name string
+		svc  *corev1.Service
+		ip   netip.Addr
+		want string
+	}{
+		{"no ranges", svc(nil, ""), vip, ""},
+		{"field restricts", svc([]string{"192.0.2.0/24"}, ""), vip, "loadBalancerSourceRanges"},
+		{"annotation restricts", svc(nil, "192.0.2.0/24"), vip, "loadBalancerSourceRanges"},
+		{"everyone of the family", svc([]string{"0.0.0.0/0", "2001:db8::/32"}, ""), vip, ""},
+		{"the other family restricted", svc([]string{"0.0.0.0/0", "2001:db8::/32"}, ""), vip6, "loadBalancerSourceRanges"},
+	} {
+		if got := SkipReason(tt.svc, tt.ip); got != tt.want {
+			t.Errorf("%s: SkipReason = %q, want %q", tt.name, got, tt.want)
 		}
 	}
 }

@@ -186,6 +186,18 @@ func (p *Prober) round(ctx context.Context) int {
 			}
 		}
 	}
+	for i := range targets {
+		for _, k := range targets[i].Services {
+			if s := svcs[k]; s != nil {
+				if why := SkipReason(s, targets[i].IP); why != "" {
+					if targets[i].Skip == nil {
+						targets[i].Skip = map[types.NamespacedName]string{}
+					}
+					targets[i].Skip[k] = why
+				}
+			}
+		}
+	}
 	checks := Checks(targets, ports)
 	outcomes := p.probe(ctx, checks)
 	if ctx.Err() != nil {
@@ -202,7 +214,7 @@ func (p *Prober) round(ctx context.Context) int {
 	for _, t := range targets {
 		for _, k := range t.Services {
 			if s := svcs[k]; s != nil {
-				verdicts[verdictKey{k, t.IP}] = Judge(t.IP, t.Conflict, s.Spec.Ports, results, p.o.Threshold)
+				verdicts[verdictKey{k, t.IP}] = Judge(t.IP, t.Conflict, s.Spec.Ports, t.Skip[k], results, p.o.Threshold)
 			}
 		}
 	}
