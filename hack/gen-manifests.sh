@@ -10,6 +10,8 @@
 #     the chart's webhook.certSecret;
 #     templates/rbac-metrics-reader.yaml likewise from the hand-written
 #     manifests/rbac/metrics-reader/role.yaml;
+#   - files/ironlb-alerts.yaml is a copy of manifests/monitoring/ironlb-alerts.yaml,
+#     which templates/prometheusrule.yaml renders as a PrometheusRule;
 #   - manifests/ironlb.yaml is the chart rendered with its default values,
 #     plus the Namespace, for `kubectl apply` without helm.
 # `make verify-generated` then fails if any of them is stale.
@@ -28,6 +30,10 @@ NAMESPACE=ironlb-system
 rm -f "$CHART"/crds/*.yaml
 mkdir -p "$CHART/crds"
 cp "$REPO_ROOT"/manifests/crds/*.yaml "$CHART/crds/"
+
+# Alert rules: the chart can only read files inside itself.
+mkdir -p "$CHART/files"
+cp "$REPO_ROOT/manifests/monitoring/ironlb-alerts.yaml" "$CHART/files/ironlb-alerts.yaml"
 
 # rbac_template COMPONENT: controller-gen's role.yaml as a chart template.
 # Only the metadata of each object changes: the chart's labels are added
@@ -68,4 +74,4 @@ out="$REPO_ROOT/manifests/ironlb.yaml"
   "$HELM" template ironlb "$CHART" --namespace "$NAMESPACE" --include-crds --set namespace.create=true
 } >"$out.tmp"
 mv -f "$out.tmp" "$out"
-echo "gen-manifests: wrote manifests/helm/ironlb/{crds,templates/rbac-*.yaml}, manifests/ironlb.yaml"
+echo "gen-manifests: wrote manifests/helm/ironlb/{crds,files,templates/rbac-*.yaml}, manifests/ironlb.yaml"

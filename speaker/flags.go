@@ -9,7 +9,9 @@ import (
 	"time"
 
 	"github.com/ironlb/ironlb/pkg/metricsserving"
+	"github.com/ironlb/ironlb/speaker/layer2"
 	"github.com/ironlb/ironlb/speaker/members"
+	"github.com/ironlb/ironlb/speaker/reach"
 )
 
 // EnvMembersSecret holds the key that signs speaker-to-speaker packets
@@ -33,6 +35,8 @@ type options struct {
 	handoffWait     time.Duration
 
 	l2Refresh    time.Duration
+	l2Check      time.Duration
+	reachCheck   time.Duration
 	datapath     string
 	healthChecks bool
 }
@@ -53,6 +57,8 @@ func parseFlags(args []string) (options, error) {
 	fs.StringVar(&o.membersKeyFile, "members-secret-file", "", "file with the keys of liveness packets, one per line: the first signs, all are accepted; re-read every second (key rotation); default: $"+EnvMembersSecret)
 	fs.DurationVar(&o.handoffWait, "handoff-wait", 150*time.Millisecond, "on SIGTERM, how long to keep answering after the peers took over")
 	fs.DurationVar(&o.l2Refresh, "l2-refresh", 30*time.Second, "period of gratuitous ARP/NA refreshes for announced addresses; 0 disables")
+	fs.DurationVar(&o.l2Check, "l2-answer-check", layer2.DefaultAnswerCheckInterval, "period of the probe that finds another host answering ARP/NDP for an announced address (reported as a conflict); 0 disables")
+	fs.DurationVar(&o.reachCheck, "reachability-check", reach.DefaultInterval, "period of the check that each address this node announces answers on its Services' TCP ports through the datapath; 0 disables")
 	fs.StringVar(&o.datapath, "datapath", "auto", "how this node carries VIP traffic to pods: ipvs, nftables, auto (IPVS when the kernel has it, else nftables) or off (leave it to kube-proxy)")
 	fs.BoolVar(&o.healthChecks, "serve-health-check-node-ports", false, "serve the healthCheckNodePort of Local Services on this node, as kube-proxy would (for clusters without kube-proxy)")
 	if err := fs.Parse(args); err != nil {
@@ -87,8 +93,17 @@ func parseFlags(args []string) (options, error) {
 			return o, fmt.Errorf("flag -members-bind: %w", err)
 		}
 	}
+	if o.l2Check < 0 {
+		return o, fmt.Errorf("flag -l2-answer-check: %v is negative", o.l2Check)
+	}
+	if o.reachCheck < 0 {
+		return o, fmt.Errorf("flag -reachability-check: %v is negative", o.reachCheck)
+	}
 	if o.l2Refresh == 0 {
 		o.l2Refresh = -1 // layer2: negative disables
+	}
+	if o.l2Check == 0 {
+		o.l2Check = -1
 	}
 	return o, nil
 }

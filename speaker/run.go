@@ -94,8 +94,8 @@ func run(ctx context.Context, o options) error {
 	}
 	ann, err := layer2.New(layer2.Options{
 		Logger: slogger.With("component", "layer2"), Registerer: ctrlmetrics.Registry,
-		RefreshInterval: o.l2Refresh,
-		FriendlyMACs:    func() map[string]bool { return friendlyMACs(mem) },
+		RefreshInterval: o.l2Refresh, AnswerCheckInterval: o.l2Check,
+		FriendlyMACs: func() map[string]bool { return friendlyMACs(mem) },
 	})
 	if err != nil {
 		return fmt.Errorf("layer2: %w", err)
@@ -139,6 +139,10 @@ func run(ctx context.Context, o options) error {
 	if err := syncer.SetupWithManager(mgr, l2trigger); err != nil {
 		return fmt.Errorf("set up layer 2: %w", err)
 	}
+	prober, err := setupReach(mgr, o, syncer, slogger)
+	if err != nil {
+		return err
+	}
 	pw := &presenceWriter{client: mgr.GetClient(), api: mgr.GetAPIReader(), namespace: o.namespace, node: o.node,
 		alive: mem.Alive, ready: heardPeers, linkUp: bindLinkUp(bind.Addr()), log: log.WithName("presence")}
 	if o.datapath != "off" {
@@ -180,6 +184,9 @@ func run(ctx context.Context, o options) error {
 			case c := <-ann.Conflicts():
 				log.Info("address conflict", "ip", c.IP, "interface", c.Interface, "mac", c.MAC.String(), "cleared", c.Cleared)
 				l2trigger.Add(l2sync.Key)
+				if prober != nil {
+					prober.Wake() // the verdict of that address changes now
+				}
 			}
 		}
 	}()

@@ -16,6 +16,7 @@ import metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 // +kubebuilder:printcolumn:name="Node",type=string,JSONPath=`.status.node`
 // +kubebuilder:printcolumn:name="Interfaces",type=string,JSONPath=`.status.interfaces`
 // +kubebuilder:printcolumn:name="Conflict",type=string,JSONPath=`.status.conflict.mac`
+// +kubebuilder:printcolumn:name="Answering",type=string,JSONPath=`.status.conditions[?(@.type=="Answering")].status`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type ServiceL2Status struct {
 	metav1.TypeMeta   `json:",inline"`
@@ -42,6 +43,16 @@ type ServiceL2StatusStatus struct {
 	Conflict *AddressConflict `json:"conflict,omitempty"`
 	// Reason explains why no node announces the IP.
 	Reason string `json:"reason,omitempty"`
+	// Conditions: "Answering" is the announcing node's reachability
+	// check. True: the IP answers on every TCP port of the Service
+	// through the node's datapath. False: it does not (reason
+	// NotAnswering, the message names each port and why) or another host
+	// answers ARP/NDP for it (reason AddressConflict). Unknown: nothing
+	// could be checked (reason NotChecked: no TCP port, or not checked
+	// yet). UDP ports are never checked (a UDP server need not answer).
+	// +listType=map
+	// +listMapKey=type
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
 }
 
 // AddressConflict describes a foreign host answering for a Service IP.

@@ -14,6 +14,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"sigs.k8s.io/yaml"
 
 	"github.com/ironlb/ironlb/e2e/kubeapi"
 )
@@ -66,7 +67,7 @@ func chartCases() []chartCase {
 			if find(r.docs, "ClusterRole", "ironlb-metrics-reader") == nil {
 				t.Errorf("no ClusterRole ironlb-metrics-reader for scrapers")
 			}
-			for _, k := range []string{"ServiceMonitor", "NetworkPolicy"} {
+			for _, k := range []string{"ServiceMonitor", "PrometheusRule", "NetworkPolicy"} {
 				if n[k] != 0 {
 					t.Errorf("%d %s by default, want none", n[k], k)
 				}
@@ -141,6 +142,9 @@ networkPolicy:
 `,
 		check: func(t *testing.T, r rendered) {
 			checkServiceMonitors(t, r, true)
+			if find(r.docs, "PrometheusRule", "ironlb") != nil {
+				t.Error("a PrometheusRule without prometheus.prometheusRule.enabled")
+			}
 			crb := find(r.docs, "ClusterRoleBinding", "ironlb-metrics-reader")
 			if crb == nil {
 				t.Fatal("no ClusterRoleBinding ironlb-metrics-reader")
@@ -151,6 +155,11 @@ networkPolicy:
 			wantEqual(t, "metrics reader role", role, "ironlb-metrics-reader")
 			checkNetworkPolicy(t, r, []string{"webhook", "metrics"}, true)
 		},
+	}, {
+		name:      "alert rules as a PrometheusRule",
+		namespace: "ironlb-system",
+		values:    "prometheus:\n  prometheusRule:\n    enabled: true\n    labels:\n      release: prometheus\n",
+		check:     checkPrometheusRule,
 	}, {
 		name:      "network policy without the webhook, plain service monitors",
 		namespace: "ironlb-system",
@@ -324,8 +333,11 @@ func TestHelmChartAppliesWithServerSideDryRun(t *testing.T) {
 				docs = append(docs, doc{obj: namespace(tc.namespace), source: "test"})
 			}
 			// The test API server has no Prometheus Operator CRDs: the
-			// ServiceMonitors are checked by checkServiceMonitors only.
-			docs = slices.DeleteFunc(docs, func(d doc) bool { return d.obj.GetKind() == "ServiceMonitor" })
+			// ServiceMonitors and the PrometheusRule are checked by
+			// checkServiceMonitors and checkPrometheusRule only.
+			docs = slices.DeleteFunc(docs, func(d doc) bool {
+				return d.obj.GetKind() == "ServiceMonitor" || d.obj.GetKind() == "PrometheusRule"
+			})
 			applyDryRun(t, c, docs)
 		})
 	}
@@ -485,3 +497,37 @@ func namespace(name string) *unstructured.Unstructured {
 }
 
 func equal(a, b any) bool { return reflect.DeepEqual(a, b) }
+
+// checkPrometheusRule: the chart's PrometheusRule holds every alert of
+// manifests/monitoring/ironlb-alerts.yaml, unchanged (the Prometheus
+// templates in the annotations are not Helm's to expand).
+func checkPrometheusRule(t *testing.T, r rendered) {
+	t.Helper()
+	pr := find(r.docs, "PrometheusRule", "ironlb")
+	if pr == nil {
+		t.Fatal("no PrometheusRule ironlb")
+	}
+	wantEqual(t, "PrometheusRule release label", pr.GetLabels()["release"], "prometheus")
+	raw, err := os.ReadFile(filepath.Join(repoRoot(t), "manifests", "monitoring", "ironlb-alerts.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var file map[string]any
+	if err := yaml.Unmarshal(raw, &file); err != nil {
+		t.Fatal(err)
+	}
+	groups, _, _ := unstructured.NestedSlice(pr.Object, "spec", "groups")
+	wantEqual(t, "PrometheusRule groups", groups, file["groups"].([]any))
+	found := false
+	for _, g := range groups {
+		rules, _ := g.(map[string]any)["rules"].([]any)
+		for _, rule := range rules {
+			if rule.(map[string]any)["alert"] == "IronLBVIPNotAnswering" {
+				found = true
+			}
+		}
+	}
+	if !found {
+		t.Error("PrometheusRule lacks IronLBVIPNotAnswering")
+	}
+}

@@ -32,7 +32,7 @@ func (r Report) Write(w io.Writer) error {
 	}
 	fmt.Fprintln(w)
 	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "SERVICE\tIP\tPOOL\tMODE\tANNOUNCED BY\tDATAPATH\tENDPOINTS\tLOCAL NODES\tSOURCE RANGES")
+	fmt.Fprintln(tw, "SERVICE\tIP\tPOOL\tMODE\tANNOUNCED BY\tDATAPATH\tENDPOINTS\tLOCAL NODES\tSOURCE RANGES\tANSWERING")
 	for _, s := range r.Services {
 		local := "-"
 		if s.Local {
@@ -49,7 +49,16 @@ func (r Report) Write(w io.Writer) error {
 		if len(s.SourceRangeProblems) > 0 {
 			sources += fmt.Sprintf(" (%d invalid entries)", len(s.SourceRangeProblems))
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", s.Service, s.IP, pool, s.Mode, s.Announcer, s.Datapath, s.Endpoints, local, sources)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n", s.Service, s.IP, pool, s.Mode, s.Announcer, s.Datapath, s.Endpoints, local, sources, s.Answering)
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	// What does not answer, and why, under the table (too long for a column).
+	for _, s := range r.Services {
+		if s.Answering == "NO" {
+			fmt.Fprintf(w, "%s %s does not answer: %s\n", s.Service, s.IP, s.AnsweringMessage)
+		}
+	}
+	return nil
 }

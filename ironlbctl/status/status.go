@@ -12,6 +12,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/ironlb/ironlb/config"
 	"github.com/ironlb/ironlb/config/v1beta1"
@@ -20,6 +21,7 @@ import (
 	"github.com/ironlb/ironlb/ironlbctl/announce"
 	"github.com/ironlb/ironlb/ironlbctl/snapshot"
 	"github.com/ironlb/ironlb/pkg/svcrequest"
+	"github.com/ironlb/ironlb/speaker/reach"
 )
 
 // PoolRow is one family of one pool, from IPAddressPool status.
@@ -55,6 +57,12 @@ type ServiceRow struct {
 	// the prefixes; SourceRangeProblems are the entries it could not use.
 	SourceRanges        string   `json:"sourceRanges"`
 	SourceRangeProblems []string `json:"sourceRangeProblems,omitempty"`
+	// Answering is the announcing speaker's reachability check (the
+	// Answering condition of the ServiceL2Status): "yes", "NO", "unknown",
+	// or "-" when no check reports on the IP (not announced in layer 2).
+	Answering string `json:"answering"`
+	// AnsweringMessage says what was checked, or why it does not answer.
+	AnsweringMessage string `json:"answeringMessage,omitempty"`
 }
 
 // Report is the whole status.
@@ -157,7 +165,7 @@ func serviceRows(v *announce.View, svc *corev1.Service) []ServiceRow {
 	ips := allocation.StatusIPs(svc)
 	if len(ips) == 0 {
 		return []ServiceRow{{Service: name, IP: Pending, Pool: svc.Annotations[svcrequest.AnnotationIPAllocatedFromPool],
-			Mode: announce.ModeNone, Announcer: "-", Datapath: "-", Local: local, SourceRanges: "-"}}
+			Mode: announce.ModeNone, Announcer: "-", Datapath: "-", Local: local, SourceRanges: "-", Answering: "-"}}
 	}
 	var rows []ServiceRow
 	for _, ip := range ips {
@@ -171,7 +179,9 @@ func serviceRows(v *announce.View, svc *corev1.Service) []ServiceRow {
 		for _, p := range problems {
 			ps = append(ps, p.Field+": "+p.Message)
 		}
+		answering, msg := answeringOf(v, svc, ip, mode)
 		rows = append(rows, ServiceRow{
+			Answering: answering, AnsweringMessage: msg,
 			Service: name, IP: ip.String(), Pool: pool, Mode: mode,
 			Announcer: announcer(v, svc, ip, mode),
 			Datapath:  datapath(svc, ip),
@@ -213,6 +223,28 @@ func l2Announcer(v *announce.View, svc *corev1.Service, ip netip.Addr) string {
 		return "none: " + st.Status.Reason
 	}
 	return "none"
+}
+
+// answeringOf reads the reachability check from the ServiceL2Status of a
+// layer 2 address.
+func answeringOf(v *announce.View, svc *corev1.Service, ip netip.Addr, mode announce.Mode) (string, string) {
+	if mode != announce.ModeLayer2 && mode != announce.ModeBoth {
+		return "-", ""
+	}
+	st, ok := v.L2Status(svc.Namespace, svc.Name, ip)
+	if !ok || st.Status.Node == "" {
+		return "-", ""
+	}
+	c := meta.FindStatusCondition(st.Status.Conditions, reach.ConditionType)
+	switch {
+	case c == nil:
+		return "-", ""
+	case c.Status == metav1.ConditionTrue:
+		return "yes", c.Message
+	case c.Status == metav1.ConditionFalse:
+		return "NO", c.Message
+	}
+	return "unknown", c.Message
 }
 
 func bgpAnnouncer(v *announce.View, ip netip.Addr) string {

@@ -42,8 +42,17 @@ func TestBuild(t *testing.T) {
 		},
 		Endpoints: []discoveryv1.EndpointSlice{fx.Endpoints("default", "web", "n1", "n2"), fx.Endpoints("default", "local", "n2")},
 		L2Statuses: []v1beta1.ServiceL2Status{
-			fx.L2Status("default", "web", "203.0.113.1", "n1", ""),
-			fx.L2Status("default", "local", "198.51.100.7", "n2", ""),
+			func() v1beta1.ServiceL2Status {
+				st := fx.L2Status("default", "web", "203.0.113.1", "n1", "")
+				st.Status.Conditions = []metav1.Condition{{Type: "Answering", Status: metav1.ConditionFalse, Reason: "NotAnswering",
+					Message: "203.0.113.1 does not answer through the announcing node's datapath on tcp/80: connection refused"}}
+				return st
+			}(),
+			func() v1beta1.ServiceL2Status {
+				st := fx.L2Status("default", "local", "198.51.100.7", "n2", "")
+				st.Status.Conditions = []metav1.Condition{{Type: "Answering", Status: metav1.ConditionTrue, Reason: "Answering"}}
+				return st
+			}(),
 		},
 		BGPSessions: []v1beta1.BGPSessionStatus{fx.Session("n1", "tor", "Established", 1), fx.Session("n2", "tor", "Established", 1)},
 	}
@@ -59,15 +68,15 @@ func TestBuild(t *testing.T) {
 	}
 	var rows []string
 	for _, x := range r.Services {
-		rows = append(rows, fmt.Sprintf("%s %s %s %s [%s] %s %d %v %s %q", x.Service, x.IP, x.Pool, x.Mode, x.Announcer, x.Datapath, x.Endpoints, x.LocalNodes, x.SourceRanges, x.SourceRangeProblems))
+		rows = append(rows, fmt.Sprintf("%s %s %s %s [%s] %s %d %v %s %q %s", x.Service, x.IP, x.Pool, x.Mode, x.Announcer, x.Datapath, x.Endpoints, x.LocalNodes, x.SourceRanges, x.SourceRangeProblems, x.Answering))
 	}
 	want := []string{
 		// Local: only n2 has an endpoint, so only n2's BGP plan routes it.
 		// Source ranges: the IP's family only; the bad entry is named.
-		`default/local 198.51.100.7 both both [l2: n2; bgp: n2→tor] kube-proxy 1 [n2] 192.0.2.0/24 ["spec.loadBalancerSourceRanges[1]: \"10.0.0.0/33\" is not a CIDR; it admits no client (the Service stays restricted to its valid ranges)"]`,
-		"default/pending <pending>  none [-] - 0 [] - []",
-		"default/quiet 192.0.2.1 quiet none [-] kube-proxy 0 [] any []",
-		"default/web 203.0.113.1 web layer2 [n1] ironlb 2 [] any []",
+		`default/local 198.51.100.7 both both [l2: n2; bgp: n2→tor] kube-proxy 1 [n2] 192.0.2.0/24 ["spec.loadBalancerSourceRanges[1]: \"10.0.0.0/33\" is not a CIDR; it admits no client (the Service stays restricted to its valid ranges)"] yes`,
+		"default/pending <pending>  none [-] - 0 [] - [] -",
+		"default/quiet 192.0.2.1 quiet none [-] kube-proxy 0 [] any [] -",
+		"default/web 203.0.113.1 web layer2 [n1] ironlb 2 [] any [] NO",
 	}
 	if strings.Join(rows, "\n") != strings.Join(want, "\n") {
 		t.Errorf("rows:\n%s\nwant:\n%s", strings.Join(rows, "\n"), strings.Join(want, "\n"))
@@ -76,7 +85,8 @@ func TestBuild(t *testing.T) {
 	if err := r.Write(&buf); err != nil {
 		t.Fatal(err)
 	}
-	for _, w := range []string{"POOL", "web    IPv4    4      1         3          True", "SERVICE", "default/web      203.0.113.1", "SOURCE RANGES", "192.0.2.0/24 (1 invalid entries)"} {
+	for _, w := range []string{"POOL", "web    IPv4    4      1         3          True", "SERVICE", "default/web      203.0.113.1", "SOURCE RANGES", "192.0.2.0/24 (1 invalid entries)",
+		"ANSWERING", "default/web 203.0.113.1 does not answer: 203.0.113.1 does not answer through the announcing node's datapath on tcp/80: connection refused"} {
 		if !strings.Contains(buf.String(), w) {
 			t.Errorf("table lacks %q:\n%s", w, buf.String())
 		}

@@ -130,6 +130,17 @@ func TestExplain(t *testing.T) {
 		{"no status yet", Options{}, []change{svcs(web(assigned)), ready}, NoL2Status, []string{"n1, n2"}},
 		{"announced in layer 2", Options{}, []change{svcs(web(assigned)), ready, l2(fx.L2Status("default", "web", "203.0.113.1", "n2", ""))},
 			Announced, []string{"announced in layer 2 by node n2"}},
+		{"announced but not answering", Options{}, []change{svcs(web(assigned)), ready, l2(func() v1beta1.ServiceL2Status {
+			st := fx.L2Status("default", "web", "203.0.113.1", "n2", "")
+			st.Status.Conditions = []metav1.Condition{{Type: "Answering", Status: metav1.ConditionFalse, Reason: "NotAnswering",
+				Message: "203.0.113.1 does not answer through the announcing node's datapath on tcp/80: connection refused"}}
+			return st
+		}())}, NotAnswering, []string{"announced in layer 2 by node n2 but does not answer", "status.conditions[type=Answering] (reason NotAnswering", "tcp/80: connection refused"}},
+		{"announced and answering", Options{}, []change{svcs(web(assigned)), ready, l2(func() v1beta1.ServiceL2Status {
+			st := fx.L2Status("default", "web", "203.0.113.1", "n2", "")
+			st.Status.Conditions = []metav1.Condition{{Type: "Answering", Status: metav1.ConditionTrue, Reason: "Answering", Message: "203.0.113.1 answers on tcp/80"}}
+			return st
+		}())}, Announced, []string{"announced in layer 2 by node n2"}},
 		{"BGP without an established session", Options{}, []change{svcs(web(fx.Assigned("bgp", "198.51.100.1"))), ready,
 			sessions(fx.Session("n1", "tor", "Active", 0))}, NoEstablished, []string{"BGPSessionStatus n1.tor: status.state Active", "BGPSessionStatus n2.tor: none published"}},
 		{"BGP advertised", Options{}, []change{svcs(web(fx.Assigned("bgp", "198.51.100.1"))), ready,

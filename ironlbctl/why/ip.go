@@ -7,11 +7,14 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/ironlb/ironlb/config"
 	"github.com/ironlb/ironlb/ironlbctl/announce"
 	"github.com/ironlb/ironlb/pkg/lbstate"
 	"github.com/ironlb/ironlb/speaker/l2plan"
+	"github.com/ironlb/ironlb/speaker/reach"
 )
 
 // explainIP checks one assigned address: still in a pool, advertised,
@@ -109,6 +112,12 @@ func layer2(v *announce.View, svc *corev1.Service, ip netip.Addr, pool string, s
 			ifs = strings.Join(st.Status.Interfaces, ", ")
 		}
 		r.Message = fmt.Sprintf("%s is assigned (IPAddressPool %q) and announced in layer 2 by node %s on %s", ip, pool, st.Status.Node, ifs)
+		if c := meta.FindStatusCondition(st.Status.Conditions, reach.ConditionType); c != nil && c.Status == metav1.ConditionFalse {
+			r.Code = NotAnswering
+			r.Message = fmt.Sprintf("%s is announced in layer 2 by node %s but does not answer: %s status.conditions[type=%s] (reason %s, since %s): %s",
+				ip, st.Status.Node, where, reach.ConditionType, c.Reason, c.LastTransitionTime.UTC().Format("2006-01-02T15:04:05Z"), c.Message)
+			r.Details = notAnsweringHints(c.Reason)
+		}
 	}
 	return r
 }
@@ -163,4 +172,15 @@ func bgpReason(v *announce.View, ip netip.Addr, pool string) Reason {
 	r.Code = Announced
 	r.Message = fmt.Sprintf("%s is assigned (IPAddressPool %q) and advertised over BGP by %s", ip, pool, strings.Join(up, ", "))
 	return r
+}
+
+// notAnsweringHints says where to look for each cause the check tells apart.
+func notAnsweringHints(reason string) []string {
+	if reason == reach.ReasonAddressConflict {
+		return []string{"another host on the LAN holds the address: remove it there, or take the address out of the pool; the speaker probes again every 10 s and announces it once nobody else answers"}
+	}
+	return []string{
+		"connection refused: the endpoints do not listen on the target port, or the node's datapath has no rule for the VIP (nft list table inet ironlb / ipvsadm -Ln)",
+		"no answer: the endpoints are unreachable from the announcing node (pod network, NetworkPolicy, a firewall)",
+	}
 }

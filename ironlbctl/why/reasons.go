@@ -35,6 +35,10 @@ const (
 	NoL2Status        Code = "NoL2Status"
 	NoEstablished     Code = "NoEstablishedSession"
 	Announced         Code = "Announced"
+	// NotAnswering: announced, but the announcing speaker's reachability
+	// check finds the address does not answer (or another host answers
+	// ARP/NDP for it).
+	NotAnswering Code = "NotAnswering"
 	// EndpointsSetAside: endpoints on nodes the speakers hold dead get no
 	// new connections; the Service still works through the others.
 	EndpointsSetAside Code = "EndpointsSetAside"

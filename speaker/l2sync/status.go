@@ -17,6 +17,7 @@ import (
 	"github.com/ironlb/ironlb/config/v1beta1"
 	"github.com/ironlb/ironlb/speaker/l2plan"
 	"github.com/ironlb/ironlb/speaker/layer2"
+	"github.com/ironlb/ironlb/speaker/reach"
 )
 
 // writeStatus writes the ServiceL2Status of the IPs this node announces,
@@ -47,6 +48,15 @@ func (s *Syncer) writeStatus(ctx context.Context, plan l2plan.Plan, claims []lay
 				Interfaces: announcedOn(state[c.IP], c.Interfaces),
 				Since:      s.sinceOf(c.IP, existing[svc.Namespace+"/"+name]),
 				Conflict:   conflictOf(state[c.IP]),
+			}
+			if s.Reach != nil {
+				if v, ok := s.Reach(svc, c.IP); ok {
+					var prev []metav1.Condition
+					if e := existing[svc.Namespace+"/"+name]; e != nil {
+						prev = e.Status.Conditions
+					}
+					st.Conditions = reach.Condition(prev, v, metav1.Now())
+				}
 			}
 			errs = append(errs, s.put(ctx, svc, name, st, existing))
 		}

@@ -21,6 +21,7 @@ import (
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/record"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
@@ -31,6 +32,7 @@ import (
 	"github.com/ironlb/ironlb/pkg/trigger"
 	"github.com/ironlb/ironlb/speaker/l2plan"
 	"github.com/ironlb/ironlb/speaker/layer2"
+	"github.com/ironlb/ironlb/speaker/reach"
 	"github.com/ironlb/ironlb/speaker/view"
 )
 
@@ -69,6 +71,10 @@ type Syncer struct {
 	// wake applies only what changed to the plan (l2plan.Tracker) instead
 	// of listing everything and electing every IP again.
 	View *view.View
+	// Reach, when set, is the reachability check's verdict for a Service
+	// on an address this node announces; it goes into the status's
+	// Answering condition.
+	Reach func(types.NamespacedName, netip.Addr) (reach.Verdict, bool)
 
 	consumer *view.Consumer
 	tracker  *l2plan.Tracker

@@ -42,6 +42,9 @@ type binding struct {
 	conflict *Conflict
 	// err says why the binding is Waiting.
 	err string
+	// nextCheck is when an announced IP is next probed for another host
+	// answering for it (see check); zero: not scheduled.
+	nextCheck time.Time
 }
 
 // timing is the part of Options the state machine uses.
@@ -52,6 +55,7 @@ type timing struct {
 	probeCount         int           // 0: never probe
 	probeInterval      time.Duration
 	conflictRetry      time.Duration // 0: never
+	answerCheck        time.Duration // 0: never
 }
 
 func timingOf(o Options) timing {
@@ -62,6 +66,7 @@ func timingOf(o Options) timing {
 		probeCount:         o.ProbeCount,
 		probeInterval:      o.ProbeInterval,
 		conflictRetry:      o.ConflictRetryInterval,
+		answerCheck:        o.AnswerCheckInterval,
 	}
 }
 
@@ -189,4 +194,28 @@ func (b binding) ipPhase() (ipPhase, bool) {
 		return phaseConflict, true
 	}
 	return 0, false
+}
+
+// check decides whether an announced IP is due for an answer check at now:
+// one ARP probe (or DAD solicitation) while it is announced, which a host
+// that also holds the address answers, so that host is found by the
+// conflict rules (decideARP, decideNDP) even when it never announces
+// itself and only answers the clients that ask (its replies are unicast:
+// the announcer never sees them otherwise). The first check comes one
+// interval after the announcement; jitter, drawn by the caller, spreads
+// the checks of IPs announced together. Any other phase cancels it.
+func (b binding) check(now time.Time, jitter time.Duration, t timing) (binding, bool) {
+	if b.phase != PhaseAnnounced || t.answerCheck <= 0 {
+		b.nextCheck = time.Time{}
+		return b, false
+	}
+	if b.nextCheck.IsZero() {
+		b.nextCheck = now.Add(t.answerCheck + jitter)
+		return b, false
+	}
+	if now.Before(b.nextCheck) {
+		return b, false
+	}
+	b.nextCheck = now.Add(t.answerCheck + jitter)
+	return b, true
 }

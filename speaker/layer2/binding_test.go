@@ -167,3 +167,56 @@ func TestBindingConflictNews(t *testing.T) {
 		t.Fatal("another host: want news")
 	}
 }
+
+func TestBindingAnswerCheck(t *testing.T) {
+	tm := testTiming
+	tm.answerCheck = 4 * time.Second
+	announced := newBinding(false, t0).start(t0, 0, tm)
+	scheduled, _ := announced.check(ms(0), 500*time.Millisecond, tm)
+	tests := []struct {
+		name     string
+		b        binding
+		tm       timing
+		now      time.Time
+		jitter   time.Duration
+		wantDue  bool
+		wantNext time.Time
+	}{
+		{"first call schedules one interval plus jitter after", announced, tm, ms(0), 500 * time.Millisecond, false, ms(4500)},
+		{"not yet due", scheduled, tm, ms(4499), time.Second, false, ms(4500)},
+		{"due: probe and schedule the next", scheduled, tm, ms(4500), 200 * time.Millisecond, true, ms(8700)},
+		{"late: due, next counted from now", scheduled, tm, ms(9000), 0, true, ms(13000)},
+		{"disabled", announced, testTiming, ms(5000), 0, false, time.Time{}},
+		{"probing: no check", newBinding(true, t0).start(t0, 0, tm), tm, ms(5000), 0, false, time.Time{}},
+		{"conflict cancels the schedule", func() binding {
+			b, _ := scheduled.conflicted(Conflict{MAC: rogueMAC, At: ms(10)}, tm)
+			return b
+		}(), tm, ms(5000), 0, false, time.Time{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, due := tt.b.check(tt.now, tt.jitter, tt.tm)
+			if due != tt.wantDue || !got.nextCheck.Equal(tt.wantNext) {
+				t.Fatalf("due %v next %v, want due %v next %v", due, got.nextCheck, tt.wantDue, tt.wantNext)
+			}
+		})
+	}
+}
+
+func TestAnswerPeriod(t *testing.T) {
+	for _, tt := range []struct {
+		every time.Duration
+		n     int
+		want  time.Duration
+	}{
+		{4 * time.Second, 1, 4 * time.Second},
+		{4 * time.Second, 800, 4 * time.Second},
+		{4 * time.Second, 1000, 5 * time.Second},
+		{4 * time.Second, 10000, 50 * time.Second},
+		{0, 10000, 0},
+	} {
+		if got := answerPeriod(tt.every, tt.n); got != tt.want {
+			t.Errorf("answerPeriod(%v, %d) = %v, want %v", tt.every, tt.n, got, tt.want)
+		}
+	}
+}

@@ -65,6 +65,17 @@ type Options struct {
 	// still-conflicting address costs nothing.
 	ConflictRetryInterval time.Duration
 
+	// AnswerCheckInterval is how often an announced IP is probed (one ARP
+	// probe from 0.0.0.0, or one DAD solicitation from ::) to find another
+	// host that answers for it too: such a host answers the probe, and is
+	// then handled as any conflict (the IP goes silent here and is reported
+	// until the other host gives it up). Negative disables it. Default 4s,
+	// plus up to a quarter of it at random per check, so that a host that
+	// starts answering is found within 5s; it costs one broadcast frame per
+	// announced IP and interface per interval, at most 200 frames/s per
+	// speaker: beyond 800 announced IPs the interval stretches (10,000: 50s).
+	AnswerCheckInterval time.Duration
+
 	// InterfacePollInterval is how often claimed interfaces are looked up
 	// while some of them are missing or broken, and how often present ones
 	// are checked for having been replaced, renamed or brought back up.
@@ -95,6 +106,7 @@ const (
 	DefaultProbeWait             = 5 * time.Millisecond
 	DefaultConflictRetryInterval = 10 * time.Second
 	DefaultInterfacePollInterval = time.Second
+	DefaultAnswerCheckInterval   = 4 * time.Second
 	DefaultConflictBuffer        = 64
 )
 
@@ -134,6 +146,7 @@ func (o Options) withDefaults() (Options, error) {
 		{"ProbeWait", &o.ProbeWait, DefaultProbeWait, true},
 		{"ConflictRetryInterval", &o.ConflictRetryInterval, DefaultConflictRetryInterval, true},
 		{"InterfacePollInterval", &o.InterfacePollInterval, DefaultInterfacePollInterval, false},
+		{"AnswerCheckInterval", &o.AnswerCheckInterval, DefaultAnswerCheckInterval, true},
 	}
 	for _, d := range durations {
 		switch {

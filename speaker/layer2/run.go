@@ -102,6 +102,8 @@ func (r *runState) step(now time.Time) {
 		act action
 	}
 	var sends []send
+	checks := a.timing
+	checks.answerCheck = answerPeriod(a.timing.answerCheck, len(r.bindings))
 	for k, b := range r.bindings {
 		h := r.ifaces[k.iface]
 		if b.phase == PhaseWaiting && h != nil && h.open() {
@@ -122,9 +124,18 @@ func (r *runState) step(now time.Time) {
 				"mac", b.conflict.MAC.String())
 			r.events = append(r.events, Conflict{IP: k.ip, Interface: k.iface, MAC: b.conflict.MAC, At: now, Cleared: true})
 		}
+		var jitter time.Duration
+		if nb.phase == PhaseAnnounced && checks.answerCheck > 0 && !now.Before(nb.nextCheck) {
+			// Drawn only when a check is scheduled (a zero nextCheck is
+			// before now too).
+			jitter = rand.N(checks.answerCheck/4 + 1)
+		}
+		nb, due := nb.check(now, jitter, checks)
 		*b = nb
 		if act != actNone {
 			sends = append(sends, send{h, k.ip, act})
+		} else if due {
+			sends = append(sends, send{h, k.ip, actProbe})
 		}
 	}
 	if r.dirty {
@@ -153,6 +164,9 @@ func (r *runState) nextWake(now time.Time) (time.Duration, bool) {
 	for _, b := range r.bindings {
 		if !b.next.IsZero() && b.next.Before(next) {
 			next = b.next
+		}
+		if !b.nextCheck.IsZero() && b.nextCheck.Before(next) {
+			next = b.nextCheck
 		}
 	}
 	return max(next.Sub(now), 0), true
@@ -338,4 +352,18 @@ func (r *runState) shutdown() {
 	r.a.state = nil
 	r.a.mu.Unlock()
 	r.a.metrics.announced.Set(0)
+}
+
+// maxAnswerChecksPerSecond bounds the answer-check frames one speaker
+// sends: with more bindings than the period allows at that rate, the
+// period stretches (10,000 addresses: one check each every 50 s), so the
+// check stays cheap for the LAN while small clusters keep the 4 s period.
+const maxAnswerChecksPerSecond = 200
+
+// answerPeriod is the answer-check period for n bindings (0: disabled).
+func answerPeriod(every time.Duration, n int) time.Duration {
+	if every <= 0 {
+		return 0
+	}
+	return max(every, time.Duration(n)*time.Second/maxAnswerChecksPerSecond)
 }

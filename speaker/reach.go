@@ -1,0 +1,49 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
+
+	"github.com/ironlb/ironlb/speaker/l2sync"
+	"github.com/ironlb/ironlb/speaker/reach"
+)
+
+// setupReach starts the reachability check of the addresses this node
+// announces with layer 2 (-reachability-check; 0 disables it, and nil is
+// returned). Its verdicts go into the ServiceL2Status the syncer writes.
+func setupReach(mgr ctrl.Manager, o options, syncer *l2sync.Syncer, slogger *slog.Logger) (*reach.Prober, error) {
+	if o.reachCheck == 0 {
+		return nil, nil
+	}
+	cache := mgr.GetClient()
+	p, err := reach.New(reach.Options{
+		Targets: syncer.Announced,
+		Service: func(k types.NamespacedName) (*corev1.Service, bool) {
+			var s corev1.Service
+			if err := cache.Get(context.Background(), k, &s); err != nil {
+				return nil, false
+			}
+			return &s, true
+		},
+		Changed:    syncer.StatusChanged,
+		Recorder:   mgr.GetEventRecorderFor("ironlb-speaker"),
+		Registerer: ctrlmetrics.Registry,
+		Logger:     slogger.With("component", "reach"),
+		Interval:   o.reachCheck,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reachability check: %w", err)
+	}
+	syncer.Reach = p.Verdict
+	if err := mgr.Add(manager.RunnableFunc(p.Run)); err != nil {
+		return nil, err
+	}
+	return p, nil
+}

@@ -1,0 +1,312 @@
+package reach
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/record"
+)
+
+// Event reasons on Services.
+const (
+	EventNotAnswering = "VIPNotAnswering"
+	EventAnswering    = "VIPAnswering"
+)
+
+// Defaults; see Options.
+const (
+	DefaultInterval    = 2 * time.Second
+	DefaultTimeout     = time.Second
+	DefaultThreshold   = 2
+	DefaultConcurrency = 8
+)
+
+// Options configures a Prober. Zero values mean the defaults.
+type Options struct {
+	// Targets lists the addresses this node announces now.
+	Targets func() []Target
+	// Service returns a Service (from the manager's cache); false when
+	// it is gone.
+	Service func(types.NamespacedName) (*corev1.Service, bool)
+	// Changed is called after a round in which a verdict changed (the
+	// status writer then writes the condition).
+	Changed func()
+	// Recorder receives the VIPNotAnswering / VIPAnswering events.
+	Recorder record.EventRecorder
+	// Registerer receives ironlb_vip_answering; nil registers nothing.
+	Registerer prometheus.Registerer
+	Logger     *slog.Logger
+	// Dial connects to one VIP:port and closes; default a TCP connection
+	// from the host network namespace.
+	Dial func(ctx context.Context, addr netip.AddrPort) error
+
+	// Interval between rounds (plus up to a fifth at random). Default 2s:
+	// with Threshold 2, a VIP that stops answering is reported within
+	// about 2×2.4s + Timeout, well inside 10s.
+	Interval time.Duration
+	// Timeout of one connection. Default 1s: the path is this node's own
+	// datapath and the LAN to the endpoint, where an answer takes
+	// milliseconds.
+	Timeout time.Duration
+	// Threshold is the number of failures in a row after which a port
+	// does not answer. Default 2.
+	Threshold int
+	// Concurrency bounds the connections in flight. Default 8.
+	Concurrency int
+}
+
+// Prober checks the addresses this node announces. Run owns its loop.
+type Prober struct {
+	o       Options
+	log     *slog.Logger
+	metric  *prometheus.GaugeVec
+	wake    chan struct{}
+	mu      sync.Mutex
+	results map[netip.AddrPort]PortResult
+	// verdicts by "namespace/name ip", what Verdict returns.
+	verdicts map[verdictKey]Verdict
+}
+
+type verdictKey struct {
+	svc types.NamespacedName
+	ip  netip.Addr
+}
+
+// New checks the options and registers the metric.
+func New(o Options) (*Prober, error) {
+	if o.Targets == nil || o.Service == nil {
+		return nil, errors.New("reach: Options.Targets and Options.Service are required")
+	}
+	if o.Interval < 0 || o.Timeout < 0 || o.Threshold < 0 || o.Concurrency < 0 {
+		return nil, fmt.Errorf("reach: Options: negative interval %v, timeout %v, threshold %d or concurrency %d", o.Interval, o.Timeout, o.Threshold, o.Concurrency)
+	}
+	o.Interval = orDefault(o.Interval, DefaultInterval)
+	o.Timeout = orDefault(o.Timeout, DefaultTimeout)
+	o.Threshold = orDefault(o.Threshold, DefaultThreshold)
+	o.Concurrency = orDefault(o.Concurrency, DefaultConcurrency)
+	if o.Dial == nil {
+		o.Dial = dialTCP
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	p := &Prober{o: o, log: o.Logger, wake: make(chan struct{}, 1),
+		results: map[netip.AddrPort]PortResult{}, verdicts: map[verdictKey]Verdict{},
+		metric: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "ironlb_vip_answering",
+			Help: "1 when an address this node announces answers on a Service's TCP port through the datapath, 0 when it does not (or another host answers ARP/NDP for it); absent while unchecked.",
+		}, []string{"namespace", "service", "ip", "port"}),
+	}
+	if o.Registerer != nil {
+		if err := o.Registerer.Register(p.metric); err != nil {
+			return nil, fmt.Errorf("reach: register metrics: %w", err)
+		}
+	}
+	return p, nil
+}
+
+func orDefault[T comparable](v, def T) T {
+	var zero T
+	if v == zero {
+		return def
+	}
+	return v
+}
+
+// Wake starts a round now (a conflict was found or cleared).
+func (p *Prober) Wake() {
+	select {
+	case p.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Verdict is the last verdict for svc on ip; false when there is none (the
+// address is not announced here, or its ports have not all been judged
+// yet: a status would say Unknown for one round, then change again).
+func (p *Prober) Verdict(svc types.NamespacedName, ip netip.Addr) (Verdict, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	v, ok := p.verdicts[verdictKey{svc, ip}]
+	return v, ok && !v.Pending
+}
+
+// Run probes until ctx ends.
+func (p *Prober) Run(ctx context.Context) error {
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-timer.C:
+		case <-p.wake:
+			timer.Stop()
+		}
+		n := p.round(ctx)
+		every := Period(p.o.Interval, n)
+		timer.Reset(every + rand.N(every/5+1))
+	}
+}
+
+// MaxConnectionsPerSecond bounds the check's connections: with more
+// VIP:ports than Interval allows at that rate, rounds are spaced further
+// apart (10,000 ports: one round every 50s), so the check stays cheap for
+// the node and the endpoints while small clusters keep the 2s period.
+const MaxConnectionsPerSecond = 200
+
+// Period is the time between rounds of n checks.
+func Period(every time.Duration, n int) time.Duration {
+	return max(every, time.Duration(n)*time.Second/MaxConnectionsPerSecond)
+}
+
+// round probes every check once, publishes the verdicts and returns the
+// number of checks.
+func (p *Prober) round(ctx context.Context) int {
+	targets := p.o.Targets()
+	ports := map[types.NamespacedName][]corev1.ServicePort{}
+	svcs := map[types.NamespacedName]*corev1.Service{}
+	for _, t := range targets {
+		for _, k := range t.Services {
+			if _, done := svcs[k]; done {
+				continue
+			}
+			if s, ok := p.o.Service(k); ok {
+				svcs[k], ports[k] = s, s.Spec.Ports
+			}
+		}
+	}
+	for i := range targets {
+		for _, k := range targets[i].Services {
+			if s := svcs[k]; s != nil {
+				if why := SkipReason(s, targets[i].IP); why != "" {
+					if targets[i].Skip == nil {
+						targets[i].Skip = map[types.NamespacedName]string{}
+					}
+					targets[i].Skip[k] = why
+				}
+			}
+		}
+	}
+	checks := Checks(targets, ports)
+	outcomes := p.probe(ctx, checks)
+	if ctx.Err() != nil {
+		return len(checks)
+	}
+
+	p.mu.Lock()
+	results := make(map[netip.AddrPort]PortResult, len(checks))
+	for i, c := range checks {
+		results[c] = p.results[c].Record(outcomes[i])
+	}
+	p.results = results
+	verdicts := map[verdictKey]Verdict{}
+	for _, t := range targets {
+		for _, k := range t.Services {
+			if s := svcs[k]; s != nil {
+				verdicts[verdictKey{k, t.IP}] = Judge(t.IP, t.Conflict, s.Spec.Ports, t.Skip[k], results, p.o.Threshold)
+			}
+		}
+	}
+	old := p.verdicts
+	p.verdicts = verdicts
+	p.mu.Unlock()
+
+	changed := false
+	for k, v := range verdicts {
+		before, had := old[k]
+		if had && before.Status == v.Status && before.Message == v.Message {
+			continue
+		}
+		changed = true
+		p.report(k, svcs[k.svc], before, had, v)
+	}
+	for k, before := range old {
+		if _, ok := verdicts[k]; !ok {
+			changed = true
+			p.forget(k, before)
+		}
+	}
+	if changed && p.o.Changed != nil {
+		p.o.Changed()
+	}
+	return len(checks)
+}
+
+// probe connects to every check, at most Concurrency at a time, and
+// returns each one's error (nil: it answered).
+func (p *Prober) probe(ctx context.Context, checks []netip.AddrPort) []error {
+	out := make([]error, len(checks))
+	sem := make(chan struct{}, p.o.Concurrency)
+	var wg sync.WaitGroup
+	for i, c := range checks {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			cctx, cancel := context.WithTimeout(ctx, p.o.Timeout)
+			defer cancel()
+			out[i] = p.o.Dial(cctx, c)
+		}()
+	}
+	wg.Wait()
+	return out
+}
+
+// report updates the metric, logs and sends an event when a verdict
+// changes between answering and not.
+func (p *Prober) report(k verdictKey, svc *corev1.Service, before Verdict, had bool, v Verdict) {
+	p.setMetric(k, before, v)
+	switch {
+	case v.Status == "False":
+		p.log.Warn("address does not answer", "service", k.svc.String(), "ip", k.ip, "reason", v.Reason, "message", v.Message)
+		p.event(svc, corev1.EventTypeWarning, EventNotAnswering, v.Message)
+	case v.Status == "True" && had && before.Status == "False":
+		p.log.Info("address answers again", "service", k.svc.String(), "ip", k.ip)
+		p.event(svc, corev1.EventTypeNormal, EventAnswering, v.Message)
+	}
+}
+
+func (p *Prober) event(svc *corev1.Service, typ, reason, msg string) {
+	if p.o.Recorder != nil && svc != nil {
+		p.o.Recorder.Event(svc, typ, reason, msg)
+	}
+}
+
+func (p *Prober) setMetric(k verdictKey, before, v Verdict) {
+	for port := range before.Ports {
+		if _, ok := v.Ports[port]; !ok {
+			p.metric.DeleteLabelValues(k.svc.Namespace, k.svc.Name, k.ip.String(), port)
+		}
+	}
+	for port, val := range v.Ports {
+		p.metric.WithLabelValues(k.svc.Namespace, k.svc.Name, k.ip.String(), port).Set(val)
+	}
+}
+
+// forget drops what was reported about an address no longer announced here.
+func (p *Prober) forget(k verdictKey, before Verdict) {
+	for port := range before.Ports {
+		p.metric.DeleteLabelValues(k.svc.Namespace, k.svc.Name, k.ip.String(), port)
+	}
+}
+
+// dialTCP opens and closes one TCP connection.
+func dialTCP(ctx context.Context, addr netip.AddrPort) error {
+	var d net.Dialer
+	c, err := d.DialContext(ctx, "tcp", addr.String())
+	if err != nil {
+		return err
+	}
+	return c.Close()
+}
