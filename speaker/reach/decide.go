@@ -1,10 +1,12 @@
 package reach
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
 	"slices"
 	"strings"
+	"syscall"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -56,12 +58,23 @@ type PortResult struct {
 	Failures int
 	// Err describes the last failure (Describe).
 	Err string
+	// NoRoute: the node has no route covering the address, so its own
+	// connection cannot leave the socket; clients may still reach it, so
+	// the port is not checked rather than failing. Real nodes have a
+	// default route.
+	NoRoute bool
 }
 
 // Record adds one probe's outcome (err nil: it answered).
 func (r PortResult) Record(err error) PortResult {
 	if err == nil {
 		return PortResult{Answered: true}
+	}
+	// connect() fails with ENETUNREACH at once only when the node's own
+	// routing table has no way to the address; an ICMP unreachable from
+	// elsewhere would show as a timeout.
+	if errors.Is(err, syscall.ENETUNREACH) {
+		return PortResult{NoRoute: true, Err: Describe(err)}
 	}
 	r.Failures++
 	r.Err = Describe(err)
@@ -121,6 +134,8 @@ func Judge(ip netip.Addr, conflict string, ports []corev1.ServicePort, skip stri
 		}
 		r, ok := results[netip.AddrPortFrom(ip, uint16(p.Port))]
 		switch {
+		case ok && r.NoRoute:
+			unchecked = append(unchecked, name+" (no route to it on this node)")
 		case ok && r.Failures >= max(threshold, 1):
 			failing = append(failing, name+": "+r.Err)
 			v.Ports[name] = 0
@@ -151,7 +166,7 @@ func Judge(ip netip.Addr, conflict string, ports []corev1.ServicePort, skip stri
 			v.Pending = true
 			v.Message = fmt.Sprintf("%s not checked yet on %s", ip, strings.Join(pending, ", ")) + note
 		} else {
-			v.Message = fmt.Sprintf("%s has no TCP port to check", ip) + note
+			v.Message = fmt.Sprintf("%s has no port this node can check", ip) + note
 		}
 	default:
 		v.Status, v.Reason = metav1.ConditionTrue, ReasonAnswering

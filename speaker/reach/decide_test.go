@@ -110,8 +110,11 @@ func TestJudge(t *testing.T) {
 		{"first probe failed, no verdict yet", "", "", []corev1.ServicePort{tcp(80)},
 			map[netip.AddrPort]PortResult{at(vip, 80): {Failures: 1, Err: "connection refused"}},
 			"Unknown", ReasonNotChecked, "203.0.113.10 not checked yet on tcp/80", map[string]float64{}},
+		{"no route to the address on this node: not checked, not failing", "", "", []corev1.ServicePort{tcp(80)},
+			map[netip.AddrPort]PortResult{at(vip, 80): PortResult{}.Record(syscall.ENETUNREACH).Record(syscall.ENETUNREACH)},
+			"Unknown", ReasonNotChecked, "203.0.113.10 has no port this node can check (not checked: tcp/80 (no route to it on this node))", map[string]float64{}},
 		{"UDP only", "", "", []corev1.ServicePort{udp(53)}, nil,
-			"Unknown", ReasonNotChecked, "203.0.113.10 has no TCP port to check (not checked: udp/53)", map[string]float64{}},
+			"Unknown", ReasonNotChecked, "203.0.113.10 has no port this node can check (not checked: udp/53)", map[string]float64{}},
 		{"another host answers ARP: not answering whatever the datapath says", "02:00:00:00:00:99", "", []corev1.ServicePort{tcp(80)},
 			map[netip.AddrPort]PortResult{at(vip, 80): ok},
 			"False", ReasonAddressConflict, "another host (MAC 02:00:00:00:00:99) answers ARP/NDP for 203.0.113.10, so clients may reach it instead of this cluster",
@@ -119,7 +122,7 @@ func TestJudge(t *testing.T) {
 	}
 	tests = append(tests, judgeCase{"source ranges: TCP ports named as not checked, with why, whatever old results say", "", "loadBalancerSourceRanges", []corev1.ServicePort{tcp(80), udp(53)},
 		map[netip.AddrPort]PortResult{at(vip, 80): refused},
-		"Unknown", ReasonNotChecked, "203.0.113.10 has no TCP port to check (not checked: tcp/80 (loadBalancerSourceRanges), udp/53)", map[string]float64{}})
+		"Unknown", ReasonNotChecked, "203.0.113.10 has no port this node can check (not checked: tcp/80 (loadBalancerSourceRanges), udp/53)", map[string]float64{}})
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			v := Judge(vip, tt.conflict, tt.ports, tt.skip, tt.results, 2)
