@@ -22,10 +22,17 @@ import (
 // moved node's previous load is in the band where that test could come out
 // differently. An endpoint change to one Service thus re-elects that
 // Service's IPs and, typically, nothing else.
+//
+// Items may share their eligible nodes through a group (Join, SetGroup):
+// the thousands of IPs any node may announce then hold one list, and a
+// node joining or leaving it re-elects only the IPs it can win or owned
+// instead of every IP of the group.
 type Elector struct {
 	weights map[string]int // set by SetWeight; 1 when absent
-	refs    map[string]int // node -> items naming it eligible
-	items   map[netip.Addr]*entry
+	refs    map[string]int // node -> items with own lists and groups with members naming it eligible
+	entries map[netip.Addr]*entry // every item, those of groups without nodes included
+	items   map[netip.Addr]*entry // the items with eligible nodes: the ones elected
+	groups  map[string]*group
 	order   []key              // items, in the order Elect processes them
 	owned   map[string][]key   // node -> keys of the items it owns, sorted
 	caps    map[string]int     // capacities of the last Update
@@ -50,14 +57,30 @@ func (a key) compare(b key) int {
 
 type entry struct {
 	key      key
-	eligible []string // sorted, unique, non-empty names
+	eligible []string // own eligible nodes (sorted, unique, non-empty names) when group is nil
+	group    *group
 	owner    string
+}
+
+// nodes are the item's eligible nodes, sorted.
+func (it *entry) nodes() []string {
+	if it.group != nil {
+		return it.group.nodes
+	}
+	return it.eligible
+}
+
+// group is a list of eligible nodes shared by its members.
+type group struct {
+	nodes   []string // sorted, unique, non-empty names
+	members map[netip.Addr]*entry
 }
 
 // NewElector returns an Elector without items.
 func NewElector() *Elector {
 	return &Elector{
 		weights: map[string]int{}, refs: map[string]int{}, items: map[netip.Addr]*entry{},
+		entries: map[netip.Addr]*entry{}, groups: map[string]*group{},
 		owned: map[string][]key{}, caps: map[string]int{}, dirty: map[netip.Addr]key{}, hashes: map[string]uint64{},
 	}
 }
@@ -78,42 +101,187 @@ func (e *Elector) SetWeight(node string, w int) {
 }
 
 // Set makes eligible the nodes that may announce ip; none removes the item.
+// An item in a group leaves it.
 func (e *Elector) Set(ip netip.Addr, eligible []string) {
 	if !ip.IsValid() {
 		return
 	}
 	ip = ip.WithZone("")
-	el := slices.Clone(eligible)
-	slices.Sort(el)
-	el = slices.Compact(el)
-	el = slices.DeleteFunc(el, func(n string) bool { return n == "" })
-	cur := e.items[ip]
-	if cur == nil && len(el) == 0 || cur != nil && slices.Equal(cur.eligible, el) {
+	el := cleanNames(eligible)
+	cur := e.entries[ip]
+	if cur == nil && len(el) == 0 || cur != nil && cur.group == nil && slices.Equal(cur.eligible, el) {
 		return
 	}
 	k := key{hash: hashAddr(ip), ip: ip}
-	if _, ok := e.dirty[ip]; !ok {
-		e.dirty[ip] = k
-	}
+	e.touch(ip, k)
 	if cur != nil {
-		for _, n := range cur.eligible {
-			if e.refs[n]--; e.refs[n] == 0 {
-				delete(e.refs, n)
-			}
-		}
-	}
-	for _, n := range el {
-		e.refs[n]++
+		e.detach(ip, cur)
 	}
 	if len(el) == 0 {
-		delete(e.items, ip)
+		delete(e.entries, ip)
 		return
 	}
 	if cur == nil {
 		cur = &entry{key: k}
-		e.items[ip] = cur
+		e.entries[ip] = cur
 	}
 	cur.eligible = el
+	e.hold(el, 1)
+	e.items[ip] = cur
+}
+
+// Join makes ip's eligible nodes those of the group name (SetGroup), now
+// and as they change; while the group has no nodes the item is absent, as
+// with Set(ip, nil). Set takes it out of the group again.
+func (e *Elector) Join(ip netip.Addr, name string) {
+	if !ip.IsValid() {
+		return
+	}
+	ip = ip.WithZone("")
+	g := e.groups[name]
+	if g == nil {
+		g = &group{members: map[netip.Addr]*entry{}}
+		e.groups[name] = g
+	}
+	cur := e.entries[ip]
+	if cur != nil && cur.group == g {
+		return
+	}
+	k := key{hash: hashAddr(ip), ip: ip}
+	e.touch(ip, k)
+	if cur != nil {
+		e.detach(ip, cur)
+	} else {
+		cur = &entry{key: k}
+		e.entries[ip] = cur
+	}
+	if len(g.members) == 0 {
+		e.hold(g.nodes, 1)
+	}
+	g.members[ip] = cur
+	cur.group = g
+	if len(g.nodes) > 0 {
+		e.items[ip] = cur
+	}
+}
+
+// SetGroup makes nodes the eligible nodes of the group name's items. Only
+// the items a change can reach are elected again: those a node leaving
+// owned, and those a node joining may take (it outscores the owner, or
+// the owner was over capacity and so any free node would do). Scoring the
+// joining node once per item is the whole cost for the others.
+func (e *Elector) SetGroup(name string, nodes []string) {
+	el := cleanNames(nodes)
+	g := e.groups[name]
+	if g == nil {
+		if len(el) == 0 {
+			return
+		}
+		g = &group{members: map[netip.Addr]*entry{}}
+		e.groups[name] = g
+	}
+	if slices.Equal(g.nodes, el) {
+		return
+	}
+	old := g.nodes
+	g.nodes = el
+	if len(g.members) == 0 {
+		if len(el) == 0 {
+			delete(e.groups, name)
+		}
+		return
+	}
+	e.hold(old, -1)
+	e.hold(el, 1)
+	if len(old) == 0 || len(el) == 0 {
+		// The items come or go.
+		for ip, it := range g.members {
+			e.touch(ip, it.key)
+			if len(el) > 0 {
+				e.items[ip] = it
+			} else {
+				delete(e.items, ip)
+			}
+		}
+		return
+	}
+	for _, r := range old {
+		if _, kept := slices.BinarySearch(el, r); kept {
+			continue
+		}
+		for _, k := range e.owned[r] {
+			if it := e.items[k.ip]; it != nil && it.group == g {
+				e.touch(k.ip, k)
+			}
+		}
+	}
+	for _, a := range el {
+		if _, had := slices.BinarySearch(old, a); had {
+			continue
+		}
+		for ip, it := range g.members {
+			if _, done := e.dirty[ip]; !done && e.mayTake(a, it) {
+				e.touch(ip, it.key)
+			}
+		}
+	}
+}
+
+// mayTake reports whether node a, newly eligible for an item, can change
+// its owner o: in Elect's pass o was the best-scoring node below capacity,
+// or the best-scoring one when none was, so a matters only if it outscores
+// o or o was at capacity. (Capacities that move in the next pass are the
+// walk's business: see Elector.)
+func (e *Elector) mayTake(a string, it *entry) bool {
+	o := it.owner
+	if o == "" || o == a {
+		return true
+	}
+	sa, so := e.score(a, it.key.hash, e.uniform), e.score(o, it.key.hash, e.uniform)
+	if sa > so || sa == so && a < o {
+		return true
+	}
+	return e.oldLoad(o, it.key) >= e.caps[o]
+}
+
+// touch marks an item to elect again.
+func (e *Elector) touch(ip netip.Addr, k key) {
+	if _, ok := e.dirty[ip]; !ok {
+		e.dirty[ip] = k
+	}
+}
+
+// detach takes an item out of its group or drops its own list; it is no
+// longer elected until given nodes again.
+func (e *Elector) detach(ip netip.Addr, it *entry) {
+	delete(e.items, ip)
+	if g := it.group; g != nil {
+		delete(g.members, ip)
+		if len(g.members) == 0 {
+			e.hold(g.nodes, -1)
+		}
+		it.group = nil
+		return
+	}
+	e.hold(it.eligible, -1)
+	it.eligible = nil
+}
+
+// hold counts, per node, the item lists and groups naming it.
+func (e *Elector) hold(nodes []string, d int) {
+	for _, n := range nodes {
+		if e.refs[n] += d; e.refs[n] == 0 {
+			delete(e.refs, n)
+		}
+	}
+}
+
+// cleanNames sorts names and drops repeats and empty ones.
+func cleanNames(names []string) []string {
+	el := slices.Clone(names)
+	slices.Sort(el)
+	el = slices.Compact(el)
+	return slices.DeleteFunc(el, func(n string) bool { return n == "" })
 }
 
 // Owner is ip's elected node ("" if none), as of the last Update.
@@ -184,9 +352,17 @@ func (e *Elector) Update() []netip.Addr {
 	return out
 }
 
-// syncOrder brings order in line with items after Set calls.
+// syncOrder brings order in line with items after Set calls: only the
+// items that came or went move in it.
 func (e *Elector) syncOrder() {
-	if len(e.dirty) > 64 {
+	var flips []key
+	for ip, k := range e.dirty {
+		_, found := slices.BinarySearchFunc(e.order, k, key.compare)
+		if _, present := e.items[ip]; found != present {
+			flips = append(flips, k)
+		}
+	}
+	if len(flips) > 64 {
 		e.order = e.order[:0]
 		for _, it := range e.items {
 			e.order = append(e.order, it.key)
@@ -194,13 +370,11 @@ func (e *Elector) syncOrder() {
 		slices.SortFunc(e.order, key.compare)
 		return
 	}
-	for ip, k := range e.dirty {
+	for _, k := range flips {
 		i, found := slices.BinarySearchFunc(e.order, k, key.compare)
-		_, present := e.items[ip]
-		switch {
-		case found && !present:
+		if found {
 			e.order = slices.Delete(e.order, i, i+1)
-		case !found && present:
+		} else {
 			e.order = slices.Insert(e.order, i, k)
 		}
 	}
@@ -217,7 +391,7 @@ func (e *Elector) decide(it *entry, uniform bool, free func(string) bool) string
 		}
 		return n < m
 	}
-	for _, n := range it.eligible {
+	for _, n := range it.nodes() {
 		s := e.score(n, it.key.hash, uniform)
 		if best == "" || better(s, n, bestScore, best) {
 			best, bestScore = n, s
@@ -242,7 +416,7 @@ func (e *Elector) redo() map[netip.Addr]string {
 	}
 	items := make([]Item, 0, len(e.items))
 	for ip, it := range e.items {
-		items = append(items, Item{IP: ip, Eligible: it.eligible})
+		items = append(items, Item{IP: ip, Eligible: it.nodes()})
 	}
 	cands := make([]Candidate, 0, len(e.refs))
 	for n := range e.refs {
@@ -264,7 +438,7 @@ func (e *Elector) redo() map[netip.Addr]string {
 // owned, which Update rewrites only at its end.
 func (e *Elector) prevOwner(ip netip.Addr) string {
 	k := key{hash: hashAddr(ip), ip: ip}
-	if it := e.items[ip]; it != nil && it.owner != "" {
+	if it := e.entries[ip]; it != nil && it.owner != "" {
 		if _, found := slices.BinarySearchFunc(e.owned[it.owner], k, key.compare); found {
 			return it.owner
 		}
@@ -325,7 +499,12 @@ func (e *Elector) walk(caps map[string]int, uniform bool) map[netip.Addr]string 
 	}
 	bands := map[string]band{}
 	refresh := func(n string) {
-		if _, cand := caps[n]; !cand {
+		// A node that was no candidate in the last pass has no band:
+		// every item it became eligible for was marked dirty (Set) or
+		// vetted by mayTake (SetGroup), and elsewhere it does not count.
+		_, cand := caps[n]
+		_, was := e.caps[n]
+		if !cand || !was {
 			delete(bands, n)
 			return
 		}
@@ -445,7 +624,7 @@ func (e *Elector) keeps(it *entry, k key, uniform bool, bands map[string]band, f
 	var oScore float64
 	scored := false
 	for n := range bands {
-		if _, ok := slices.BinarySearch(it.eligible, n); !ok {
+		if _, ok := slices.BinarySearch(it.nodes(), n); !ok {
 			continue
 		}
 		was, is := e.oldLoad(n, k) < e.caps[n], free(n)
