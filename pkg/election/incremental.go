@@ -40,6 +40,7 @@ type Elector struct {
 	dirty   map[netip.Addr]key // items changed since the last Update
 	redoAll bool
 	hashes  map[string]uint64 // hashString per node name
+	scratch []float64         // decide's scores
 }
 
 // key orders items as Elect does: by hash, then address.
@@ -70,9 +71,20 @@ func (it *entry) nodes() []string {
 	return it.eligible
 }
 
+// eligibleFor reports whether n is among nodes().
+func (it *entry) eligibleFor(n string) bool {
+	if it.group != nil {
+		return it.group.has[n]
+	}
+	_, ok := slices.BinarySearch(it.eligible, n)
+	return ok
+}
+
 // group is a list of eligible nodes shared by its members.
 type group struct {
 	nodes   []string // sorted, unique, non-empty names
+	hashes  []uint64 // hashString of each of nodes
+	has     map[string]bool
 	members map[netip.Addr]*entry
 }
 
@@ -185,6 +197,12 @@ func (e *Elector) SetGroup(name string, nodes []string) {
 	}
 	old := g.nodes
 	g.nodes = el
+	g.hashes = make([]uint64, len(el))
+	g.has = make(map[string]bool, len(el))
+	for i, n := range el {
+		g.hashes[i] = e.nodeHash(n)
+		g.has[n] = true
+	}
 	if len(g.members) == 0 {
 		if len(el) == 0 {
 			delete(e.groups, name)
@@ -219,29 +237,30 @@ func (e *Elector) SetGroup(name string, nodes []string) {
 		if _, had := slices.BinarySearch(old, a); had {
 			continue
 		}
-		for ip, it := range g.members {
-			if _, done := e.dirty[ip]; !done && e.mayTake(a, it) {
-				e.touch(ip, it.key)
-			}
-		}
+		e.joined(g, a)
 	}
 }
 
-// mayTake reports whether node a, newly eligible for an item, can change
-// its owner o: in Elect's pass o was the best-scoring node below capacity,
-// or the best-scoring one when none was, so a matters only if it outscores
-// o or o was at capacity. (Capacities that move in the next pass are the
-// walk's business: see Elector.)
-func (e *Elector) mayTake(a string, it *entry) bool {
-	o := it.owner
-	if o == "" || o == a {
-		return true
+// joined marks the items of g that node a, newly eligible for them, can
+// take from their owner o: in Elect's pass o was the best-scoring node
+// below capacity, or the best-scoring one when none was, so a matters
+// only if it outscores o or o was at capacity. (Capacities that move in
+// the next pass are the walk's business: see Elector.) It goes through
+// the owners' items, which hold the items' hashes, so that the cost is
+// one score per item; the items without an owner are new and already
+// marked.
+func (e *Elector) joined(g *group, a string) {
+	ca := candidate{name: a, weight: e.weight(a), hash: e.nodeHash(a)}
+	for o, ks := range e.owned {
+		co := candidate{name: o, weight: e.weight(o), hash: e.nodeHash(o)}
+		for i, k := range ks {
+			sa, so := ca.score(k.hash, e.uniform), co.score(k.hash, e.uniform)
+			// At the capacity-th item and after, o was full.
+			if (sa > so || sa == so && a < o || i >= e.caps[o]) && g.members[k.ip] != nil {
+				e.touch(k.ip, k)
+			}
+		}
 	}
-	sa, so := e.score(a, it.key.hash, e.uniform), e.score(o, it.key.hash, e.uniform)
-	if sa > so || sa == so && a < o {
-		return true
-	}
-	return e.oldLoad(o, it.key) >= e.caps[o]
 }
 
 // touch marks an item to elect again.
@@ -299,6 +318,16 @@ func (e *Elector) Owners() map[netip.Addr]string {
 		if it.owner != "" {
 			out[ip] = it.owner
 		}
+	}
+	return out
+}
+
+// Owned lists the items node owned as of the last Update, in no
+// particular order.
+func (e *Elector) Owned(node string) []netip.Addr {
+	out := make([]netip.Addr, len(e.owned[node]))
+	for i, k := range e.owned[node] {
+		out[i] = k.ip
 	}
 	return out
 }
@@ -381,29 +410,53 @@ func (e *Elector) syncOrder() {
 }
 
 // decide is one step of Elect's pass: the favourite eligible node below
-// capacity, else the favourite.
+// capacity, else the favourite. It scores every eligible node but tests
+// capacity (a search in a node's owned items) from the favourite down
+// only until a node passes, usually the first.
 func (e *Elector) decide(it *entry, uniform bool, free func(string) bool) string {
-	best, bestFree := "", ""
-	var bestScore, bestFreeScore float64
-	better := func(s float64, n string, t float64, m string) bool {
-		if s != t {
-			return s > t
+	nodes := it.nodes()
+	scores := e.scoresOf(it, uniform)
+	out := make([]bool, len(nodes)) // full: ruled out
+	best := -1
+	for {
+		b := -1
+		for i := range nodes {
+			if !out[i] && (b < 0 || scores[i] > scores[b] || scores[i] == scores[b] && nodes[i] < nodes[b]) {
+				b = i
+			}
 		}
-		return n < m
-	}
-	for _, n := range it.nodes() {
-		s := e.score(n, it.key.hash, uniform)
-		if best == "" || better(s, n, bestScore, best) {
-			best, bestScore = n, s
+		if b < 0 {
+			return nodes[best] // every node full: the favourite keeps it
 		}
-		if free(n) && (bestFree == "" || better(s, n, bestFreeScore, bestFree)) {
-			bestFree, bestFreeScore = n, s
+		if best < 0 {
+			best = b
 		}
+		if free(nodes[b]) {
+			return nodes[b]
+		}
+		out[b] = true
 	}
-	if bestFree != "" {
-		return bestFree
+}
+
+// scoresOf scores an item's eligible nodes, in the order of nodes(), into
+// a buffer the next call reuses.
+func (e *Elector) scoresOf(it *entry, uniform bool) []float64 {
+	nodes := it.nodes()
+	e.scratch = slices.Grow(e.scratch[:0], len(nodes))[:len(nodes)]
+	for i, n := range nodes {
+		var h uint64
+		if it.group != nil {
+			h = it.group.hashes[i]
+		} else {
+			h = e.nodeHash(n)
+		}
+		w := 1
+		if !uniform {
+			w = e.weight(n)
+		}
+		e.scratch[i] = candidate{name: n, weight: w, hash: h}.score(it.key.hash, uniform)
 	}
-	return best
+	return e.scratch
 }
 
 // redo runs the whole pass: Elect itself, whose arrays beat the walk's
@@ -479,7 +532,9 @@ func (e *Elector) walk(caps map[string]int, uniform bool) map[netip.Addr]string 
 			return band{never: true}
 		}
 		ks := e.owned[n]
-		b := band{}
+		// Within the band the old load L is in [lo, hi]: the node was
+		// below capacity c and is not (L < c), or the reverse.
+		b := band{node: n, hash: e.nodeHash(n), free: c2 > c}
 		if hi < 0 {
 			return band{never: true}
 		}
@@ -497,21 +552,21 @@ func (e *Elector) walk(caps map[string]int, uniform bool) map[netip.Addr]string 
 		}
 		return b
 	}
-	bands := map[string]band{}
+	bands := &bandSet{slot: map[string]int{}}
 	refresh := func(n string) {
 		// A node that was no candidate in the last pass has no band:
 		// every item it became eligible for was marked dirty (Set) or
-		// vetted by mayTake (SetGroup), and elsewhere it does not count.
+		// vetted by joined (SetGroup), and elsewhere it does not count.
 		_, cand := caps[n]
 		_, was := e.caps[n]
 		if !cand || !was {
-			delete(bands, n)
+			bands.drop(n)
 			return
 		}
 		if b := bandOf(n); !b.never {
-			bands[n] = b
+			bands.set(b)
 		} else {
-			delete(bands, n)
+			bands.drop(n)
 		}
 	}
 	for n := range caps {
@@ -521,8 +576,8 @@ func (e *Elector) walk(caps map[string]int, uniform bool) map[netip.Addr]string 
 		refresh(n)
 	}
 	inBand := func(k key) bool {
-		for _, b := range bands {
-			if (b.always || b.start.compare(k) < 0) && (b.forever || k.compare(b.end) <= 0) {
+		for i := range bands.list {
+			if bands.list[i].covers(k) {
 				return true
 			}
 		}
@@ -532,7 +587,7 @@ func (e *Elector) walk(caps map[string]int, uniform bool) map[netip.Addr]string 
 	nextBand := func(k key) (key, bool) {
 		var best key
 		found := false
-		for _, b := range bands {
+		for _, b := range bands.list {
 			if b.always {
 				continue
 			}
@@ -599,7 +654,7 @@ func (e *Elector) walk(caps map[string]int, uniform bool) map[netip.Addr]string 
 		}
 		it := e.items[k.ip]
 		prev := it.owner
-		if e.keeps(it, k, uniform, bands, free(k)) {
+		if e.keeps(it, k, uniform, bands) {
 			pos++
 			continue
 		}
@@ -612,35 +667,39 @@ func (e *Elector) walk(caps map[string]int, uniform bool) map[netip.Addr]string 
 }
 
 // keeps reports whether an unchanged item certainly keeps its owner at k,
-// looking only at the nodes whose capacity test may have flipped (those
-// with a band) instead of scoring every eligible node. Its owner o was the
-// best-scoring free node, or the best node when none was free. The
+// looking only at the nodes whose capacity test flips here (those with a
+// band covering k) instead of scoring every eligible node. Its owner o was
+// the best-scoring free node, or the best node when none was free. The
 // decision can change only if o's own test flips, or a node that is now
 // free and was not becomes eligible to beat o: any such node when none was
 // free, one scoring above o otherwise.
-func (e *Elector) keeps(it *entry, k key, uniform bool, bands map[string]band, free func(string) bool) bool {
+func (e *Elector) keeps(it *entry, k key, uniform bool, bands *bandSet) bool {
 	o := it.owner
-	oWasFree := e.oldLoad(o, k) < e.caps[o]
 	var oScore float64
-	scored := false
-	for n := range bands {
-		if _, ok := slices.BinarySearch(it.nodes(), n); !ok {
+	oChecked, oWasFree := false, false
+	for i := range bands.list {
+		b := &bands.list[i]
+		if !b.covers(k) || !it.eligibleFor(b.node) {
 			continue
 		}
-		was, is := e.oldLoad(n, k) < e.caps[n], free(n)
-		if was == is {
-			continue
-		}
-		if n == o || !oWasFree && is {
+		if b.node == o {
 			return false
 		}
-		if !is {
-			continue
+		if !b.free {
+			continue // a node turning full that did not own it changes nothing
 		}
-		if !scored {
-			oScore, scored = e.score(o, k.hash, uniform), true
+		if !oChecked {
+			oWasFree, oChecked = e.oldLoad(o, k) < e.caps[o], true
+			oScore = e.score(o, k.hash, uniform)
 		}
-		if s := e.score(n, k.hash, uniform); s > oScore || s == oScore && n < o {
+		if !oWasFree {
+			return false
+		}
+		w := 1
+		if !uniform {
+			w = e.weight(b.node)
+		}
+		if s := (candidate{name: b.node, weight: w, hash: b.hash}).score(k.hash, uniform); s > oScore || s == oScore && b.node < o {
 			return false
 		}
 	}
@@ -649,7 +708,11 @@ func (e *Elector) keeps(it *entry, k key, uniform bool, bands map[string]band, f
 
 // score is node n's rendezvous score for an item hash.
 func (e *Elector) score(n string, h uint64, uniform bool) float64 {
-	return candidate{name: n, weight: e.weight(n), hash: e.nodeHash(n)}.score(h, uniform)
+	w := 1 // unused when uniform
+	if !uniform {
+		w = e.weight(n)
+	}
+	return candidate{name: n, weight: w, hash: e.nodeHash(n)}.score(h, uniform)
 }
 
 // nodeHash caches hashString per node name.
@@ -665,10 +728,45 @@ func (e *Elector) nodeHash(n string) uint64 {
 // band is the range of keys (start, end] over which a node's capacity
 // test may come out differently than in the last pass.
 type band struct {
+	node       string
+	hash       uint64 // the node's
+	free       bool   // the node is below capacity in the band and was not; else the reverse
 	start, end key
 	always     bool // from the very beginning
 	never      bool
 	forever    bool // to the very end
+}
+
+func (b *band) covers(k key) bool {
+	return (b.always || b.start.compare(k) < 0) && (b.forever || k.compare(b.end) <= 0)
+}
+
+// bandSet holds the walk's bands in a slice, which it scans for every
+// item it visits, with each node's place in it.
+type bandSet struct {
+	list []band
+	slot map[string]int
+}
+
+func (s *bandSet) set(b band) {
+	if i, ok := s.slot[b.node]; ok {
+		s.list[i] = b
+		return
+	}
+	s.slot[b.node] = len(s.list)
+	s.list = append(s.list, b)
+}
+
+func (s *bandSet) drop(n string) {
+	i, ok := s.slot[n]
+	if !ok {
+		return
+	}
+	last := len(s.list) - 1
+	s.list[i] = s.list[last]
+	s.slot[s.list[i].node] = i
+	s.list = s.list[:last]
+	delete(s.slot, n)
 }
 
 // applyOwners rewrites owned for the items whose owner may have changed.

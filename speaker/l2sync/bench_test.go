@@ -27,7 +27,7 @@ type benchWorld struct {
 	alive []string
 }
 
-func newBenchWorld(b *testing.B, n int) *benchWorld {
+func newBenchWorld(b testing.TB, n int) *benchWorld {
 	cfg, errs := config.Compile(config.Resources{
 		Pools:            []v1beta1.IPAddressPool{{ObjectMeta: metav1.ObjectMeta{Name: "l2"}, Spec: v1beta1.IPAddressPoolSpec{Addresses: []string{"2001:db8:300::/112"}}}},
 		L2Advertisements: []v1beta1.L2Advertisement{{ObjectMeta: metav1.ObjectMeta{Name: "all"}, Spec: v1beta1.L2AdvertisementSpec{IPAddressPools: []string{"l2"}}}},
@@ -58,9 +58,10 @@ func (w *benchWorld) sync() int {
 // BenchmarkLayer2Change measures a speaker's layer 2 work for one change
 // (view update, plan update and election) with 1,000 and 10,000 Services of
 // 10 endpoints on 100 nodes (viewtest.Changes: a node turning NotReady
-// or Ready enters or leaves the candidates of every Cluster IP, so those
-// are all elected again; the owners that move are only its own), and
-// reports per kind of change the CPU µs at
+// or Ready leaves or joins the one candidate group of every Cluster IP,
+// which re-elects the IPs it owned or can take and the Local IPs with an
+// endpoint on it, not every IP), and reports per kind of change the CPU
+// µs at
 // each size and their ratio 10,000 / 1,000 (flat is 1). Status writes and
 // ARP/NDP are not included.
 func BenchmarkLayer2Change(b *testing.B) {
