@@ -126,6 +126,12 @@ func (e *Elector) Set(ip netip.Addr, eligible []string) {
 	}
 	k := key{hash: hashAddr(ip), ip: ip}
 	e.touch(ip, k)
+	if cur != nil && cur.group == nil && len(el) > 0 {
+		// A list replacing a list: count only the names that differ.
+		e.holdDiff(cur.eligible, el)
+		cur.eligible = el
+		return
+	}
 	if cur != nil {
 		e.detach(ip, cur)
 	}
@@ -253,10 +259,11 @@ func (e *Elector) joined(g *group, a string) {
 	ca := candidate{name: a, weight: e.weight(a), hash: e.nodeHash(a)}
 	for o, ks := range e.owned {
 		co := candidate{name: o, weight: e.weight(o), hash: e.nodeHash(o)}
+		c := e.caps[o]
 		for i, k := range ks {
 			sa, so := ca.score(k.hash, e.uniform), co.score(k.hash, e.uniform)
 			// At the capacity-th item and after, o was full.
-			if (sa > so || sa == so && a < o || i >= e.caps[o]) && g.members[k.ip] != nil {
+			if (sa > so || sa == so && a < o || i >= c) && g.members[k.ip] != nil {
 				e.touch(k.ip, k)
 			}
 		}
@@ -291,6 +298,25 @@ func (e *Elector) hold(nodes []string, d int) {
 	for _, n := range nodes {
 		if e.refs[n] += d; e.refs[n] == 0 {
 			delete(e.refs, n)
+		}
+	}
+}
+
+// holdDiff moves the counts of hold from the sorted list old to the
+// sorted list now, touching only the names in one of them.
+func (e *Elector) holdDiff(old, now []string) {
+	i, j := 0, 0
+	for i < len(old) || j < len(now) {
+		switch {
+		case j >= len(now) || i < len(old) && old[i] < now[j]:
+			e.hold(old[i:i+1], -1)
+			i++
+		case i >= len(old) || now[j] < old[i]:
+			e.hold(now[j:j+1], 1)
+			j++
+		default:
+			i++
+			j++
 		}
 	}
 }
@@ -513,7 +539,7 @@ func (e *Elector) oldLoad(n string, k key) int {
 // walk redoes the pass from where changes can reach, skipping stretches
 // that cannot change (see Elector).
 func (e *Elector) walk(caps map[string]int, uniform bool) map[netip.Addr]string {
-	changed := map[netip.Addr]string{}
+	changed := make(map[netip.Addr]string, 2*len(e.dirty))
 	dirty := make([]key, 0, len(e.dirty))
 	for ip, k := range e.dirty {
 		dirty = append(dirty, k)
@@ -676,30 +702,34 @@ func (e *Elector) walk(caps map[string]int, uniform bool) map[netip.Addr]string 
 func (e *Elector) keeps(it *entry, k key, uniform bool, bands *bandSet) bool {
 	o := it.owner
 	var oScore float64
-	oChecked, oWasFree := false, false
+	scored, oWasFree := false, true
 	for i := range bands.list {
 		b := &bands.list[i]
-		if !b.covers(k) || !it.eligibleFor(b.node) {
+		if !b.covers(k) {
 			continue
 		}
 		if b.node == o {
-			return false
+			return false // its owner is eligible, or it would be dirty
 		}
 		if !b.free {
 			continue // a node turning full that did not own it changes nothing
 		}
-		if !oChecked {
-			oWasFree, oChecked = e.oldLoad(o, k) < e.caps[o], true
+		if !scored {
+			scored = true
 			oScore = e.score(o, k.hash, uniform)
+			// o owning no more than its capacity was never full.
+			oWasFree = len(e.owned[o]) <= e.caps[o] || e.oldLoad(o, k) < e.caps[o]
 		}
-		if !oWasFree {
-			return false
+		if oWasFree {
+			w := 1
+			if !uniform {
+				w = e.weight(b.node)
+			}
+			if s := (candidate{name: b.node, weight: w, hash: b.hash}).score(k.hash, uniform); s < oScore || s == oScore && b.node > o {
+				continue // o stays the best free node
+			}
 		}
-		w := 1
-		if !uniform {
-			w = e.weight(b.node)
-		}
-		if s := (candidate{name: b.node, weight: w, hash: b.hash}).score(k.hash, uniform); s > oScore || s == oScore && b.node < o {
+		if it.eligibleFor(b.node) {
 			return false
 		}
 	}

@@ -222,7 +222,7 @@ func (t *Tracker) Update() (Plan, []netip.Addr) {
 		}
 	}
 	touched := t.el.Update()
-	changed := map[netip.Addr]bool{}
+	changed := make(map[netip.Addr]bool, len(touched)+len(t.svcs.Dirty)+len(t.stale)+len(t.recand))
 	for _, ip := range touched {
 		changed[ip] = true
 	}

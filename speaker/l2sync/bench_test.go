@@ -3,6 +3,7 @@ package l2sync
 import (
 	"fmt"
 	"runtime"
+	"slices"
 	"testing"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -66,7 +67,27 @@ func (w *benchWorld) sync() int {
 // ARP/NDP are not included.
 func BenchmarkLayer2Change(b *testing.B) {
 	small, large := newBenchWorld(b, 1000), newBenchWorld(b, 10000)
-	viewtest.MeasureChanges(b, viewtest.Changes, small.world(), large.world())
+	changes := append(viewtest.Changes[:len(viewtest.Changes):len(viewtest.Changes)], speakerLiveness(small, large))
+	viewtest.MeasureChanges(b, changes, small.world(), large.world())
+}
+
+// speakerLiveness is a node's speaker found dead by its peers, and alive
+// again on the next change: the same re-election as a node turning
+// NotReady or Ready, reached through the live set instead of the Node.
+func speakerLiveness(worlds ...*benchWorld) viewtest.Change {
+	return viewtest.Change{Name: "speaker-liveness", Rounds: 100, Do: func(c *viewtest.Cluster, _ *view.View, i int) {
+		for _, w := range worlds {
+			if w.Cluster != c {
+				continue
+			}
+			n := c.Nodes[1+(i/2*37)%99].Name // not node000, as viewtest.Changes
+			if j := slices.Index(w.alive, n); j >= 0 {
+				w.alive = slices.Delete(w.alive, j, j+1)
+			} else {
+				w.alive = append(w.alive, n)
+			}
+		}
+	}}
 }
 
 func (w *benchWorld) world() viewtest.World {
