@@ -30,6 +30,7 @@ type Tracker struct {
 	advs   map[string][]config.L2Advertisement // per pool, from cfg
 	live   map[string]bool
 	nodes  map[string]Node
+	sorted []Node // nodes by name; nil when to be sorted again
 	svcs   *lbstate.Index // its Dirty: the IPs to decide again
 	ips    map[netip.Addr]*ipState
 	groups map[string]*group              // by groupKey
@@ -95,6 +96,7 @@ func (t *Tracker) SetNode(n Node) {
 		return
 	}
 	t.nodes[n.Name] = n
+	t.sorted = nil
 	// A weight change is the election's alone: it reports the IPs that
 	// move.
 	t.el.SetWeight(n.Name, n.Weight)
@@ -127,6 +129,7 @@ func (t *Tracker) DeleteNode(name string) {
 		return
 	}
 	delete(t.nodes, name)
+	t.sorted = nil
 	t.nodeChanged(name)
 }
 
@@ -201,7 +204,10 @@ func (t *Tracker) Update() (Plan, []netip.Addr) {
 		t.all = false
 	}
 	// Sorted, so eligible lists come out sorted.
-	nodes := slices.SortedFunc(maps.Values(t.nodes), func(a, b Node) int { return strings.Compare(a.Name, b.Name) })
+	if t.sorted == nil {
+		t.sorted = slices.SortedFunc(maps.Values(t.nodes), func(a, b Node) int { return strings.Compare(a.Name, b.Name) })
+	}
+	nodes := t.sorted
 	for key, g := range t.groups {
 		if g.stale {
 			t.refreshGroup(key, g, nodes)
