@@ -395,8 +395,9 @@ func (e *Elector) Update() []netip.Addr {
 	e.applyOwners(changed)
 	e.caps, e.uniform, e.redoAll = caps, uniform, false
 	// A fresh map, not a cleared one: a map keeps the room it grew to, and
-	// ranging over it (walk) costs that room, not what it holds.
-	e.dirty = map[netip.Addr]key{}
+	// ranging over it (walk) costs that room, not what it holds. Room for
+	// a change like this one, up to a node's share, saves regrowing it.
+	e.dirty = make(map[netip.Addr]key, min(len(e.dirty), 256))
 	out := make([]netip.Addr, 0, len(changed))
 	for ip, prev := range changed {
 		if e.Owner(ip) != prev {

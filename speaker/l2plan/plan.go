@@ -198,21 +198,7 @@ func clusterServes(svcs []lbstate.Service) bool {
 // nil, are Services none of which serves from every node, so a node needs
 // a local endpoint of one of them.
 func eligibleAmong(advs []config.L2Advertisement, nodes []Node, live map[string]bool, local []lbstate.Service) ([]*Node, string) {
-	// why says why node i is not eligible; ok when it is.
-	why := func(i int) (reason string, ok bool) {
-		n := &nodes[i]
-		switch {
-		case !slices.ContainsFunc(advs, func(a config.L2Advertisement) bool { return a.SelectsNode(n.Labels) }):
-			return "not selected by an L2Advertisement", false
-		case !n.Usable:
-			return n.Why, false
-		case !live[n.Name]:
-			return "speaker not alive", false
-		case local != nil && !servesTraffic(local, n.Name):
-			return "no local endpoint (externalTrafficPolicy: Local)", false
-		}
-		return "", true
-	}
+	why := func(i int) (reason string, ok bool) { return whyNot(&nodes[i], advs, live, local) }
 	var out, open []*Node
 	for i := range nodes {
 		if _, ok := why(i); ok {
@@ -235,6 +221,22 @@ func eligibleAmong(advs []config.L2Advertisement, nodes []Node, live map[string]
 		reasons[r]++
 	}
 	return nil, summarize(len(nodes), reasons)
+}
+
+// whyNot says why n may not announce an IP of advs (local as in
+// eligibleAmong); ok when it may.
+func whyNot(n *Node, advs []config.L2Advertisement, live map[string]bool, local []lbstate.Service) (reason string, ok bool) {
+	switch {
+	case !slices.ContainsFunc(advs, func(a config.L2Advertisement) bool { return a.SelectsNode(n.Labels) }):
+		return "not selected by an L2Advertisement", false
+	case !n.Usable:
+		return n.Why, false
+	case !live[n.Name]:
+		return "speaker not alive", false
+	case local != nil && !servesTraffic(local, n.Name):
+		return "no local endpoint (externalTrafficPolicy: Local)", false
+	}
+	return "", true
 }
 
 func keysOf(svcs []lbstate.Service) []types.NamespacedName {

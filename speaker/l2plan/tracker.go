@@ -354,14 +354,25 @@ func (t *Tracker) decide(ip netip.Addr, svcs []lbstate.Service, nodes []Node) {
 // every node, among the nodes with a local endpoint: those of its
 // Services that are Local, as none that is not has an endpoint.
 func (t *Tracker) localCandidates(advs []config.L2Advertisement, local []string) []string {
-	cands := make([]Node, 0, len(local))
-	for _, n := range local {
-		if nd, ok := t.nodes[n]; ok {
-			cands = append(cands, nd)
+	var all, open []string
+	for _, name := range local {
+		n, ok := t.nodes[name]
+		if !ok {
+			continue
+		}
+		if _, ok := whyNot(&n, advs, t.live, nil); !ok {
+			continue
+		}
+		all = append(all, name)
+		if !n.Cordoned {
+			open = append(open, name)
 		}
 	}
-	eligible, _ := eligibleAmong(advs, cands, t.live, nil)
-	return namesOf(eligible)
+	// As eligibleAmong: cordoned nodes only when no uncordoned one is.
+	if len(open) > 0 {
+		return open
+	}
+	return all
 }
 
 // recandidate redoes, after a node's change, the candidates of an IP that
