@@ -3,12 +3,15 @@ package main
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net/netip"
 	"slices"
+	"sync"
 	"sync/atomic"
 
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -22,7 +25,6 @@ import (
 	"github.com/ironlb/ironlb/pkg/trigger"
 	"github.com/ironlb/ironlb/speaker/bgpsync"
 	"github.com/ironlb/ironlb/speaker/l2sync"
-	"github.com/ironlb/ironlb/speaker/members"
 )
 
 // +kubebuilder:rbac:groups="",resources=nodes,verbs=get;list;watch
@@ -83,22 +85,57 @@ func (w *configWatch) Reconcile(ctx context.Context, _ reconcile.Request) (recon
 }
 
 // peerWatch tells the liveness layer where the other speakers are: every
-// Node's InternalIP of the speaker's address family.
+// Node's InternalIP of the speaker's address family. It reads only the
+// Nodes whose addresses changed (or that came or went) since its last
+// pass, from the cache, instead of listing every Node: a rolling reboot
+// of a large cluster would otherwise copy every Node out of the cache on
+// every node, once per Node.
 type peerWatch struct {
 	client  client.Client
-	members *members.Members
+	members peerSetter
 	port    uint16
 	family4 bool
+
+	mu      sync.Mutex
+	pending map[string]bool // Nodes changed since the last pass
+
+	// Reconcile's alone:
+	peers  map[string]netip.AddrPort
+	unsent bool // peers differs from what the liveness layer last took
+}
+
+// peerSetter is the part of members.Members the watch drives.
+type peerSetter interface {
+	SetPeers(map[string]netip.AddrPort) error
 }
 
 func (w *peerWatch) setup(mgr ctrl.Manager) error {
 	err := ctrl.NewControllerManagedBy(mgr).Named("speaker-peers").
-		Watches(&corev1.Node{}, handler.EnqueueRequestsFromMapFunc(toSingleKey), builder.WithPredicates(addressesChanged)).
+		Watches(&corev1.Node{}, handler.EnqueueRequestsFromMapFunc(w.changed), builder.WithPredicates(addressesChanged)).
 		Complete(w)
 	if err != nil {
 		return fmt.Errorf("set up peer watch: %w", err)
 	}
 	return nil
+}
+
+// changed notes a Node for the next pass. The one key keeps passes
+// batched: the Nodes the informer delivers before the first pass are read
+// in one, which hands the liveness layer the whole cluster at once.
+func (w *peerWatch) changed(_ context.Context, o client.Object) []reconcile.Request {
+	w.note([]string{o.GetName()})
+	return []reconcile.Request{singleKey}
+}
+
+func (w *peerWatch) note(names []string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.pending == nil {
+		w.pending = map[string]bool{}
+	}
+	for _, n := range names {
+		w.pending[n] = true
+	}
 }
 
 // addressesChanged passes Node updates that change its addresses, the only
@@ -113,20 +150,55 @@ var addressesChanged = predicate.Funcs{
 }
 
 func (w *peerWatch) Reconcile(ctx context.Context, _ reconcile.Request) (reconcile.Result, error) {
-	var nodes corev1.NodeList
-	if err := w.client.List(ctx, &nodes); err != nil {
-		return reconcile.Result{}, err
+	w.mu.Lock()
+	names := slices.Sorted(maps.Keys(w.pending))
+	w.pending = nil
+	w.mu.Unlock()
+	if w.peers == nil {
+		w.peers, w.unsent = map[string]netip.AddrPort{}, true
 	}
-	peers := map[string]netip.AddrPort{}
-	for _, n := range nodes.Items {
-		for _, a := range n.Status.Addresses {
-			ip, err := netip.ParseAddr(a.Address)
-			if a.Type != corev1.NodeInternalIP || err != nil || ip.Is4() != w.family4 {
-				continue
+	for i, name := range names {
+		var n corev1.Node
+		err := w.client.Get(ctx, client.ObjectKey{Name: name}, &n)
+		switch {
+		case apierrors.IsNotFound(err):
+			if _, ok := w.peers[name]; ok {
+				delete(w.peers, name)
+				w.unsent = true
 			}
-			peers[n.Name] = netip.AddrPortFrom(ip, w.port)
-			break
+		case err != nil:
+			w.note(names[i:]) // read again on the retry
+			return reconcile.Result{}, fmt.Errorf("get Node %s: %w", name, err)
+		default:
+			addr, ok := peerAddr(&n, w.family4, w.port)
+			if old, had := w.peers[name]; ok && (!had || old != addr) {
+				w.peers[name] = addr
+				w.unsent = true
+			} else if !ok && had {
+				delete(w.peers, name)
+				w.unsent = true
+			}
 		}
 	}
-	return reconcile.Result{}, w.members.SetPeers(peers)
+	if !w.unsent {
+		return reconcile.Result{}, nil
+	}
+	if err := w.members.SetPeers(maps.Clone(w.peers)); err != nil {
+		return reconcile.Result{}, err
+	}
+	w.unsent = false
+	return reconcile.Result{}, nil
+}
+
+// peerAddr is where a Node's speaker listens: its first InternalIP of the
+// family, at port; false if it has none.
+func peerAddr(n *corev1.Node, family4 bool, port uint16) (netip.AddrPort, bool) {
+	for _, a := range n.Status.Addresses {
+		ip, err := netip.ParseAddr(a.Address)
+		if a.Type != corev1.NodeInternalIP || err != nil || ip.Is4() != family4 {
+			continue
+		}
+		return netip.AddrPortFrom(ip, port), true
+	}
+	return netip.AddrPort{}, false
 }

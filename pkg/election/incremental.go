@@ -22,10 +22,17 @@ import (
 // moved node's previous load is in the band where that test could come out
 // differently. An endpoint change to one Service thus re-elects that
 // Service's IPs and, typically, nothing else.
+//
+// Items may share their eligible nodes through a group (Join, SetGroup):
+// the thousands of IPs any node may announce then hold one list, and a
+// node joining or leaving it re-elects only the IPs it can win or owned
+// instead of every IP of the group.
 type Elector struct {
 	weights map[string]int // set by SetWeight; 1 when absent
-	refs    map[string]int // node -> items naming it eligible
-	items   map[netip.Addr]*entry
+	refs    map[string]int // node -> items with own lists and groups with members naming it eligible
+	entries map[netip.Addr]*entry // every item, those of groups without nodes included
+	items   map[netip.Addr]*entry // the items with eligible nodes: the ones elected
+	groups  map[string]*group
 	order   []key              // items, in the order Elect processes them
 	owned   map[string][]key   // node -> keys of the items it owns, sorted
 	caps    map[string]int     // capacities of the last Update
@@ -33,6 +40,7 @@ type Elector struct {
 	dirty   map[netip.Addr]key // items changed since the last Update
 	redoAll bool
 	hashes  map[string]uint64 // hashString per node name
+	scratch []float64         // decide's scores
 }
 
 // key orders items as Elect does: by hash, then address.
@@ -50,14 +58,41 @@ func (a key) compare(b key) int {
 
 type entry struct {
 	key      key
-	eligible []string // sorted, unique, non-empty names
+	eligible []string // own eligible nodes (sorted, unique, non-empty names) when group is nil
+	group    *group
 	owner    string
+}
+
+// nodes are the item's eligible nodes, sorted.
+func (it *entry) nodes() []string {
+	if it.group != nil {
+		return it.group.nodes
+	}
+	return it.eligible
+}
+
+// eligibleFor reports whether n is among nodes().
+func (it *entry) eligibleFor(n string) bool {
+	if it.group != nil {
+		return it.group.has[n]
+	}
+	_, ok := slices.BinarySearch(it.eligible, n)
+	return ok
+}
+
+// group is a list of eligible nodes shared by its members.
+type group struct {
+	nodes   []string // sorted, unique, non-empty names
+	hashes  []uint64 // hashString of each of nodes
+	has     map[string]bool
+	members map[netip.Addr]*entry
 }
 
 // NewElector returns an Elector without items.
 func NewElector() *Elector {
 	return &Elector{
 		weights: map[string]int{}, refs: map[string]int{}, items: map[netip.Addr]*entry{},
+		entries: map[netip.Addr]*entry{}, groups: map[string]*group{},
 		owned: map[string][]key{}, caps: map[string]int{}, dirty: map[netip.Addr]key{}, hashes: map[string]uint64{},
 	}
 }
@@ -78,42 +113,220 @@ func (e *Elector) SetWeight(node string, w int) {
 }
 
 // Set makes eligible the nodes that may announce ip; none removes the item.
+// An item in a group leaves it.
 func (e *Elector) Set(ip netip.Addr, eligible []string) {
 	if !ip.IsValid() {
 		return
 	}
 	ip = ip.WithZone("")
-	el := slices.Clone(eligible)
-	slices.Sort(el)
-	el = slices.Compact(el)
-	el = slices.DeleteFunc(el, func(n string) bool { return n == "" })
-	cur := e.items[ip]
-	if cur == nil && len(el) == 0 || cur != nil && slices.Equal(cur.eligible, el) {
+	el := cleanNames(eligible)
+	cur := e.entries[ip]
+	if cur == nil && len(el) == 0 || cur != nil && cur.group == nil && slices.Equal(cur.eligible, el) {
 		return
 	}
 	k := key{hash: hashAddr(ip), ip: ip}
-	if _, ok := e.dirty[ip]; !ok {
-		e.dirty[ip] = k
+	e.touch(ip, k)
+	if cur != nil && cur.group == nil && len(el) > 0 {
+		// A list replacing a list: count only the names that differ.
+		e.holdDiff(cur.eligible, el)
+		cur.eligible = el
+		return
 	}
 	if cur != nil {
-		for _, n := range cur.eligible {
-			if e.refs[n]--; e.refs[n] == 0 {
-				delete(e.refs, n)
-			}
-		}
-	}
-	for _, n := range el {
-		e.refs[n]++
+		e.detach(ip, cur)
 	}
 	if len(el) == 0 {
-		delete(e.items, ip)
+		delete(e.entries, ip)
 		return
 	}
 	if cur == nil {
 		cur = &entry{key: k}
-		e.items[ip] = cur
+		e.entries[ip] = cur
 	}
 	cur.eligible = el
+	e.hold(el, 1)
+	e.items[ip] = cur
+}
+
+// Join makes ip's eligible nodes those of the group name (SetGroup), now
+// and as they change; while the group has no nodes the item is absent, as
+// with Set(ip, nil). Set takes it out of the group again.
+func (e *Elector) Join(ip netip.Addr, name string) {
+	if !ip.IsValid() {
+		return
+	}
+	ip = ip.WithZone("")
+	g := e.groups[name]
+	if g == nil {
+		g = &group{members: map[netip.Addr]*entry{}}
+		e.groups[name] = g
+	}
+	cur := e.entries[ip]
+	if cur != nil && cur.group == g {
+		return
+	}
+	k := key{hash: hashAddr(ip), ip: ip}
+	e.touch(ip, k)
+	if cur != nil {
+		e.detach(ip, cur)
+	} else {
+		cur = &entry{key: k}
+		e.entries[ip] = cur
+	}
+	if len(g.members) == 0 {
+		e.hold(g.nodes, 1)
+	}
+	g.members[ip] = cur
+	cur.group = g
+	if len(g.nodes) > 0 {
+		e.items[ip] = cur
+	}
+}
+
+// SetGroup makes nodes the eligible nodes of the group name's items. Only
+// the items a change can reach are elected again: those a node leaving
+// owned, and those a node joining may take (it outscores the owner, or
+// the owner was over capacity and so any free node would do). Scoring the
+// joining node once per item is the whole cost for the others.
+func (e *Elector) SetGroup(name string, nodes []string) {
+	el := cleanNames(nodes)
+	g := e.groups[name]
+	if g == nil {
+		if len(el) == 0 {
+			return
+		}
+		g = &group{members: map[netip.Addr]*entry{}}
+		e.groups[name] = g
+	}
+	if slices.Equal(g.nodes, el) {
+		return
+	}
+	old := g.nodes
+	g.nodes = el
+	g.hashes = make([]uint64, len(el))
+	g.has = make(map[string]bool, len(el))
+	for i, n := range el {
+		g.hashes[i] = e.nodeHash(n)
+		g.has[n] = true
+	}
+	if len(g.members) == 0 {
+		if len(el) == 0 {
+			delete(e.groups, name)
+		}
+		return
+	}
+	e.hold(old, -1)
+	e.hold(el, 1)
+	if len(old) == 0 || len(el) == 0 {
+		// The items come or go.
+		for ip, it := range g.members {
+			e.touch(ip, it.key)
+			if len(el) > 0 {
+				e.items[ip] = it
+			} else {
+				delete(e.items, ip)
+			}
+		}
+		return
+	}
+	for _, r := range old {
+		if _, kept := slices.BinarySearch(el, r); kept {
+			continue
+		}
+		for _, k := range e.owned[r] {
+			if it := e.items[k.ip]; it != nil && it.group == g {
+				e.touch(k.ip, k)
+			}
+		}
+	}
+	for _, a := range el {
+		if _, had := slices.BinarySearch(old, a); had {
+			continue
+		}
+		e.joined(g, a)
+	}
+}
+
+// joined marks the items of g that node a, newly eligible for them, can
+// take from their owner o: in Elect's pass o was the best-scoring node
+// below capacity, or the best-scoring one when none was, so a matters
+// only if it outscores o or o was at capacity. (Capacities that move in
+// the next pass are the walk's business: see Elector.) It goes through
+// the owners' items, which hold the items' hashes, so that the cost is
+// one score per item; the items without an owner are new and already
+// marked.
+func (e *Elector) joined(g *group, a string) {
+	ca := candidate{name: a, weight: e.weight(a), hash: e.nodeHash(a)}
+	for o, ks := range e.owned {
+		co := candidate{name: o, weight: e.weight(o), hash: e.nodeHash(o)}
+		c := e.caps[o]
+		for i, k := range ks {
+			sa, so := ca.score(k.hash, e.uniform), co.score(k.hash, e.uniform)
+			// At the capacity-th item and after, o was full.
+			if (sa > so || sa == so && a < o || i >= c) && g.members[k.ip] != nil {
+				e.touch(k.ip, k)
+			}
+		}
+	}
+}
+
+// touch marks an item to elect again.
+func (e *Elector) touch(ip netip.Addr, k key) {
+	if _, ok := e.dirty[ip]; !ok {
+		e.dirty[ip] = k
+	}
+}
+
+// detach takes an item out of its group or drops its own list; it is no
+// longer elected until given nodes again.
+func (e *Elector) detach(ip netip.Addr, it *entry) {
+	delete(e.items, ip)
+	if g := it.group; g != nil {
+		delete(g.members, ip)
+		if len(g.members) == 0 {
+			e.hold(g.nodes, -1)
+		}
+		it.group = nil
+		return
+	}
+	e.hold(it.eligible, -1)
+	it.eligible = nil
+}
+
+// hold counts, per node, the item lists and groups naming it.
+func (e *Elector) hold(nodes []string, d int) {
+	for _, n := range nodes {
+		if e.refs[n] += d; e.refs[n] == 0 {
+			delete(e.refs, n)
+		}
+	}
+}
+
+// holdDiff moves the counts of hold from the sorted list old to the
+// sorted list now, touching only the names in one of them.
+func (e *Elector) holdDiff(old, now []string) {
+	i, j := 0, 0
+	for i < len(old) || j < len(now) {
+		switch {
+		case j >= len(now) || i < len(old) && old[i] < now[j]:
+			e.hold(old[i:i+1], -1)
+			i++
+		case i >= len(old) || now[j] < old[i]:
+			e.hold(now[j:j+1], 1)
+			j++
+		default:
+			i++
+			j++
+		}
+	}
+}
+
+// cleanNames sorts names and drops repeats and empty ones.
+func cleanNames(names []string) []string {
+	el := slices.Clone(names)
+	slices.Sort(el)
+	el = slices.Compact(el)
+	return slices.DeleteFunc(el, func(n string) bool { return n == "" })
 }
 
 // Owner is ip's elected node ("" if none), as of the last Update.
@@ -131,6 +344,16 @@ func (e *Elector) Owners() map[netip.Addr]string {
 		if it.owner != "" {
 			out[ip] = it.owner
 		}
+	}
+	return out
+}
+
+// Owned lists the items node owned as of the last Update, in no
+// particular order.
+func (e *Elector) Owned(node string) []netip.Addr {
+	out := make([]netip.Addr, len(e.owned[node]))
+	for i, k := range e.owned[node] {
+		out[i] = k.ip
 	}
 	return out
 }
@@ -172,8 +395,9 @@ func (e *Elector) Update() []netip.Addr {
 	e.applyOwners(changed)
 	e.caps, e.uniform, e.redoAll = caps, uniform, false
 	// A fresh map, not a cleared one: a map keeps the room it grew to, and
-	// ranging over it (walk) costs that room, not what it holds.
-	e.dirty = map[netip.Addr]key{}
+	// ranging over it (walk) costs that room, not what it holds. Room for
+	// a change like this one, up to a node's share, saves regrowing it.
+	e.dirty = make(map[netip.Addr]key, min(len(e.dirty), 256))
 	out := make([]netip.Addr, 0, len(changed))
 	for ip, prev := range changed {
 		if e.Owner(ip) != prev {
@@ -184,9 +408,17 @@ func (e *Elector) Update() []netip.Addr {
 	return out
 }
 
-// syncOrder brings order in line with items after Set calls.
+// syncOrder brings order in line with items after Set calls: only the
+// items that came or went move in it.
 func (e *Elector) syncOrder() {
-	if len(e.dirty) > 64 {
+	var flips []key
+	for ip, k := range e.dirty {
+		_, found := slices.BinarySearchFunc(e.order, k, key.compare)
+		if _, present := e.items[ip]; found != present {
+			flips = append(flips, k)
+		}
+	}
+	if len(flips) > 64 {
 		e.order = e.order[:0]
 		for _, it := range e.items {
 			e.order = append(e.order, it.key)
@@ -194,42 +426,64 @@ func (e *Elector) syncOrder() {
 		slices.SortFunc(e.order, key.compare)
 		return
 	}
-	for ip, k := range e.dirty {
+	for _, k := range flips {
 		i, found := slices.BinarySearchFunc(e.order, k, key.compare)
-		_, present := e.items[ip]
-		switch {
-		case found && !present:
+		if found {
 			e.order = slices.Delete(e.order, i, i+1)
-		case !found && present:
+		} else {
 			e.order = slices.Insert(e.order, i, k)
 		}
 	}
 }
 
 // decide is one step of Elect's pass: the favourite eligible node below
-// capacity, else the favourite.
+// capacity, else the favourite. It scores every eligible node but tests
+// capacity (a search in a node's owned items) from the favourite down
+// only until a node passes, usually the first.
 func (e *Elector) decide(it *entry, uniform bool, free func(string) bool) string {
-	best, bestFree := "", ""
-	var bestScore, bestFreeScore float64
-	better := func(s float64, n string, t float64, m string) bool {
-		if s != t {
-			return s > t
+	nodes := it.nodes()
+	scores := e.scoresOf(it, uniform)
+	out := make([]bool, len(nodes)) // full: ruled out
+	best := -1
+	for {
+		b := -1
+		for i := range nodes {
+			if !out[i] && (b < 0 || scores[i] > scores[b] || scores[i] == scores[b] && nodes[i] < nodes[b]) {
+				b = i
+			}
 		}
-		return n < m
-	}
-	for _, n := range it.eligible {
-		s := e.score(n, it.key.hash, uniform)
-		if best == "" || better(s, n, bestScore, best) {
-			best, bestScore = n, s
+		if b < 0 {
+			return nodes[best] // every node full: the favourite keeps it
 		}
-		if free(n) && (bestFree == "" || better(s, n, bestFreeScore, bestFree)) {
-			bestFree, bestFreeScore = n, s
+		if best < 0 {
+			best = b
 		}
+		if free(nodes[b]) {
+			return nodes[b]
+		}
+		out[b] = true
 	}
-	if bestFree != "" {
-		return bestFree
+}
+
+// scoresOf scores an item's eligible nodes, in the order of nodes(), into
+// a buffer the next call reuses.
+func (e *Elector) scoresOf(it *entry, uniform bool) []float64 {
+	nodes := it.nodes()
+	e.scratch = slices.Grow(e.scratch[:0], len(nodes))[:len(nodes)]
+	for i, n := range nodes {
+		var h uint64
+		if it.group != nil {
+			h = it.group.hashes[i]
+		} else {
+			h = e.nodeHash(n)
+		}
+		w := 1
+		if !uniform {
+			w = e.weight(n)
+		}
+		e.scratch[i] = candidate{name: n, weight: w, hash: h}.score(it.key.hash, uniform)
 	}
-	return best
+	return e.scratch
 }
 
 // redo runs the whole pass: Elect itself, whose arrays beat the walk's
@@ -242,7 +496,7 @@ func (e *Elector) redo() map[netip.Addr]string {
 	}
 	items := make([]Item, 0, len(e.items))
 	for ip, it := range e.items {
-		items = append(items, Item{IP: ip, Eligible: it.eligible})
+		items = append(items, Item{IP: ip, Eligible: it.nodes()})
 	}
 	cands := make([]Candidate, 0, len(e.refs))
 	for n := range e.refs {
@@ -264,7 +518,7 @@ func (e *Elector) redo() map[netip.Addr]string {
 // owned, which Update rewrites only at its end.
 func (e *Elector) prevOwner(ip netip.Addr) string {
 	k := key{hash: hashAddr(ip), ip: ip}
-	if it := e.items[ip]; it != nil && it.owner != "" {
+	if it := e.entries[ip]; it != nil && it.owner != "" {
 		if _, found := slices.BinarySearchFunc(e.owned[it.owner], k, key.compare); found {
 			return it.owner
 		}
@@ -286,7 +540,7 @@ func (e *Elector) oldLoad(n string, k key) int {
 // walk redoes the pass from where changes can reach, skipping stretches
 // that cannot change (see Elector).
 func (e *Elector) walk(caps map[string]int, uniform bool) map[netip.Addr]string {
-	changed := map[netip.Addr]string{}
+	changed := make(map[netip.Addr]string, 2*len(e.dirty))
 	dirty := make([]key, 0, len(e.dirty))
 	for ip, k := range e.dirty {
 		dirty = append(dirty, k)
@@ -305,7 +559,9 @@ func (e *Elector) walk(caps map[string]int, uniform bool) map[netip.Addr]string 
 			return band{never: true}
 		}
 		ks := e.owned[n]
-		b := band{}
+		// Within the band the old load L is in [lo, hi]: the node was
+		// below capacity c and is not (L < c), or the reverse.
+		b := band{node: n, hash: e.nodeHash(n), free: c2 > c}
 		if hi < 0 {
 			return band{never: true}
 		}
@@ -323,16 +579,21 @@ func (e *Elector) walk(caps map[string]int, uniform bool) map[netip.Addr]string 
 		}
 		return b
 	}
-	bands := map[string]band{}
+	bands := &bandSet{slot: map[string]int{}}
 	refresh := func(n string) {
-		if _, cand := caps[n]; !cand {
-			delete(bands, n)
+		// A node that was no candidate in the last pass has no band:
+		// every item it became eligible for was marked dirty (Set) or
+		// vetted by joined (SetGroup), and elsewhere it does not count.
+		_, cand := caps[n]
+		_, was := e.caps[n]
+		if !cand || !was {
+			bands.drop(n)
 			return
 		}
 		if b := bandOf(n); !b.never {
-			bands[n] = b
+			bands.set(b)
 		} else {
-			delete(bands, n)
+			bands.drop(n)
 		}
 	}
 	for n := range caps {
@@ -342,8 +603,8 @@ func (e *Elector) walk(caps map[string]int, uniform bool) map[netip.Addr]string 
 		refresh(n)
 	}
 	inBand := func(k key) bool {
-		for _, b := range bands {
-			if (b.always || b.start.compare(k) < 0) && (b.forever || k.compare(b.end) <= 0) {
+		for i := range bands.list {
+			if bands.list[i].covers(k) {
 				return true
 			}
 		}
@@ -353,7 +614,7 @@ func (e *Elector) walk(caps map[string]int, uniform bool) map[netip.Addr]string 
 	nextBand := func(k key) (key, bool) {
 		var best key
 		found := false
-		for _, b := range bands {
+		for _, b := range bands.list {
 			if b.always {
 				continue
 			}
@@ -420,7 +681,7 @@ func (e *Elector) walk(caps map[string]int, uniform bool) map[netip.Addr]string 
 		}
 		it := e.items[k.ip]
 		prev := it.owner
-		if e.keeps(it, k, uniform, bands, free(k)) {
+		if e.keeps(it, k, uniform, bands) {
 			pos++
 			continue
 		}
@@ -433,35 +694,43 @@ func (e *Elector) walk(caps map[string]int, uniform bool) map[netip.Addr]string 
 }
 
 // keeps reports whether an unchanged item certainly keeps its owner at k,
-// looking only at the nodes whose capacity test may have flipped (those
-// with a band) instead of scoring every eligible node. Its owner o was the
-// best-scoring free node, or the best node when none was free. The
+// looking only at the nodes whose capacity test flips here (those with a
+// band covering k) instead of scoring every eligible node. Its owner o was
+// the best-scoring free node, or the best node when none was free. The
 // decision can change only if o's own test flips, or a node that is now
 // free and was not becomes eligible to beat o: any such node when none was
 // free, one scoring above o otherwise.
-func (e *Elector) keeps(it *entry, k key, uniform bool, bands map[string]band, free func(string) bool) bool {
+func (e *Elector) keeps(it *entry, k key, uniform bool, bands *bandSet) bool {
 	o := it.owner
-	oWasFree := e.oldLoad(o, k) < e.caps[o]
 	var oScore float64
-	scored := false
-	for n := range bands {
-		if _, ok := slices.BinarySearch(it.eligible, n); !ok {
+	scored, oWasFree := false, true
+	for i := range bands.list {
+		b := &bands.list[i]
+		if !b.covers(k) {
 			continue
 		}
-		was, is := e.oldLoad(n, k) < e.caps[n], free(n)
-		if was == is {
-			continue
+		if b.node == o {
+			return false // its owner is eligible, or it would be dirty
 		}
-		if n == o || !oWasFree && is {
-			return false
-		}
-		if !is {
-			continue
+		if !b.free {
+			continue // a node turning full that did not own it changes nothing
 		}
 		if !scored {
-			oScore, scored = e.score(o, k.hash, uniform), true
+			scored = true
+			oScore = e.score(o, k.hash, uniform)
+			// o owning no more than its capacity was never full.
+			oWasFree = len(e.owned[o]) <= e.caps[o] || e.oldLoad(o, k) < e.caps[o]
 		}
-		if s := e.score(n, k.hash, uniform); s > oScore || s == oScore && n < o {
+		if oWasFree {
+			w := 1
+			if !uniform {
+				w = e.weight(b.node)
+			}
+			if s := (candidate{name: b.node, weight: w, hash: b.hash}).score(k.hash, uniform); s < oScore || s == oScore && b.node > o {
+				continue // o stays the best free node
+			}
+		}
+		if it.eligibleFor(b.node) {
 			return false
 		}
 	}
@@ -470,7 +739,11 @@ func (e *Elector) keeps(it *entry, k key, uniform bool, bands map[string]band, f
 
 // score is node n's rendezvous score for an item hash.
 func (e *Elector) score(n string, h uint64, uniform bool) float64 {
-	return candidate{name: n, weight: e.weight(n), hash: e.nodeHash(n)}.score(h, uniform)
+	w := 1 // unused when uniform
+	if !uniform {
+		w = e.weight(n)
+	}
+	return candidate{name: n, weight: w, hash: e.nodeHash(n)}.score(h, uniform)
 }
 
 // nodeHash caches hashString per node name.
@@ -486,10 +759,45 @@ func (e *Elector) nodeHash(n string) uint64 {
 // band is the range of keys (start, end] over which a node's capacity
 // test may come out differently than in the last pass.
 type band struct {
+	node       string
+	hash       uint64 // the node's
+	free       bool   // the node is below capacity in the band and was not; else the reverse
 	start, end key
 	always     bool // from the very beginning
 	never      bool
 	forever    bool // to the very end
+}
+
+func (b *band) covers(k key) bool {
+	return (b.always || b.start.compare(k) < 0) && (b.forever || k.compare(b.end) <= 0)
+}
+
+// bandSet holds the walk's bands in a slice, which it scans for every
+// item it visits, with each node's place in it.
+type bandSet struct {
+	list []band
+	slot map[string]int
+}
+
+func (s *bandSet) set(b band) {
+	if i, ok := s.slot[b.node]; ok {
+		s.list[i] = b
+		return
+	}
+	s.slot[b.node] = len(s.list)
+	s.list = append(s.list, b)
+}
+
+func (s *bandSet) drop(n string) {
+	i, ok := s.slot[n]
+	if !ok {
+		return
+	}
+	last := len(s.list) - 1
+	s.list[i] = s.list[last]
+	s.slot[s.list[i].node] = i
+	s.list = s.list[:last]
+	delete(s.slot, n)
 }
 
 // applyOwners rewrites owned for the items whose owner may have changed.

@@ -173,31 +173,32 @@ func Compute(cfg *config.Config, svcs []lbstate.Service, nodes []Node, alive []s
 // one of the Services; cordoned ones only when no uncordoned one is. They
 // are pointers into nodes, in its order. why explains an empty result.
 func eligibleNodes(advs []config.L2Advertisement, svcs []lbstate.Service, nodes []Node, live map[string]bool) ([]*Node, string) {
-	anyEndpoints := false
-	for _, s := range svcs {
-		anyEndpoints = anyEndpoints || s.HasEndpoints()
-	}
-	if !anyEndpoints {
+	if !anyEndpoints(svcs) {
 		return nil, "no ready endpoint"
 	}
 	// A Cluster Service with an endpoint anywhere serves from every node;
 	// only Local ones need a look per node.
-	clusterServes := slices.ContainsFunc(svcs, func(s lbstate.Service) bool { return !s.Local && s.HasEndpoints() })
-	// why says why node i is not eligible; ok when it is.
-	why := func(i int) (reason string, ok bool) {
-		n := &nodes[i]
-		switch {
-		case !slices.ContainsFunc(advs, func(a config.L2Advertisement) bool { return a.SelectsNode(n.Labels) }):
-			return "not selected by an L2Advertisement", false
-		case !n.Usable:
-			return n.Why, false
-		case !live[n.Name]:
-			return "speaker not alive", false
-		case !clusterServes && !servesTraffic(svcs, n.Name):
-			return "no local endpoint (externalTrafficPolicy: Local)", false
-		}
-		return "", true
+	if clusterServes(svcs) {
+		return eligibleAmong(advs, nodes, live, nil)
 	}
+	return eligibleAmong(advs, nodes, live, svcs)
+}
+
+func anyEndpoints(svcs []lbstate.Service) bool {
+	return slices.ContainsFunc(svcs, lbstate.Service.HasEndpoints)
+}
+
+// clusterServes reports whether a Cluster Service with an endpoint anywhere
+// uses the IP, which any node may then attract traffic for.
+func clusterServes(svcs []lbstate.Service) bool {
+	return slices.ContainsFunc(svcs, func(s lbstate.Service) bool { return !s.Local && s.HasEndpoints() })
+}
+
+// eligibleAmong is eligibleNodes past the endpoint tests: local, when not
+// nil, are Services none of which serves from every node, so a node needs
+// a local endpoint of one of them.
+func eligibleAmong(advs []config.L2Advertisement, nodes []Node, live map[string]bool, local []lbstate.Service) ([]*Node, string) {
+	why := func(i int) (reason string, ok bool) { return whyNot(&nodes[i], advs, live, local) }
 	var out, open []*Node
 	for i := range nodes {
 		if _, ok := why(i); ok {
@@ -220,6 +221,22 @@ func eligibleNodes(advs []config.L2Advertisement, svcs []lbstate.Service, nodes 
 		reasons[r]++
 	}
 	return nil, summarize(len(nodes), reasons)
+}
+
+// whyNot says why n may not announce an IP of advs (local as in
+// eligibleAmong); ok when it may.
+func whyNot(n *Node, advs []config.L2Advertisement, live map[string]bool, local []lbstate.Service) (reason string, ok bool) {
+	switch {
+	case !slices.ContainsFunc(advs, func(a config.L2Advertisement) bool { return a.SelectsNode(n.Labels) }):
+		return "not selected by an L2Advertisement", false
+	case !n.Usable:
+		return n.Why, false
+	case !live[n.Name]:
+		return "speaker not alive", false
+	case local != nil && !servesTraffic(local, n.Name):
+		return "no local endpoint (externalTrafficPolicy: Local)", false
+	}
+	return "", true
 }
 
 func keysOf(svcs []lbstate.Service) []types.NamespacedName {

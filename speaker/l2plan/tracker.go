@@ -16,28 +16,50 @@ import (
 
 // Tracker keeps the Plan that Compute returns for its inputs as they
 // change, doing work in proportion to the change: a Service's change
-// re-decides that Service's IPs, a node's change the IPs whose candidate
-// set the node is or was in, and the election itself redoes only the
-// decisions the change can reach (election.Elector). Not safe for
+// re-decides that Service's IPs, and a node's change (readiness, labels,
+// liveness, coming or going) the IPs whose candidates it is or may become
+// through a local endpoint, the IPs it owns and those nobody may
+// announce. The IPs any node may announce (a Cluster Service uses them)
+// share one candidate list per set of advertisements (a group, handed to
+// the election once), so a node's change costs an update of those few
+// lists, and the election redoes only the decisions it can reach
+// (election.Elector): the IPs the node owned or can take. Not safe for
 // concurrent use.
 type Tracker struct {
-	cfg   *config.Config
-	advs  map[string][]config.L2Advertisement // per pool, from cfg
-	live  map[string]bool
-	nodes map[string]Node
-	svcs  *lbstate.Index // its Dirty: the IPs to decide again
-	ips   map[netip.Addr]*ipState
-	el    *election.Elector
-	plan  Plan
-	all   bool // every IP is dirty (configuration changed)
+	cfg    *config.Config
+	advs   map[string][]config.L2Advertisement // per pool, from cfg
+	live   map[string]bool
+	nodes  map[string]Node
+	sorted []Node // nodes by name; nil when to be sorted again
+	svcs   *lbstate.Index // its Dirty: the IPs to decide again
+	ips    map[netip.Addr]*ipState
+	groups map[string]*group              // by groupKey
+	local  map[string]map[netip.Addr]bool // node -> IPs it may announce only through a local endpoint
+	none   map[netip.Addr]bool            // IPs nobody may announce, with a reason that counts the nodes
+	stale  map[netip.Addr]bool            // IPs whose owner's interfaces may have changed
+	recand map[netip.Addr]bool            // IPs of local candidates a node's change concerns
+	el     *election.Elector
+	plan   Plan
+	all    bool // every IP is dirty (configuration changed)
 }
 
 // ipState is what the plan knows about one IP.
 type ipState struct {
 	pool     string
 	services []types.NamespacedName   // sorted
-	eligible []string                 // nodes that may announce it, sorted
 	advs     []config.L2Advertisement // of its pool, selecting its Services
+	group    string                   // its candidates' group; "" when they are its own
+	local    []string                 // with its own candidates: the nodes with a local endpoint, indexed in Tracker.local
+}
+
+// group is the candidates of the IPs any node may announce, as far as the
+// same advertisements select them: those nodes, usable and alive, the
+// uncordoned ones when there are.
+type group struct {
+	advs     []config.L2Advertisement
+	eligible []string // sorted, as handed to the election
+	ips      map[netip.Addr]bool
+	stale    bool // a node changed since eligible was computed
 }
 
 // NewTracker returns an empty Tracker.
@@ -45,6 +67,8 @@ func NewTracker() *Tracker {
 	return &Tracker{
 		advs: map[string][]config.L2Advertisement{}, live: map[string]bool{}, nodes: map[string]Node{},
 		svcs: lbstate.NewIndex(), ips: map[netip.Addr]*ipState{},
+		groups: map[string]*group{}, local: map[string]map[netip.Addr]bool{}, none: map[netip.Addr]bool{},
+		stale: map[netip.Addr]bool{}, recand: map[netip.Addr]bool{},
 		el:   election.NewElector(),
 		plan: Plan{Owners: map[netip.Addr]Owner{}, Unannounced: map[netip.Addr]Unannounced{}},
 	}
@@ -72,6 +96,7 @@ func (t *Tracker) SetNode(n Node) {
 		return
 	}
 	t.nodes[n.Name] = n
+	t.sorted = nil
 	// A weight change is the election's alone: it reports the IPs that
 	// move.
 	t.el.SetWeight(n.Name, n.Weight)
@@ -104,6 +129,7 @@ func (t *Tracker) DeleteNode(name string) {
 		return
 	}
 	delete(t.nodes, name)
+	t.sorted = nil
 	t.nodeChanged(name)
 }
 
@@ -132,36 +158,26 @@ func (t *Tracker) SetAlive(alive []string) {
 	}
 }
 
-// nodeChanged marks the IPs a node's change can concern: those whose
-// candidate set it was in or may now be in, and every IP nobody may
-// announce.
+// nodeChanged marks what a node's change can concern: the groups'
+// candidates, the IPs it may announce through a local endpoint, the IPs
+// it owns (their interfaces follow its labels: they are only rewritten), and every IP nobody may
+// announce (its reason counts the nodes by why they are not eligible).
 func (t *Tracker) nodeChanged(name string) {
 	if t.all || t.cfg == nil {
 		return
 	}
-	n, exists := t.nodes[name]
-	for ip, st := range t.ips {
-		switch {
-		case isIn(st.eligible, name):
-			t.svcs.Dirty[ip] = true
-		case len(st.eligible) == 0:
-			// Nobody may announce it, and its reason counts the nodes
-			// by why they are not eligible.
-			t.svcs.Dirty[ip] = true
-		case exists && t.mayAnnounce(n, st):
-			t.svcs.Dirty[ip] = true
-		}
+	for _, g := range t.groups {
+		g.stale = true
 	}
-}
-
-// mayAnnounce reports whether n passes eligibleNodes' tests for the IP
-// (cordoned or not: a node uncordoned may take IPs back).
-func (t *Tracker) mayAnnounce(n Node, st *ipState) bool {
-	if !slices.ContainsFunc(st.advs, func(a config.L2Advertisement) bool { return a.SelectsNode(n.Labels) }) ||
-		!n.Usable || !t.live[n.Name] {
-		return false
+	for ip := range t.local[name] {
+		t.recand[ip] = true
 	}
-	return servesTraffic(t.servicesOf(st), n.Name)
+	for ip := range t.none {
+		t.svcs.Dirty[ip] = true
+	}
+	for _, ip := range t.el.Owned(name) {
+		t.stale[ip] = true
+	}
 }
 
 func (t *Tracker) advsFor(pool string) []config.L2Advertisement {
@@ -171,15 +187,6 @@ func (t *Tracker) advsFor(pool string) []config.L2Advertisement {
 		t.advs[pool] = a
 	}
 	return a
-}
-
-func (t *Tracker) servicesOf(st *ipState) []lbstate.Service {
-	out := make([]lbstate.Service, 0, len(st.services))
-	for _, k := range st.services {
-		s, _ := t.svcs.Get(k)
-		out = append(out, s)
-	}
-	return out
 }
 
 // Update brings the plan in line with the changes since the last Update
@@ -192,21 +199,49 @@ func (t *Tracker) Update() (Plan, []netip.Addr) {
 			t.svcs.Dirty[ip] = true
 		}
 		t.svcs.MarkAll()
+		// Every IP is decided again and joins its group afresh.
+		t.groups = map[string]*group{}
 		t.all = false
 	}
 	// Sorted, so eligible lists come out sorted.
-	nodes := slices.SortedFunc(maps.Values(t.nodes), func(a, b Node) int { return strings.Compare(a.Name, b.Name) })
+	if t.sorted == nil {
+		t.sorted = slices.SortedFunc(maps.Values(t.nodes), func(a, b Node) int { return strings.Compare(a.Name, b.Name) })
+	}
+	nodes := t.sorted
+	for key, g := range t.groups {
+		if g.stale {
+			t.refreshGroup(key, g, nodes)
+		}
+	}
+	for ip := range t.recand {
+		if !t.svcs.Dirty[ip] && !t.recandidate(ip) {
+			t.svcs.Dirty[ip] = true
+		}
+	}
 	for ip := range t.svcs.Dirty {
 		t.decide(ip, t.svcs.Users(ip), nodes)
 	}
+	for key, g := range t.groups {
+		if len(g.ips) == 0 {
+			delete(t.groups, key)
+			t.el.SetGroup(key, nil)
+		}
+	}
 	touched := t.el.Update()
-	changed := map[netip.Addr]bool{}
+	changed := make(map[netip.Addr]bool, len(touched)+len(t.svcs.Dirty)+len(t.stale)+len(t.recand))
 	for _, ip := range touched {
 		changed[ip] = true
 	}
 	for ip := range t.svcs.Dirty {
 		changed[ip] = true
 	}
+	for ip := range t.stale {
+		changed[ip] = true
+	}
+	for ip := range t.recand {
+		changed[ip] = true
+	}
+	t.stale, t.recand = map[netip.Addr]bool{}, map[netip.Addr]bool{}
 	out := make([]netip.Addr, 0, len(changed))
 	for ip := range changed {
 		t.refresh(ip)
@@ -217,12 +252,49 @@ func (t *Tracker) Update() (Plan, []netip.Addr) {
 	return t.plan, out
 }
 
-// decide recomputes one IP's pool, Services (sorted by key) and eligible
-// nodes, as Compute does, and hands the eligible nodes to the election.
+// refreshGroup recomputes a group's candidates and hands a change to the
+// election; its IPs are decided again only when it empties or stops being
+// empty (they leave or enter Unannounced).
+func (t *Tracker) refreshGroup(key string, g *group, nodes []Node) {
+	g.stale = false
+	eligible, _ := eligibleAmong(g.advs, nodes, t.live, nil)
+	names := namesOf(eligible)
+	if slices.Equal(names, g.eligible) {
+		return
+	}
+	if (len(names) == 0) != (len(g.eligible) == 0) {
+		for ip := range g.ips {
+			t.svcs.Dirty[ip] = true
+		}
+	}
+	g.eligible = names
+	t.el.SetGroup(key, names)
+}
+
+// groupKey names the group of the IPs whose candidates advs select: the
+// advertisements' names (a name is one advertisement of the
+// configuration).
+func groupKey(advs []config.L2Advertisement) string {
+	var b strings.Builder
+	for _, a := range advs {
+		b.WriteString(a.Name)
+		b.WriteByte(0)
+	}
+	return b.String()
+}
+
+// decide recomputes one IP's pool, Services (sorted by key) and
+// candidates, as Compute does, and hands the candidates to the election:
+// its group's when any node may announce it, its own list otherwise.
 func (t *Tracker) decide(ip netip.Addr, svcs []lbstate.Service, nodes []Node) {
+	var oldLocal, local []string // the nodes with a local endpoint, when the IP has its own candidates
+	if st := t.ips[ip]; st != nil {
+		oldLocal = st.local
+	}
+	defer func() { t.setLocal(ip, oldLocal, local) }()
+	t.forget(ip)
+	delete(t.plan.Unannounced, ip)
 	if len(svcs) == 0 || t.cfg == nil {
-		delete(t.ips, ip)
-		delete(t.plan.Unannounced, ip)
 		t.el.Set(ip, nil)
 		return
 	}
@@ -234,25 +306,158 @@ func (t *Tracker) decide(ip netip.Addr, svcs []lbstate.Service, nodes []Node) {
 	}
 	st := &ipState{pool: pool, services: keysOf(svcs)}
 	t.ips[ip] = st
-	delete(t.plan.Unannounced, ip)
 	advs := config.ForServices(t.advsFor(pool), lbstate.LabelsOf(svcs))
 	st.advs = advs
 	if len(advs) == 0 {
 		t.el.Set(ip, nil)
 		return
 	}
-	eligible, why := eligibleNodes(advs, svcs, nodes, t.live)
-	if len(eligible) == 0 {
-		t.plan.Unannounced[ip] = Unannounced{Reason: why, Pool: pool, Services: st.services}
+	if !anyEndpoints(svcs) {
+		t.plan.Unannounced[ip] = Unannounced{Reason: "no ready endpoint", Pool: pool, Services: st.services}
 		t.el.Set(ip, nil)
 		return
 	}
-	names := make([]string, len(eligible))
-	for i, n := range eligible {
+	if clusterServes(svcs) {
+		key := groupKey(advs)
+		g := t.groups[key]
+		if g == nil {
+			// The election may still hold the group as an earlier
+			// configuration left it: hand it the candidates in any case.
+			eligible, _ := eligibleAmong(advs, nodes, t.live, nil)
+			g = &group{advs: advs, eligible: namesOf(eligible), ips: map[netip.Addr]bool{}}
+			t.groups[key] = g
+			t.el.SetGroup(key, g.eligible)
+		}
+		g.ips[ip] = true
+		st.group = key
+		if len(g.eligible) == 0 {
+			_, why := eligibleAmong(advs, nodes, t.live, nil)
+			t.unannounced(ip, st, why)
+		}
+		t.el.Join(ip, key)
+		return
+	}
+	// Only the nodes with a local endpoint may be candidates: look at
+	// those, and at every node only to say why none is.
+	local = endpointNodes(svcs)
+	eligible := t.localCandidates(advs, local)
+	if len(eligible) == 0 {
+		_, why := eligibleAmong(advs, nodes, t.live, svcs)
+		t.unannounced(ip, st, why)
+		t.el.Set(ip, nil)
+		return
+	}
+	t.el.Set(ip, eligible)
+}
+
+// localCandidates are the candidates of an IP no Service serves from
+// every node, among the nodes with a local endpoint: those of its
+// Services that are Local, as none that is not has an endpoint.
+func (t *Tracker) localCandidates(advs []config.L2Advertisement, local []string) []string {
+	var all, open []string
+	for _, name := range local {
+		n, ok := t.nodes[name]
+		if !ok {
+			continue
+		}
+		if _, ok := whyNot(&n, advs, t.live, nil); !ok {
+			continue
+		}
+		all = append(all, name)
+		if !n.Cordoned {
+			open = append(open, name)
+		}
+	}
+	// As eligibleAmong: cordoned nodes only when no uncordoned one is.
+	if len(open) > 0 {
+		return open
+	}
+	return all
+}
+
+// recandidate redoes, after a node's change, the candidates of an IP that
+// has its own, which its Services leave as they were; false when the IP
+// must be decided in full (it has no candidate, before or now: its reason
+// counts every node).
+func (t *Tracker) recandidate(ip netip.Addr) bool {
+	st := t.ips[ip]
+	if st == nil || st.group != "" || t.none[ip] || len(st.local) == 0 {
+		return false
+	}
+	eligible := t.localCandidates(st.advs, st.local)
+	if len(eligible) == 0 {
+		return false
+	}
+	t.el.Set(ip, eligible)
+	return true
+}
+
+// unannounced records that nobody may announce ip, for a reason that
+// counts the nodes.
+func (t *Tracker) unannounced(ip netip.Addr, st *ipState, why string) {
+	t.plan.Unannounced[ip] = Unannounced{Reason: why, Pool: st.pool, Services: st.services}
+	t.none[ip] = true
+}
+
+// forget drops what the group and none indexes hold of ip's last
+// decision (decide rewrites the local one through setLocal).
+func (t *Tracker) forget(ip netip.Addr) {
+	st := t.ips[ip]
+	if st == nil {
+		return
+	}
+	delete(t.ips, ip)
+	delete(t.none, ip)
+	if g := t.groups[st.group]; g != nil {
+		delete(g.ips, ip)
+	}
+}
+
+// setLocal indexes ip under the nodes with a local endpoint (sorted),
+// changing only what differs from its last decision: usually nothing.
+func (t *Tracker) setLocal(ip netip.Addr, old, local []string) {
+	if st := t.ips[ip]; st != nil {
+		st.local = local
+	}
+	if slices.Equal(old, local) {
+		return
+	}
+	for _, n := range old {
+		if _, still := slices.BinarySearch(local, n); !still {
+			delete(t.local[n], ip)
+			if len(t.local[n]) == 0 {
+				delete(t.local, n)
+			}
+		}
+	}
+	for _, n := range local {
+		if t.local[n] == nil {
+			t.local[n] = map[netip.Addr]bool{}
+		}
+		t.local[n][ip] = true
+	}
+}
+
+// endpointNodes are the nodes with a usable endpoint of svcs, sorted.
+func endpointNodes(svcs []lbstate.Service) []string {
+	var out []string
+	for _, s := range svcs {
+		for n, c := range s.Endpoints {
+			if c > 0 {
+				out = append(out, n)
+			}
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+func namesOf(nodes []*Node) []string {
+	names := make([]string, len(nodes))
+	for i, n := range nodes {
 		names[i] = n.Name
 	}
-	st.eligible = names
-	t.el.Set(ip, names)
+	return names
 }
 
 // refresh rewrites ip's owner entry from the election.
@@ -271,8 +476,3 @@ func (n Node) Equal(o Node) bool {
 	return n.Name == o.Name && n.Weight == o.Weight && n.Usable == o.Usable && n.Why == o.Why && n.Cordoned == o.Cordoned && maps.Equal(n.Labels, o.Labels)
 }
 
-// isIn reports whether name is in the sorted list.
-func isIn(sorted []string, name string) bool {
-	_, ok := slices.BinarySearch(sorted, name)
-	return ok
-}

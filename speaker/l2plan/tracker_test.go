@@ -64,8 +64,9 @@ func randomService(rng *rand.Rand, name string, nodes []string, addrs []netip.Ad
 	return s
 }
 
-// Over random histories of Service, endpoint, Node, liveness and
-// configuration changes, the Tracker's plan equals Compute's from scratch
+// Over random histories of Service, endpoint, Node (readiness and cordon
+// flips, joins, leaves, relabelling), liveness and configuration changes,
+// the Tracker's plan equals Compute's from scratch
 // after every Update, and the IPs it reports cover every entry that
 // changed.
 func TestTrackerEqualsCompute(t *testing.T) {
@@ -91,7 +92,7 @@ func TestTrackerEqualsCompute(t *testing.T) {
 			prev := Plan{}
 			for step := range 150 {
 				for range 1 + rng.IntN(4) {
-					switch r := rng.IntN(20); {
+					switch r := rng.IntN(23); {
 					case r < 8: // a Service or its endpoints change
 						s := randomService(rng, fmt.Sprintf("s%d", rng.IntN(40)), names, addrs)
 						svcs[s.Key] = s
@@ -108,7 +109,21 @@ func TestTrackerEqualsCompute(t *testing.T) {
 						n := names[rng.IntN(len(names))]
 						delete(nodes, n)
 						tr.DeleteNode(n)
-					case r < 19: // a speaker dies or comes back
+					case r < 19: // a node turns NotReady or Ready, or is cordoned or uncordoned, and nothing else
+						n, ok := nodes[names[rng.IntN(len(names))]]
+						if !ok {
+							continue
+						}
+						if rng.IntN(3) == 0 {
+							n.Cordoned = !n.Cordoned
+						} else if n.Usable {
+							n.Usable, n.Why = false, "not Ready"
+						} else {
+							n.Usable, n.Why = true, ""
+						}
+						nodes[n.Name] = n
+						tr.SetNode(n)
+					case r < 22: // a speaker dies or comes back
 						n := names[rng.IntN(len(names))]
 						if i := slices.Index(alive, n); i >= 0 {
 							alive = slices.Delete(alive, i, i+1)

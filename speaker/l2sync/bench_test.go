@@ -3,6 +3,7 @@ package l2sync
 import (
 	"fmt"
 	"runtime"
+	"slices"
 	"testing"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -27,7 +28,7 @@ type benchWorld struct {
 	alive []string
 }
 
-func newBenchWorld(b *testing.B, n int) *benchWorld {
+func newBenchWorld(b testing.TB, n int) *benchWorld {
 	cfg, errs := config.Compile(config.Resources{
 		Pools:            []v1beta1.IPAddressPool{{ObjectMeta: metav1.ObjectMeta{Name: "l2"}, Spec: v1beta1.IPAddressPoolSpec{Addresses: []string{"2001:db8:300::/112"}}}},
 		L2Advertisements: []v1beta1.L2Advertisement{{ObjectMeta: metav1.ObjectMeta{Name: "all"}, Spec: v1beta1.L2AdvertisementSpec{IPAddressPools: []string{"l2"}}}},
@@ -58,14 +59,35 @@ func (w *benchWorld) sync() int {
 // BenchmarkLayer2Change measures a speaker's layer 2 work for one change
 // (view update, plan update and election) with 1,000 and 10,000 Services of
 // 10 endpoints on 100 nodes (viewtest.Changes: a node turning NotReady
-// or Ready enters or leaves the candidates of every Cluster IP, so those
-// are all elected again; the owners that move are only its own), and
-// reports per kind of change the CPU µs at
+// or Ready leaves or joins the one candidate group of every Cluster IP,
+// which re-elects the IPs it owned or can take and the Local IPs with an
+// endpoint on it, not every IP), and reports per kind of change the CPU
+// µs at
 // each size and their ratio 10,000 / 1,000 (flat is 1). Status writes and
 // ARP/NDP are not included.
 func BenchmarkLayer2Change(b *testing.B) {
 	small, large := newBenchWorld(b, 1000), newBenchWorld(b, 10000)
-	viewtest.MeasureChanges(b, viewtest.Changes, small.world(), large.world())
+	changes := append(viewtest.Changes[:len(viewtest.Changes):len(viewtest.Changes)], speakerLiveness(small, large))
+	viewtest.MeasureChanges(b, changes, small.world(), large.world())
+}
+
+// speakerLiveness is a node's speaker found dead by its peers, and alive
+// again on the next change: the same re-election as a node turning
+// NotReady or Ready, reached through the live set instead of the Node.
+func speakerLiveness(worlds ...*benchWorld) viewtest.Change {
+	return viewtest.Change{Name: "speaker-liveness", Rounds: 100, Do: func(c *viewtest.Cluster, _ *view.View, i int) {
+		for _, w := range worlds {
+			if w.Cluster != c {
+				continue
+			}
+			n := c.Nodes[1+(i/2*37)%99].Name // not node000, as viewtest.Changes
+			if j := slices.Index(w.alive, n); j >= 0 {
+				w.alive = slices.Delete(w.alive, j, j+1)
+			} else {
+				w.alive = append(w.alive, n)
+			}
+		}
+	}}
 }
 
 func (w *benchWorld) world() viewtest.World {

@@ -48,10 +48,11 @@ type Events struct {
 
 // RandomEvent applies one random event to o and v: a Service set or
 // deleted, one of its EndpointSlices set (sometimes relabelled to another
-// Service) or deleted, or a Node set or deleted.
+// Service) or deleted, or a Node set, turned NotReady or Ready, or
+// deleted.
 func (o *Objects) RandomEvent(rng *rand.Rand, e Events, v *view.View) {
 	svc := fmt.Sprintf("s%d", rng.IntN(e.Services))
-	switch r := rng.IntN(17); {
+	switch r := rng.IntN(20); {
 	case r < 5:
 		s := RandomService(rng, svc, e.Pools[rng.IntN(len(e.Pools))], e.Addrs)
 		o.Services[svc] = s
@@ -73,6 +74,20 @@ func (o *Objects) RandomEvent(rng *rand.Rand, e Events, v *view.View) {
 		v.DeleteSlice(types.NamespacedName{Namespace: "ns", Name: name})
 	case r < 16:
 		n := RandomNode(rng, e.Nodes[rng.IntN(len(e.Nodes))])
+		o.Nodes[n.Name] = n
+		v.SetNode(n)
+	case r < 19: // a node turns NotReady or Ready, and nothing else
+		old, ok := o.Nodes[e.Nodes[rng.IntN(len(e.Nodes))]]
+		if !ok {
+			return
+		}
+		n := old.DeepCopy()
+		for i, c := range n.Status.Conditions {
+			if c.Type == corev1.NodeReady {
+				n.Status.Conditions[i].Status = map[corev1.ConditionStatus]corev1.ConditionStatus{
+					corev1.ConditionTrue: corev1.ConditionFalse, corev1.ConditionFalse: corev1.ConditionTrue}[c.Status]
+			}
+		}
 		o.Nodes[n.Name] = n
 		v.SetNode(n)
 	default:
