@@ -50,6 +50,16 @@ func TestMakeLab(t *testing.T) {
 		t.Errorf("want 6 Established BGP sessions:\n%s", sessions)
 	}
 
+	// The announcing speakers check their layer 2 addresses answer, and
+	// ironlbctl status shows it.
+	l2 := 0
+	for _, r := range mustParse(t, out) {
+		if r.Mode == "L2" {
+			l2++
+		}
+	}
+	checkAnswering(t, kubectl, filepath.Join(root, "bin", "ironlbctl"), m[1], l2)
+
 	pid, err := st.readPID()
 	if err != nil || pid == 0 || !isDaemon(pid, st) {
 		t.Fatalf("no lab daemon in %s (pid %d, %v)", st.pidFile(), pid, err)
@@ -323,4 +333,45 @@ func makeIn(root, dir string, timeout time.Duration, args ...string) (string, er
 	cmd.Env = append(env, "IRONLB_LAB_DIR="+dir, "IRONLB_LAB_TTL=20m")
 	out, err := cmd.CombinedOutput()
 	return string(out), err
+}
+
+// checkAnswering waits until every ServiceL2Status says its address
+// answers (the announcing speaker's reachability check) and then finds
+// "yes" in the ANSWERING column of `ironlbctl status` for as many rows as
+// there are layer 2 addresses in the lab's table (want).
+func checkAnswering(t *testing.T, kubectl func(args ...string) string, ironlbctl, kubeconfig string, want int) {
+	t.Helper()
+	var last string
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		last = kubectl("get", "servicel2status", "-A", "-o",
+			`jsonpath={range .items[*]}{.status.ip}={.status.conditions[?(@.type=="Answering")].status}{"\n"}{end}`)
+		lines := strings.Fields(last)
+		answering := 0
+		for _, l := range lines {
+			if strings.HasSuffix(l, "=True") {
+				answering++
+			}
+		}
+		if len(lines) > 0 && answering == len(lines) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not every layer 2 address answers after 30 s (ip=Answering):\n%s", last)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	out, err := exec.Command(ironlbctl, "status", "--kubeconfig", kubeconfig).CombinedOutput()
+	if err != nil {
+		t.Fatalf("ironlbctl status: %v\n%s", err, out)
+	}
+	yes := 0
+	for _, l := range strings.Split(string(out), "\n") {
+		if f := strings.Fields(l); len(f) > 0 && f[len(f)-1] == "yes" {
+			yes++
+		}
+	}
+	if want == 0 || yes < want {
+		t.Errorf("ironlbctl status shows %d rows answering \"yes\", want the lab's %d layer 2 addresses:\n%s", yes, want, out)
+	}
 }

@@ -99,9 +99,11 @@ func (l layer2) Objects() []client.Object {
 }
 
 // Prepare puts the pool on-link for the clients, as on a flat LAN: they
-// ARP/NDP for the Service IPs and the elected node answers.
+// ARP/NDP for the Service IPs and the elected node answers. The nodes get
+// the same route, as a real node's default route covers the pool: the
+// announcing node's reachability check connects to its own addresses.
 func (layer2) Prepare(ctx context.Context, lan *vlan.Lab, _ *labEnv) error {
-	for _, h := range lan.Clients {
+	for _, h := range append(slices.Clone(lan.Clients), lan.Nodes...) {
 		for _, p := range []string{l2PoolV4, l2PoolV6} {
 			if _, err := h.Exec(ctx, "ip", "route", "replace", p, "dev", h.Iface); err != nil {
 				return fmt.Errorf("route %s on %s: %w", p, h.Name, err)
