@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sync"
+	"testing"
 )
 
 // Image names: hack/image tags ghcr.io/ironlb/<name>:<version> and :latest,
@@ -27,6 +28,17 @@ var (
 	imagesDir  string
 	imagesErr  error
 )
+
+// TestMain runs a test binary's tests, then removes the images its
+// clusters shared (RemoveImages); a package that starts clusters calls it
+// from its own TestMain.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if err := RemoveImages(); err != nil {
+		fmt.Fprintln(os.Stderr, "kcluster images:", err)
+	}
+	os.Exit(code)
+}
 
 // RemoveImages deletes the images built by this test binary; call it from
 // TestMain after m.Run, when no cluster is left.

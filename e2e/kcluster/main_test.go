@@ -1,18 +1,10 @@
 package kcluster_test
 
 import (
-	"fmt"
-	"os"
 	"testing"
 
 	"github.com/ironlb/ironlb/e2e/kcluster"
 )
 
 // TestMain removes the images the clusters of this package shared.
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if err := kcluster.RemoveImages(); err != nil {
-		fmt.Fprintln(os.Stderr, "kcluster images:", err)
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { kcluster.TestMain(m) }
