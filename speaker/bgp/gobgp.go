@@ -2,6 +2,7 @@ package bgp
 
 import (
 	"fmt"
+	"math"
 	"net/netip"
 	"time"
 
@@ -139,6 +140,13 @@ func apiPath(prefix netip.Prefix, a attrs, withdraw bool) (*apiutil.Path, error)
 			l[i] = bgp.NewLargeCommunity(c[0], c[1], c[2])
 		}
 		pattrs = append(pattrs, bgp.NewPathAttributeLargeCommunities(l))
+	}
+	if a.bandwidth > 0 {
+		// The transitive form (type 0x00, subtype 0x04), as FRR sends it
+		// by default: routers drop the non-transitive one (0x40) at the
+		// AS boundary, and the speakers peer with their routers over eBGP.
+		lb := bgp.NewTwoOctetAsSpecificExtended(bgp.EC_SUBTYPE_LINK_BANDWIDTH, a.bandwidthAS, math.Float32bits(a.bandwidth), true)
+		pattrs = append(pattrs, bgp.NewPathAttributeExtendedCommunities([]bgp.ExtendedCommunityInterface{lb}))
 	}
 	return &apiutil.Path{Family: family, Nlri: nlri, Attrs: pattrs, Withdrawal: withdraw}, nil
 }
