@@ -2,7 +2,6 @@ package bgp
 
 import (
 	"fmt"
-	"math"
 	"net/netip"
 	"time"
 
@@ -134,19 +133,18 @@ func apiPath(prefix netip.Prefix, a attrs, withdraw bool) (*apiutil.Path, error)
 	if len(a.communities) > 0 {
 		pattrs = append(pattrs, bgp.NewPathAttributeCommunities(a.communities))
 	}
-	if len(a.large) > 0 {
-		l := make([]*bgp.LargeCommunity, len(a.large))
-		for i, c := range a.large {
-			l[i] = bgp.NewLargeCommunity(c[0], c[1], c[2])
-		}
-		pattrs = append(pattrs, bgp.NewPathAttributeLargeCommunities(l))
+	large := make([]*bgp.LargeCommunity, 0, len(a.large)+1)
+	for _, c := range a.large {
+		large = append(large, bgp.NewLargeCommunity(c[0], c[1], c[2]))
 	}
-	if a.bandwidth > 0 {
-		// The transitive form (type 0x00, subtype 0x04), as FRR sends it
-		// by default: routers drop the non-transitive one (0x40) at the
-		// AS boundary, and the speakers peer with their routers over eBGP.
-		lb := bgp.NewTwoOctetAsSpecificExtended(bgp.EC_SUBTYPE_LINK_BANDWIDTH, a.bandwidthAS, math.Float32bits(a.bandwidth), true)
-		pattrs = append(pattrs, bgp.NewPathAttributeExtendedCommunities([]bgp.ExtendedCommunityInterface{lb}))
+	if k, ok := lbKeyOf(a); ok {
+		// GoBGP drops extended communities on the way out of the VRF;
+		// an export policy turns this marker into the link bandwidth
+		// community (linkbw.go).
+		large = append(large, k.marker())
+	}
+	if len(large) > 0 {
+		pattrs = append(pattrs, bgp.NewPathAttributeLargeCommunities(large))
 	}
 	return &apiutil.Path{Family: family, Nlri: nlri, Attrs: pattrs, Withdrawal: withdraw}, nil
 }
