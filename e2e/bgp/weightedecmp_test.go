@@ -39,28 +39,7 @@ func TestEndpointWeightedECMPSplitsByPods(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	want := map[string]int{}
-	for i, n := range c.Lab.Nodes {
-		want[n.IPv4.Addr().String()] = i + 1
-		want[n.IPv6.Addr().String()] = i + 1
-	}
-	for _, vip := range s.VIPs["bgp-local"] {
-		var got map[string]int
-		cluster.Eventually(t, 30*time.Second, "kernel next-hop weights 1:2:3 for "+vip.Addr().String(), func() error {
-			var err error
-			if got, err = kernelWeights(ctx, c.Lab.Router, vip.Addr()); err != nil {
-				return err
-			}
-			if err := sameRatios(got, want); err != nil {
-				out, _ := s.Router.Vtysh(ctx, "show bgp "+map[bool]string{true: "ipv4", false: "ipv6"}[vip.Addr().Is4()]+" unicast "+vip.Addr().String())
-				return fmt.Errorf("%w\n%s", err, out)
-			}
-			return nil
-		})
-		t.Logf("%s: router kernel next hops and weights %v", vip.Addr(), got)
-		out, _ := s.Router.Vtysh(ctx, "show bgp "+map[bool]string{true: "ipv4", false: "ipv6"}[vip.Addr().Is4()]+" unicast "+vip.Addr().String())
-		t.Logf("%s", out)
-	}
+	waitWeights(t, s, []int{1, 2, 3})
 
 	// The client's new connections split the same way (layer 4 hash over
 	// random source ports). 600 connections: a node's share is within 7
@@ -84,6 +63,72 @@ func TestEndpointWeightedECMPSplitsByPods(t *testing.T) {
 			}
 		}
 	}
+	// A change of a node's endpoints changes its weight: node3 down to
+	// one pod gives 1:2:1.
+	var kept []*cluster.Pod
+	for _, p := range pods {
+		if !strings.HasPrefix(p.Name, "web-node3-") {
+			kept = append(kept, p)
+		}
+	}
+	c.SetEndpoints(t, "default", "bgp-local", cluster.Endpoints(kept...)...)
+	waitWeights(t, s, []int{1, 2, 1})
+
+	// Without endpointWeightedECMP the routes carry no link bandwidth
+	// and the router spreads evenly again.
+	if err := c.Client.Get(ctx, client.ObjectKey{Name: "bgp"}, &adv); err != nil {
+		t.Fatal(err)
+	}
+	adv.Spec.EndpointWeightedECMP = false
+	if err := c.Client.Update(ctx, &adv); err != nil {
+		t.Fatal(err)
+	}
+	waitWeights(t, s, []int{1, 1, 1})
+	for _, vip := range s.VIPs["bgp-local"] {
+		out, err := s.Router.Vtysh(ctx, "show bgp "+familyWord(vip.Addr())+" unicast "+vip.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(string(out), "Extended Community") {
+			t.Errorf("%s: link bandwidth still sent after endpointWeightedECMP was turned off:\n%s", vip.Addr(), out)
+		}
+	}
+}
+
+// waitWeights waits until the router's kernel routes for every bgp-local
+// IP have one next hop per node, weighted in the ratio of ratio (node1,
+// node2, node3).
+func waitWeights(t *testing.T, s *cluster.System, ratio []int) {
+	t.Helper()
+	ctx := context.Background()
+	want := map[string]int{}
+	for i, n := range s.C.Lab.Nodes {
+		want[n.IPv4.Addr().String()] = ratio[i]
+		want[n.IPv6.Addr().String()] = ratio[i]
+	}
+	for _, vip := range s.VIPs["bgp-local"] {
+		var got map[string]int
+		cluster.Eventually(t, 30*time.Second, fmt.Sprintf("kernel next-hop weights %v for %s", ratio, vip.Addr()), func() error {
+			var err error
+			if got, err = kernelWeights(ctx, s.C.Lab.Router, vip.Addr()); err != nil {
+				return err
+			}
+			if err := sameRatios(got, want); err != nil {
+				out, _ := s.Router.Vtysh(ctx, "show bgp "+familyWord(vip.Addr())+" unicast "+vip.Addr().String())
+				return fmt.Errorf("%w\n%s", err, out)
+			}
+			return nil
+		})
+		t.Logf("%s: router kernel next hops and weights %v (want the ratio %v)", vip.Addr(), got, ratio)
+	}
+}
+
+// familyWord is vtysh's name of ip's family.
+func familyWord(ip netip.Addr) string {
+	if ip.Is4() {
+		return "ipv4"
+	}
+	return "ipv6"
 }
 
 // nodeOfPod reads the node from a pod name: web-<node>[-<n>].
@@ -144,7 +189,7 @@ func sameRatios(got, want map[string]int) error {
 	for gw, w := range got {
 		exp := float64(base * want[gw])
 		if d := float64(w) - exp; d > exp*0.1+1 || d < -(exp*0.1+1) {
-			return fmt.Errorf("next hops %v: %s weight %d, want about %.0f (1:2:3)", got, gw, w, exp)
+			return fmt.Errorf("next hops %v: %s weight %d, want about %.0f", got, gw, w, exp)
 		}
 	}
 	return nil
