@@ -122,7 +122,7 @@ func New(opts Options) (*Speaker, error) {
 		warned:   map[string]bool{},
 		routes:   map[netip.Prefix][]Route{},
 		lb:       lbRefs{},
-
+		// lbInstalled starts empty: a new GoBGP holds no policy.
 		lbInstalled: map[lbKey]bool{},
 	}, nil
 }
