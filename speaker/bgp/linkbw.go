@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 
 	api "github.com/osrg/gobgp/v4/api"
 	"github.com/osrg/gobgp/v4/pkg/packet/bgp"
@@ -50,7 +51,9 @@ func lbKeyOf(a attrs) (lbKey, bool) {
 	if a.bandwidth <= 0 {
 		return lbKey{}, false
 	}
-	return lbKey{as: a.bandwidthAS, bw: uint32(a.bandwidth)}, true
+	// The policy's "lb:<AS>:<value>" takes a 32-bit whole number: about
+	// 34 Gbit/s, 34000 endpoints at 1 Mbit/s each; more is capped.
+	return lbKey{as: a.bandwidthAS, bw: uint32(min(float64(a.bandwidth), math.MaxUint32))}, true
 }
 
 // marker is the large community that stands for k on the VRF path.

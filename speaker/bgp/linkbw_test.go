@@ -2,6 +2,7 @@ package bgp
 
 import (
 	"context"
+	"math"
 	"slices"
 	"testing"
 
@@ -44,6 +45,9 @@ func TestLBRefs(t *testing.T) {
 		if k != s.key || fl != s.firstLast {
 			t.Fatalf("step %d %s %+v: (%+v, %v), want (%+v, %v)", i, s.op, s.a, k, fl, s.key, s.firstLast)
 		}
+	}
+	if k, _ := lbKeyOf(attrs{bandwidth: 1e12, bandwidthAS: 1}); k.bw != math.MaxUint32 {
+		t.Errorf("bandwidth 1e12 gives %d, want it capped at %d", k.bw, uint32(math.MaxUint32))
 	}
 	if want := (lbRefs{{23456, 125000}: 1, {64512, 250000}: 1}); len(r) != len(want) || r[lbKey{23456, 125000}] != 1 || r[lbKey{64512, 250000}] != 1 {
 		t.Errorf("refs %v, want %v", r, want)
