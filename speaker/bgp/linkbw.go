@@ -187,3 +187,22 @@ func (s *Speaker) pruneLinkBandwidth(ctx context.Context, keys []lbKey) error {
 	}
 	return errors.Join(errs...)
 }
+
+// recountLinkBandwidth counts the values again from the peers' tables
+// and removes the policies no path needs: a full reconcile already costs
+// every route, and this repairs counts a path that dropped a VRF outside
+// deleteVRF left behind (the BFD gate forgetting a peer it could not
+// re-add).
+func (s *Speaker) recountLinkBandwidth(ctx context.Context) error {
+	clear(s.lb)
+	for _, ap := range s.applied {
+		for _, a := range ap.routes {
+			s.lb.add(a)
+		}
+	}
+	unused := make([]lbKey, 0, len(s.lbInstalled))
+	for k := range s.lbInstalled {
+		unused = append(unused, k)
+	}
+	return s.pruneLinkBandwidth(ctx, unused)
+}

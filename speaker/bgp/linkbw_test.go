@@ -3,6 +3,7 @@ package bgp
 import (
 	"context"
 	"math"
+	"net/netip"
 	"slices"
 	"testing"
 
@@ -140,5 +141,46 @@ func TestLinkBandwidthPolicyInGoBGP(t *testing.T) {
 	}
 	if !slices.Equal(sets, []string{two.name()}) {
 		t.Errorf("large community sets %v, want only %s", sets, two.name())
+	}
+}
+
+// TestRecountLinkBandwidth: a full reconcile counts the values again from
+// the peers' tables, so a count left behind by a VRF dropped elsewhere no
+// longer keeps its policy, and a value still in a table keeps its own.
+func TestRecountLinkBandwidth(t *testing.T) {
+	ctx := context.Background()
+	s, err := New(Options{RouterID: netip.MustParseAddr("192.0.2.1")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.srv = server.NewBgpServer()
+	go s.srv.Serve()
+	defer s.srv.Stop()
+	if err := s.srv.StartBgp(ctx, &api.StartBgpRequest{Global: &api.Global{Asn: placeholderASN, RouterId: "192.0.2.1", ListenPort: -1}}); err != nil {
+		t.Fatal(err)
+	}
+	kept := attrs{bandwidth: 125000, bandwidthAS: 64512}
+	stale := attrs{bandwidth: 250000, bandwidthAS: 64512}
+	for _, a := range []attrs{kept, stale} {
+		if err := s.ensureLinkBandwidth(ctx, a); err != nil {
+			t.Fatal(err)
+		}
+		s.lb.add(a)
+	}
+	// Only kept is in a peer's table: stale's peer went without deleteVRF.
+	s.applied["tor"] = &appliedPeer{routes: table{mustPrefix("203.0.113.1/32"): kept}}
+	if err := s.recountLinkBandwidth(ctx); err != nil {
+		t.Fatal(err)
+	}
+	k, _ := lbKeyOf(kept)
+	if len(s.lbInstalled) != 1 || !s.lbInstalled[k] || len(s.lb) != 1 || s.lb[k] != 1 {
+		t.Errorf("installed %v, counts %v: want only %s", s.lbInstalled, s.lb, k.name())
+	}
+	var names []string
+	if err := s.srv.ListPolicy(ctx, &api.ListPolicyRequest{}, func(p *api.Policy) { names = append(names, p.Name) }); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(names, []string{k.name()}) {
+		t.Errorf("GoBGP policies %v, want only %s", names, k.name())
 	}
 }

@@ -436,6 +436,7 @@ func (s *Speaker) reconcileLocked() (err error) {
 		}
 	}
 	s.firstPush = false
+	errs = append(errs, s.recountLinkBandwidth(ctx))
 	return errors.Join(errs...)
 }
 
