@@ -141,6 +141,12 @@ func (c *compiler) compileBGPAdvertisement(o, refs obj, s *v1beta1.BGPAdvertisem
 	if s.AggregationLengthV6 != nil {
 		adv.AggregationLengthV6 = int(*s.AggregationLengthV6)
 	}
+	if s.EndpointWeightedECMP {
+		adv.EndpointWeightedECMP = true
+		if adv.AggregationLength != 32 || adv.AggregationLengthV6 != 128 {
+			o.errorf("spec.endpointWeightedECMP", "needs aggregationLength 32 and aggregationLengthV6 128 (have %d and %d): an aggregate route carries several Services, whose endpoints differ", adv.AggregationLength, adv.AggregationLengthV6)
+		}
+	}
 	adv.Pools = c.checkAggregation(o, refs, "spec.aggregationLength", adv.AggregationLength, 32, adv.Pools)
 	adv.Pools = c.checkAggregation(o, refs, "spec.aggregationLengthV6", adv.AggregationLengthV6, 128, adv.Pools)
 	adv.Communities, adv.LargeCommunities = resolveCommunities(o, refs, s.Communities, c.aliases)

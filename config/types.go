@@ -128,6 +128,9 @@ type BGPAdvertisement struct {
 	NodeSelectors Selectors
 	// ServiceSelectors: empty means every Service. See ForServices.
 	ServiceSelectors Selectors
+	// EndpointWeightedECMP: Local Services' routes carry the node's ready
+	// local endpoints as link bandwidth.
+	EndpointWeightedECMP bool
 }
 
 // SelectsNode reports whether a node with these labels announces.

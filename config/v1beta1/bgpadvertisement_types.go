@@ -50,6 +50,16 @@ type BGPAdvertisementSpec struct {
 	// +optional
 	LocalPref *uint32 `json:"localPref,omitempty"`
 
+	// EndpointWeightedECMP attaches the BGP link bandwidth extended
+	// community to the routes of externalTrafficPolicy: Local Services, in
+	// proportion to the node's ready local endpoints (1 Mbit/s each), so a
+	// router that weights ECMP by it (FRR, Juniper, Arista, Cisco) sends
+	// each node its share of the pods' traffic. Needs host routes
+	// (aggregationLength 32, aggregationLengthV6 128).
+	//
+	// +optional
+	EndpointWeightedECMP bool `json:"endpointWeightedECMP,omitempty"`
+
 	// Communities attached to the routes: standard ("65000:100"), large
 	// ("large:65000:1:2") or the name of an alias defined in a Community.
 	//

@@ -22,6 +22,14 @@
 // as plain unicast with the extended communities stripped. A peer's table
 // is then just a map diffed against the desired one.
 //
+// # Link bandwidth
+//
+// A route with Route.LinkBandwidth must reach the peer with the link
+// bandwidth extended community, which that stripping would remove. Its
+// VRF path carries a marker large community instead, and a global export
+// policy, which GoBGP applies after leaving the VRF, swaps the marker for
+// the community: one policy per distinct value in use (linkbw.go).
+//
 // # Sessions
 //
 // A session carries the address family of its peer's address: IPv4 routes

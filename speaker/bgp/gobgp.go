@@ -133,12 +133,18 @@ func apiPath(prefix netip.Prefix, a attrs, withdraw bool) (*apiutil.Path, error)
 	if len(a.communities) > 0 {
 		pattrs = append(pattrs, bgp.NewPathAttributeCommunities(a.communities))
 	}
-	if len(a.large) > 0 {
-		l := make([]*bgp.LargeCommunity, len(a.large))
-		for i, c := range a.large {
-			l[i] = bgp.NewLargeCommunity(c[0], c[1], c[2])
-		}
-		pattrs = append(pattrs, bgp.NewPathAttributeLargeCommunities(l))
+	large := make([]*bgp.LargeCommunity, 0, len(a.large)+1)
+	for _, c := range a.large {
+		large = append(large, bgp.NewLargeCommunity(c[0], c[1], c[2]))
+	}
+	if k, ok := lbKeyOf(a); ok {
+		// GoBGP drops extended communities on the way out of the VRF;
+		// an export policy turns this marker into the link bandwidth
+		// community (linkbw.go).
+		large = append(large, k.marker())
+	}
+	if len(large) > 0 {
+		pattrs = append(pattrs, bgp.NewPathAttributeLargeCommunities(large))
 	}
 	return &apiutil.Path{Family: family, Nlri: nlri, Attrs: pattrs, Withdrawal: withdraw}, nil
 }

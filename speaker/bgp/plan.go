@@ -16,15 +16,22 @@ type attrs struct {
 	hasLocalPref bool
 	communities  []uint32    // sorted, distinct
 	large        [][3]uint32 // sorted, distinct
+	// bandwidth (bytes/s, 0: none) is sent as the link bandwidth extended
+	// community with bandwidthAS, the session's own AS (AS_TRANS when it
+	// does not fit 16 bits).
+	bandwidth   float32
+	bandwidthAS uint16
 }
 
 func (a attrs) equal(b attrs) bool {
 	return a.hasLocalPref == b.hasLocalPref && a.localPref == b.localPref &&
-		slices.Equal(a.communities, b.communities) && slices.Equal(a.large, b.large)
+		slices.Equal(a.communities, b.communities) && slices.Equal(a.large, b.large) &&
+		a.bandwidth == b.bandwidth && a.bandwidthAS == b.bandwidthAS
 }
 
 // merge combines the attributes of two routes for the same prefix and
-// peer: communities of both, and the higher LOCAL_PREF. It never fails,
+// peer: communities of both, the higher LOCAL_PREF and link bandwidth
+// (one node's endpoints, the same for every advertisement). It never fails,
 // so two advertisements that disagree still announce the prefix, in a
 // deterministic way.
 func (a attrs) merge(r Route) attrs {
@@ -32,6 +39,7 @@ func (a attrs) merge(r Route) attrs {
 		localPref: a.localPref, hasLocalPref: a.hasLocalPref,
 		communities: slices.Concat(a.communities, r.Communities),
 		large:       slices.Concat(a.large, r.LargeCommunities),
+		bandwidth:   max(a.bandwidth, r.LinkBandwidth), bandwidthAS: a.bandwidthAS,
 	}
 	if r.LocalPref != nil && (!out.hasLocalPref || *r.LocalPref > out.localPref) {
 		out.localPref, out.hasLocalPref = *r.LocalPref, true
@@ -67,7 +75,14 @@ func peerTables(peers []Peer, routes []Route) map[string]table {
 				continue
 			}
 			t := out[p.Name]
-			t[r.Prefix] = t[r.Prefix].merge(r)
+			a, ok := t[r.Prefix]
+			if !ok {
+				a.bandwidthAS = asTrans
+				if p.MyASN <= 0xffff {
+					a.bandwidthAS = uint16(p.MyASN)
+				}
+			}
+			t[r.Prefix] = a.merge(r)
 		}
 	}
 	return out
@@ -144,3 +159,6 @@ func classifyPeerChange(old, updated Peer) peerChange {
 	}
 	return peerUpdateBFD
 }
+
+// asTrans stands for a 4-octet AS in 2-octet fields (RFC 6793).
+const asTrans = 23456

@@ -64,6 +64,11 @@ type Speaker struct {
 	// restarted (see apiPeer).
 	firstPush bool
 	warned    map[string]bool // BFD limitations already logged, by peer
+	// lb counts the paths in GoBGP per link bandwidth value, and
+	// lbInstalled holds the values whose export policy is in GoBGP
+	// (linkbw.go).
+	lb          lbRefs
+	lbInstalled map[lbKey]bool
 }
 
 // appliedPeer is a peer as GoBGP has it.
@@ -116,6 +121,9 @@ func New(opts Options) (*Speaker, error) {
 		applied:  map[string]*appliedPeer{},
 		warned:   map[string]bool{},
 		routes:   map[netip.Prefix][]Route{},
+		lb:       lbRefs{},
+		// lbInstalled starts empty: a new GoBGP holds no policy.
+		lbInstalled: map[lbKey]bool{},
 	}, nil
 }
 
@@ -428,6 +436,7 @@ func (s *Speaker) reconcileLocked() (err error) {
 		}
 	}
 	s.firstPush = false
+	errs = append(errs, s.recountLinkBandwidth(ctx))
 	return errors.Join(errs...)
 }
 
@@ -466,8 +475,7 @@ func (s *Speaker) addPeer(ctx context.Context, p Peer, want table) error {
 	ap := &appliedPeer{peer: p, vrf: vrfName, index: index, routes: table{}}
 	syncErr := s.syncRoutes(ctx, ap, want)
 	if err := s.srv.AddPeer(ctx, &api.AddPeerRequest{Peer: s.gatedAPIPeer(ap, p, s.firstPush)}); err != nil {
-		return errors.Join(syncErr, fmt.Errorf("bgp: peer %q: add: %w", p.Name, err),
-			s.srv.DeleteVrf(ctx, &api.DeleteVrfRequest{Name: vrfName}))
+		return errors.Join(syncErr, fmt.Errorf("bgp: peer %q: add: %w", p.Name, err), s.deleteVRF(ctx, ap))
 	}
 	s.applied[p.Name] = ap
 	s.log.Info("BGP peer added", "peer", p, "routes", len(ap.routes))
@@ -484,12 +492,27 @@ func (s *Speaker) recreatePeer(ctx context.Context, ap *appliedPeer, p Peer, wan
 	if err := s.srv.AddPeer(ctx, &api.AddPeerRequest{Peer: s.gatedAPIPeer(ap, p, false)}); err != nil {
 		// The session is gone; forget the peer so the next call adds it.
 		delete(s.applied, p.Name)
-		return errors.Join(syncErr, fmt.Errorf("bgp: peer %q: re-create: %w", p.Name, err),
-			s.srv.DeleteVrf(ctx, &api.DeleteVrfRequest{Name: ap.vrf}))
+		return errors.Join(syncErr, fmt.Errorf("bgp: peer %q: re-create: %w", p.Name, err), s.deleteVRF(ctx, ap))
 	}
 	s.log.Info("BGP peer re-created (its session restarts)", "peer", p, "was", ap.peer)
 	ap.peer = p
 	return syncErr
+}
+
+// deleteVRF drops the peer's VRF and with it its paths, and the link
+// bandwidth policies no other path needs.
+func (s *Speaker) deleteVRF(ctx context.Context, ap *appliedPeer) error {
+	if err := s.srv.DeleteVrf(ctx, &api.DeleteVrfRequest{Name: ap.vrf}); err != nil {
+		return fmt.Errorf("bgp: peer %q: delete VRF: %w", ap.peer.Name, err)
+	}
+	var gone []lbKey
+	for _, a := range ap.routes {
+		if k, last := s.lb.drop(a); last {
+			gone = append(gone, k)
+		}
+	}
+	clear(ap.routes)
+	return s.pruneLinkBandwidth(ctx, gone)
 }
 
 // removePeer closes the session (with a Cease) and drops its VRF.
@@ -497,8 +520,8 @@ func (s *Speaker) removePeer(ctx context.Context, ap *appliedPeer) error {
 	if err := s.deleteSession(ctx, ap.peer); err != nil {
 		return fmt.Errorf("bgp: peer %q: delete: %w", ap.peer.Name, err)
 	}
-	if err := s.srv.DeleteVrf(ctx, &api.DeleteVrfRequest{Name: ap.vrf}); err != nil {
-		return fmt.Errorf("bgp: peer %q: delete VRF: %w", ap.peer.Name, err)
+	if err := s.deleteVRF(ctx, ap); err != nil {
+		return err
 	}
 	delete(s.applied, ap.peer.Name)
 	s.log.Info("BGP peer removed", "peer", ap.peer)
@@ -574,7 +597,10 @@ func (s *Speaker) syncRoutes(ctx context.Context, ap *appliedPeer, want table) e
 // applyRoutes withdraws and announces prefixes in the peer's VRF (the
 // announced ones with their attributes in want).
 func (s *Speaker) applyRoutes(ctx context.Context, ap *appliedPeer, want table, announce, withdraw []netip.Prefix) error {
-	var errs []error
+	var (
+		errs []error
+		gone []lbKey // link bandwidth values that may have gone out of use
+	)
 	if len(withdraw) > 0 {
 		paths := make([]*apiutil.Path, 0, len(withdraw))
 		for _, p := range withdraw {
@@ -589,6 +615,9 @@ func (s *Speaker) applyRoutes(ctx context.Context, ap *appliedPeer, want table, 
 			errs = append(errs, fmt.Errorf("bgp: peer %q: withdraw %d routes: %w", ap.peer.Name, len(paths), err))
 		} else {
 			for _, p := range withdraw {
+				if k, last := s.lb.drop(ap.routes[p]); last {
+					gone = append(gone, k)
+				}
 				delete(ap.routes, p)
 			}
 		}
@@ -598,6 +627,11 @@ func (s *Speaker) applyRoutes(ctx context.Context, ap *appliedPeer, want table, 
 		prefixes := make([]netip.Prefix, 0, len(announce))
 		for _, p := range announce {
 			path, err := apiPath(p, want[p], false)
+			if err == nil {
+				// The policy that turns the marker into the community
+				// comes first, or the path would leave without it.
+				err = s.ensureLinkBandwidth(ctx, want[p])
+			}
 			if err != nil {
 				errs = append(errs, err)
 				continue
@@ -612,6 +646,12 @@ func (s *Speaker) applyRoutes(ctx context.Context, ap *appliedPeer, want table, 
 			errs = append(errs, fmt.Errorf("bgp: peer %q: announce %d routes: %w", ap.peer.Name, len(paths), err))
 		} else {
 			for _, p := range prefixes {
+				if old, ok := ap.routes[p]; ok {
+					if k, last := s.lb.drop(old); last {
+						gone = append(gone, k)
+					}
+				}
+				s.lb.add(want[p])
 				ap.routes[p] = want[p]
 			}
 		}
@@ -619,6 +659,7 @@ func (s *Speaker) applyRoutes(ctx context.Context, ap *appliedPeer, want table, 
 	if len(announce)+len(withdraw) > 0 {
 		s.log.Debug("BGP routes updated", "peer", ap.peer.Name, "announced", len(announce), "withdrawn", len(withdraw), "total", len(ap.routes))
 	}
+	errs = append(errs, s.pruneLinkBandwidth(ctx, gone))
 	return errors.Join(errs...)
 }
 

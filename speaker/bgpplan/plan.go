@@ -88,7 +88,11 @@ func decide(advs []config.BGPAdvertisement, ip netip.Addr, svcs []lbstate.Servic
 		if len(peers) == 0 {
 			continue
 		}
-		routes = append(routes, routeOf(ip, a, peers))
+		r := routeOf(ip, a, peers)
+		if a.EndpointWeightedECMP {
+			r.LinkBandwidth = endpointBandwidth(svcs, node.Name)
+		}
+		routes = append(routes, r)
 	}
 	if len(routes) == 0 {
 		return nil, "no BGPAdvertisement selects this node and one of its peers"
@@ -214,4 +218,24 @@ func peerOf(p config.BGPPeer) bgpspec.Peer {
 		}
 	}
 	return out
+}
+
+// bandwidthPerEndpoint is the link bandwidth one ready local endpoint is
+// worth (1 Mbit/s, in bytes/s): routers compute ECMP weights from the
+// ratios, and FRR reads the value in whole Mbit/s.
+const bandwidthPerEndpoint = 125_000
+
+// endpointBandwidth is the link bandwidth this node's route for an IP
+// carries with endpointWeightedECMP: its ready local endpoints, when every
+// Service using the IP is Local (a Cluster Service spreads over every node
+// alike, so the node's pods are not its share: none then).
+func endpointBandwidth(svcs []lbstate.Service, node string) float32 {
+	n := 0
+	for _, s := range svcs {
+		if !s.Local && s.HasEndpoints() {
+			return 0
+		}
+		n += s.Endpoints[node]
+	}
+	return float32(n) * bandwidthPerEndpoint
 }

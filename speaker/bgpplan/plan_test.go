@@ -66,9 +66,17 @@ func routes(p Plan) string {
 		for _, c := range r.LargeCommunities {
 			s += fmt.Sprintf(" lc=%d:%d:%d", c[0], c[1], c[2])
 		}
+		if r.LinkBandwidth != 0 {
+			s += fmt.Sprintf(" bw=%g", r.LinkBandwidth)
+		}
 		out = append(out, s)
 	}
 	return strings.Join(out, ", ")
+}
+
+// weighted is an advertisement with endpointWeightedECMP.
+func weighted(name string) v1beta1.BGPAdvertisement {
+	return v1beta1.BGPAdvertisement{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: v1beta1.BGPAdvertisementSpec{EndpointWeightedECMP: true}}
 }
 
 func TestCompute(t *testing.T) {
@@ -131,6 +139,21 @@ func TestCompute(t *testing.T) {
 		{"service selector: one of a shared IP's Services selected", []v1beta1.BGPAdvertisement{gold("a", "tor", "64500:2")},
 			[]v1beta1.BGPPeer{tor}, []lbstate.Service{svc("s", false, all, "203.0.113.130"), labelled(svc("t", false, nil, "203.0.113.130"), "gold")}, node1,
 			"203.0.113.130/32->tor c=64500:2", ""},
+		// endpointWeightedECMP: Local Services' routes carry 1 Mbit/s
+		// (125000 bytes/s) per ready local endpoint; anything else none.
+		{"weighted: local endpoints here", []v1beta1.BGPAdvertisement{weighted("a")}, []v1beta1.BGPPeer{tor},
+			[]lbstate.Service{svc("s", true, map[string]int{"node1": 3, "node2": 1}, "203.0.113.130")}, node1, "203.0.113.130/32->tor bw=375000", ""},
+		{"weighted: Cluster Service carries none", []v1beta1.BGPAdvertisement{weighted("a")}, []v1beta1.BGPPeer{tor},
+			[]lbstate.Service{svc("s", false, map[string]int{"node1": 3}, "203.0.113.130")}, node1, "203.0.113.130/32->tor", ""},
+		{"weighted: shared IP of Local Services adds their endpoints", []v1beta1.BGPAdvertisement{weighted("a")}, []v1beta1.BGPPeer{tor},
+			[]lbstate.Service{svc("s", true, map[string]int{"node1": 2}, "203.0.113.130"), svc("t", true, map[string]int{"node1": 1}, "203.0.113.130")}, node1,
+			"203.0.113.130/32->tor bw=375000", ""},
+		{"weighted: shared IP with a Cluster Service carries none", []v1beta1.BGPAdvertisement{weighted("a")}, []v1beta1.BGPPeer{tor},
+			[]lbstate.Service{svc("s", true, map[string]int{"node1": 2}, "203.0.113.130"), svc("t", false, all, "203.0.113.130")}, node1,
+			"203.0.113.130/32->tor", ""},
+		{"weighted only where opted in", []v1beta1.BGPAdvertisement{weighted("a"), {ObjectMeta: metav1.ObjectMeta{Name: "b"}, Spec: v1beta1.BGPAdvertisementSpec{Peers: []string{"tor2"}}}},
+			[]v1beta1.BGPPeer{tor, peer("tor2", "198.51.100.2", nil)}, []lbstate.Service{svc("s", true, map[string]int{"node1": 1}, "203.0.113.130")}, node1,
+			"203.0.113.130/32->tor+tor2 bw=125000, 203.0.113.130/32->tor2", ""},
 		{"shared IP: none qualifies, every reason", []v1beta1.BGPAdvertisement{{ObjectMeta: metav1.ObjectMeta{Name: "a"}}}, []v1beta1.BGPPeer{tor},
 			[]lbstate.Service{svc("s", true, all, "203.0.113.130"), svc("t", false, nil, "203.0.113.130"), svc("u", false, nil, "203.0.113.130")}, node1,
 			"", "no local endpoint (externalTrafficPolicy: Local); no ready endpoint"},

@@ -117,4 +117,8 @@ type Route struct {
 	// LargeCommunities RFC 8092 ones (global admin, data 1, data 2).
 	Communities      []uint32
 	LargeCommunities [][3]uint32
+	// LinkBandwidth, when not 0, is sent as the link bandwidth extended
+	// community, in bytes per second: a router weighting its ECMP by it
+	// sends this node that share of the prefix's traffic.
+	LinkBandwidth float32
 }
