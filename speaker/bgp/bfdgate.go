@@ -158,7 +158,7 @@ func (s *Speaker) gateOnce(ctx context.Context, now time.Time) {
 				// Forget the peer: the next SetPeers, SetRoutes or
 				// UpdateRoutes adds it.
 				s.log.Error("replacing BGP peer after BFD went down", "peer", name, "error", err)
-				_ = s.srv.DeleteVrf(ctx, &api.DeleteVrfRequest{Name: ap.vrf})
+				_ = s.deleteVRF(ctx, ap)
 				delete(s.applied, name)
 				s.inSync = false
 				continue

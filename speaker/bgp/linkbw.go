@@ -190,9 +190,8 @@ func (s *Speaker) pruneLinkBandwidth(ctx context.Context, keys []lbKey) error {
 
 // recountLinkBandwidth counts the values again from the peers' tables
 // and removes the policies no path needs: a full reconcile already costs
-// every route, and this repairs counts a path that dropped a VRF outside
-// deleteVRF left behind (the BFD gate forgetting a peer it could not
-// re-add).
+// every route, and this repairs counts left behind by any failure on the
+// way (every VRF is dropped through deleteVRF).
 func (s *Speaker) recountLinkBandwidth(ctx context.Context) error {
 	clear(s.lb)
 	for _, ap := range s.applied {
