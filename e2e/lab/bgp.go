@@ -3,8 +3,11 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
+	"maps"
 	"net/netip"
 	"slices"
+	"strings"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -41,8 +44,10 @@ func (b bgpMode) Objects() []client.Object {
 	return []client.Object{
 		peer("tor", routerV4),
 		peer("tor-v6", routerV6),
+		// Local Services' routes carry each node's share of the pods
+		// (link bandwidth), which FRR weights its ECMP by.
 		&v1beta1.BGPAdvertisement{ObjectMeta: metav1.ObjectMeta{Name: "lab-bgp"},
-			Spec: v1beta1.BGPAdvertisementSpec{IPAddressPools: []string{b.Pool().Name}}},
+			Spec: v1beta1.BGPAdvertisementSpec{IPAddressPools: []string{b.Pool().Name}, EndpointWeightedECMP: true}},
 	}
 }
 
@@ -151,4 +156,72 @@ func (b bgpMode) Ready(ctx context.Context, v view, nodes []string) error {
 		return fmt.Errorf("sessions not reported Established yet: %v", missing)
 	}
 	return nil
+}
+
+// RouterWeights are the weights the router's RIB gives each next hop
+// (node name) of ip: endpoint-weighted ECMP in the router's own words.
+func routerWeights(ctx context.Context, v view, ip netip.Addr) (map[string]int, error) {
+	if v.RouterDir == "" {
+		return nil, fmt.Errorf("no router directory")
+	}
+	r := &frr.Router{Dir: v.RouterDir, Host: &vlan.Host{Name: "router"}}
+	fam := "ip"
+	if ip.Is6() {
+		fam = "ipv6"
+	}
+	prefix := netip.PrefixFrom(ip, ip.BitLen()).String()
+	var rib map[string][]struct {
+		Selected bool `json:"selected"`
+		Nexthops []struct {
+			IP     string `json:"ip"`
+			Weight int    `json:"weight"`
+			Active bool   `json:"active"`
+		} `json:"nexthops"`
+	}
+	if err := r.JSON(ctx, frr.Zebra, fmt.Sprintf("show %s route %s json", fam, prefix), &rib); err != nil {
+		return nil, err
+	}
+	out := map[string]int{}
+	for _, route := range rib[prefix] {
+		if !route.Selected {
+			continue
+		}
+		for _, nh := range route.Nexthops {
+			if !nh.Active {
+				continue
+			}
+			name := v.Names[nh.IP]
+			if name == "" {
+				name = nh.IP
+			}
+			out[name] = nh.Weight
+		}
+	}
+	return out, nil
+}
+
+// renderWeights prints, for every BGP Local Service IP, the weights the
+// router gives its nodes.
+func renderWeights(ctx context.Context, w io.Writer, v view, rows []row) {
+	header := false
+	for _, r := range rows {
+		ip, err := netip.ParseAddr(r.IP)
+		if r.Mode != "BGP" || r.Policy != "Local" || err != nil {
+			continue
+		}
+		if !header {
+			fmt.Fprintln(w, "\nEndpoint-weighted ECMP: the router's next-hop weights for the BGP Local Services (each node's share of the pods):")
+			header = true
+		}
+		weights, err := routerWeights(ctx, v, ip)
+		if err != nil {
+			fmt.Fprintf(w, "  %s %s: %v\n", r.Service, r.IP, err)
+			continue
+		}
+		var parts []string
+		for _, n := range slices.Sorted(maps.Keys(weights)) {
+			parts = append(parts, fmt.Sprintf("%s=%d", n, weights[n]))
+		}
+		fmt.Fprintf(w, "  %s %s weights %s\n", r.Service, r.IP, strings.Join(parts, " "))
+	}
 }

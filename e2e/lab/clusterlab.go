@@ -60,7 +60,7 @@ func startClusterLab(ctx context.Context, cfg serveConfig, step func(string)) (_
 }
 
 // deployTestServer runs s's pods as a Deployment of the test server held
-// to the nodes the demo gives s (one pod per node), creates svc, which
+// to the nodes the demo gives s (spread evenly over them), creates svc, which
 // selects them, and waits until they are Ready.
 func deployTestServer(ctx context.Context, c *kcluster.Cluster, cl client.Client, s demoService, svc *corev1.Service) (string, error) {
 	d := kcluster.TestServerDeployment(demoNamespace, s.Name, int32(len(s.Pods)))

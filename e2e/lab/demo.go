@@ -42,14 +42,17 @@ func (s demoService) podNodes() []string {
 }
 
 // demoServices: per mode, a Cluster Service with pods on two nodes
-// (balanced, source NAT) and a Local Service with its pod on another node
-// (the client address reaches the pod). All dual-stack.
+// (balanced, source NAT) and a Local Service (the client address reaches
+// the pod): layer 2 with its pod on another node, BGP with one pod on one
+// node and two on another. All dual-stack.
 func demoServices() []demoService {
 	return []demoService{
 		{Name: "web", Mode: "L2", Pods: []demoPod{{"web-a", "node1"}, {"web-b", "node2"}}},
 		{Name: "web-local", Local: true, Mode: "L2", Pods: []demoPod{{"local-a", "node3"}}},
 		{Name: "bgp", Mode: "BGP", Pods: []demoPod{{"bgp-a", "node2"}, {"bgp-b", "node3"}}},
-		{Name: "bgp-local", Local: true, Mode: "BGP", Pods: []demoPod{{"bgp-local-a", "node1"}}},
+		// Pods spread unevenly: with endpoint-weighted ECMP the router
+		// sends node2 twice node1's share.
+		{Name: "bgp-local", Local: true, Mode: "BGP", Pods: []demoPod{{"bgp-local-a", "node1"}, {"bgp-local-b", "node2"}, {"bgp-local-c", "node2"}}},
 	}
 }
 

@@ -28,6 +28,7 @@ func TestMakeLab(t *testing.T) {
 		t.Fatalf("make lab: %v\nlab.log:\n%s", err, tail(st.daemonLog(), 40))
 	}
 	client := checkTable(t, out, processPod)
+	checkWeights(t, out)
 
 	// The printed kubeconfig works with kubectl.
 	m := regexp.MustCompile(`(?m)^kubeconfig: (\S+)$`).FindStringSubmatch(out)
@@ -373,5 +374,25 @@ func checkAnswering(t *testing.T, kubectl func(args ...string) string, ironlbctl
 	}
 	if want == 0 || yes < want {
 		t.Errorf("ironlbctl status shows %d rows answering \"yes\", want the lab's %d layer 2 addresses:\n%s", yes, want, out)
+	}
+}
+
+// checkWeights finds the router's weights for both addresses of the BGP
+// Local Service, whose pods are one on node1 and two on node2: node2's
+// weight is twice node1's, within zebra's rounding.
+func checkWeights(t *testing.T, out string) {
+	t.Helper()
+	re := regexp.MustCompile(`(?m)^\s+demo/bgp-local (\S+) weights node1=(\d+) node2=(\d+)$`)
+	m := re.FindAllStringSubmatch(out, -1)
+	if len(m) != 2 {
+		t.Fatalf("want the router's weights for both addresses of demo/bgp-local, found %d lines:\n%s", len(m), out)
+	}
+	for _, l := range m {
+		var n1, n2 int
+		fmt.Sscan(l[2], &n1)
+		fmt.Sscan(l[3], &n2)
+		if ratio := float64(n2) / float64(max(n1, 1)); n1 == 0 || ratio < 1.8 || ratio > 2.2 {
+			t.Errorf("%s: router weights node1=%d node2=%d, want node2 twice node1 (pods 1 and 2)", l[1], n1, n2)
+		}
 	}
 }

@@ -186,6 +186,7 @@ func show(ctx context.Context, out io.Writer, st stateDir, in info) error {
 		return err
 	}
 	fmt.Fprintln(out, "\nSOURCE-SEEN-BY-POD: with policy Local the pod sees the client itself; with Cluster, a node (source NAT).")
+	renderWeights(ctx, out, v, rows)
 	example := ""
 	for _, r := range rows {
 		if r.OK && !strings.Contains(r.IP, ":") {
