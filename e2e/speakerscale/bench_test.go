@@ -42,6 +42,12 @@ func BenchmarkSpeakerAtScale(b *testing.B) {
 func benchSpeakerAtScale(b *testing.B) {
 	c := cluster.Start(b, cluster.Options{
 		Nodes: 1, Clients: 1,
+		// The controller's production Lease timing, not the harness's
+		// 2 s: while 10,000 Services and their slices are written the API
+		// server of a loaded machine answers a renewal late, and a
+		// controller that lost its Lease exits (a kubelet would restart
+		// it; here nothing does).
+		ControllerArgs: []string{"-lease-duration", "15s", "-renew-deadline", "10s"},
 		SpeakerArgs: []string{"-log-level", "info",
 			"-members-interval", membersInterval.String(), "-members-timeout", membersTimeout.String()},
 	})
@@ -69,7 +75,12 @@ func benchSpeakerAtScale(b *testing.B) {
 			w.local[i] = localAtStart(i)
 		}
 		w.services = size
-		waitAddressed(b, c.Client, size, 10*time.Minute)
+		waitAddressed(b, c.Client, size, 10*time.Minute, func() error {
+			if speaker.Exited() || controller.Exited() {
+				return fmt.Errorf("a process exited: speaker %v, controller %v (logs in %s)", speaker.Exited(), controller.Exited(), c.API.Dir)
+			}
+			return nil
+		})
 		m.settle(settledCPU, 5*time.Minute)
 		b.Logf("%d Services created, addressed and taken in by the speaker in %v (load %s)", size, time.Since(t0).Round(time.Second), loadavg())
 		var idle []string

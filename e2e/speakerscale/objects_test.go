@@ -119,8 +119,8 @@ func createServices(tb testing.TB, cl client.Client, from, to int, nodes []strin
 }
 
 // waitAddressed waits until n Services of the namespace have an address
-// from the controller.
-func waitAddressed(tb testing.TB, cl client.Client, n int, timeout time.Duration) {
+// from the controller, or until running says a process it needs is gone.
+func waitAddressed(tb testing.TB, cl client.Client, n int, timeout time.Duration, running func() error) {
 	tb.Helper()
 	deadline := time.Now().Add(timeout)
 	for {
@@ -136,6 +136,9 @@ func waitAddressed(tb testing.TB, cl client.Client, n int, timeout time.Duration
 		}
 		if got == n {
 			return
+		}
+		if err := running(); err != nil {
+			tb.Fatal(err)
 		}
 		if time.Now().After(deadline) {
 			tb.Fatalf("%d of %d Services have an address after %v", got, n, timeout)
