@@ -78,37 +78,61 @@ func ownedBy(p l2plan.Plan, node string) map[netip.Addr]bool {
 // would), so it keeps naming the real speaker.
 func announcedBy(tb testing.TB, logPath string) map[netip.Addr]bool {
 	tb.Helper()
-	f, err := os.Open(logPath)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer f.Close()
 	out := map[netip.Addr]bool{}
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
-	for sc.Scan() {
-		var line struct {
-			Msg string `json:"msg"`
-			IP  string `json:"ip"`
-		}
-		if json.Unmarshal(sc.Bytes(), &line) != nil || line.IP == "" {
-			continue
-		}
-		ip, err := netip.ParseAddr(line.IP)
+	readLog(tb, logPath, func(l logLine) {
+		ip, err := netip.ParseAddr(l.IP)
 		if err != nil {
-			continue
+			return
 		}
-		switch line.Msg {
+		switch l.Msg {
 		case "announcing":
 			out[ip] = true
 		case "claim withdrawn", "waiting for interface":
 			delete(out, ip)
 		}
+	})
+	return out
+}
+
+// deathsSeen counts the speakers the real speaker has held dead so far
+// (speaker/members logs each transition).
+func deathsSeen(tb testing.TB, logPath string) int {
+	tb.Helper()
+	n := 0
+	readLog(tb, logPath, func(l logLine) {
+		if l.Msg == "members: peer state" && l.State == "dead" {
+			n++
+		}
+	})
+	return n
+}
+
+// logLine holds the fields of the speaker's JSON log lines read here.
+type logLine struct {
+	Msg   string `json:"msg"`
+	IP    string `json:"ip"`
+	State string `json:"state"`
+}
+
+// readLog hands every JSON line of a speaker log to fn.
+func readLog(tb testing.TB, logPath string, fn func(logLine)) {
+	tb.Helper()
+	f, err := os.Open(logPath)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
+	for sc.Scan() {
+		var l logLine
+		if json.Unmarshal(sc.Bytes(), &l) == nil {
+			fn(l)
+		}
 	}
 	if err := sc.Err(); err != nil {
 		tb.Fatal(err)
 	}
-	return out
 }
 
 // differ counts the IPs in one set and not the other.
@@ -127,7 +151,7 @@ func differ(a, b map[netip.Addr]bool) int {
 	return n
 }
 
-// awaitAnnounced waits until node's statuses show exactly want; it
+// awaitAnnounced waits until node announces exactly want; it
 // returns how many IPs still differ when timeout ends (0: they agree).
 func awaitAnnounced(tb testing.TB, logPath, node string, want map[netip.Addr]bool, timeout time.Duration) int {
 	tb.Helper()
@@ -159,13 +183,14 @@ func awaitAnnounced(tb testing.TB, logPath, node string, want map[netip.Addr]boo
 type nodeLoss struct {
 	victim                      string
 	owned, moved, unowned       int // from the reference plans: the victim's IPs, the IPs whose owner changed, those of them the victim did not own
-	speakerGained               int // IPs the real speaker took over (its statuses)
-	speakerBefore, speakerAfter int // IPs in which the real speaker's statuses and the reference disagree (after waiting)
+	speakerGained               int // IPs the real speaker took over
+	falseDeaths                 int // live speakers the real speaker held dead before the loss
+	speakerBefore, speakerAfter int // IPs in which what the real speaker announces and the reference disagree (after waiting)
 }
 
 // loseNode silences the simulated speaker owning the most layer 2 IPs and
 // compares the election before and after, from scratch and as the real
-// speaker's statuses show it.
+// speaker's log shows it.
 func loseNode(tb testing.TB, cl client.Client, s *sims, real, logPath string) nodeLoss {
 	tb.Helper()
 	alive := append([]string{real}, s.names...)
@@ -178,6 +203,7 @@ func loseNode(tb testing.TB, cl client.Client, s *sims, real, logPath string) no
 		}
 	}
 	mine := announcedBy(tb, logPath)
+	r.falseDeaths = deathsSeen(tb, logPath)
 	s.kill(tb, r.victim)
 	var rest []string
 	for _, n := range alive {
