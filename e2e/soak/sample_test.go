@@ -28,15 +28,19 @@ type target struct {
 	proc    func() *cluster.Proc
 	client  *http.Client
 	metrics string // URL
+	pprof   string // URL of /debug/pprof
 }
 
-// sampleProc reads a process's Measures from /proc and its /metrics; what
-// cannot be read is NaN.
-func sampleProc(ctx context.Context, tg target) ProcSample {
+// sampleProc reads a process's Measures from /proc and its /metrics, the
+// latter right after a garbage collection it forces (keeping the heap
+// profile in profiles, when set, every profileEvery); what cannot be read
+// is NaN.
+func sampleProc(ctx context.Context, tg target, profiles string, at time.Duration) ProcSample {
 	ps := ProcSample{Pid: tg.pid(), Values: nans(len(Measures))}
 	if ps.Pid == 0 {
 		return ps
 	}
+	gcErr := forceGC(ctx, tg, profilePath(profiles, tg, ps.Pid, at))
 	m, scrapeErr := scrape(ctx, tg.client, tg.metrics)
 	switch {
 	case scrapeErr != nil:
@@ -64,6 +68,9 @@ func sampleProc(ctx context.Context, tg target) ProcSample {
 			if v, ok = m.gauges[ms.Source]; !ok {
 				err = fmt.Errorf("no %s", ms.Source)
 			}
+		}
+		if ms.AfterGC && gcErr != nil {
+			err = gcErr
 		}
 		if err != nil {
 			continue
@@ -202,13 +209,15 @@ func speakerTargets(c *cluster.Cluster) []target {
 			},
 			client:  cluster.NodeHTTPClient(n),
 			metrics: "http://" + cluster.SpeakerMetricsAddr + "/metrics",
+			pprof:   "http://" + speakerPprofAddr + "/debug/pprof",
 		})
 	}
 	return out
 }
 
-// controllerTarget is the controller, scraped on the host's loopback.
-func controllerTarget(c *cluster.Cluster, port int) target {
+// controllerTarget is the controller, scraped on the host's loopback
+// (metrics on port, profiles on pprofPort).
+func controllerTarget(c *cluster.Cluster, port, pprofPort int) target {
 	return target{
 		name: "controller",
 		proc: c.Controller,
@@ -220,6 +229,7 @@ func controllerTarget(c *cluster.Cluster, port int) target {
 		},
 		client:  &http.Client{Transport: &http.Transport{DisableKeepAlives: true}},
 		metrics: fmt.Sprintf("http://127.0.0.1:%d/metrics", port),
+		pprof:   fmt.Sprintf("http://127.0.0.1:%d/debug/pprof", pprofPort),
 	}
 }
 
