@@ -79,8 +79,8 @@ func profilePath(dir string, tg target, pid int, at time.Duration) string {
 
 // TestLiveHeapAfterForcedGC samples this test process as the run samples
 // its processes: garbage that the runtime's last collection still found
-// reachable must not count in the live heap, and the profile is kept on
-// the minute only.
+// reachable must not count in the live heap, what the process holds must,
+// and the profile is kept on the minute only.
 func TestLiveHeapAfterForcedGC(t *testing.T) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
@@ -115,6 +115,16 @@ func TestLiveHeapAfterForcedGC(t *testing.T) {
 	ps := sampleProc(context.Background(), tg, dir, 30*time.Second)
 	if got := ps.Values[live] * (1 << 20); math.IsNaN(got) || got >= big {
 		t.Errorf("sampled live heap %.0f bytes, want less than the %d bytes of garbage (read after a forced collection)", got, big)
+	}
+	// What the process still holds (a leak) counts in full.
+	held := make([]byte, big)
+	for i := range held {
+		held[i] = 1
+	}
+	ps = sampleProc(context.Background(), tg, dir, 40*time.Second)
+	runtime.KeepAlive(held)
+	if got := ps.Values[live] * (1 << 20); math.IsNaN(got) || got < big {
+		t.Errorf("sampled live heap %.0f bytes while %d bytes are held, want at least that", got, big)
 	}
 	if ents, _ := os.ReadDir(dir); len(ents) != 0 {
 		t.Errorf("a profile was kept at 30s: %v", ents)
