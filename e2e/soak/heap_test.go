@@ -2,6 +2,7 @@ package soak
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -38,8 +39,18 @@ const envProfiles = "IRONLB_SOAK_PROFILES"
 // node's loopback.
 const speakerPprofAddr = "127.0.0.1:6060"
 
-// profileEvery is how often the heap profiles are kept.
-const profileEvery = time.Minute
+// gcEvery is how often the sampler forces a collection and reads the live
+// heap (every third sample: a collection every sample would keep the heap
+// well under its goal, and RSS, judged too, would settle only slowly after
+// a restart). profileEvery, how often the heap profiles are kept, is a
+// multiple of it.
+const (
+	gcEvery      = 30 * time.Second
+	profileEvery = time.Minute
+)
+
+// errNoGC: no collection is forced at this sample.
+var errNoGC = errors.New("no forced collection at this sample")
 
 // forceGC has tg collect its garbage (the heap profile's gc=1) and keeps
 // the profile it answers with in the file keep (none when empty).
@@ -112,6 +123,9 @@ func TestLiveHeapAfterForcedGC(t *testing.T) {
 	}
 
 	dir := t.TempDir()
+	if ps := sampleProc(context.Background(), tg, dir, 10*time.Second); !math.IsNaN(ps.Values[live]) || math.IsNaN(ps.Values[0]) {
+		t.Errorf("at 10s (no forced collection): live heap %v, rss %v; want none and some", ps.Values[live], ps.Values[0])
+	}
 	ps := sampleProc(context.Background(), tg, dir, 30*time.Second)
 	if got := ps.Values[live] * (1 << 20); math.IsNaN(got) || got >= big {
 		t.Errorf("sampled live heap %.0f bytes, want less than the %d bytes of garbage (read after a forced collection)", got, big)
@@ -121,7 +135,7 @@ func TestLiveHeapAfterForcedGC(t *testing.T) {
 	for i := range held {
 		held[i] = 1
 	}
-	ps = sampleProc(context.Background(), tg, dir, 40*time.Second)
+	ps = sampleProc(context.Background(), tg, dir, 90*time.Second)
 	runtime.KeepAlive(held)
 	if got := ps.Values[live] * (1 << 20); math.IsNaN(got) || got < big {
 		t.Errorf("sampled live heap %.0f bytes while %d bytes are held, want at least that", got, big)
@@ -137,7 +151,7 @@ func TestLiveHeapAfterForcedGC(t *testing.T) {
 
 	// A process whose profiles cannot be read has no live heap to show.
 	tg.pprof = srv.URL + "/nothing"
-	if ps := sampleProc(context.Background(), tg, "", 10*time.Second); !math.IsNaN(ps.Values[live]) {
+	if ps := sampleProc(context.Background(), tg, "", 30*time.Second); !math.IsNaN(ps.Values[live]) {
 		t.Errorf("live heap %v without a forced collection, want none (NaN)", ps.Values[live])
 	}
 }

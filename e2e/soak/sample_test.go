@@ -31,16 +31,22 @@ type target struct {
 	pprof   string // URL of /debug/pprof
 }
 
-// sampleProc reads a process's Measures from /proc and its /metrics, the
-// latter right after a garbage collection it forces (keeping the heap
-// profile in profiles, when set, every profileEvery); what cannot be read
-// is NaN.
+// sampleProc reads a process's Measures from /proc and then its /metrics,
+// every gcEvery right after a garbage collection it forces (keeping the
+// heap profile in profiles, when set, every profileEvery); what cannot be
+// read is NaN.
 func sampleProc(ctx context.Context, tg target, profiles string, at time.Duration) ProcSample {
 	ps := ProcSample{Pid: tg.pid(), Values: nans(len(Measures))}
 	if ps.Pid == 0 {
 		return ps
 	}
-	gcErr := forceGC(ctx, tg, profilePath(profiles, tg, ps.Pid, at))
+	// Before the collection, which returns memory to the OS.
+	rss, rssErr := vmRSS(ps.Pid)
+	fds, fdErr := os.ReadDir(filepath.Join("/proc", strconv.Itoa(ps.Pid), "fd"))
+	gcErr := errNoGC
+	if at%gcEvery == 0 {
+		gcErr = forceGC(ctx, tg, profilePath(profiles, tg, ps.Pid, at))
+	}
 	m, scrapeErr := scrape(ctx, tg.client, tg.metrics)
 	switch {
 	case scrapeErr != nil:
@@ -54,13 +60,9 @@ func sampleProc(ctx context.Context, tg target, profiles string, at time.Duratio
 		var err error
 		switch ms.Source {
 		case "VmRSS":
-			var rss int64
-			rss, err = vmRSS(ps.Pid)
-			v = float64(rss)
+			v, err = float64(rss), rssErr
 		case "fd":
-			var fds []os.DirEntry
-			fds, err = os.ReadDir(filepath.Join("/proc", strconv.Itoa(ps.Pid), "fd"))
-			v = float64(len(fds))
+			v, err = float64(len(fds)), fdErr
 		case "series":
 			v, err = float64(m.series), scrapeErr
 		default:
