@@ -83,11 +83,13 @@ SOAK_SEED ?= 0
 ## Services, endpoints and pools with faults injected at random (seeded by
 ## SOAK_SEED, 0: from the clock); samples memory, goroutines, descriptors
 ## and Events every 10 s and writes docs/soak.md; every process's log is
-## kept in .cache/soak. Not in CI.
+## kept in .cache/soak, and a heap profile of every process every minute in
+## .cache/soak/profiles. Not in CI.
 soak: tools build
 	rm -rf $(CURDIR)/.cache/soak
 	IRONLB_SOAK=$(SOAK_DURATION) IRONLB_SOAK_SEED=$(SOAK_SEED) \
 	IRONLB_SOAK_REPORT=$(CURDIR)/docs/soak.md IRONLB_SOAK_LOGS=$(CURDIR)/.cache/soak \
+	IRONLB_SOAK_PROFILES=$(CURDIR)/.cache/soak/profiles \
 	IRONLB_SOAK_COMMAND="make soak SOAK_DURATION=$(SOAK_DURATION) SOAK_SEED=$(SOAK_SEED)" \
 		$(GO) test -count=1 -timeout 4h -v ./e2e/soak/ -run '^TestSoak$$'
 

@@ -12,6 +12,7 @@ import (
 
 	"github.com/ironlb/ironlb/controller/allocation"
 	"github.com/ironlb/ironlb/pkg/metricsserving"
+	"github.com/ironlb/ironlb/pkg/pprofserving"
 )
 
 type options struct {
@@ -32,6 +33,7 @@ type options struct {
 	retryPeriod        time.Duration
 	metrics            metricsserving.Flags
 	probeAddr          string
+	pprofAddr          string
 	webhookPort        int
 	webhookHost        string
 	webhookCertDir     string
@@ -64,6 +66,7 @@ func parseFlags(args []string) (options, error) {
 	fs.DurationVar(&o.retryPeriod, "retry-period", 200*time.Millisecond, "how often the leader renews the Lease and a standby checks it; a standby takes over at most about 4.4 retry periods after the Lease duration (client-go jitters each wait by up to 1.2 periods)")
 	o.metrics.Register(fs, ":7472")
 	fs.StringVar(&o.probeAddr, "health-probe-bind-address", ":7473", "address of /healthz and /readyz; 0 disables them")
+	pprofserving.Register(fs, &o.pprofAddr)
 	fs.IntVar(&o.webhookPort, "webhook-port", 9443, "port of the validating webhook; 0 disables it")
 	fs.StringVar(&o.webhookHost, "webhook-host", "", "address the webhook listens on; empty: all")
 	fs.StringVar(&o.webhookCertDir, "webhook-cert-dir", "/tmp/k8s-webhook-server/serving-certs", "directory holding tls.crt and tls.key for the webhook")
@@ -92,6 +95,9 @@ func parseFlags(args []string) (options, error) {
 		o.leaderIdentity = defaultIdentity(os.Getenv("POD_NAME"), host, string(uuid.NewUUID()))
 	}
 	if err := o.metrics.Validate(); err != nil {
+		return o, err
+	}
+	if err := pprofserving.Check(o.pprofAddr); err != nil {
 		return o, err
 	}
 	if o.leaderElect {

@@ -156,6 +156,7 @@ func newReplicaManager(restCfg *rest.Config, scheme *runtime.Scheme, o options, 
 		Logger:                 log.WithName("replica"),
 		Metrics:                metricsserving.ServerOptions(o.metrics),
 		HealthProbeBindAddress: o.probeAddr,
+		PprofBindAddress:       o.pprofAddr,
 		Cache:                  cacheOptions(o),
 	})
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ironlb/ironlb/pkg/metricsserving"
+	"github.com/ironlb/ironlb/pkg/pprofserving"
 	"github.com/ironlb/ironlb/speaker/layer2"
 	"github.com/ironlb/ironlb/speaker/members"
 	"github.com/ironlb/ironlb/speaker/reach"
@@ -24,6 +25,7 @@ type options struct {
 	namespace  string
 	metrics    metricsserving.Flags
 	probeAddr  string
+	pprofAddr  string
 	logLevel   string
 
 	membersBind     string
@@ -49,6 +51,7 @@ func parseFlags(args []string) (options, error) {
 	fs.StringVar(&o.namespace, "namespace", envOr("POD_NAMESPACE", "ironlb-system"), "namespace of IronLB (BGP password Secrets, the speakers' presence Lease)")
 	o.metrics.Register(fs, ":7474")
 	fs.StringVar(&o.probeAddr, "health-probe-bind-address", "0", "address of /healthz (fails while the BGP engine is stuck) and /readyz; 0 disables them")
+	pprofserving.Register(fs, &o.pprofAddr)
 	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&o.membersBind, "members-bind", "", "UDP address for speaker-to-speaker liveness; empty: the Node's InternalIP")
 	fs.IntVar(&o.membersPort, "members-port", members.DefaultPort, "UDP port for speaker-to-speaker liveness (every speaker uses the same)")
@@ -70,6 +73,9 @@ func parseFlags(args []string) (options, error) {
 		return o, fmt.Errorf("flag -datapath: %q is not one of auto, ipvs, nftables, off", o.datapath)
 	}
 	if err := o.metrics.Validate(); err != nil {
+		return o, err
+	}
+	if err := pprofserving.Check(o.pprofAddr); err != nil {
 		return o, err
 	}
 	if o.node == "" {

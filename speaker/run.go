@@ -58,6 +58,7 @@ func run(ctx context.Context, o options) error {
 		Scheme: scheme, Logger: log,
 		Metrics:                metricsserving.ServerOptions(o.metrics),
 		HealthProbeBindAddress: o.probeAddr,
+		PprofBindAddress:       o.pprofAddr,
 		// BGP password Secrets are watched, in the speaker's namespace
 		// only: a namespaced Role suffices, and the cache keeps nothing
 		// but their password key.

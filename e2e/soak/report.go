@@ -23,18 +23,21 @@ type Measure struct {
 	// of /proc/PID/fd), series (samples in /metrics) or the name of an
 	// unlabelled gauge in /metrics.
 	Source string
+	// AfterGC: only read right after the garbage collection the sampler
+	// forces (heap_test.go); not read when that failed.
+	AfterGC bool
 }
 
 // Measures sampled per process, in the table's column order.
 //
 // RSS alone cannot tell a leak from the Go runtime settling (heap grown
 // to its GC goal, memory not yet returned to the OS): the live heap (what
-// the last GC found reachable) can, and a Prometheus series per deleted
+// a GC forced at the sample found reachable) can, and a Prometheus series per deleted
 // Service, pool or peer shows in the number of series.
 var Measures = []Measure{
 	{Name: "rss", Unit: "MiB", Floor: 4, Source: "VmRSS"},
 	{Name: "heap", Unit: "MiB", Shown: true, Source: "go_memstats_heap_inuse_bytes"},
-	{Name: "live_heap", Unit: "MiB", Floor: 2, Source: "go_gc_heap_live_bytes"},
+	{Name: "live_heap", Unit: "MiB", Floor: 2, Source: "go_gc_heap_live_bytes", AfterGC: true},
 	{Name: "heap_objects", Shown: true, Source: "go_memstats_heap_objects"},
 	{Name: "goroutines", Floor: 10, Source: "go_goroutines"},
 	{Name: "fds", Floor: 5, Source: "fd"},
@@ -264,7 +267,7 @@ func (r *Run) Write(w io.Writer) error {
 		p("| %s%s | %d | %s | %.1f | %+.3f | %+.1f | %.1f | %s |\n", v.Series, paren(v.Unit), v.N, lives(v.Verdict), v.Mean, v.Slope*60, v.Growth, v.Limit, verdict)
 	}
 	p("\n## Samples\n\n")
-	p("Every 10 s. rss: VmRSS from /proc, MiB; heap: go_memstats_heap_inuse_bytes, MiB; live_heap: go_gc_heap_live_bytes (reachable at the last GC), MiB; heap_objects: go_memstats_heap_objects; goroutines: go_goroutines (these four from the process's /metrics); fds: entries of /proc/PID/fd; series: samples in the process's /metrics; pid (a change is a restart). events: Event emissions in the last %v (new Event objects and growth of their counts, followed across samples; the API server runs with --event-ttl=5m, but etcd renews every lease when it restarts, so after an etcd kill it holds older Events too); event_objects: Event objects the API server holds; services: Services in the API server. An empty cell: not readable at that moment (API server frozen or without etcd, process restarting). The note names the faults under way.\n\n", EventWindow)
+	p("Every 10 s. rss: VmRSS from /proc, MiB; heap: go_memstats_heap_inuse_bytes, MiB; live_heap: go_gc_heap_live_bytes right after a GC the sampler forces (GET /debug/pprof/heap?gc=1; the live heap after the runtime's own GCs swings with the work under way when the pacer starts them), MiB; heap_objects: go_memstats_heap_objects; goroutines: go_goroutines (these four from the process's /metrics); fds: entries of /proc/PID/fd; series: samples in the process's /metrics; pid (a change is a restart). events: Event emissions in the last %v (new Event objects and growth of their counts, followed across samples; the API server runs with --event-ttl=5m, but etcd renews every lease when it restarts, so after an etcd kill it holds older Events too); event_objects: Event objects the API server holds; services: Services in the API server. An empty cell: not readable at that moment (API server frozen or without etcd, process restarting). The note names the faults under way.\n\n", EventWindow)
 	head := []string{"t_s"}
 	for _, pr := range r.Processes {
 		for _, m := range Measures {

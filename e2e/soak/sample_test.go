@@ -28,14 +28,24 @@ type target struct {
 	proc    func() *cluster.Proc
 	client  *http.Client
 	metrics string // URL
+	pprof   string // URL of /debug/pprof
 }
 
-// sampleProc reads a process's Measures from /proc and its /metrics; what
-// cannot be read is NaN.
-func sampleProc(ctx context.Context, tg target) ProcSample {
+// sampleProc reads a process's Measures from /proc and then its /metrics,
+// every gcEvery right after a garbage collection it forces (keeping the
+// heap profile in profiles, when set, every profileEvery); what cannot be
+// read is NaN.
+func sampleProc(ctx context.Context, tg target, profiles string, at time.Duration) ProcSample {
 	ps := ProcSample{Pid: tg.pid(), Values: nans(len(Measures))}
 	if ps.Pid == 0 {
 		return ps
+	}
+	// Before the collection, which returns memory to the OS.
+	rss, rssErr := vmRSS(ps.Pid)
+	fds, fdErr := os.ReadDir(filepath.Join("/proc", strconv.Itoa(ps.Pid), "fd"))
+	gcErr := errNoGC
+	if at%gcEvery == 0 {
+		gcErr = forceGC(ctx, tg, profilePath(profiles, tg, ps.Pid, at))
 	}
 	m, scrapeErr := scrape(ctx, tg.client, tg.metrics)
 	switch {
@@ -50,13 +60,9 @@ func sampleProc(ctx context.Context, tg target) ProcSample {
 		var err error
 		switch ms.Source {
 		case "VmRSS":
-			var rss int64
-			rss, err = vmRSS(ps.Pid)
-			v = float64(rss)
+			v, err = float64(rss), rssErr
 		case "fd":
-			var fds []os.DirEntry
-			fds, err = os.ReadDir(filepath.Join("/proc", strconv.Itoa(ps.Pid), "fd"))
-			v = float64(len(fds))
+			v, err = float64(len(fds)), fdErr
 		case "series":
 			v, err = float64(m.series), scrapeErr
 		default:
@@ -64,6 +70,9 @@ func sampleProc(ctx context.Context, tg target) ProcSample {
 			if v, ok = m.gauges[ms.Source]; !ok {
 				err = fmt.Errorf("no %s", ms.Source)
 			}
+		}
+		if ms.AfterGC && gcErr != nil {
+			err = gcErr
 		}
 		if err != nil {
 			continue
@@ -202,13 +211,15 @@ func speakerTargets(c *cluster.Cluster) []target {
 			},
 			client:  cluster.NodeHTTPClient(n),
 			metrics: "http://" + cluster.SpeakerMetricsAddr + "/metrics",
+			pprof:   "http://" + speakerPprofAddr + "/debug/pprof",
 		})
 	}
 	return out
 }
 
-// controllerTarget is the controller, scraped on the host's loopback.
-func controllerTarget(c *cluster.Cluster, port int) target {
+// controllerTarget is the controller, scraped on the host's loopback
+// (metrics on port, profiles on pprofPort).
+func controllerTarget(c *cluster.Cluster, port, pprofPort int) target {
 	return target{
 		name: "controller",
 		proc: c.Controller,
@@ -220,6 +231,7 @@ func controllerTarget(c *cluster.Cluster, port int) target {
 		},
 		client:  &http.Client{Transport: &http.Transport{DisableKeepAlives: true}},
 		metrics: fmt.Sprintf("http://127.0.0.1:%d/metrics", port),
+		pprof:   fmt.Sprintf("http://127.0.0.1:%d/debug/pprof", pprofPort),
 	}
 }
 

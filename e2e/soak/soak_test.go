@@ -68,21 +68,31 @@ func TestSoak(t *testing.T) {
 		}
 		t.Logf("logs of every process in %s", logs)
 	}
+	profiles := os.Getenv(envProfiles)
+	if profiles != "" {
+		if err := os.MkdirAll(profiles, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("heap profiles every %v in %s", profileEvery, profiles)
+	}
 	api := kubeapi.Start(t, kubeapi.Options{ExtraFlags: []string{"--event-ttl=5m"}, LogDir: logs})
-	port := cluster.FreePort(t)
+	port, pprofPort := cluster.FreePort(t), cluster.FreePort(t)
 	s := cluster.StartSystem(t, cluster.SystemOptions{
 		BFD: true, LocalBGP: true, API: api, LogDir: logs,
 		// The controller restarts as a container in its pod would, with
 		// the pod's identity; metrics over plain HTTP, so that sampling
 		// them does not ask the API server (frozen at times) for token
-		// reviews.
+		// reviews. Profiles on the loopback: the sampler forces a garbage
+		// collection through them before it reads the live heap.
 		// The program's default Lease timing (the harness shortens it for
 		// quick takeovers; on a loaded machine a 2 s Lease is lost to a
 		// slow API server even without a fault).
 		ControllerArgs: []string{"-leader-election-identity", "ironlb-controller-0",
 			"-lease-duration", "15s", "-renew-deadline", "10s", "-retry-period", "200ms",
-			"-metrics-bind-address", fmt.Sprintf("127.0.0.1:%d", port), "-metrics-secure=false"},
-		SpeakerArgs: []string{"-metrics-bind-address", cluster.SpeakerMetricsAddr, "-metrics-secure=false"},
+			"-metrics-bind-address", fmt.Sprintf("127.0.0.1:%d", port), "-metrics-secure=false",
+			"-pprof-bind-address", fmt.Sprintf("127.0.0.1:%d", pprofPort)},
+		SpeakerArgs: []string{"-metrics-bind-address", cluster.SpeakerMetricsAddr, "-metrics-secure=false",
+			"-pprof-bind-address", speakerPprofAddr},
 	})
 	c := s.C
 	s.WaitSessions(t)
@@ -90,7 +100,7 @@ func TestSoak(t *testing.T) {
 	c.Create(t, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: churnNS}})
 	addrs := cluster.WatchAddresses(t, api.Clientset(t), "")
 	traffic := cluster.StartTraffic(t, c.Lab.Clients[0], 20*time.Millisecond, time.Second, s.AllVIPs()...)
-	targets := append([]target{controllerTarget(c, port)}, speakerTargets(c)...)
+	targets := append([]target{controllerTarget(c, port, pprofPort)}, speakerTargets(c)...)
 	for _, tg := range targets {
 		run.Processes = append(run.Processes, tg.name)
 	}
@@ -117,7 +127,7 @@ func TestSoak(t *testing.T) {
 				return
 			case <-time.After(time.Until(at)):
 			}
-			run.Samples = append(run.Samples, sample(ctx, c, targets, faults, at.Sub(start), ledger))
+			run.Samples = append(run.Samples, sample(ctx, c, targets, faults, at.Sub(start), ledger, profiles))
 		}
 	}()
 	churn := newChurner(c, rand.New(rand.NewPCG(seed, 1)), s.Pods, s.Services, t.Logf)
@@ -216,7 +226,7 @@ func TestSoak(t *testing.T) {
 // sample reads every target at once (each bounded by a few seconds, so a
 // frozen API server or a restarting process does not delay the next
 // sample) and the API server's object counts.
-func sample(ctx context.Context, c *cluster.Cluster, targets []target, faults *faultLog, at time.Duration, ledger *EventLedger) Sample {
+func sample(ctx context.Context, c *cluster.Cluster, targets []target, faults *faultLog, at time.Duration, ledger *EventLedger, profiles string) Sample {
 	s := Sample{At: at, Procs: map[string]ProcSample{}, Note: faults.active()}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
@@ -224,7 +234,7 @@ func sample(ctx context.Context, c *cluster.Cluster, targets []target, faults *f
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			ps := sampleProc(ctx, tg)
+			ps := sampleProc(ctx, tg, profiles, at)
 			mu.Lock()
 			s.Procs[tg.name] = ps
 			mu.Unlock()

@@ -30,7 +30,7 @@ type Tracker struct {
 	advs   map[string][]config.L2Advertisement // per pool, from cfg
 	live   map[string]bool
 	nodes  map[string]Node
-	sorted []Node // nodes by name; nil when to be sorted again
+	sorted []Node         // nodes by name; nil when to be sorted again
 	svcs   *lbstate.Index // its Dirty: the IPs to decide again
 	ips    map[netip.Addr]*ipState
 	groups map[string]*group              // by groupKey
@@ -475,4 +475,3 @@ func (t *Tracker) refresh(ip netip.Addr) {
 func (n Node) Equal(o Node) bool {
 	return n.Name == o.Name && n.Weight == o.Weight && n.Usable == o.Usable && n.Why == o.Why && n.Cordoned == o.Cordoned && maps.Equal(n.Labels, o.Labels)
 }
-
