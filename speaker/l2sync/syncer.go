@@ -131,8 +131,11 @@ func (s *Syncer) Reconcile(ctx context.Context, _ reconcile.Request) (reconcile.
 			return reconcile.Result{}, err
 		}
 	}
+	// The cache's own objects, not copies: one status per layer 2 IP, and
+	// a copy of each on every change costs more than the change. Nothing
+	// here modifies them (put copies before it updates).
 	var st v1beta1.ServiceL2StatusList
-	if err := s.Client.List(ctx, &st); err != nil {
+	if err := s.Client.List(ctx, &st, client.UnsafeDisableDeepCopy); err != nil {
 		return reconcile.Result{}, fmt.Errorf("list %T: %w", &st, err)
 	}
 	existing := map[string]*v1beta1.ServiceL2Status{}
@@ -232,7 +235,7 @@ func (r statusReconciler) Reconcile(ctx context.Context, _ reconcile.Request) (r
 		return reconcile.Result{}, nil
 	}
 	var st v1beta1.ServiceL2StatusList
-	if err := s.Client.List(ctx, &st); err != nil {
+	if err := s.Client.List(ctx, &st, client.UnsafeDisableDeepCopy); err != nil { // read only, as in Reconcile
 		return reconcile.Result{}, fmt.Errorf("list ServiceL2Status: %w", err)
 	}
 	existing := map[string]*v1beta1.ServiceL2Status{}
