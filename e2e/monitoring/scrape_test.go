@@ -1,6 +1,7 @@
 package monitoring
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/netip"
@@ -106,6 +107,15 @@ func useEverything(t *testing.T, c *cluster.Cluster) {
 		cluster.LoadBalancer("default", "api", cluster.Local, inPool("bgp")),
 		cluster.LoadBalancer("default", "nowhere", inPool("no-such-pool")),
 	)
+	// A real node's default route covers the layer 2 pool; the
+	// reachability check needs one to connect to its own addresses.
+	for _, n := range c.Lab.Nodes {
+		for _, r := range [][]string{{"route", "replace", "203.0.113.0/28", "dev", n.Iface}, {"-6", "route", "replace", "2001:db8:300::/124", "dev", n.Iface}} {
+			if out, err := n.Exec(context.Background(), "ip", r...); err != nil {
+				t.Fatalf("%s: ip %v: %v: %s", n.Name, r, err, out)
+			}
+		}
+	}
 	c.SetEndpoints(t, "default", "web",
 		cluster.Endpoint{Node: "node1", Addr: netip.MustParseAddr("192.0.2.20"), Ready: true},
 		cluster.Endpoint{Node: "node1", Addr: netip.MustParseAddr("2001:db8:200::20"), Ready: true})

@@ -6,7 +6,6 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
-	"syscall"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -50,6 +49,11 @@ func SkipReason(svc *corev1.Service, ip netip.Addr) string {
 	return ""
 }
 
+// ErrNoRoute is a probe's outcome when the node's routing table has no
+// route to the address itself (as opposed to none to the pod behind it,
+// which is a failure of the path).
+var ErrNoRoute = errors.New("no route to the address on this node")
+
 // PortResult is what the probes of one VIP:port found so far.
 type PortResult struct {
 	// Answered: a connection succeeded since the port was first probed.
@@ -70,10 +74,7 @@ func (r PortResult) Record(err error) PortResult {
 	if err == nil {
 		return PortResult{Answered: true}
 	}
-	// connect() fails with ENETUNREACH at once only when the node's own
-	// routing table has no way to the address; an ICMP unreachable from
-	// elsewhere would show as a timeout.
-	if errors.Is(err, syscall.ENETUNREACH) {
+	if errors.Is(err, ErrNoRoute) {
 		return PortResult{NoRoute: true, Err: Describe(err)}
 	}
 	r.Failures++

@@ -111,7 +111,7 @@ func TestJudge(t *testing.T) {
 			map[netip.AddrPort]PortResult{at(vip, 80): {Failures: 1, Err: "connection refused"}},
 			"Unknown", ReasonNotChecked, "203.0.113.10 not checked yet on tcp/80", map[string]float64{}},
 		{"no route to the address on this node: not checked, not failing", "", "", []corev1.ServicePort{tcp(80)},
-			map[netip.AddrPort]PortResult{at(vip, 80): PortResult{}.Record(syscall.ENETUNREACH).Record(syscall.ENETUNREACH)},
+			map[netip.AddrPort]PortResult{at(vip, 80): PortResult{}.Record(ErrNoRoute).Record(ErrNoRoute)},
 			"Unknown", ReasonNotChecked, "203.0.113.10 has no port this node can check (not checked: tcp/80 (no route to it on this node))", map[string]float64{}},
 		{"UDP only", "", "", []corev1.ServicePort{udp(53)}, nil,
 			"Unknown", ReasonNotChecked, "203.0.113.10 has no port this node can check (not checked: udp/53)", map[string]float64{}},

@@ -9,9 +9,11 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/vishvananda/netlink"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/record"
@@ -301,8 +303,12 @@ func (p *Prober) forget(k verdictKey, before Verdict) {
 	}
 }
 
-// dialTCP opens and closes one TCP connection.
+// dialTCP opens and closes one TCP connection, unless the node has no
+// route to the address at all (ErrNoRoute).
 func dialTCP(ctx context.Context, addr netip.AddrPort) error {
+	if _, err := netlink.RouteGet(addr.Addr().AsSlice()); errors.Is(err, syscall.ENETUNREACH) {
+		return ErrNoRoute
+	}
 	var d net.Dialer
 	c, err := d.DialContext(ctx, "tcp", addr.String())
 	if err != nil {
