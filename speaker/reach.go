@@ -2,9 +2,13 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
+	"syscall"
 
+	"github.com/vishvananda/netlink"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -37,6 +41,7 @@ func setupReach(mgr ctrl.Manager, o options, syncer *l2sync.Syncer, slogger *slo
 		Registerer: ctrlmetrics.Registry,
 		Logger:     slogger.With("component", "reach"),
 		Interval:   o.reachCheck,
+		Dial:       dialRouted,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("reachability check: %w", err)
@@ -46,4 +51,14 @@ func setupReach(mgr ctrl.Manager, o options, syncer *l2sync.Syncer, slogger *slo
 		return nil, err
 	}
 	return p, nil
+}
+
+// dialRouted is the check's connection: none when the node's routing
+// table has no route to the address itself (reach.ErrNoRoute: not
+// checkable here), else one TCP connection through the datapath.
+func dialRouted(ctx context.Context, addr netip.AddrPort) error {
+	if _, err := netlink.RouteGet(addr.Addr().AsSlice()); errors.Is(err, syscall.ENETUNREACH) {
+		return reach.ErrNoRoute
+	}
+	return reach.DialTCP(ctx, addr)
 }

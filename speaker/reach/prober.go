@@ -9,11 +9,9 @@ import (
 	"net"
 	"net/netip"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/vishvananda/netlink"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/record"
@@ -97,7 +95,7 @@ func New(o Options) (*Prober, error) {
 	o.Threshold = orDefault(o.Threshold, DefaultThreshold)
 	o.Concurrency = orDefault(o.Concurrency, DefaultConcurrency)
 	if o.Dial == nil {
-		o.Dial = dialTCP
+		o.Dial = DialTCP
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -303,12 +301,8 @@ func (p *Prober) forget(k verdictKey, before Verdict) {
 	}
 }
 
-// dialTCP opens and closes one TCP connection, unless the node has no
-// route to the address at all (ErrNoRoute).
-func dialTCP(ctx context.Context, addr netip.AddrPort) error {
-	if _, err := netlink.RouteGet(addr.Addr().AsSlice()); errors.Is(err, syscall.ENETUNREACH) {
-		return ErrNoRoute
-	}
+// DialTCP opens and closes one TCP connection: the default Dial.
+func DialTCP(ctx context.Context, addr netip.AddrPort) error {
 	var d net.Dialer
 	c, err := d.DialContext(ctx, "tcp", addr.String())
 	if err != nil {
