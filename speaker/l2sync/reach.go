@@ -1,9 +1,6 @@
 package l2sync
 
 import (
-	"net/netip"
-
-	"github.com/ironlb/ironlb/speaker/layer2"
 	"github.com/ironlb/ironlb/speaker/reach"
 )
 
@@ -17,18 +14,11 @@ func (s *Syncer) Announced() []reach.Target {
 	if snap == nil {
 		return nil
 	}
-	state := map[netip.Addr]layer2.Announcement{}
-	for _, a := range s.Announcer.State() {
-		state[a.IP] = a
-	}
-	out := make([]reach.Target, 0, len(snap.claims))
-	for _, c := range snap.claims {
-		a, known := state[c.IP]
-		if known && !canAnswer(a) {
-			continue // the status does not name this node either
-		}
+	answerable := s.answerable(snap.claims)
+	out := make([]reach.Target, 0, len(answerable))
+	for _, c := range answerable {
 		t := reach.Target{IP: c.IP, Services: snap.plan.Owners[c.IP].Services}
-		if conflict := conflictOf(a); conflict != nil {
+		if conflict := conflictOf(c.state); conflict != nil {
 			t.Conflict = conflict.MAC
 		}
 		out = append(out, t)

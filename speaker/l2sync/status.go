@@ -25,29 +25,18 @@ import (
 // deleting objects of IPs layer 2 no longer handles.
 func (s *Syncer) writeStatus(ctx context.Context, plan l2plan.Plan, claims []layer2.Claim,
 	existing map[string]*v1beta1.ServiceL2Status, writer bool) error {
-	state := map[netip.Addr]layer2.Announcement{}
-	for _, a := range s.Announcer.State() {
-		state[a.IP] = a
-	}
 	want := map[string]bool{}
 	var errs []error
-	for _, c := range claims {
-		if a, known := state[c.IP]; known && !canAnswer(a) {
-			// Every interface of the claim is down: this node cannot
-			// answer, and cut off from the LAN it may be the only one
-			// that thinks it owns the IP. Its status must not say it
-			// answers; the node that does writes it.
-			continue
-		}
+	for _, c := range s.answerable(claims) {
 		o := plan.Owners[c.IP]
 		for _, svc := range o.Services {
 			name := StatusName(svc.Name, c.IP)
 			want[svc.Namespace+"/"+name] = true
 			st := v1beta1.ServiceL2StatusStatus{
 				ServiceName: svc.Name, IP: c.IP.String(), Node: s.Node,
-				Interfaces: announcedOn(state[c.IP], c.Interfaces),
+				Interfaces: announcedOn(c.state, c.Interfaces),
 				Since:      s.sinceOf(c.IP, existing[svc.Namespace+"/"+name]),
-				Conflict:   conflictOf(state[c.IP]),
+				Conflict:   conflictOf(c.state),
 			}
 			if s.Reach != nil {
 				if v, ok := s.Reach(svc, c.IP); ok {
@@ -208,6 +197,33 @@ func announcedOn(a layer2.Announcement, claimed []string) []string {
 	}
 	if len(out) == 0 {
 		out = slices.Clone(claimed)
+	}
+	return out
+}
+
+// answerableClaim is a claim with the layer 2 engine's state of it (zero
+// when the engine has none yet).
+type answerableClaim struct {
+	layer2.Claim
+	state layer2.Announcement
+}
+
+// answerable is claims without those this node cannot answer for: every
+// interface of the claim is down, and cut off from the LAN it may be the
+// only one that thinks it owns the IP. Neither its status nor its
+// reachability check may say it answers; the node that does writes it.
+func (s *Syncer) answerable(claims []layer2.Claim) []answerableClaim {
+	state := map[netip.Addr]layer2.Announcement{}
+	for _, a := range s.Announcer.State() {
+		state[a.IP] = a
+	}
+	out := make([]answerableClaim, 0, len(claims))
+	for _, c := range claims {
+		a, known := state[c.IP]
+		if known && !canAnswer(a) {
+			continue
+		}
+		out = append(out, answerableClaim{Claim: c, state: a})
 	}
 	return out
 }
