@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -18,6 +17,7 @@ import (
 	"k8s.io/client-go/tools/cache"
 
 	"github.com/ironlb/ironlb/e2e/kubeapi"
+	"github.com/ironlb/ironlb/e2e/procstat"
 )
 
 // firstAddress records when each Service was created and when a watch first
@@ -111,25 +111,6 @@ func percentile(d []time.Duration, p float64) time.Duration {
 	return s[i]
 }
 
-// peakRSS reads a process's high-water resident set size in MiB.
-func peakRSS(tb testing.TB, pid int) float64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			kb, err := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(rest), " kB"))
-			if err != nil {
-				tb.Fatal(err)
-			}
-			return float64(kb) / 1024
-		}
-	}
-	tb.Fatal("VmHWM not found")
-	return 0
-}
-
 // BenchmarkCreate5000Services creates 5,000 LoadBalancer Services at 100 per
 // second against the real API server and measures how long each waits for
 // its address; then restarts the controller and measures how fast a new
@@ -177,7 +158,11 @@ func benchCreate(b *testing.B, n int, perSecond int) {
 	lat := rec.latencies(names)
 	last := lat[len(lat)-1]
 	total := time.Since(start)
-	rss := peakRSS(b, ctrl.cmd.Process.Pid)
+	mem, err := procstat.ReadMemory(ctrl.cmd.Process.Pid)
+	if err != nil {
+		b.Fatal(err)
+	}
+	rss := procstat.MiB(mem.Peak)
 	internalP99 := histogramQuantile(b, "http://"+metricsAddr+"/metrics", "ironlb_allocation_duration_seconds", 0.99)
 
 	// Restart: a clean stop, a new process, one new Service at once.

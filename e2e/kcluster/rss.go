@@ -1,12 +1,12 @@
 package kcluster
 
 import (
-	"bufio"
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
+
+	"github.com/ironlb/ironlb/e2e/procstat"
 )
 
 // RSS returns the resident set size in bytes of every process named comm
@@ -20,29 +20,12 @@ func (c *Cluster) RSS(comm string) ([]int64, error) {
 			if err != nil || strings.TrimSpace(string(name)) != comm {
 				continue
 			}
-			rss, err := vmRSS(pid)
+			mem, err := procstat.ReadMemory(pid)
 			if err != nil {
 				return nil, err
 			}
-			out = append(out, rss)
+			out = append(out, mem.RSS)
 		}
 	}
 	return out, nil
-}
-
-// vmRSS reads VmRSS from /proc/PID/status.
-func vmRSS(pid int) (int64, error) {
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, err
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-			return kb * 1024, err
-		}
-	}
-	return 0, fmt.Errorf("pid %d: no VmRSS", pid)
 }

@@ -18,6 +18,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/ironlb/ironlb/e2e/cluster"
+	"github.com/ironlb/ironlb/e2e/procstat"
 )
 
 // target is a process to sample: how to find its pid now and how to reach
@@ -41,7 +42,8 @@ func sampleProc(ctx context.Context, tg target, profiles string, at time.Duratio
 		return ps
 	}
 	// Before the collection, which returns memory to the OS.
-	rss, rssErr := vmRSS(ps.Pid)
+	mem, rssErr := procstat.ReadMemory(ps.Pid)
+	rss := mem.RSS
 	fds, fdErr := os.ReadDir(filepath.Join("/proc", strconv.Itoa(ps.Pid), "fd"))
 	gcErr := errNoGC
 	if at%gcEvery == 0 {
@@ -96,25 +98,6 @@ func nans(n int) []float64 {
 		out[i] = math.NaN()
 	}
 	return out
-}
-
-// vmRSS is the resident set size of pid in bytes.
-func vmRSS(pid int) (int64, error) {
-	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "status"))
-	if err != nil {
-		return 0, err
-	}
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	for sc.Scan() {
-		if rest, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
-			if err != nil {
-				return 0, fmt.Errorf("pid %d: VmRSS %q: %w", pid, rest, err)
-			}
-			return kb << 10, nil
-		}
-	}
-	return 0, fmt.Errorf("pid %d: no VmRSS in /proc status", pid)
 }
 
 // scraped is one read of a Prometheus text endpoint: its unlabelled

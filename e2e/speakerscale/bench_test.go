@@ -12,6 +12,7 @@ import (
 
 	"github.com/ironlb/ironlb/config/v1beta1"
 	"github.com/ironlb/ironlb/e2e/cluster"
+	"github.com/ironlb/ironlb/e2e/procstat"
 )
 
 // Sizes of the scenario: Services first created, then grown to.
@@ -107,12 +108,12 @@ func benchSpeakerAtScale(b *testing.B) {
 		name string
 		pid  int
 	}{{"speaker", speaker.Pid()}, {"controller", controller.Pid()}} {
-		mem, err := ReadMemory(p.pid)
+		mem, err := procstat.ReadMemory(p.pid)
 		if err != nil {
 			b.Fatal(err)
 		}
-		b.ReportMetric(MiB(mem.RSS), p.name+"-rss-MiB")
-		b.ReportMetric(MiB(mem.Peak), p.name+"-peak-rss-MiB")
+		b.ReportMetric(procstat.MiB(mem.RSS), p.name+"-rss-MiB")
+		b.ReportMetric(procstat.MiB(mem.Peak), p.name+"-peak-rss-MiB")
 	}
 
 	loss := loseNode(b, c.Client, s, real, speaker.Log)

@@ -3,9 +3,11 @@ package speakerscale
 import (
 	"testing"
 	"time"
+
+	"github.com/ironlb/ironlb/e2e/procstat"
 )
 
-// Windows of the CPU measurement. CPUTime is exact to 10 ms only, so a
+// Windows of the CPU measurement. procstat.CPUTime is exact to 10 ms only, so a
 // measurement spans many changes and seconds.
 const (
 	idleWindow   = 5 * time.Second
@@ -25,7 +27,7 @@ type meter struct {
 }
 
 func (m meter) cpu() time.Duration {
-	d, err := CPUTime(m.pid)
+	d, err := procstat.CPUTime(m.pid)
 	if err != nil {
 		m.tb.Fatalf("speaker CPU time: %v", err)
 	}

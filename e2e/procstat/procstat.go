@@ -1,4 +1,6 @@
-package speakerscale
+// Package procstat reads a process's CPU time and memory from /proc, for
+// the benchmarks and the soak that measure the real processes.
+package procstat
 
 import (
 	"fmt"

@@ -1,4 +1,4 @@
-package speakerscale
+package procstat
 
 import (
 	"os"
