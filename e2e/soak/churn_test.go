@@ -60,6 +60,10 @@ type churner struct {
 	ops     map[string]int
 	errs    int
 	lastErr error
+	// moved is when each Service under traffic was given another set of
+	// pods: a request in flight then, or sent while the announcements
+	// follow, may fail without any fault (see movedNear).
+	moved map[string][]time.Time
 }
 
 func newChurner(c *cluster.Cluster, rng *rand.Rand, pods []*cluster.Pod, traffic []string, logf func(string, ...any)) *churner {
@@ -69,7 +73,7 @@ func newChurner(c *cluster.Cluster, rng *rand.Rand, pods []*cluster.Pod, traffic
 	}
 	blocks := freeBlocks(netip.MustParsePrefix(vlan.LANv4), hosts)
 	logf("churn pools cycle through %v", blocks)
-	return &churner{c: c, rng: rng, pods: pods, traffic: traffic, ops: map[string]int{}, logf: logf, blocks: blocks}
+	return &churner{c: c, rng: rng, pods: pods, traffic: traffic, ops: map[string]int{}, moved: map[string][]time.Time{}, logf: logf, blocks: blocks}
 }
 
 // run steps every 0.5 to 2 s until ctx is done.
@@ -242,6 +246,9 @@ func (ch *churner) endpoints(ctx context.Context) error {
 		return ch.c.ApplyEndpoints(ctx, churnNS, ch.svcs[i].name, ch.somePods(0)...)
 	}
 	name, eps := ch.traffic[i-len(ch.svcs)], ch.somePods(2)
+	ch.mu.Lock()
+	ch.moved[name] = append(ch.moved[name], time.Now())
+	ch.mu.Unlock()
 	err := ch.c.ApplyEndpoints(ctx, "default", name, eps...)
 	var nodes []string
 	for _, e := range eps {
@@ -251,6 +258,23 @@ func (ch *churner) endpoints(ctx context.Context) error {
 	}
 	ch.logf("%s: endpoints of default/%s on %v (err %v)", time.Now().Format("15:04:05.000"), name, nodes, err)
 	return err
+}
+
+// movedNear says whether Service name (under traffic) was given other
+// pods while a request sent at at was in flight (its timeout, a second)
+// or up to failureGrace before it was sent, while the nodes' announcements
+// followed the endpoints: a Local Service's next hops or layer 2 owner
+// move with its pods, and a connection open on a node that stops serving
+// it is reset.
+func (ch *churner) movedNear(name string, at time.Time) bool {
+	ch.mu.Lock()
+	defer ch.mu.Unlock()
+	for _, m := range ch.moved[name] {
+		if !m.Before(at.Add(-failureGrace)) && !m.After(at.Add(time.Second)) {
+			return true
+		}
+	}
+	return false
 }
 
 // somePods is a random subset of at least min pods, as endpoints.

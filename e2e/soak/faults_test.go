@@ -251,16 +251,25 @@ func supervise(ctx context.Context, t *testing.T, c *cluster.Cluster, procs *syn
 	}
 }
 
-// failedByFault puts every failed request down to the fault under way
-// when it was sent.
-func failedByFault(l *faultLog, counts map[netip.AddrPort]cluster.Counts) map[string]int {
-	out := map[string]int{}
-	for _, n := range counts {
+// failedByCause puts every failed request down to its cause: the fault
+// under way when it was sent, else an endpoint change of its own Service
+// ("endpoints-moved"), else "none". unexplained counts the "none" ones by
+// VIP, named with its Service.
+func failedByCause(l *faultLog, ch *churner, counts map[netip.AddrPort]cluster.Counts, serviceOf map[netip.AddrPort]string) (byCause, unexplained map[string]int) {
+	byCause, unexplained = map[string]int{}, map[string]int{}
+	for vip, n := range counts {
 		for _, at := range n.FailedSent {
-			out[l.kindAt(at)]++
+			cause := l.kindAt(at)
+			if cause == "none" && ch.movedNear(serviceOf[vip], at) {
+				cause = "endpoints-moved"
+			}
+			byCause[cause]++
+			if cause == "none" {
+				unexplained[serviceOf[vip]+" "+vip.String()]++
+			}
 		}
 	}
-	return out
+	return byCause, unexplained
 }
 
 // recoveries summarises the recovery times by kind, for the log.

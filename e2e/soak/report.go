@@ -117,9 +117,12 @@ type Run struct {
 	Churn       map[string]int
 	ChurnErrors int
 	// Requests sent and failed, and failed by the fault under way when
-	// they were sent ("none" outside faults).
-	Sent, Failed  int
-	FailedByFault map[string]int
+	// they were sent, else "endpoints-moved" when their Service was given
+	// other pods then, else "none"; FailedUnexplained counts the "none"
+	// ones by Service and VIP.
+	Sent, Failed      int
+	FailedByFault     map[string]int
+	FailedUnexplained map[string]int
 	// Recovery says, per kind of fault, how long after its end every VIP
 	// answered again.
 	Recovery      string
@@ -228,7 +231,8 @@ func (r *Run) Write(w io.Writer) error {
 	p("| processes found exited and restarted (not by the run) | %s |\n", counts(r.Restarts))
 	p("| churn operations | %s; %d refused or unanswered by the API |\n", counts(r.Churn), r.ChurnErrors)
 	p("| requests | %d sent, %d failed (%.3f %%) |\n", r.Sent, r.Failed, pct(r.Failed, r.Sent))
-	p("| failed requests by fault under way when sent (or up to %v after it) | %s |\n", failureGraceNote, counts(r.FailedByFault))
+	p("| failed requests by fault under way when sent (or up to %v after it), else endpoints-moved (its Service given other pods while it was in flight or up to %v before it was sent), else none | %s |\n", failureGraceNote, failureGraceNote, counts(r.FailedByFault))
+	p("| failed requests with no cause (none), by Service and VIP | %s |\n", counts(r.FailedUnexplained))
 	p("| every VIP answering again after each fault, by kind | %s |\n", r.Recovery)
 	p("| Services that got an address | %d |\n", r.Addressed)
 	p("| duplicate IPs seen | %d |\n", len(r.Duplicates))

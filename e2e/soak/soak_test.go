@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"net/netip"
 	"os"
 	"runtime"
 	"strconv"
@@ -181,12 +182,18 @@ func TestSoak(t *testing.T) {
 		run.Sent += n.Sent
 		run.Failed += n.Failed
 	}
-	run.FailedByFault = failedByFault(faults, counts)
+	serviceOf := map[netip.AddrPort]string{}
+	for name, vips := range s.VIPs {
+		for _, v := range vips {
+			serviceOf[v] = name
+		}
+	}
+	run.FailedByFault, run.FailedUnexplained = failedByCause(faults, churn, counts, serviceOf)
 	logged := 0
 	for vip, n := range counts {
 		for _, at := range n.FailedSent {
 			if logged++; logged <= 300 {
-				t.Logf("%s: request sent at %s (%v) failed, fault under way: %s", vip, at.Format("15:04:05.000"), at.Sub(start).Round(time.Millisecond), faults.kindAt(at))
+				t.Logf("%s: request sent at %s (%v) failed, fault under way: %s, its Service's pods moved then: %v", vip, at.Format("15:04:05.000"), at.Sub(start).Round(time.Millisecond), faults.kindAt(at), churn.movedNear(serviceOf[vip], at))
 			}
 		}
 		if n.LastError != nil {
