@@ -140,6 +140,10 @@ func run(ctx context.Context, o options) error {
 	if err := syncer.SetupWithManager(mgr, l2trigger); err != nil {
 		return fmt.Errorf("set up layer 2: %w", err)
 	}
+	nw := &nodeWeightWatch{client: mgr.GetClient(), recorder: mgr.GetEventRecorderFor("ironlb-speaker"), log: log.WithName("node-weight"), node: o.node}
+	if err := nw.setup(mgr); err != nil {
+		return fmt.Errorf("node weight: %w", err)
+	}
 	prober, err := setupReach(mgr, o, syncer, slogger)
 	if err != nil {
 		return err

@@ -32,6 +32,28 @@ const LabelDrain = "ironlb.io/drain"
 // larger share of the IPs); default 1.
 const AnnotationWeight = "ironlb.io/layer2-weight"
 
+// MaxWeight bounds AnnotationWeight: a share a thousand times another
+// node's is already all of it in practice, and the bound keeps the sum of
+// every node's weight far from overflowing.
+const MaxWeight = 1000
+
+// ParseWeight reads AnnotationWeight's value: none means 1. Anything but
+// an integer from 1 to MaxWeight is an error, and the node counts with
+// weight 1. The default, not the node's last valid weight: every speaker
+// elects from the same inputs, and a speaker that restarts after the
+// annotation turned invalid has no last valid weight, so remembering one
+// would make the speakers disagree on who owns an IP.
+func ParseWeight(v string) (int, error) {
+	if v == "" {
+		return 1, nil
+	}
+	w, err := strconv.Atoi(v)
+	if err != nil || w < 1 || w > MaxWeight {
+		return 1, fmt.Errorf("annotation %s %q: want an integer from 1 to %d; the node counts with weight 1", AnnotationWeight, v, MaxWeight)
+	}
+	return w, nil
+}
+
 // Node is what the plan needs of a Kubernetes Node.
 type Node struct {
 	Name   string
@@ -51,10 +73,8 @@ type Node struct {
 
 // NodeFrom condenses a Node.
 func NodeFrom(n *corev1.Node) Node {
-	out := Node{Name: n.Name, Labels: n.Labels, Weight: 1, Usable: true, Cordoned: n.Spec.Unschedulable}
-	if w, err := strconv.Atoi(n.Annotations[AnnotationWeight]); err == nil && w > 0 {
-		out.Weight = w
-	}
+	w, _ := ParseWeight(n.Annotations[AnnotationWeight]) // the speaker of the node reports an error (speaker/nodeweight.go)
+	out := Node{Name: n.Name, Labels: n.Labels, Weight: w, Usable: true, Cordoned: n.Spec.Unschedulable}
 	if _, ok := n.Labels[LabelExclude]; ok {
 		out.Usable, out.Why = false, "labelled "+LabelExclude
 		return out

@@ -248,3 +248,31 @@ func TestNodeFrom(t *testing.T) {
 		})
 	}
 }
+
+func TestParseWeight(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want int
+		err  bool
+	}{
+		{"", 1, false},
+		{"1", 1, false},
+		{"3", 3, false},
+		{"1000", 1000, false},
+		{"1001", 1, true},
+		{"0", 1, true},
+		{"-2", 1, true},
+		{"heavy", 1, true},
+		{"2.5", 1, true},
+		{"9223372036854775807", 1, true}, // would overflow the sum of weights
+		{" 3", 1, true},
+	} {
+		got, err := ParseWeight(tc.in)
+		if got != tc.want || (err != nil) != tc.err {
+			t.Errorf("ParseWeight(%q) = %d, %v; want %d, error %v", tc.in, got, err, tc.want, tc.err)
+		}
+		if err != nil && !strings.Contains(err.Error(), AnnotationWeight) {
+			t.Errorf("ParseWeight(%q): error %q does not name the annotation", tc.in, err)
+		}
+	}
+}
