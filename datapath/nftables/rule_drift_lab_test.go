@@ -2,6 +2,7 @@ package nftables
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"maps"
 	"net/netip"
@@ -13,6 +14,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/ironlb/ironlb/datapath"
+	"github.com/ironlb/ironlb/e2e/vlan"
 )
 
 // Rule drift: a Service's chain flushed, one of its rules deleted, a rule
@@ -68,6 +70,9 @@ func TestRuleDriftRepaired(t *testing.T) {
 			nftCmd(ctx, t, l.node1, "flush", "chain", "inet", shard, chain)
 		}, []string{svcChain}},
 		{"service chain's DNAT rule deleted", func(h map[string][]uint64) {
+			if len(h[svcChain]) != 2 {
+				t.Fatalf("chain %s has rules %v, want mark and DNAT", svcChain, h[svcChain])
+			}
 			nftCmd(ctx, t, l.node1, "delete", "rule", "inet", shard, chain, "handle", fmt.Sprint(h[svcChain][1]))
 		}, []string{svcChain}},
 		{"rule inserted into a service chain", func(map[string][]uint64) {
@@ -82,6 +87,7 @@ func TestRuleDriftRepaired(t *testing.T) {
 		}, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			tables := tableHandles(ctx, t, l.node1)
 			before := ruleHandles(t, b)
 			want := tc.rewritten
 			if want == nil {
@@ -114,8 +120,13 @@ func TestRuleDriftRepaired(t *testing.T) {
 			if !slices.Equal(slices.Sorted(maps.Keys(after)), slices.Sorted(maps.Keys(before))) {
 				t.Fatalf("chains after repair %v, before %v", slices.Sorted(maps.Keys(after)), slices.Sorted(maps.Keys(before)))
 			}
-			// A rule added by the repair gets a new handle: the chains
-			// whose handles changed are the ones it wrote.
+			// A table rebuilt gets a new handle (its rules may get the
+			// same ones again), and a rule added by the repair to a table
+			// that stays gets a new handle: the chains whose handles
+			// changed are the ones it wrote.
+			if got := tableHandles(ctx, t, l.node1); !maps.Equal(got, tables) {
+				t.Fatalf("table handles after repair %v, before %v: a table was rebuilt", got, tables)
+			}
 			var rewritten []string
 			for c, hs := range after {
 				if !slices.Equal(hs, before[c]) {
@@ -130,4 +141,79 @@ func TestRuleDriftRepaired(t *testing.T) {
 			t.Logf("%s: traffic back after %v, %d chains rewritten", tc.name, took.Round(time.Millisecond), len(want))
 		})
 	}
+}
+
+// tableHandles returns the handles of the IronLB tables on host, by name.
+func tableHandles(ctx context.Context, t *testing.T, host *vlan.Host) map[string]int {
+	t.Helper()
+	var doc struct {
+		Nftables []struct {
+			Table *struct {
+				Name   string
+				Handle int
+			}
+		}
+	}
+	if err := json.Unmarshal([]byte(nftCmd(ctx, t, host, "-j", "list", "tables")), &doc); err != nil {
+		t.Fatalf("nft -j list tables: %v", err)
+	}
+	out := map[string]int{}
+	for _, o := range doc.Nftables {
+		if o.Table != nil && owned("ironlb", o.Table.Name) {
+			out[o.Table.Name] = o.Table.Handle
+		}
+	}
+	if len(out) != shardCount+1 {
+		t.Fatalf("IronLB tables on %s: %v", host.Name, out)
+	}
+	return out
+}
+
+// The chains' use counts are read only when the ruleset's generation
+// moved since a check found them in line: our own transactions carry the
+// verification forward, another program's commit does not, and neither
+// does our transaction when a foreign change came just before it (the
+// change must not hide behind ours).
+func TestChainReadsFollowGeneration(t *testing.T) {
+	lab := vlan.New(t, vlan.Options{Nodes: 1})
+	node := lab.Nodes[0]
+	ctx := ctxT(t, 60*time.Second)
+	b := backendFor(t, node)
+	st := benchState(50, 2)
+	apply(t, b, st)
+	keys := st.SortedKeys()
+	// change gives service i another endpoint port: one chain rewritten.
+	change := func(i int) {
+		t.Helper()
+		next := st.Clone()
+		vs := next.Services[keys[i]]
+		vs.Backends = map[netip.AddrPort]datapath.Backend{netip.MustParseAddrPort(fmt.Sprintf("192.0.2.9:%d", 30000+i)): {Weight: 1}}
+		next.Services[keys[i]] = vs
+		must(t, b.Update(ctx, next, []datapath.ServiceKey{keys[i]}))
+		st = next
+	}
+	step := func(what string, wantReads int, wantRepair []string) {
+		t.Helper()
+		before := b.Stats().ChainReads
+		repaired, err := b.Check(ctx, false)
+		must(t, err)
+		slices.Sort(repaired)
+		if got := b.Stats().ChainReads - before; got != wantReads || !slices.Equal(repaired, wantRepair) {
+			t.Fatalf("%s: check read the chains %d times and repaired %v, want %d and %v", what, got, repaired, wantReads, wantRepair)
+		}
+	}
+	step("first check", 1, nil)
+	step("nothing changed", 0, nil)
+	change(0)
+	step("after our own update", 0, nil)
+	nftCmd(ctx, t, node, "add", "table", "ip", "foreign")
+	step("after another program's commit", 1, nil)
+	step("nothing changed since", 0, nil)
+
+	victim := chainRef{shardName("ironlb", shardOf(keys[1])), chainName(keys[1])}
+	nftCmd(ctx, t, node, "flush", "chain", "inet", victim.Table, victim.Chain)
+	change(2)
+	step("a chain flushed just before our update", 1, []string{victim.Table + "/" + victim.Chain})
+	step("after the repair", 1, nil) // the repair's own commit is re-verified
+	step("verified again", 0, nil)
 }
