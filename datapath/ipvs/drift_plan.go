@@ -10,14 +10,16 @@ import (
 
 // observed is what a drift check reads of the kernel: cheap to read
 // whatever the number of services (one interface lookup, one address dump,
-// one service dump without destinations, one rule dump).
+// one service dump without destinations, a rule dump per chain of the
+// fixed nftables skeleton).
 type observed struct {
 	// link: the dummy interface exists, is a dummy and is up.
 	link bool
 	vips map[netip.Addr]bool
 	// services: the owned IPVS services, attributes only (dests nil).
 	services map[datapath.ServiceKey]kService
-	// nft: the table's meta rule names this skeleton.
+	// nft: the table's meta rule names this skeleton and each of its
+	// chains holds the skeleton's number of rules.
 	nft bool
 }
 

@@ -43,7 +43,8 @@ func (l *lab) waitServed(t testing.TB, since time.Time, vips ...netip.Addr) time
 }
 
 // TestGuestDriftRepaired: IronLB's IPVS services, a VIP address, the dummy
-// interface or the nftables ruleset removed behind the backend's back are
+// interface, the nftables ruleset or rules of IronLB's nftables chains
+// removed behind the backend's back are
 // repaired by Run's check within 5 s, touching only what drifted; the
 // foreign IPVS services stay as they are.
 func TestGuestDriftRepaired(t *testing.T) {
@@ -117,6 +118,25 @@ func TestGuestDriftRepaired(t *testing.T) {
 			c, err := nft.New(nft.WithNetNSFd(int(l.nodeNS)))
 			must(t, err)
 			c.FlushRuleset()
+			must(t, c.Flush())
+		}, 1},
+		// The vip chain holds the source ranges' drop and the refusals;
+		// flushed, every client reaches every port of a VIP.
+		{"nft flush chain vip4", func() {
+			c, err := nft.New(nft.WithNetNSFd(int(l.nodeNS)))
+			must(t, err)
+			c.FlushChain(&nft.Chain{Table: b.nft.table, Name: "vip4"})
+			must(t, c.Flush())
+		}, 1},
+		{"masquerade rule deleted", func() {
+			c, err := nft.New(nft.WithNetNSFd(int(l.nodeNS)))
+			must(t, err)
+			rules, err := c.GetRules(b.nft.table, &nft.Chain{Table: b.nft.table, Name: "postrouting"})
+			must(t, err)
+			if len(rules) == 0 {
+				t.Fatal("postrouting has no rule to delete")
+			}
+			must(t, c.DelRule(rules[0]))
 			must(t, c.Flush())
 		}, 1},
 	} {
