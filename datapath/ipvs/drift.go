@@ -7,6 +7,7 @@ import (
 	"maps"
 	"net"
 	"net/netip"
+	"slices"
 
 	nft "github.com/google/nftables"
 	"github.com/google/nftables/userdata"
@@ -89,7 +90,35 @@ func (b *Backend) observe(ctx context.Context, wantVIPs map[netip.Addr]bool) (ob
 		}
 	}
 	obs.nft = b.nft.intact()
-	return obs, nil
+	return obs, b.auditDests(ctx, &obs)
+}
+
+// auditDests reads the destinations of the next batch of services (see
+// auditBatch) into obs: a real server deleted or a weight changed by hand
+// is found within a pass, about a minute, at a cost per check that is a
+// fraction of the services, where the full resync reads them all.
+func (b *Backend) auditDests(ctx context.Context, obs *observed) error {
+	if b.auditNext == 0 {
+		b.audit = slices.SortedFunc(maps.Keys(b.kernel), datapath.ServiceKey.Compare)
+	}
+	var batch []datapath.ServiceKey
+	batch, b.auditNext = auditBatch(b.audit, b.auditNext)
+	obs.dests = map[datapath.ServiceKey]map[netip.AddrPort]kDest{}
+	for _, k := range batch {
+		s, ok := obs.services[k]
+		if !ok || b.kernel[k] == nil {
+			continue // gone from the kernel or from the State: compared as a service
+		}
+		b.stats.DriftReads++
+		dests, err := call(ctx, b.h, "list destinations of "+k.String(), func(c conn) ([]*ipvs.Destination, error) {
+			return c.GetDestinations(serviceID(k, s))
+		})
+		if err != nil {
+			return err
+		}
+		obs.dests[k] = kernelService(&ipvs.Service{}, dests).dests
+	}
+	return nil
 }
 
 // repair puts right what planDrift found, reusing the incremental path:
