@@ -73,13 +73,7 @@ func TestDriftRepaired(t *testing.T) {
 	svc := service("web", []netip.Addr{vip4, vip6}, corev1.ServiceExternalTrafficPolicyCluster, false, corev1.ProtocolTCP, corev1.ProtocolUDP)
 	st := desired(l.node1.Name, svc, slicesFor(svc, readyEP(l.pods["a1"]), readyEP(l.pods["b1"])))
 	apply(t, b, st)
-	runCtx, stop := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- b.Run(runCtx) }()
-	t.Cleanup(func() {
-		stop()
-		<-done
-	})
+	runChecks(t, b)
 	waitServed(ctx, t, l, time.Now(), vip4, vip6)
 
 	// No false alarm: checks run, full ones included, and find nothing.
@@ -145,6 +139,17 @@ func TestDriftRepaired(t *testing.T) {
 			t.Logf("%s: traffic back after %v", tc.name, took.Round(time.Millisecond))
 		})
 	}
+}
+
+// runChecks runs b's drift checks (Run) until the test ends.
+func runChecks(t testing.TB, b *Backend) {
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- b.Run(ctx) }()
+	t.Cleanup(func() {
+		stop()
+		<-done
+	})
 }
 
 // allTables names the main table and its shards, sorted.

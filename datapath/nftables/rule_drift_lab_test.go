@@ -37,13 +37,7 @@ func TestRuleDriftRepaired(t *testing.T) {
 		st.Services[k] = vs
 	}
 	apply(t, b, st)
-	runCtx, stop := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- b.Run(runCtx) }()
-	t.Cleanup(func() {
-		stop()
-		<-done
-	})
+	runChecks(t, b)
 	waitServed(ctx, t, l, time.Now(), vip4, vip6)
 	// No false alarm: checks run (the first reads every chain) and find
 	// nothing.
