@@ -41,6 +41,11 @@ type Backend struct {
 	vips    map[netip.Addr]bool // addresses on the dummy interface
 	stats   Stats
 	fwdWarn bool
+	// audit: the services whose destinations the drift checks read, a
+	// batch per check (auditBatch), and where the next batch starts (0: a
+	// new pass, over the services of that moment).
+	audit     []datapath.ServiceKey
+	auditNext int
 }
 
 // Stats count what the backend did, for metrics and tests.

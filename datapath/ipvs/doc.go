@@ -85,14 +85,18 @@
 // # Drift
 //
 // Something else on the node may delete IronLB's IPVS services (`ipvsadm
-// -C`), its VIP addresses or the dummy interface, or flush the nftables
-// ruleset. Run checks every Options.CheckInterval (1 s) with reads whose
-// cost does not grow with destinations: the interface and its addresses,
-// the IPVS service list and the nftables meta rule. planDrift (pure) names
+// -C`), real servers (`ipvsadm -d`) or change their weights, its VIP
+// addresses or the dummy interface, or flush the nftables ruleset or one
+// of its chains. Run checks every Options.CheckInterval (1 s) with reads
+// whose cost does not grow with destinations: the interface and its
+// addresses, the IPVS service list, the nftables table's rules (a fixed
+// few per chain; services are set elements), and the destinations of the
+// next 1/60 of the services (at least 16; auditBatch), so every service's
+// real servers are compared within about a minute. planDrift (pure) names
 // what differs from the backend's view of the kernel; only that is
-// re-read and rewritten (a deleted VIP address costs one write). Changed
-// destinations and set elements are found by the full Resync every
-// Options.ResyncPeriod.
+// re-read and rewritten (a deleted VIP address or real server costs one
+// write). Changed set elements, and a rule replaced by another in the
+// same chain, are found by the full Resync every Options.ResyncPeriod.
 //
 // # The netlink library
 //

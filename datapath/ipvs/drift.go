@@ -7,6 +7,7 @@ import (
 	"maps"
 	"net"
 	"net/netip"
+	"slices"
 
 	nft "github.com/google/nftables"
 	"github.com/google/nftables/userdata"
@@ -60,10 +61,12 @@ func (b *Backend) Check(ctx context.Context) (bool, error) {
 
 // observe makes the cheap reads of a drift check: the dummy interface and
 // its addresses, the IPVS service list (no destinations) and the nftables
-// meta rule.
+// table's rules (a fixed few, see intact).
 func (b *Backend) observe(ctx context.Context, wantVIPs map[netip.Addr]bool) (observed, error) {
 	obs := observed{vips: map[netip.Addr]bool{}}
-	b.stats.DriftReads += 4
+	// The interface, its addresses, the services, and the nftables
+	// table's meta rule and skeleton chains (see intact).
+	b.stats.DriftReads += 3 + 1 + len(skeleton(b.nft.table, b.nft.mark))
 	l, err := b.nl.LinkByName(b.opts.Interface)
 	var notFound vnl.LinkNotFoundError
 	switch {
@@ -87,7 +90,35 @@ func (b *Backend) observe(ctx context.Context, wantVIPs map[netip.Addr]bool) (ob
 		}
 	}
 	obs.nft = b.nft.intact()
-	return obs, nil
+	return obs, b.auditDests(ctx, &obs)
+}
+
+// auditDests reads the destinations of the next batch of services (see
+// auditBatch) into obs: a real server deleted or a weight changed by hand
+// is found within a pass, about a minute, at a cost per check that is a
+// fraction of the services, where the full resync reads them all.
+func (b *Backend) auditDests(ctx context.Context, obs *observed) error {
+	if b.auditNext == 0 {
+		b.audit = slices.SortedFunc(maps.Keys(b.kernel), datapath.ServiceKey.Compare)
+	}
+	var batch []datapath.ServiceKey
+	batch, b.auditNext = auditBatch(b.audit, b.auditNext)
+	obs.dests = map[datapath.ServiceKey]map[netip.AddrPort]kDest{}
+	for _, k := range batch {
+		s, ok := obs.services[k]
+		if !ok || b.kernel[k] == nil {
+			continue // gone from the kernel or from the State: compared as a service
+		}
+		b.stats.DriftReads++
+		dests, err := call(ctx, b.h, "list destinations of "+k.String(), func(c conn) ([]*ipvs.Destination, error) {
+			return c.GetDestinations(serviceID(k, s))
+		})
+		if err != nil {
+			return err
+		}
+		obs.dests[k] = kernelService(&ipvs.Service{}, dests).dests
+	}
+	return nil
 }
 
 // repair puts right what planDrift found, reusing the incremental path:
@@ -130,13 +161,26 @@ func (b *Backend) repair(ctx context.Context, r driftRepair, obs observed, wantV
 	return b.syncKeys(ctx, r.services, b.applied, wantVIPs)
 }
 
-// intact reports whether the table exists with this skeleton's meta rule:
-// `nft flush ruleset`, `nft delete table` and `nft flush table` all lose it.
+// intact reports whether the table exists with this skeleton's meta rule
+// and every chain holds as many rules as the skeleton gives it:
+// `nft flush ruleset`, `nft delete table` and `nft flush table` lose the
+// meta rule; `nft flush chain` (the source ranges' and refusals' vip
+// chains, say), `nft delete rule` and `nft insert rule` change a chain's
+// count. The table holds a fixed number of rules whatever the number of
+// services (those are set elements), so this costs the same at any size.
 func (t *nftTable) intact() bool {
 	rules, err := t.conn.GetRules(t.table, &nft.Chain{Table: t.table, Name: chainMeta})
 	if err != nil || len(rules) != 1 {
 		return false
 	}
-	c, _ := userdata.GetString(rules[0].UserData, userdata.TypeComment)
-	return c == t.metaComment()
+	if c, _ := userdata.GetString(rules[0].UserData, userdata.TypeComment); c != t.metaComment() {
+		return false
+	}
+	for _, sp := range skeleton(t.table, t.mark) {
+		rules, err := t.conn.GetRules(t.table, sp.chain)
+		if err != nil || len(rules) != len(sp.rules) {
+			return false
+		}
+	}
+	return true
 }

@@ -43,8 +43,9 @@ func (l *lab) waitServed(t testing.TB, since time.Time, vips ...netip.Addr) time
 }
 
 // TestGuestDriftRepaired: IronLB's IPVS services, a VIP address, the dummy
-// interface or the nftables ruleset removed behind the backend's back are
-// repaired by Run's check within 5 s, touching only what drifted; the
+// interface, a real server or its weight, the nftables ruleset or rules
+// of IronLB's nftables chains removed or changed behind the backend's back
+// are repaired by Run's check within 5 s, touching only what drifted; the
 // foreign IPVS services stay as they are.
 func TestGuestDriftRepaired(t *testing.T) {
 	l := newLab(t, 2, 2)
@@ -87,6 +88,23 @@ func TestGuestDriftRepaired(t *testing.T) {
 		a, _ := netip.AddrFromSlice(s.Address)
 		return slices.Contains(vips, a.Unmap())
 	}
+	// firstOwned returns an IronLB service with destinations, and them.
+	firstOwned := func() (*mipvs.Service, []*mipvs.Destination) {
+		svcs, err := h.GetServices()
+		must(t, err)
+		for _, s := range svcs {
+			if !owned(s) {
+				continue
+			}
+			ds, err := h.GetDestinations(s)
+			must(t, err)
+			if len(ds) > 0 {
+				return s, ds
+			}
+		}
+		t.Fatal("no IronLB service with destinations")
+		return nil, nil
+	}
 	for _, tc := range []struct {
 		name  string
 		drift func()
@@ -117,6 +135,34 @@ func TestGuestDriftRepaired(t *testing.T) {
 			c, err := nft.New(nft.WithNetNSFd(int(l.nodeNS)))
 			must(t, err)
 			c.FlushRuleset()
+			must(t, c.Flush())
+		}, 1},
+		{"real server deleted (ipvsadm -d)", func() {
+			s, ds := firstOwned()
+			must(t, h.DelDestination(s, ds[0]))
+		}, 1},
+		{"weight changed (ipvsadm -e -w)", func() {
+			s, ds := firstOwned()
+			ds[0].Weight = 7
+			must(t, h.UpdateDestination(s, ds[0]))
+		}, 1},
+		// The vip chain holds the source ranges' drop and the refusals;
+		// flushed, every client reaches every port of a VIP.
+		{"nft flush chain vip4", func() {
+			c, err := nft.New(nft.WithNetNSFd(int(l.nodeNS)))
+			must(t, err)
+			c.FlushChain(&nft.Chain{Table: b.nft.table, Name: "vip4"})
+			must(t, c.Flush())
+		}, 1},
+		{"masquerade rule deleted", func() {
+			c, err := nft.New(nft.WithNetNSFd(int(l.nodeNS)))
+			must(t, err)
+			rules, err := c.GetRules(b.nft.table, &nft.Chain{Table: b.nft.table, Name: "postrouting"})
+			must(t, err)
+			if len(rules) == 0 {
+				t.Fatal("postrouting has no rule to delete")
+			}
+			must(t, c.DelRule(rules[0]))
 			must(t, c.Flush())
 		}, 1},
 	} {

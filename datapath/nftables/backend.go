@@ -85,6 +85,15 @@ type Backend struct {
 	hairpinKernel map[netip.Addr]bool
 	hairpinStale  map[netip.Addr]bool // in the kernel, unused
 
+	// chains: every chain programmed, with the use count the kernel must
+	// show (see chainwant.go).
+	chains map[chainRef]chainWant
+	// verified: the ruleset generation at the last check that found every
+	// chain's use count in line (verifiedOK false: none yet); while the
+	// generation stays, no chain can have changed.
+	verified   uint32
+	verifiedOK bool
+
 	drift driftOptions
 	stats Stats
 
@@ -277,6 +286,8 @@ func (b *Backend) adopt(want datapath.State, digests map[datapath.ServiceKey]uin
 			b.hairpinRefs[a.Addr()]++
 		}
 	}
+	b.chains = b.wantChains(want)
+	b.verifiedOK = false
 	b.hairpinKernel = hairpins
 	b.hairpinStale = map[netip.Addr]bool{}
 	for a := range hairpins {

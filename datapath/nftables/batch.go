@@ -50,10 +50,27 @@ func (b *Backend) commit() error {
 	if len(msgs) <= 2 { // batch begin and end only
 		return nil
 	}
+	before, gerr := b.generation()
 	start := time.Now()
 	err := sendBatch(b.sock, msgs)
 	b.lastCommit = time.Since(start)
+	b.carryVerified(before, gerr == nil && err == nil)
 	return err
+}
+
+// carryVerified keeps the drift check's verified generation (see
+// observeChains) across our own transaction, so that it costs the next
+// check no chain dump: if the ruleset was verified at generation before
+// and is now at before+1, the one commit in between was ours, which left
+// every chain as b.chains will say. Anything else (a foreign commit just
+// before or after ours, a failed batch) drops the verification.
+func (b *Backend) carryVerified(before uint32, committed bool) {
+	if !committed || !b.verifiedOK || before != b.verified {
+		b.verifiedOK = false
+		return
+	}
+	after, err := b.generation()
+	b.verified, b.verifiedOK = after, err == nil && after == before+1
 }
 
 func sendBatch(sock *netlink.Conn, msgs []netlink.Message) error {

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	nft "github.com/google/nftables"
+	"github.com/vishvananda/netns"
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/ironlb/ironlb/datapath"
@@ -256,27 +258,75 @@ func BenchmarkDriftRepair(b *testing.B) {
 }
 
 // BenchmarkDriftCheck: what Run costs when nothing drifted, with n
-// services of 10 endpoints: the canary check (every second) and the full
-// comparison (every minute).
+// services of 10 endpoints: the canary check (every second) with the
+// ruleset unchanged since the last check (the generation read alone), the
+// canary check after another program committed something (every chain's
+// use count read too), and the full comparison (every minute).
 func BenchmarkDriftCheck(b *testing.B) {
 	for _, n := range []int{1000, 10000} {
-		for _, full := range []bool{false, true} {
-			name := fmt.Sprintf("services=%d/canary", n)
-			if full {
-				name = fmt.Sprintf("services=%d/full", n)
-			}
-			b.Run(name, func(b *testing.B) {
+		for _, mode := range []string{"canary", "canary-after-foreign-commit", "full"} {
+			b.Run(fmt.Sprintf("services=%d/%s", n, mode), func(b *testing.B) {
 				lab := vlan.New(b, vlan.Options{Nodes: 1})
 				be := backendFor(b, lab.Nodes[0])
 				apply(b, be, benchState(n, 10))
-				b.ResetTimer()
-				for range b.N {
+				full := mode == "full"
+				var foreign *nft.Conn
+				if mode == "canary-after-foreign-commit" {
+					foreign = foreignConn(b, lab.Nodes[0])
+				}
+				check := func() {
 					repaired, err := be.Check(context.Background(), full)
 					if err != nil || repaired != nil {
 						b.Fatalf("check without drift: repaired %v, %v", repaired, err)
 					}
 				}
+				check() // the first check after the sync reads every chain
+				reads := be.Stats().ChainReads
+				var cpu time.Duration
+				b.ResetTimer()
+				for range b.N {
+					if foreign != nil {
+						b.StopTimer()
+						foreignCommit(b, foreign)
+						b.StartTimer()
+					}
+					// The process's user and system time: the kernel builds
+					// netlink dumps in the reader's recvmsg, so it counts too.
+					c := cputime.Used()
+					check()
+					cpu += cputime.Used() - c
+				}
+				b.StopTimer()
+				reads = be.Stats().ChainReads - reads
+				if wantReads := map[bool]int{true: b.N, false: 0}[full || foreign != nil]; reads != wantReads {
+					b.Fatalf("%d checks read the chains' use counts, want %d", reads, wantReads)
+				}
+				b.ReportMetric(float64(cpu.Microseconds())/1000/float64(b.N), "cpu-ms/check")
 			})
 		}
 	}
+}
+
+// foreignConn is a netlink connection to node's nf_tables, standing for
+// another program on the node.
+func foreignConn(b *testing.B, node *vlan.Host) *nft.Conn {
+	ns, err := netns.GetFromPath("/run/netns/" + node.NetNS)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = ns.Close() })
+	c, err := nft.New(nft.WithNetNSFd(int(ns)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	return c
+}
+
+// foreignCommit adds and deletes a table of another program: two commits.
+func foreignCommit(b *testing.B, c *nft.Conn) {
+	t := &nft.Table{Family: nft.TableFamilyIPv4, Name: "foreign"}
+	c.AddTable(t)
+	must(b, c.Flush())
+	c.DelTable(t)
+	must(b, c.Flush())
 }

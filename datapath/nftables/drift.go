@@ -9,11 +9,11 @@ import (
 	"maps"
 	"net/netip"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
 	nft "github.com/google/nftables"
+	"github.com/google/nftables/expr"
 	"github.com/google/nftables/userdata"
 
 	"github.com/ironlb/ironlb/datapath"
@@ -47,8 +47,13 @@ func (o driftOptions) withDefaults() driftOptions {
 // benchmarks.
 type Stats struct {
 	Checks, FullChecks int
-	// Repairs: checks that found drift; TablesRebuilt: tables they rebuilt.
-	Repairs, TablesRebuilt int
+	// ChainReads: checks that read every chain's use count (the others
+	// found the ruleset's generation unchanged).
+	ChainReads int
+	// Repairs: checks that found drift; TablesRebuilt: tables they
+	// rebuilt; ChainsRewritten: chains they rewrote alone (in tables not
+	// rebuilt).
+	Repairs, TablesRebuilt, ChainsRewritten int
 	// LastRepair: how long the last repair took to rebuild (detection
 	// not included).
 	LastRepair time.Duration
@@ -93,9 +98,11 @@ func (b *Backend) Run(ctx context.Context) error {
 }
 
 // Check compares the owned tables with the last applied State (a cheap
-// canary check, or with full every chain name and set element) and
-// rebuilds those that differ, in one transaction. It returns the tables it
-// rebuilt. Nothing happens before the first Apply.
+// canary check, or with full every chain name and set element), and every
+// chain's use count when the ruleset changed since the last check, and
+// repairs what differs in one transaction: tables rebuilt, single chains
+// rewritten. It returns what it repaired: table names, and "table/chain"
+// for chains rewritten alone. Nothing happens before the first Apply.
 func (b *Backend) Check(ctx context.Context, full bool) ([]string, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -112,29 +119,83 @@ func (b *Backend) Check(ctx context.Context, full bool) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	bad := tablesToRepair(b.expected(full), have)
-	if len(bad) == 0 {
+	chains, gen, err := b.observeChains(full)
+	if err != nil {
+		return nil, err
+	}
+	plan := planRepair(tablesToRepair(b.expected(full), have), b.chains, chains)
+	if plan.Empty() {
+		if chains != nil {
+			b.verified, b.verifiedOK = gen, true
+		}
 		return nil, nil
 	}
-	b.log.Warn("nftables tables changed behind IronLB's back; rebuilding them", "tables", bad, "full-check", full)
+	repaired := slices.Clone(plan.Tables)
+	for _, r := range plan.Chains {
+		repaired = append(repaired, r.Table+"/"+r.Chain)
+	}
+	b.log.Warn("nftables rules changed behind IronLB's back; repairing them", "repair", repaired, "full-check", full)
 	b.stats.Repairs++
-	b.stats.TablesRebuilt += len(bad)
+	b.stats.TablesRebuilt += len(plan.Tables)
+	b.stats.ChainsRewritten += len(plan.Chains)
 	start := time.Now()
 	defer func() { b.stats.LastRepair = time.Since(start) }()
-	if err := b.rebuild(bad); err != nil {
-		b.log.Error("rebuilding drifted tables failed; replacing all", "tables", bad, "error", err)
+	if err := b.repair(plan); err != nil {
+		b.log.Error("repairing drifted tables failed; replacing all", "repair", repaired, "error", err)
 		b.synced = false
 		if ferr := b.fullSync(b.applied); ferr != nil {
-			return bad, fmt.Errorf("nftables backend: repair %v: %w; full resync: %w", bad, err, ferr)
+			return repaired, fmt.Errorf("nftables backend: repair %v: %w; full resync: %w", repaired, err, ferr)
 		}
 	}
-	return bad, nil
+	return repaired, nil
 }
 
-// rebuild replaces the named owned tables with what the applied State
-// needs, in one transaction (a missing table is created: the add before
-// the delete makes the delete valid either way).
-func (b *Backend) rebuild(names []string) error {
+// observeChains reads every owned chain's use count, unless (in a cheap
+// check) the ruleset's generation is the one of the last check that found
+// them in line: then nothing changed and it returns nil. It also returns
+// the generation it read before the chains.
+func (b *Backend) observeChains(full bool) (map[chainRef]uint32, uint32, error) {
+	gen, err := b.generation()
+	if err != nil {
+		return nil, 0, err
+	}
+	if !full && b.verifiedOK && gen == b.verified {
+		return nil, gen, nil
+	}
+	ours := map[string]bool{b.table.Name: true}
+	for _, t := range b.shards {
+		ours[t.Name] = true
+	}
+	b.stats.ChainReads++
+	have, err := b.chainUses(func(t string) bool { return ours[t] })
+	return have, gen, err
+}
+
+// repair rebuilds the plan's tables and rewrites its chains from the
+// applied State, in one transaction.
+func (b *Backend) repair(p repairPlan) error {
+	hairpins, err := b.addTables(p.Tables)
+	if err != nil {
+		return err
+	}
+	for _, r := range p.Chains {
+		b.rewriteChain(r, b.chains[r])
+	}
+	if err := b.commit(); err != nil {
+		return fmt.Errorf("nftables backend: rebuild tables %v, rewrite %d chains: %w", p.Tables, len(p.Chains), err)
+	}
+	if hairpins != nil {
+		b.hairpinKernel = hairpins
+		b.hairpinStale = map[netip.Addr]bool{}
+	}
+	return nil
+}
+
+// addTables adds to the batch the replacement of the named owned tables
+// by what the applied State needs (a missing table is created: the add
+// before the delete makes the delete valid either way). It returns the
+// hairpin addresses if the main table is among them.
+func (b *Backend) addTables(names []string) (map[netip.Addr]bool, error) {
 	var byShard [][]datapath.ServiceKey
 	var hairpins map[netip.Addr]bool
 	for _, name := range names {
@@ -151,15 +212,49 @@ func (b *Backend) rebuild(names []string) error {
 			err = b.addShardTable(i, byShard[i], b.applied)
 		}
 		if err != nil {
-			return err
+			return nil, err
 		}
 	}
-	if err := b.commit(); err != nil {
-		return fmt.Errorf("nftables backend: rebuild tables %v: %w", names, err)
+	return hairpins, nil
+}
+
+// rewriteChain adds to the batch the flush and refill of one chain of an
+// owned table, as the applied State needs it. A service chain's services
+// map element is added again too (a no-op if it is there), as its loss is
+// one way the chain's use count drops.
+func (b *Backend) rewriteChain(r chainRef, w chainWant) {
+	t, i := b.ownedTable(r.Table)
+	ch := &nft.Chain{Table: t, Name: r.Chain}
+	b.enc.FlushChain(ch)
+	if r.Chain == chainMeta {
+		b.addMeta(b.digest)
+		return
 	}
-	if hairpins != nil {
-		b.hairpinKernel = hairpins
-		b.hairpinStale = map[netip.Addr]bool{}
+	var rules [][]expr.Any
+	switch {
+	case w.Service:
+		rules = serviceRules(w.Key, b.applied.Services[w.Key], b.mark)
+		// Errors come from the set's key and data types only, which are
+		// the ones the table was built with.
+		_ = b.enc.SetAddElements(set(t, shardSetSpecs, setServices, w.Key.VIP.Is6()),
+			[]nft.SetElement{{Key: serviceKeyBytes(w.Key), VerdictData: &expr.Verdict{Kind: expr.VerdictGoto, Chain: r.Chain}}})
+	case i < 0:
+		base, _ := skeleton(t, b.mark)
+		rules = fixedRules(base, r.Chain)
+	default:
+		rules = fixedRules(shardSkeleton(t), r.Chain)
+	}
+	for _, e := range rules {
+		b.enc.AddRule(&nft.Rule{Table: t, Chain: ch, Exprs: e})
+	}
+}
+
+// fixedRules returns the rules of the skeleton chain called name.
+func fixedRules(chains []baseChain, name string) [][]expr.Any {
+	for _, c := range chains {
+		if c.chain.Name == name {
+			return c.rules
+		}
 	}
 	return nil
 }
@@ -188,19 +283,17 @@ func mainChainNames(mark uint32) []string {
 	return sortedNames(names)
 }
 
-// shardCanary is the chain whose rule count stands for a shard's rules.
-const shardCanary = "nat-prerouting"
-
 // expected returns the signatures the owned tables must show.
 func (b *Backend) expected(full bool) map[string]tableSig {
 	mainChains := mainChainNames(b.mark)
-	shardRules := strconv.Itoa(len(shardSkeleton(&nft.Table{})[0].rules))
 	// A table's use count is its chains plus its sets.
 	mainUse := len(mainChains) + 2*len(mainSetSpecs(false))
 	shardUse := len(shardSkeleton(&nft.Table{})) + 2*len(shardSetSpecs(false))
 	out := map[string]tableSig{b.table.Name: {Present: true, Use: uint32(mainUse), Canary: b.metaComment(b.digest)}}
 	for i, t := range b.shards {
-		out[t.Name] = tableSig{Present: true, Use: uint32(shardUse + b.shardSize[i]), Canary: shardRules}
+		// No canary: a shard's chains are compared by their use counts
+		// (observeChains), which show a flushed table as well.
+		out[t.Name] = tableSig{Present: true, Use: uint32(shardUse + b.shardSize[i])}
 	}
 	if !full {
 		return out
@@ -281,8 +374,6 @@ func (b *Backend) observe(full bool) (map[string]tableSig, error) {
 		sig := tableSig{Present: true, Use: binary.BigEndian.Uint32(binary.NativeEndian.AppendUint32(nil, t.Use))}
 		if i < 0 {
 			sig.Canary = b.metaRecord()
-		} else if rules, err := b.rd.GetRules(own, &nft.Chain{Table: own, Name: shardCanary}); err == nil {
-			sig.Canary = strconv.Itoa(len(rules))
 		}
 		if full {
 			if sig.Detail, err = b.observeDetail(own, i < 0, chains[t.Name]); err != nil {

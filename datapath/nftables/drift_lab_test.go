@@ -73,13 +73,7 @@ func TestDriftRepaired(t *testing.T) {
 	svc := service("web", []netip.Addr{vip4, vip6}, corev1.ServiceExternalTrafficPolicyCluster, false, corev1.ProtocolTCP, corev1.ProtocolUDP)
 	st := desired(l.node1.Name, svc, slicesFor(svc, readyEP(l.pods["a1"]), readyEP(l.pods["b1"])))
 	apply(t, b, st)
-	runCtx, stop := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- b.Run(runCtx) }()
-	t.Cleanup(func() {
-		stop()
-		<-done
-	})
+	runChecks(t, b)
 	waitServed(ctx, t, l, time.Now(), vip4, vip6)
 
 	// No false alarm: checks run, full ones included, and find nothing.
@@ -98,17 +92,21 @@ func TestDriftRepaired(t *testing.T) {
 		drift func()
 		// rebuilt: the tables the repair must rebuild (nil: every owned one).
 		rebuilt []string
+		// rewritten: how many chains it must rewrite on their own.
+		rewritten int
 	}{
-		{"firewall restart (flush ruleset)", func() { nftLoad(ctx, t, l.node1, "flush ruleset\n"+foreignRules) }, nil},
+		{"firewall restart (flush ruleset)", func() { nftLoad(ctx, t, l.node1, "flush ruleset\n"+foreignRules) }, nil, 0},
 		{"flush ruleset", func() {
 			nftCmd(ctx, t, l.node1, "flush", "ruleset")
 			nftLoad(ctx, t, l.node1, foreignRules)
-		}, nil},
-		{"shard table deleted", func() { nftCmd(ctx, t, l.node1, "delete", "table", "inet", shard) }, []string{shard}},
-		{"main table flushed", func() { nftCmd(ctx, t, l.node1, "flush", "table", "inet", "ironlb") }, []string{"ironlb"}},
+		}, nil, 0},
+		{"shard table deleted", func() { nftCmd(ctx, t, l.node1, "delete", "table", "inet", shard) }, []string{shard}, 0},
+		{"main table flushed", func() { nftCmd(ctx, t, l.node1, "flush", "table", "inet", "ironlb") }, []string{"ironlb"}, 0},
+		// The element's goto counted in its chain's use count: that chain
+		// is rewritten and its element added again.
 		{"service map element deleted", func() {
 			nftCmd(ctx, t, l.node1, "delete", "element", "inet", shard, "services4", "{ 203.0.113.10 . tcp . 80 }")
-		}, []string{shard}},
+		}, []string{}, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			before := b.Stats()
@@ -128,8 +126,8 @@ func TestDriftRepaired(t *testing.T) {
 			if want == nil {
 				want = allTables("ironlb")
 			}
-			if s.Repairs != before.Repairs+1 || s.TablesRebuilt-before.TablesRebuilt != len(want) {
-				t.Fatalf("stats before %+v, after %+v: want one repair rebuilding %d tables %v", before, s, len(want), want)
+			if s.Repairs != before.Repairs+1 || s.TablesRebuilt-before.TablesRebuilt != len(want) || s.ChainsRewritten-before.ChainsRewritten != tc.rewritten {
+				t.Fatalf("stats before %+v, after %+v: want one repair rebuilding %d tables %v and rewriting %d chains", before, s, len(want), want, tc.rewritten)
 			}
 			got := tablesOf(ctx, t, l.node1)
 			if !slices.Equal(got, slices.Sorted(slices.Values(append(allTables("ironlb"), "foreign")))) {
@@ -141,6 +139,17 @@ func TestDriftRepaired(t *testing.T) {
 			t.Logf("%s: traffic back after %v", tc.name, took.Round(time.Millisecond))
 		})
 	}
+}
+
+// runChecks runs b's drift checks (Run) until the test ends.
+func runChecks(t testing.TB, b *Backend) {
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- b.Run(ctx) }()
+	t.Cleanup(func() {
+		stop()
+		<-done
+	})
 }
 
 // allTables names the main table and its shards, sorted.

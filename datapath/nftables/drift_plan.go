@@ -1,20 +1,26 @@
 package nftables
 
 import (
+	"cmp"
 	"maps"
 	"slices"
+	"strings"
+
+	"github.com/ironlb/ironlb/datapath"
 )
 
 // tableSig is what a drift check compares for one owned table: whether it
 // exists, how many chains and sets it holds (the kernel's use count), and
-// its canary (the main table's meta
-// comment, a shard's dispatch rule count). A full check adds Detail, a
-// digest of its chain names, fixed-chain rule counts and set elements.
+// for the main table its canary (the meta comment, which records the
+// applied State's digest). A full check adds Detail, a digest of its chain
+// names, fixed-chain rule counts and set elements.
 //
-// Why these: `nft flush ruleset` and `nft delete table` remove tables;
-// `nft flush table` empties every chain, which the canary chain shows; a
-// lost service chain changes the chain count. Edits inside one chain or one
-// set need the full check, which reads every set and chain name.
+// Why these: `nft flush ruleset` and `nft delete table` remove tables; a
+// lost chain changes the chain count; a main table flushed or its record
+// edited loses the canary. Chains flushed or edited one by one (a shard
+// flushed, a rule deleted or added) show in their use counts, compared
+// chain by chain (planRepair); a set element lost shows in its chain's use
+// count (a map's goto) or needs the full check, which reads every set.
 type tableSig struct {
 	Present bool
 	Use     uint32
@@ -40,4 +46,69 @@ func tablesToRepair(want, have map[string]tableSig) []string {
 // sortedNames returns a map's keys in order, for stable logs.
 func sortedNames[V any](m map[string]V) []string {
 	return slices.Sorted(maps.Keys(m))
+}
+
+// chainRef names a chain of an owned table.
+type chainRef struct{ Table, Chain string }
+
+// chainWant is what one of our chains must show: its use count (rules
+// plus references), and the service whose chain it is (Service false: a
+// fixed chain).
+type chainWant struct {
+	Use     uint32
+	Service bool
+	Key     datapath.ServiceKey
+}
+
+// repairPlan is what a drift check rewrites: whole tables, and single
+// chains of the tables that are not rebuilt anyway.
+type repairPlan struct {
+	Tables []string
+	Chains []chainRef
+}
+
+// Empty reports whether nothing needs repair.
+func (p repairPlan) Empty() bool { return len(p.Tables) == 0 && len(p.Chains) == 0 }
+
+// planRepair adds chain-level drift to the tables tablesToRepair found.
+// want and have are the chains' use counts (rules plus references; have
+// nil: chains were not read this time). A chain whose count differs is
+// rewritten on its own (flushed and refilled), so an edited chain costs
+// its own rules, not its table's; a chain that is missing takes its table
+// to a rebuild, as do chains of tables already being rebuilt. Chains that
+// are not wanted are not judged here: they change their table's use
+// count, which tablesToRepair compares. Pure.
+func planRepair(tables []string, want map[chainRef]chainWant, have map[chainRef]uint32) repairPlan {
+	rebuild := map[string]bool{}
+	for _, t := range tables {
+		rebuild[t] = true
+	}
+	var chains []chainRef
+	if have != nil {
+		for r, w := range want {
+			if rebuild[r.Table] {
+				continue
+			}
+			got, ok := have[r]
+			switch {
+			case !ok:
+				rebuild[r.Table] = true
+			case got != w.Use:
+				chains = append(chains, r)
+			}
+		}
+	}
+	out := repairPlan{Tables: sortedNames(rebuild)}
+	for _, r := range chains {
+		if !rebuild[r.Table] { // a missing sibling may have taken the table
+			out.Chains = append(out.Chains, r)
+		}
+	}
+	slices.SortFunc(out.Chains, func(a, b chainRef) int {
+		return cmp.Or(strings.Compare(a.Table, b.Table), strings.Compare(a.Chain, b.Chain))
+	})
+	if len(out.Tables) == 0 {
+		out.Tables = nil
+	}
+	return out
 }

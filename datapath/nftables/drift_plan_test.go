@@ -1,8 +1,11 @@
 package nftables
 
 import (
+	"net/netip"
 	"slices"
 	"testing"
+
+	"github.com/ironlb/ironlb/datapath"
 )
 
 func TestTablesToRepair(t *testing.T) {
@@ -25,6 +28,66 @@ func TestTablesToRepair(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := tablesToRepair(want, tc.have); !slices.Equal(got, tc.want) {
 				t.Fatalf("tablesToRepair = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestPlanRepair(t *testing.T) {
+	svc := datapath.ServiceKey{VIP: netip.MustParseAddr("203.0.113.10"), Port: 80, Protocol: datapath.TCP}
+	a := chainRef{"ironlb-svc00", "svc4-203.0.113.10-tcp-80"}
+	b := chainRef{"ironlb-svc00", "svc4-203.0.113.11-tcp-80"}
+	d := chainRef{"ironlb-svc00", "nat-prerouting"}
+	c := chainRef{"ironlb-svc01", "svc4-203.0.113.12-tcp-80"}
+	m := chainRef{"ironlb", "ironlb-meta"}
+	want := map[chainRef]chainWant{
+		a: {Use: 3, Service: true, Key: svc},
+		b: {Use: 2, Service: true},
+		d: {Use: 2},
+		c: {Use: 4, Service: true},
+		m: {Use: 1},
+	}
+	inLine := func() map[chainRef]uint32 { return map[chainRef]uint32{a: 3, b: 2, d: 2, c: 4, m: 1} }
+	with := func(edit func(map[chainRef]uint32)) map[chainRef]uint32 {
+		h := inLine()
+		edit(h)
+		return h
+	}
+	for _, tc := range []struct {
+		name   string
+		tables []string // from tablesToRepair
+		have   map[chainRef]uint32
+		want   repairPlan
+	}{
+		{"in line", nil, inLine(), repairPlan{}},
+		{"chains not read (generation unchanged)", nil, nil, repairPlan{}},
+		{"tables still repaired when chains are not read", []string{"ironlb"}, nil, repairPlan{Tables: []string{"ironlb"}}},
+		{"service chain flushed: only the map's goto left", nil, with(func(h map[chainRef]uint32) { h[a] = 1 }), repairPlan{Chains: []chainRef{a}}},
+		{"one rule deleted", nil, with(func(h map[chainRef]uint32) { h[c] = 3 }), repairPlan{Chains: []chainRef{c}}},
+		{"rule added", nil, with(func(h map[chainRef]uint32) { h[b] = 3 }), repairPlan{Chains: []chainRef{b}}},
+		{"dispatch chain edited", nil, with(func(h map[chainRef]uint32) { h[d] = 1 }), repairPlan{Chains: []chainRef{d}}},
+		{"several chains, sorted by table and name", nil, with(func(h map[chainRef]uint32) { h[c], h[m], h[d], h[a] = 0, 0, 0, 0 }),
+			repairPlan{Chains: []chainRef{m, d, a, c}}},
+		{"chain deleted: its table is rebuilt, not the chain", nil, with(func(h map[chainRef]uint32) { delete(h, b) }),
+			repairPlan{Tables: []string{"ironlb-svc00"}}},
+		{"a missing chain's table takes its drifted siblings", nil, with(func(h map[chainRef]uint32) { delete(h, b); h[a], h[c] = 0, 0 }),
+			repairPlan{Tables: []string{"ironlb-svc00"}, Chains: []chainRef{c}}},
+		{"chains of a rebuilt table are not rewritten too", []string{"ironlb-svc01"}, with(func(h map[chainRef]uint32) { h[c], h[a] = 0, 0 }),
+			repairPlan{Tables: []string{"ironlb-svc01"}, Chains: []chainRef{a}}},
+		{"table gone: every chain missing", []string{"ironlb"}, with(func(h map[chainRef]uint32) { delete(h, m) }), repairPlan{Tables: []string{"ironlb"}}},
+		{"foreign and unwanted chains are not judged here", nil, with(func(h map[chainRef]uint32) {
+			h[chainRef{"filter", "input"}] = 7
+			h[chainRef{"ironlb-svc00", "extra"}] = 1
+		}),
+			repairPlan{}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := planRepair(tc.tables, want, tc.have)
+			if !slices.Equal(got.Tables, tc.want.Tables) || !slices.Equal(got.Chains, tc.want.Chains) {
+				t.Fatalf("planRepair = %+v, want %+v", got, tc.want)
+			}
+			if got.Empty() != (len(tc.want.Tables) == 0 && len(tc.want.Chains) == 0) {
+				t.Fatalf("Empty() = %v for %+v", got.Empty(), got)
 			}
 		})
 	}

@@ -65,6 +65,7 @@ func (b *Backend) incremental(want datapath.State, ch datapath.Changes) error {
 	// the transaction succeeded; copying the maps would cost as much as the
 	// transaction at 10,000 services.
 	newDigests := map[datapath.ServiceKey]uint64{}
+	ruleCounts := map[datapath.ServiceKey]int{} // of added and changed chains
 	var goneDigests []datapath.ServiceKey
 	digest := b.digest
 	vipRefs := overlay{base: b.vipRefs, delta: map[netip.Addr]int{}}
@@ -105,9 +106,11 @@ func (b *Backend) incremental(want datapath.State, ch datapath.Changes) error {
 		key := serviceKeyBytes(k)
 		t := b.shardTable(k)
 		chain := c.AddChain(&nft.Chain{Table: t, Name: chainName(k)})
-		for _, r := range serviceRules(k, vs, b.mark) {
+		rules := serviceRules(k, vs, b.mark)
+		for _, r := range rules {
 			c.AddRule(&nft.Rule{Table: t, Chain: chain, Exprs: r})
 		}
+		ruleCounts[k] = len(rules)
 		adds[servicesOf(k)] = append(adds[servicesOf(k)], nft.SetElement{Key: key, VerdictData: &expr.Verdict{Kind: expr.VerdictGoto, Chain: chain.Name}})
 		if vs.LocalOnly {
 			adds[setFor(setLocal, v6)] = append(adds[setFor(setLocal, v6)], nft.SetElement{Key: key})
@@ -137,9 +140,11 @@ func (b *Backend) incremental(want datapath.State, ch datapath.Changes) error {
 		// packets, and far cheaper for the kernel than swapping chains in
 		// the services map (element deletion waits for a grace period).
 		c.FlushChain(chain)
-		for _, r := range serviceRules(k, vs, b.mark) {
+		rules := serviceRules(k, vs, b.mark)
+		for _, r := range rules {
 			c.AddRule(&nft.Rule{Table: t, Chain: chain, Exprs: r})
 		}
+		ruleCounts[k] = len(rules)
 		if old.LocalOnly != vs.LocalOnly {
 			s := setFor(setLocal, v6)
 			e := nft.SetElement{Key: serviceKeyBytes(k)}
@@ -215,6 +220,12 @@ func (b *Backend) incremental(want datapath.State, ch datapath.Changes) error {
 	}
 	for _, k := range ch.Removed {
 		b.shardSize[shardOf(k)]--
+		r, _ := b.serviceChain(k, 0)
+		delete(b.chains, r)
+	}
+	for k, n := range ruleCounts {
+		r, w := b.serviceChain(k, n)
+		b.chains[r] = w
 	}
 	ch.ApplyTo(&b.applied, want)
 	for _, k := range goneDigests {

@@ -186,9 +186,12 @@ func connects(t *testing.T, c *vlan.Host, addr netip.AddrPort, srv *tcpServer) (
 
 // ruleHandles lists the handles of every rule of every chain of the
 // backend's tables, by "table/chain": a chain rewritten by a transaction
-// gets new handles.
+// gets new handles. It holds the backend's lock: a drift check running
+// meanwhile would share the backend's netlink socket and mix the answers.
 func ruleHandles(t *testing.T, b *Backend) map[string][]uint64 {
 	t.Helper()
+	b.mu.Lock()
+	defer b.mu.Unlock()
 	out := map[string][]uint64{}
 	chains, err := b.rd.ListChainsOfTableFamily(nft.TableFamilyINet)
 	must(t, err)
