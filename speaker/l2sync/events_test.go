@@ -27,7 +27,7 @@ func TestEventMemoryKeepsFlappingStatusesAndDropsGoneOnes(t *testing.T) {
 	s.expireEvents(now)
 	want := map[netip.Addr]map[string]sentEvent{
 		a: {
-			"default/written": {text: "a"},                // written again: kept
+			"default/written": {text: "a"},               // written again: kept
 			"default/stopped": {text: "b", dropped: now}, // no longer written: remembered from now
 		},
 		b: {

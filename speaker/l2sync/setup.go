@@ -3,8 +3,8 @@ package l2sync
 import (
 	"context"
 	"fmt"
-	"net/netip"
 	"maps"
+	"net/netip"
 	"slices"
 	"strings"
 

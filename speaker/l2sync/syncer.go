@@ -87,10 +87,10 @@ type Syncer struct {
 	statusQueue *trigger.Trigger // the status controller's queue
 
 	// Only Reconcile touches these (reconciles run one at a time).
-	holding bool                     // claims withdrawn while not Ready
-	mine    map[netip.Addr]bool      // the IPs the plan gives this node
-	probe   map[netip.Addr]bool      // whether the claim of each of mine is probed first
-	reprobe bool                     // decide every claim's probe again (after holding)
+	holding bool                // claims withdrawn while not Ready
+	mine    map[netip.Addr]bool // the IPs the plan gives this node
+	probe   map[netip.Addr]bool // whether the claim of each of mine is probed first
+	reprobe bool                // decide every claim's probe again (after holding)
 
 	// Only the status reconciler touches these.
 	sigs     map[netip.Addr]claimSig // the claims as the last status pass saw them
