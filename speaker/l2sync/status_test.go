@@ -276,7 +276,9 @@ func TestStatusPassTouchesOnlyTheChange(t *testing.T) {
 	if got != want || lc.fullLists.Load() != lists {
 		t.Fatalf("endpoints lost: pass %+v with %d lists of every status, want %+v and none", got, lc.fullLists.Load()-lists, want)
 	}
-	cached("endpoints lost", mine, func(m map[netip.Addr]v1beta1.ServiceL2StatusStatus) bool { return m[lost].Reason != "" && m[lost].Node == "" })
+	cached("endpoints lost", mine, func(m map[netip.Addr]v1beta1.ServiceL2StatusStatus) bool {
+		return m[lost].Reason != "" && m[lost].Node == ""
+	})
 
 	// A status edited by hand: its watch event marks its IP, and the next
 	// pass writes it back, touching nothing else.
