@@ -9,15 +9,17 @@ import (
 // reachability check. Nothing while the speaker holds its claims back.
 func (s *Syncer) Announced() []reach.Target {
 	s.mu.Lock()
-	snap := s.last
+	claims, active := s.claimsNow, s.active
 	s.mu.Unlock()
-	if snap == nil {
+	if !active {
 		return nil
 	}
-	answerable := s.answerable(snap.claims)
+	answerable := s.answerable(claims)
 	out := make([]reach.Target, 0, len(answerable))
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	for _, c := range answerable {
-		t := reach.Target{IP: c.IP, Services: snap.plan.Owners[c.IP].Services}
+		t := reach.Target{IP: c.IP, Services: s.plan.Owners[c.IP].Services}
 		if conflict := conflictOf(c.state); conflict != nil {
 			t.Conflict = conflict.MAC
 		}
@@ -26,7 +28,8 @@ func (s *Syncer) Announced() []reach.Target {
 	return out
 }
 
-// StatusChanged has the status written again (a verdict changed).
+// StatusChanged has the status written again (a verdict changed: the
+// next pass finds which of this node's claims it concerns).
 func (s *Syncer) StatusChanged() {
 	if s.statusQueue != nil {
 		s.statusQueue.Add(statusKey)

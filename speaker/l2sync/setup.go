@@ -2,8 +2,11 @@ package l2sync
 
 import (
 	"context"
+	"fmt"
 	"maps"
+	"net/netip"
 	"slices"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
@@ -44,9 +47,15 @@ func (s *Syncer) SetupWithManager(mgr ctrl.Manager, t *trigger.Trigger) error {
 		return err
 	}
 	s.statusQueue = &trigger.Trigger{}
+	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &v1beta1.ServiceL2Status{}, statusIPField, indexStatusIP); err != nil {
+		return fmt.Errorf("index ServiceL2Status by IP: %w", err)
+	}
 	// A status someone else rewrote (the controller while no speaker
-	// seemed to run, a user) is written back as this node sees it.
-	toStatusKey := handler.EnqueueRequestsFromMapFunc(func(context.Context, client.Object) []reconcile.Request {
+	// seemed to run, a user) or deleted is written back as this node sees
+	// it: its IP is compared again (this node's own writes come back here
+	// too, and compare equal).
+	toStatusKey := handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []reconcile.Request {
+		s.statusObjectChanged(o)
 		return []reconcile.Request{statusKey}
 	})
 	return ctrl.NewControllerManagedBy(mgr).Named("layer2-status").
@@ -79,4 +88,40 @@ func conditions(n *corev1.Node) []string {
 		}
 	}
 	return out
+}
+
+// statusObjectChanged marks the IP of a status object for the next status
+// pass: the IP its status names and the one its name was made for; an
+// object naming no IP has the next pass compare every status.
+func (s *Syncer) statusObjectChanged(o client.Object) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.statusDirty == nil {
+		s.statusDirty = map[netip.Addr]bool{}
+	}
+	if ip, ok := ipOfName(o.GetName()); ok {
+		s.statusDirty[ip] = true
+	}
+	st, ok := o.(*v1beta1.ServiceL2Status)
+	if !ok {
+		s.statusFull = true
+		return
+	}
+	ip, err := netip.ParseAddr(st.Status.IP)
+	if err != nil {
+		s.statusFull = true
+		return
+	}
+	s.statusDirty[ip] = true
+}
+
+// ipOfName is the IP a status name was made for by StatusName (a
+// Service's name has no dot).
+func ipOfName(name string) (netip.Addr, bool) {
+	_, rest, ok := strings.Cut(name, ".")
+	if !ok {
+		return netip.Addr{}, false
+	}
+	ip, err := netip.ParseAddr(strings.ReplaceAll(rest, "-", ":"))
+	return ip, err == nil
 }

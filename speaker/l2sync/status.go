@@ -4,15 +4,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net/netip"
 	"slices"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/ironlb/ironlb/config/v1beta1"
 	"github.com/ironlb/ironlb/speaker/l2plan"
@@ -20,59 +22,354 @@ import (
 	"github.com/ironlb/ironlb/speaker/reach"
 )
 
-// writeStatus writes the ServiceL2Status of the IPs this node announces,
-// and, when this node is the status writer, of the IPs nobody announces,
-// deleting objects of IPs layer 2 no longer handles.
-func (s *Syncer) writeStatus(ctx context.Context, plan l2plan.Plan, claims []layer2.Claim,
-	existing map[string]*v1beta1.ServiceL2Status, writer bool) error {
-	want := map[string]bool{}
-	var errs []error
-	for _, c := range s.answerable(claims) {
-		o := plan.Owners[c.IP]
-		for _, svc := range o.Services {
-			name := StatusName(svc.Name, c.IP)
-			want[svc.Namespace+"/"+name] = true
-			st := v1beta1.ServiceL2StatusStatus{
-				ServiceName: svc.Name, IP: c.IP.String(), Node: s.Node,
-				Interfaces: announcedOn(c.state, c.Interfaces),
-				Since:      s.sinceOf(c.IP, existing[svc.Namespace+"/"+name]),
-				Conflict:   conflictOf(c.state),
-			}
-			if s.Reach != nil {
+// statusIPField indexes the ServiceL2Status objects in the cache by the IP
+// their status names, so a pass over a few IPs finds their objects
+// (including those of Services that left the IP) without listing all.
+const statusIPField = "status.ip"
+
+func indexStatusIP(o client.Object) []string {
+	st, ok := o.(*v1beta1.ServiceL2Status)
+	if !ok {
+		return nil
+	}
+	ip, err := netip.ParseAddr(st.Status.IP)
+	if err != nil {
+		return nil // only a full pass finds it, and deletes it
+	}
+	return []string{ip.String()}
+}
+
+// DefaultStatusResync is how often, on average, the status writer compares
+// every status object with the plan, as a safety net: the passes between
+// compare only the IPs that changed, so a write lost without an error or
+// a status whose watch event went missing is repaired by this pass.
+const DefaultStatusResync = 5 * time.Minute
+
+// statusPassStats is what one status pass did, for tests and logs.
+type statusPassStats struct {
+	Full     bool
+	IPs      int // IPs decided
+	Compared int // status objects compared with what they should be
+	Written  int // created or updated
+	Deleted  int
+}
+
+// statusReconciler writes the ServiceL2Status of the plan last applied.
+type statusReconciler struct{ s *Syncer }
+
+func (r statusReconciler) Reconcile(ctx context.Context, _ reconcile.Request) (reconcile.Result, error) {
+	s := r.s
+	now := time.Now()
+	s.mu.Lock()
+	if !s.active {
+		s.mu.Unlock()
+		return reconcile.Result{}, nil
+	}
+	full := s.statusFull || !now.Before(s.nextFull)
+	dirty := s.statusDirty
+	s.statusDirty, s.statusFull = map[netip.Addr]bool{}, false
+	claims, writer := s.claimsNow, s.writer
+	s.mu.Unlock()
+
+	answerable := s.answerable(claims)
+	s.markChangedClaims(answerable, dirty)
+	var (
+		stats statusPassStats
+		err   error
+	)
+	if full {
+		stats, err = s.fullStatusPass(ctx, answerable, writer, now)
+	} else {
+		stats, err = s.statusPass(ctx, dirty, answerable, writer, now)
+	}
+	s.mu.Lock()
+	s.lastPass = stats
+	if err != nil {
+		// Usually the cache lagging behind an earlier write. Retry soon at
+		// a steady pace: the queue's exponential backoff would let a few
+		// such misses delay the status by many seconds.
+		if full {
+			s.statusFull = true
+		}
+		for ip := range dirty {
+			s.statusDirty[ip] = true
+		}
+	}
+	s.mu.Unlock()
+	if err != nil {
+		s.Log.V(1).Info("status write failed, retrying", "error", err.Error())
+		return reconcile.Result{RequeueAfter: 200 * time.Millisecond}, nil
+	}
+	if full {
+		resync := s.StatusResync
+		if resync <= 0 {
+			resync = DefaultStatusResync
+		}
+		// Jittered, so the speakers' full passes spread out.
+		s.nextFull = now.Add(resync/2 + rand.N(resync))
+	}
+	return reconcile.Result{RequeueAfter: time.Until(s.nextFull)}, nil
+}
+
+// claimSig is what a status depends on of this node's claim of an IP
+// besides the plan: the layer 2 engine's state and the reachability
+// verdicts.
+type claimSig struct {
+	interfaces string
+	conflict   v1beta1.AddressConflict
+	verdicts   string
+}
+
+// markChangedClaims adds to dirty the IPs of the claims whose engine
+// state, interfaces or verdicts changed since the last pass, and of the
+// claims no longer answerable (an interface went down). Work in
+// proportion to this node's claims, not to all IPs.
+func (s *Syncer) markChangedClaims(answerable []answerableClaim, dirty map[netip.Addr]bool) {
+	sigs := make(map[netip.Addr]claimSig, len(answerable))
+	for _, c := range answerable {
+		sig := claimSig{interfaces: fmt.Sprint(announcedOn(c.state, c.Interfaces))}
+		if cf := conflictOf(c.state); cf != nil {
+			sig.conflict = *cf
+		}
+		if s.Reach != nil {
+			for _, svc := range s.ownerOf(c.IP).Services {
 				if v, ok := s.Reach(svc, c.IP); ok {
-					var prev []metav1.Condition
-					if e := existing[svc.Namespace+"/"+name]; e != nil {
-						prev = e.Status.Conditions
-					}
-					st.Conditions = reach.Condition(prev, v, metav1.Now())
+					sig.verdicts += string(v.Status) + "|" + v.Reason + "|" + v.Message + "\n"
 				}
 			}
-			errs = append(errs, s.put(ctx, svc, name, st, existing))
+		}
+		sigs[c.IP] = sig
+		if old, ok := s.sigs[c.IP]; !ok || old != sig {
+			dirty[c.IP] = true
 		}
 	}
-	if writer {
-		for ip, u := range plan.Unannounced {
-			for _, svc := range u.Services {
-				name := StatusName(svc.Name, ip)
-				want[svc.Namespace+"/"+name] = true
-				st := v1beta1.ServiceL2StatusStatus{ServiceName: svc.Name, IP: ip.String(), Reason: u.Reason}
-				errs = append(errs, s.put(ctx, svc, name, st, existing))
+	for ip := range s.sigs {
+		if _, ok := sigs[ip]; !ok {
+			dirty[ip] = true
+		}
+	}
+	s.sigs = sigs
+}
+
+// ownerOf is the plan's owner of ip.
+func (s *Syncer) ownerOf(ip netip.Addr) l2plan.Owner {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.plan.Owners[ip]
+}
+
+// statusPass decides and writes the statuses of the dirty IPs only,
+// reading their objects from the cache by IP and by name.
+func (s *Syncer) statusPass(ctx context.Context, dirty map[netip.Addr]bool, answerable []answerableClaim,
+	writer bool, now time.Time) (statusPassStats, error) {
+	stats := statusPassStats{}
+	claims := make(map[netip.Addr]*answerableClaim, len(answerable))
+	for i := range answerable {
+		claims[answerable[i].IP] = &answerable[i]
+	}
+	var errs []error
+	for ip := range dirty {
+		if claims[ip] == nil && !writer {
+			// Not this node's to write: decideIP wants nothing of it.
+			s.keepEvents(ip, nil, now)
+			continue
+		}
+		in := s.inputs(ip, claims[ip], writer, now)
+		existing, err := s.existingOf(ctx, ip, in)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		in.Existing = existing
+		errs = append(errs, s.applyDecision(ctx, in, &stats))
+	}
+	return stats, errors.Join(errs...)
+}
+
+// existingOf reads from the cache (without copies: nothing here modifies
+// them) the status objects of ip: those whose status names it, and those
+// named for it and one of its Services.
+func (s *Syncer) existingOf(ctx context.Context, ip netip.Addr, in ipInputs) (map[string]*v1beta1.ServiceL2Status, error) {
+	var list v1beta1.ServiceL2StatusList
+	if err := s.Client.List(ctx, &list, client.MatchingFields{statusIPField: ip.String()}, client.UnsafeDisableDeepCopy); err != nil {
+		return nil, fmt.Errorf("list ServiceL2Status of %s: %w", ip, err)
+	}
+	out := make(map[string]*v1beta1.ServiceL2Status, len(list.Items))
+	for i := range list.Items {
+		out[list.Items[i].Namespace+"/"+list.Items[i].Name] = &list.Items[i]
+	}
+	for _, svc := range servicesOf(in) {
+		name := StatusName(svc.Name, ip)
+		key := svc.Namespace + "/" + name
+		if out[key] != nil {
+			continue
+		}
+		var st v1beta1.ServiceL2Status
+		switch err := s.Client.Get(ctx, client.ObjectKey{Namespace: svc.Namespace, Name: name}, &st, client.UnsafeDisableDeepCopy); {
+		case err == nil:
+			out[key] = &st
+		case !apierrors.IsNotFound(err):
+			return nil, fmt.Errorf("get ServiceL2Status %s: %w", key, err)
+		}
+	}
+	return out, nil
+}
+
+func servicesOf(in ipInputs) []types.NamespacedName {
+	switch {
+	case in.Owner != nil:
+		return in.Owner.Services
+	case in.Unannounced != nil:
+		return in.Unannounced.Services
+	}
+	return nil
+}
+
+// fullStatusPass compares every status object with the plan: the first
+// pass, the one after this node becomes or stops being the status writer
+// or returns from holding its claims, and the periodic safety net.
+func (s *Syncer) fullStatusPass(ctx context.Context, answerable []answerableClaim, writer bool, now time.Time) (statusPassStats, error) {
+	stats := statusPassStats{Full: true}
+	var list v1beta1.ServiceL2StatusList
+	if err := s.Client.List(ctx, &list, client.UnsafeDisableDeepCopy); err != nil { // read only
+		return stats, fmt.Errorf("list ServiceL2Status: %w", err)
+	}
+	byKey := make(map[string]*v1beta1.ServiceL2Status, len(list.Items))
+	byIP := map[netip.Addr][]*v1beta1.ServiceL2Status{}
+	var errs []error
+	for i := range list.Items {
+		e := &list.Items[i]
+		byKey[e.Namespace+"/"+e.Name] = e
+		ip, err := netip.ParseAddr(e.Status.IP)
+		if err != nil {
+			if writer {
+				stats.Compared++
+				errs = append(errs, s.delete(ctx, e, &stats))
+			}
+			continue
+		}
+		byIP[ip] = append(byIP[ip], e)
+	}
+	claims := make(map[netip.Addr]*answerableClaim, len(answerable))
+	for i := range answerable {
+		claims[answerable[i].IP] = &answerable[i]
+	}
+	s.mu.Lock()
+	ips := make(map[netip.Addr]bool, len(s.plan.Owners)+len(s.plan.Unannounced)+len(byIP))
+	for ip := range s.plan.Owners {
+		ips[ip] = true
+	}
+	for ip := range s.plan.Unannounced {
+		ips[ip] = true
+	}
+	for ip := range s.events {
+		ips[ip] = true
+	}
+	s.mu.Unlock()
+	for ip := range byIP {
+		ips[ip] = true
+	}
+	for ip := range ips {
+		in := s.inputs(ip, claims[ip], writer, now)
+		in.Existing = map[string]*v1beta1.ServiceL2Status{}
+		for _, e := range byIP[ip] {
+			in.Existing[e.Namespace+"/"+e.Name] = e
+		}
+		for _, svc := range servicesOf(in) {
+			key := svc.Namespace + "/" + StatusName(svc.Name, ip)
+			if e := byKey[key]; e != nil {
+				in.Existing[key] = e
 			}
 		}
-		for key, e := range existing {
-			ip, err := netip.ParseAddr(e.Status.IP)
-			_, owned := plan.Owners[ip]
-			_, unannounced := plan.Unannounced[ip]
-			if want[key] || err == nil && (owned || unannounced) {
-				continue
-			}
-			if err := s.Client.Delete(ctx, e); err != nil && !apierrors.IsNotFound(err) {
-				errs = append(errs, fmt.Errorf("delete %s: %w", key, err))
+		errs = append(errs, s.applyDecision(ctx, in, &stats))
+	}
+	s.expireEvents(now)
+	return stats, errors.Join(errs...)
+}
+
+// inputs gathers what decideIP needs of one IP but the objects.
+func (s *Syncer) inputs(ip netip.Addr, claim *answerableClaim, writer bool, now time.Time) ipInputs {
+	in := ipInputs{IP: ip, Node: s.Node, Writer: writer, Claim: claim, Now: metav1.NewTime(now)}
+	s.mu.Lock()
+	if o, ok := s.plan.Owners[ip]; ok {
+		in.Owner = &o
+	}
+	if u, ok := s.plan.Unannounced[ip]; ok {
+		in.Unannounced = &u
+	}
+	in.Since = s.since[ip]
+	s.mu.Unlock()
+	if claim != nil && in.Owner != nil && s.Reach != nil {
+		in.Verdicts = map[types.NamespacedName]reach.Verdict{}
+		for _, svc := range in.Owner.Services {
+			if v, ok := s.Reach(svc, ip); ok {
+				in.Verdicts[svc] = v
 			}
 		}
 	}
-	s.forgetEvents(want, time.Now())
+	return in
+}
+
+// applyDecision decides one IP and writes the difference.
+func (s *Syncer) applyDecision(ctx context.Context, in ipInputs, stats *statusPassStats) error {
+	d := decideIP(in)
+	stats.IPs++
+	stats.Compared += len(in.Existing)
+	var errs []error
+	for _, p := range d.Puts {
+		errs = append(errs, s.put(ctx, in.IP, p, stats))
+	}
+	for _, e := range d.Deletes {
+		errs = append(errs, s.delete(ctx, e, stats))
+	}
+	s.keepEvents(in.IP, d.Want, in.Now.Time)
 	return errors.Join(errs...)
+}
+
+func (s *Syncer) delete(ctx context.Context, e *v1beta1.ServiceL2Status, stats *statusPassStats) error {
+	stats.Deleted++
+	if err := s.Client.Delete(ctx, e); err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("delete ServiceL2Status %s/%s: %w", e.Namespace, e.Name, err)
+	}
+	return nil
+}
+
+// put creates or updates one status object, and sends an event on the
+// Service when the announcing node or the reason changes.
+func (s *Syncer) put(ctx context.Context, ip netip.Addr, p statusPut, stats *statusPassStats) error {
+	var owner corev1.Service
+	if err := s.Client.Get(ctx, p.Service, &owner); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil // deleted: garbage collection removes its statuses
+		}
+		return fmt.Errorf("get service %s: %w", p.Service, err)
+	}
+	stats.Written++
+	if p.Current == nil {
+		obj := &v1beta1.ServiceL2Status{
+			ObjectMeta: metav1.ObjectMeta{
+				Namespace: p.Service.Namespace, Name: p.Name,
+				Labels: map[string]string{"ironlb.io/service-name": p.Service.Name},
+				OwnerReferences: []metav1.OwnerReference{{
+					APIVersion: "v1", Kind: "Service", Name: owner.Name, UID: owner.UID,
+				}},
+			},
+			Status: p.Status,
+		}
+		// AlreadyExists means the cache has not caught up with an earlier
+		// write: the error requeues, and the next pass updates it.
+		if err := s.Client.Create(ctx, obj); err != nil {
+			return fmt.Errorf("create status %s/%s: %w", p.Service.Namespace, p.Name, err)
+		}
+	} else {
+		upd := p.Current.DeepCopy() // the cache's object: never modified in place
+		upd.Status = p.Status
+		if err := s.Client.Update(ctx, upd); err != nil {
+			return fmt.Errorf("update status %s/%s: %w", p.Service.Namespace, p.Name, err)
+		}
+	}
+	s.event(&owner, ip, p.Name, p.Status)
+	return nil
 }
 
 // eventMemory is how long the text of the last event about a status this
@@ -84,73 +381,50 @@ const eventMemory = time.Minute
 
 // sentEvent is the last event sent about one status object.
 type sentEvent struct {
-	text   string
-	wanted time.Time // when this node last wrote (or kept) that status
+	text    string
+	dropped time.Time // when this node stopped writing that status; zero while it does
 }
 
-// forgetEvents marks the statuses this node writes now and drops the
-// memory of those it has not written for eventMemory.
-func (s *Syncer) forgetEvents(want map[string]bool, now time.Time) {
+// keepEvents notes, for the statuses of one IP that have an event, whether
+// this node still writes them (want) or since when it no longer does.
+func (s *Syncer) keepEvents(ip netip.Addr, want []string, now time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for key, e := range s.events {
+	for key, e := range s.events[ip] {
 		switch {
-		case want[key]:
-			e.wanted = now
-			s.events[key] = e
-		case now.Sub(e.wanted) > eventMemory:
-			delete(s.events, key)
+		case slices.Contains(want, key):
+			e.dropped = time.Time{}
+		case e.dropped.IsZero():
+			e.dropped = now
+		default:
+			continue
 		}
+		s.events[ip][key] = e
 	}
 }
 
-// put creates or updates one status object when it differs, and sends an
-// event on the Service when the announcing node or the reason changes.
-func (s *Syncer) put(ctx context.Context, svc types.NamespacedName, name string,
-	st v1beta1.ServiceL2StatusStatus, existing map[string]*v1beta1.ServiceL2Status) error {
-	cur := existing[svc.Namespace+"/"+name]
-	if cur != nil && equality.Semantic.DeepEqual(cur.Status, st) {
-		return nil
-	}
-	var owner corev1.Service
-	if err := s.Client.Get(ctx, svc, &owner); err != nil {
-		if apierrors.IsNotFound(err) {
-			return nil // deleted: garbage collection removes its statuses
+// expireEvents forgets the events of the statuses this node has not
+// written for eventMemory.
+func (s *Syncer) expireEvents(now time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for ip, m := range s.events {
+		for key, e := range m {
+			if !e.dropped.IsZero() && now.Sub(e.dropped) > eventMemory {
+				delete(m, key)
+			}
 		}
-		return fmt.Errorf("get service %s: %w", svc, err)
-	}
-	if cur == nil {
-		obj := &v1beta1.ServiceL2Status{
-			ObjectMeta: metav1.ObjectMeta{
-				Namespace: svc.Namespace, Name: name,
-				Labels: map[string]string{"ironlb.io/service-name": svc.Name},
-				OwnerReferences: []metav1.OwnerReference{{
-					APIVersion: "v1", Kind: "Service", Name: owner.Name, UID: owner.UID,
-				}},
-			},
-			Status: st,
-		}
-		// AlreadyExists means the cache has not caught up with an earlier
-		// write: the error requeues, and the next pass updates it.
-		if err := s.Client.Create(ctx, obj); err != nil {
-			return fmt.Errorf("create status %s/%s: %w", svc.Namespace, name, err)
-		}
-	} else {
-		upd := cur.DeepCopy()
-		upd.Status = st
-		if err := s.Client.Update(ctx, upd); err != nil {
-			return fmt.Errorf("update status %s/%s: %w", svc.Namespace, name, err)
+		if len(m) == 0 {
+			delete(s.events, ip)
 		}
 	}
-	s.event(&owner, name, st)
-	return nil
 }
 
 // event reports a change of announcing node, conflict or reason, once
 // while this node writes the status (see eventMemory): two speakers that
 // briefly both claim an address (views converging) overwrite each other's
 // status a few times, and each tells it once.
-func (s *Syncer) event(svc *corev1.Service, name string, st v1beta1.ServiceL2StatusStatus) {
+func (s *Syncer) event(svc *corev1.Service, ip netip.Addr, name string, st v1beta1.ServiceL2StatusStatus) {
 	var typ, reason, msg string
 	switch {
 	case st.Conflict != nil:
@@ -163,27 +437,22 @@ func (s *Syncer) event(svc *corev1.Service, name string, st v1beta1.ServiceL2Sta
 		typ, reason = corev1.EventTypeWarning, ReasonWithdrawn
 		msg = fmt.Sprintf("%s is not announced: %s", st.IP, st.Reason)
 	}
+	now := time.Now()
+	key := svc.Namespace + "/" + name
 	s.mu.Lock()
 	if s.events == nil {
-		s.events = map[string]sentEvent{}
+		s.events = map[netip.Addr]map[string]sentEvent{}
 	}
-	key := svc.Namespace + "/" + name
-	same := s.events[key].text == msg
-	s.events[key] = sentEvent{text: msg, wanted: time.Now()}
+	if s.events[ip] == nil {
+		s.events[ip] = map[string]sentEvent{}
+	}
+	last, ok := s.events[ip][key]
+	same := ok && last.text == msg && (last.dropped.IsZero() || now.Sub(last.dropped) <= eventMemory)
+	s.events[ip][key] = sentEvent{text: msg}
 	s.mu.Unlock()
 	if !same {
 		s.Recorder.Event(svc, typ, reason, msg)
 	}
-}
-
-func (s *Syncer) sinceOf(ip netip.Addr, cur *v1beta1.ServiceL2Status) *metav1.Time {
-	if cur != nil && cur.Status.Node == s.Node && cur.Status.Since != nil {
-		return cur.Status.Since
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	t := metav1.NewTime(s.since[ip].Truncate(1e9))
-	return &t
 }
 
 // announcedOn lists the interfaces the announcer answers on, or the

@@ -21,6 +21,7 @@ import (
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/record"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -76,19 +77,38 @@ type Syncer struct {
 	// Answering condition.
 	Reach func(types.NamespacedName, netip.Addr) (reach.Verdict, bool)
 
+	// StatusResync is the average time between two full status passes
+	// (DefaultStatusResync when zero).
+	StatusResync time.Duration
+
 	consumer *view.Consumer
 	tracker  *l2plan.Tracker
 
 	statusQueue *trigger.Trigger // the status controller's queue
 
-	// holding: claims withdrawn while not Ready (reconciles run one at a
-	// time, so only Reconcile touches it).
-	holding bool
+	// Only Reconcile touches these (reconciles run one at a time).
+	holding bool                // claims withdrawn while not Ready
+	mine    map[netip.Addr]bool // the IPs the plan gives this node
+	probe   map[netip.Addr]bool // whether the claim of each of mine is probed first
+	reprobe bool                // decide every claim's probe again (after holding)
 
-	mu     sync.Mutex
-	last   *snapshot
-	since  map[netip.Addr]time.Time
-	events map[string]sentEvent // status name -> last event sent
+	// Only the status reconciler touches these.
+	sigs     map[netip.Addr]claimSig // the claims as the last status pass saw them
+	nextFull time.Time               // when the next full status pass is due
+
+	mu sync.Mutex
+	// plan is the plan last applied, kept up to date per changed IP: the
+	// status writer and the reachability check read it while the next
+	// wake updates the tracker.
+	plan        l2plan.Plan
+	claimsNow   []layer2.Claim
+	writer      bool // this node is the StatusWriter of the live speakers
+	active      bool // claims applied and not held back: statuses may be written
+	statusDirty map[netip.Addr]bool
+	statusFull  bool
+	lastPass    statusPassStats
+	since       map[netip.Addr]time.Time
+	events      map[netip.Addr]map[string]sentEvent // IP -> status key -> last event sent
 }
 
 // Reconcile recomputes the plan and applies this node's part of it.
@@ -106,9 +126,11 @@ func (s *Syncer) Reconcile(ctx context.Context, _ reconcile.Request) (reconcile.
 			// are gone, and so are the events about them: an address it
 			// gets back is news.
 			s.mu.Lock()
-			s.last = nil
+			s.active = false
+			s.claimsNow = nil
 			s.events = nil
 			s.mu.Unlock()
+			s.reprobe = true
 			s.Log.Info("layer 2 claims withdrawn until the peers are heard")
 		}
 		return reconcile.Result{RequeueAfter: 50 * time.Millisecond}, nil
@@ -119,46 +141,109 @@ func (s *Syncer) Reconcile(ctx context.Context, _ reconcile.Request) (reconcile.
 		return reconcile.Result{}, nil
 	}
 	alive := s.Alive()
-	var plan l2plan.Plan
+	var (
+		plan    l2plan.Plan
+		changed []netip.Addr
+	)
 	if s.View != nil {
 		if !s.View.Synced() {
 			return reconcile.Result{RequeueAfter: 50 * time.Millisecond}, nil
 		}
-		plan = s.incrementalPlan(cfg, alive)
+		plan, changed = s.incrementalPlan(cfg, alive)
 	} else {
 		var err error
 		if plan, err = s.fullPlan(ctx, cfg, alive); err != nil {
 			return reconcile.Result{}, err
 		}
-	}
-	// The cache's own objects, not copies: one status per layer 2 IP, and
-	// a copy of each on every change costs more than the change. Nothing
-	// here modifies them (put copies before it updates).
-	var st v1beta1.ServiceL2StatusList
-	if err := s.Client.List(ctx, &st, client.UnsafeDisableDeepCopy); err != nil {
-		return reconcile.Result{}, fmt.Errorf("list %T: %w", &st, err)
-	}
-	existing := map[string]*v1beta1.ServiceL2Status{}
-	for i := range st.Items {
-		existing[st.Items[i].Namespace+"/"+st.Items[i].Name] = &st.Items[i]
+		changed = s.allIPs(plan)
 	}
 	ifaces, err := s.Interfaces()
 	if err != nil {
 		return reconcile.Result{}, fmt.Errorf("list interfaces: %w", err)
 	}
-	claims := s.claims(plan, ifaces, existing)
+	s.applyPlan(plan, changed, StatusWriter(alive) == s.Node)
+	claims, err := s.claims(ctx, plan, ifaces, changed)
+	if err != nil {
+		return reconcile.Result{}, err
+	}
 	if err := s.Announcer.SetClaims(claims); err != nil {
 		return reconcile.Result{}, fmt.Errorf("apply claims: %w", err)
 	}
 	// Status goes through the API server and may be slow; writing it in
 	// its own controller keeps the next change's claims from waiting.
 	s.mu.Lock()
-	s.last = &snapshot{plan: plan, claims: claims, writer: StatusWriter(alive) == s.Node}
+	s.claimsNow = claims
+	s.active = true
 	s.mu.Unlock()
 	if s.statusQueue != nil {
 		s.statusQueue.Add(statusKey)
 	}
 	return reconcile.Result{}, nil
+}
+
+// applyPlan copies the entries of the changed IPs into the plan the status
+// writer reads and marks them for it; a change of status writer, or the
+// first plan after claims were held back, has it compare every status.
+func (s *Syncer) applyPlan(plan l2plan.Plan, changed []netip.Addr, writer bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.plan.Owners == nil {
+		s.plan = l2plan.Plan{Owners: map[netip.Addr]l2plan.Owner{}, Unannounced: map[netip.Addr]l2plan.Unannounced{}}
+	}
+	if s.statusDirty == nil {
+		s.statusDirty = map[netip.Addr]bool{}
+	}
+	if s.since == nil {
+		s.since = map[netip.Addr]time.Time{}
+	}
+	if s.mine == nil {
+		s.mine = map[netip.Addr]bool{}
+	}
+	for _, ip := range changed {
+		s.statusDirty[ip] = true
+		if o, ok := plan.Owners[ip]; ok {
+			o.Services, o.Interfaces = slices.Clone(o.Services), slices.Clone(o.Interfaces)
+			s.plan.Owners[ip] = o
+		} else {
+			delete(s.plan.Owners, ip)
+		}
+		if u, ok := plan.Unannounced[ip]; ok {
+			u.Services = slices.Clone(u.Services)
+			s.plan.Unannounced[ip] = u
+		} else {
+			delete(s.plan.Unannounced, ip)
+		}
+		if o, ok := plan.Owners[ip]; ok && o.Node == s.Node {
+			s.mine[ip] = true
+			if _, ok := s.since[ip]; !ok {
+				s.since[ip] = time.Now()
+			}
+		} else {
+			delete(s.mine, ip)
+			delete(s.since, ip)
+		}
+	}
+	if writer != s.writer || !s.active {
+		s.statusFull = true
+	}
+	s.writer = writer
+}
+
+// allIPs is every IP of plan and of the plan last applied: what a plan
+// computed from scratch may have changed.
+func (s *Syncer) allIPs(plan l2plan.Plan) []netip.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	seen := map[netip.Addr]bool{}
+	for _, p := range []l2plan.Plan{plan, s.plan} {
+		for ip := range p.Owners {
+			seen[ip] = true
+		}
+		for ip := range p.Unannounced {
+			seen[ip] = true
+		}
+	}
+	return slices.Collect(maps.Keys(seen))
 }
 
 // fullPlan lists every Service, EndpointSlice and Node and elects every IP.
@@ -182,17 +267,16 @@ func (s *Syncer) fullPlan(ctx context.Context, cfg *config.Config, alive []strin
 }
 
 // incrementalPlan applies the view's changes since the last wake to the
-// tracker. The plan returned is a copy: the status writer reads it while
-// the next wake updates the tracker.
-func (s *Syncer) incrementalPlan(cfg *config.Config, alive []string) l2plan.Plan {
+// tracker, and returns its plan (shared: read it before the next wake)
+// and the IPs that may have changed.
+func (s *Syncer) incrementalPlan(cfg *config.Config, alive []string) (l2plan.Plan, []netip.Addr) {
 	if s.tracker == nil {
 		s.tracker = l2plan.NewTracker()
 	}
 	Apply(s.tracker, s.View.Changes(s.consumer))
 	s.tracker.SetConfig(cfg)
 	s.tracker.SetAlive(alive)
-	plan, _ := s.tracker.Update()
-	return l2plan.Plan{Owners: maps.Clone(plan.Owners), Unannounced: maps.Clone(plan.Unannounced)}
+	return s.tracker.Update()
 }
 
 // Apply hands a view's changes to a tracker.
@@ -213,75 +297,62 @@ func Apply(t *l2plan.Tracker, ch view.Changes) {
 	}
 }
 
-// snapshot is the last plan applied, for the status writer.
-type snapshot struct {
-	plan   l2plan.Plan
-	claims []layer2.Claim
-	writer bool
-}
-
 // statusKey is the one key of the status controller.
 var statusKey = reconcile.Request{NamespacedName: client.ObjectKey{Name: "layer2-status"}}
 
-// statusReconciler writes the ServiceL2Status of the last applied plan.
-type statusReconciler struct{ s *Syncer }
-
-func (r statusReconciler) Reconcile(ctx context.Context, _ reconcile.Request) (reconcile.Result, error) {
-	s := r.s
-	s.mu.Lock()
-	snap := s.last
-	s.mu.Unlock()
-	if snap == nil {
-		return reconcile.Result{}, nil
+// claims is this node's share of the plan, in proportion to it (the plan's
+// other IPs are not visited). A claim skips the conflict probe only when a
+// status says a node already announced the IP without a conflict (a
+// failover: the address is known to be ours, and every millisecond
+// counts); an IP new to the cluster, or one whose last owner saw a
+// conflict or never finished announcing, is probed first. That is decided
+// when the IP becomes this node's (the probe only matters for a claim the
+// layer 2 engine does not have yet), and again for all after the claims
+// were held back.
+func (s *Syncer) claims(ctx context.Context, plan l2plan.Plan, ifaces []Iface, changed []netip.Addr) ([]layer2.Claim, error) {
+	if s.probe == nil {
+		s.probe = map[netip.Addr]bool{}
 	}
-	var st v1beta1.ServiceL2StatusList
-	if err := s.Client.List(ctx, &st, client.UnsafeDisableDeepCopy); err != nil { // read only, as in Reconcile
-		return reconcile.Result{}, fmt.Errorf("list ServiceL2Status: %w", err)
+	decide := changed
+	if s.reprobe {
+		decide = slices.Collect(maps.Keys(s.mine))
+		s.reprobe = false
 	}
-	existing := map[string]*v1beta1.ServiceL2Status{}
-	for i := range st.Items {
-		existing[st.Items[i].Namespace+"/"+st.Items[i].Name] = &st.Items[i]
-	}
-	if err := s.writeStatus(ctx, snap.plan, snap.claims, existing, snap.writer); err != nil {
-		// Usually the cache lagging behind an earlier write. Retry soon at
-		// a steady pace: the queue's exponential backoff would let a few
-		// such misses delay the status by many seconds.
-		s.Log.V(1).Info("status write failed, retrying", "error", err.Error())
-		return reconcile.Result{RequeueAfter: 200 * time.Millisecond}, nil
-	}
-	return reconcile.Result{}, nil
-}
-
-// claims is this node's share of the plan. A claim skips the conflict
-// probe only when a status says a node already announced the IP without a
-// conflict (a failover: the address is known to be ours, and every
-// millisecond counts); an IP new to the cluster, or one whose last owner
-// saw a conflict or never finished announcing, is probed first.
-func (s *Syncer) claims(plan l2plan.Plan, ifaces []Iface, existing map[string]*v1beta1.ServiceL2Status) []layer2.Claim {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.since == nil {
-		s.since = map[netip.Addr]time.Time{}
-	}
-	var claims []layer2.Claim
-	for ip, o := range plan.Owners {
-		if o.Node != s.Node {
-			delete(s.since, ip)
+	for _, ip := range decide {
+		if !s.mine[ip] {
+			delete(s.probe, ip)
 			continue
 		}
-		if _, ok := s.since[ip]; !ok {
-			s.since[ip] = time.Now()
+		announcedBefore, err := s.announcedBefore(ctx, ip, plan.Owners[ip].Services)
+		if err != nil {
+			s.reprobe = true
+			return nil, err
 		}
-		announcedBefore := false
-		for _, svc := range o.Services {
-			if e := existing[svc.Namespace+"/"+StatusName(svc.Name, ip)]; e != nil && e.Status.Node != "" && e.Status.Conflict == nil {
-				announcedBefore = true
-			}
-		}
-		claims = append(claims, layer2.Claim{IP: ip, Interfaces: Select(ip, o.Interfaces, ifaces), Probe: !announcedBefore})
+		s.probe[ip] = !announcedBefore
+	}
+	claims := make([]layer2.Claim, 0, len(s.mine))
+	for ip := range s.mine {
+		claims = append(claims, layer2.Claim{IP: ip, Interfaces: Select(ip, plan.Owners[ip].Interfaces, ifaces), Probe: s.probe[ip]})
 	}
 	slices.SortFunc(claims, func(a, b layer2.Claim) int { return a.IP.Compare(b.IP) })
-	return claims
+	return claims, nil
+}
+
+// announcedBefore reports whether a status of ip says a node announced it
+// without a conflict.
+func (s *Syncer) announcedBefore(ctx context.Context, ip netip.Addr, svcs []types.NamespacedName) (bool, error) {
+	for _, svc := range svcs {
+		var st v1beta1.ServiceL2Status
+		err := s.Client.Get(ctx, client.ObjectKey{Namespace: svc.Namespace, Name: StatusName(svc.Name, ip)}, &st, client.UnsafeDisableDeepCopy)
+		switch {
+		case apierrors.IsNotFound(err):
+		case err != nil:
+			return false, fmt.Errorf("get ServiceL2Status of %s for %s: %w", ip, svc, err)
+		case st.Status.Node != "" && st.Status.Conflict == nil:
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // StatusWriter is the speaker that writes the statuses no single node owns

@@ -105,6 +105,10 @@ func (r *runState) step(now time.Time) {
 	checks := a.timing
 	checks.answerCheck = answerPeriod(a.timing.answerCheck, len(r.bindings))
 	for k, b := range r.bindings {
+		// The phase before start as well as tick: a claim that skips the
+		// probe goes from Waiting to Announced in start alone, and its
+		// "announcing" is logged as any other.
+		was := b.phase
 		h := r.ifaces[k.iface]
 		if b.phase == PhaseWaiting && h != nil && h.open() {
 			wait := time.Duration(0)
@@ -117,6 +121,8 @@ func (r *runState) step(now time.Time) {
 		nb, act, cleared := b.tick(now, a.timing)
 		if nb.phase != b.phase {
 			r.dirty = true
+		}
+		if nb.phase != was {
 			r.logPhase(k, nb)
 		}
 		if cleared {
