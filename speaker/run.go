@@ -140,10 +140,6 @@ func run(ctx context.Context, o options) error {
 	if err := syncer.SetupWithManager(mgr, l2trigger); err != nil {
 		return fmt.Errorf("set up layer 2: %w", err)
 	}
-	prober, err := setupReach(mgr, o, syncer, slogger)
-	if err != nil {
-		return err
-	}
 	pw := &presenceWriter{client: mgr.GetClient(), api: mgr.GetAPIReader(), namespace: o.namespace, node: o.node,
 		alive: mem.Alive, ready: heardPeers, linkUp: bindLinkUp(bind.Addr()), log: log.WithName("presence")}
 	if o.datapath != "off" {
@@ -153,7 +149,12 @@ func run(ctx context.Context, o options) error {
 	if err := mgr.Add(manager.RunnableFunc(pw.Run)); err != nil {
 		return err
 	}
-	if err := setupBGP(mgr, o, bind, &cfg, clusterView, bgpTrigger, slogger, log); err != nil {
+	bgpSyncer, err := setupBGP(mgr, o, bind, &cfg, clusterView, bgpTrigger, slogger, log)
+	if err != nil {
+		return err
+	}
+	prober, err := setupReach(mgr, o, syncer, bgpSyncer, slogger, log)
+	if err != nil {
 		return err
 	}
 	// The datapath and the health check ports find a Service's
