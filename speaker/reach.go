@@ -58,6 +58,12 @@ func setupReach(mgr ctrl.Manager, o options, syncer *l2sync.Syncer, bgpSyncer *b
 	bgpWriter = bgpsync.NewReachWriter(bgpsync.ReachWriter{
 		Client: cache, Node: o.node, Log: log.WithName("bgp-reach"),
 		Targets: bgpSyncer.Announced, Verdict: p.Verdict,
+		Alive: func() []string {
+			if !syncer.Ready() {
+				return nil // alone until it hears its peers: everyone else would look dead
+			}
+			return syncer.Alive()
+		},
 	})
 	for _, r := range []func(context.Context) error{p.Run, bgpWriter.Run} {
 		if err := mgr.Add(manager.RunnableFunc(r)); err != nil {

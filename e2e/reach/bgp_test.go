@@ -82,6 +82,7 @@ func TestBGPAnnouncedButNotAnswering(t *testing.T) {
 	}
 	checkCtl(t, c, "local", vips["local"], "-", why.Announced, "advertised over BGP")
 
+	top := t
 	t.Run("server stopped on one node", func(t *testing.T) {
 		node := "node2"
 		broken := time.Now()
@@ -101,7 +102,7 @@ func TestBGPAnnouncedButNotAnswering(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(func() { ln.Close() })
+		top.Cleanup(func() { ln.Close() }) // serves until the whole test ends
 		go acceptAll(ln)
 		restored := time.Now()
 		took = waitNotAnswering(t, c, "local", vips["local"], nil, "")
@@ -127,6 +128,23 @@ func TestBGPAnnouncedButNotAnswering(t *testing.T) {
 		took = waitNotAnswering(t, c, "web", vips["web"], nil, "")
 		t.Logf("chain rewritten on %s: cleared after %v", node.Name, took.Round(time.Millisecond))
 		checkCtl(t, c, "web", vips["web"], "-", why.Announced, "advertised over BGP")
+	})
+
+	t.Run("node dies while not answering", func(t *testing.T) {
+		node := "node3"
+		stop[node]()
+		waitNotAnswering(t, c, "local", vips["local"], []string{node}, "tcp/80: connection refused")
+		// Its speaker dies with the entry in place; the live speakers
+		// see it go (liveness), and the status writer drops its entry.
+		died := time.Now()
+		c.Speaker(node).Kill()
+		cluster.Eventually(t, 30*time.Second, node+"'s entry dropped", func() error {
+			if nodes := notAnsweringOn(t, c, "local", vips["local"]); nodes != nil {
+				return fmt.Errorf("still not answering on %v", nodes)
+			}
+			return nil
+		})
+		t.Logf("speaker of %s killed: its entry dropped after %v", node, time.Since(died).Round(time.Millisecond))
 	})
 }
 

@@ -95,3 +95,21 @@ func sameEntry(a, b *v1beta1.NodeNotAnswering) bool {
 	}
 	return a.Reason == b.Reason && a.Message == b.Message && a.Since.Equal(&b.Since)
 }
+
+// Live is the entries of a ServiceBGPStatus whose nodes are alive, and
+// whether any was not: a node that died while its check failed cannot
+// remove its own entry, so the status writer (l2sync.StatusWriter) drops
+// it. alive empty means not known (the speaker has not heard its peers
+// yet): nothing is dropped.
+func Live(o *v1beta1.ServiceBGPStatus, alive []string) ([]v1beta1.NodeNotAnswering, bool) {
+	if len(alive) == 0 {
+		return o.Status.NotAnswering, false
+	}
+	var kept []v1beta1.NodeNotAnswering
+	for _, e := range o.Status.NotAnswering {
+		if slices.Contains(alive, e.Node) {
+			kept = append(kept, e)
+		}
+	}
+	return kept, len(kept) != len(o.Status.NotAnswering)
+}

@@ -114,3 +114,28 @@ func TestReachWrites(t *testing.T) {
 		})
 	}
 }
+
+func TestLive(t *testing.T) {
+	entry := func(n string) v1beta1.NodeNotAnswering {
+		return v1beta1.NodeNotAnswering{Node: n, Reason: reach.ReasonNotAnswering}
+	}
+	o := &v1beta1.ServiceBGPStatus{Status: v1beta1.ServiceBGPStatusStatus{NotAnswering: []v1beta1.NodeNotAnswering{entry("node1"), entry("node2")}}}
+	for _, tc := range []struct {
+		name    string
+		alive   []string
+		kept    []v1beta1.NodeNotAnswering
+		changed bool
+	}{
+		{"every node alive", []string{"node1", "node2", "node3"}, o.Status.NotAnswering, false},
+		{"node2 dead: its entry goes", []string{"node1", "node3"}, []v1beta1.NodeNotAnswering{entry("node1")}, true},
+		{"both dead: nothing left", []string{"node3"}, nil, true},
+		{"peers not heard yet: nothing dropped", nil, o.Status.NotAnswering, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			kept, changed := Live(o, tc.alive)
+			if !reflect.DeepEqual(kept, tc.kept) || changed != tc.changed {
+				t.Errorf("Live = %+v, %v; want %+v, %v", kept, changed, tc.kept, tc.changed)
+			}
+		})
+	}
+}

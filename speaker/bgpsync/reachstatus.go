@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/ironlb/ironlb/config/v1beta1"
+	"github.com/ironlb/ironlb/speaker/l2sync"
 	"github.com/ironlb/ironlb/speaker/reach"
 )
 
@@ -37,6 +38,9 @@ type ReachWriter struct {
 	Log     logr.Logger
 	Targets func() []reach.Target // the addresses this node advertises (Syncer.Announced)
 	Verdict func(types.NamespacedName, netip.Addr) (reach.Verdict, bool)
+	// Alive lists the live speakers, nil until this one has heard its
+	// peers; the first of them by name drops the entries of dead nodes.
+	Alive func() []string
 
 	wake chan struct{}
 }
@@ -85,6 +89,11 @@ func (w *ReachWriter) sync(ctx context.Context) error {
 		existing[i] = &have.Items[i]
 	}
 	var errs []error
+	if alive := w.Alive(); len(alive) > 0 && l2sync.StatusWriter(alive) == w.Node {
+		for _, o := range existing {
+			errs = append(errs, w.dropDead(ctx, o, alive))
+		}
+	}
 	for _, wr := range ReachWrites(w.Node, w.Targets(), w.Verdict, existing, time.Now()) {
 		if err := w.apply(ctx, wr); err != nil {
 			errs = append(errs, err)
@@ -125,6 +134,28 @@ func (w *ReachWriter) apply(ctx context.Context, wr ReachWrite) error {
 	err = w.Client.Delete(ctx, obj, client.Preconditions{ResourceVersion: &rv, UID: &uid})
 	if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
 		return fmt.Errorf("delete ServiceBGPStatus %s/%s: %w", obj.Namespace, obj.Name, err)
+	}
+	return nil
+}
+
+// dropDead removes the entries of dead nodes from o (read from the cache,
+// so a stale copy fails on its resourceVersion and is retried).
+func (w *ReachWriter) dropDead(ctx context.Context, o *v1beta1.ServiceBGPStatus, alive []string) error {
+	kept, changed := Live(o, alive)
+	if !changed {
+		return nil
+	}
+	var err error
+	if len(kept) == 0 {
+		rv := o.ResourceVersion
+		err = w.Client.Delete(ctx, o, client.Preconditions{ResourceVersion: &rv})
+	} else {
+		upd := o.DeepCopy()
+		upd.Status.NotAnswering = kept
+		err = w.Client.Update(ctx, upd)
+	}
+	if err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("drop dead nodes' entries from ServiceBGPStatus %s/%s: %w", o.Namespace, o.Name, err)
 	}
 	return nil
 }
