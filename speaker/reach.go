@@ -23,12 +23,12 @@ import (
 
 // setupReach starts the reachability check of the addresses this node
 // announces with layer 2 or advertises over BGP (-reachability-check; 0
-// disables it, and nil is returned). Its verdicts go into the
+// disables it, and nils are returned). Its verdicts go into the
 // ServiceL2Status the layer 2 syncer writes and this node's entries of the
 // ServiceBGPStatus objects.
-func setupReach(mgr ctrl.Manager, o options, syncer *l2sync.Syncer, bgpSyncer *bgpsync.Syncer, slogger *slog.Logger, log logr.Logger) (*reach.Prober, error) {
+func setupReach(mgr ctrl.Manager, o options, syncer *l2sync.Syncer, bgpSyncer *bgpsync.Syncer, slogger *slog.Logger, log logr.Logger) (*reach.Prober, *bgpsync.ReachWriter, error) {
 	if o.reachCheck == 0 {
-		return nil, nil
+		return nil, nil, nil
 	}
 	cache := mgr.GetClient()
 	var bgpWriter *bgpsync.ReachWriter // set below, before the prober runs
@@ -52,7 +52,7 @@ func setupReach(mgr ctrl.Manager, o options, syncer *l2sync.Syncer, bgpSyncer *b
 		Dial:       dialRouted,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("reachability check: %w", err)
+		return nil, nil, fmt.Errorf("reachability check: %w", err)
 	}
 	syncer.Reach = p.Verdict
 	bgpWriter = bgpsync.NewReachWriter(bgpsync.ReachWriter{
@@ -67,10 +67,10 @@ func setupReach(mgr ctrl.Manager, o options, syncer *l2sync.Syncer, bgpSyncer *b
 	})
 	for _, r := range []func(context.Context) error{p.Run, bgpWriter.Run} {
 		if err := mgr.Add(manager.RunnableFunc(r)); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
-	return p, nil
+	return p, bgpWriter, nil
 }
 
 // dialRouted is the check's connection: none when the node's routing

@@ -153,7 +153,7 @@ func run(ctx context.Context, o options) error {
 	if err != nil {
 		return err
 	}
-	prober, err := setupReach(mgr, o, syncer, bgpSyncer, slogger, log)
+	prober, bgpReach, err := setupReach(mgr, o, syncer, bgpSyncer, slogger, log)
 	if err != nil {
 		return err
 	}
@@ -183,6 +183,9 @@ func run(ctx context.Context, o options) error {
 			case <-mem.Changes():
 				l2trigger.Add(l2sync.Key)
 				dpTrigger.Add(dpsync.DeadNodesKey)
+				if bgpReach != nil {
+					bgpReach.Wake() // a dead node's entries go now
+				}
 			case c := <-ann.Conflicts():
 				log.Info("address conflict", "ip", c.IP, "interface", c.Interface, "mac", c.MAC.String(), "cleared", c.Cleared)
 				l2trigger.Add(l2sync.Key)
