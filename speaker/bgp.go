@@ -26,37 +26,37 @@ import (
 // setupBGP runs the embedded BGP speaker and its reconciler. The router ID
 // is the node's IPv4 InternalIP (the liveness address when it is IPv4).
 func setupBGP(mgr ctrl.Manager, o options, bind netip.AddrPort, cfg *atomic.Pointer[config.Config], v *view.View,
-	t *trigger.Trigger, slogger *slog.Logger, log logr.Logger) error {
+	t *trigger.Trigger, slogger *slog.Logger, log logr.Logger) (*bgpsync.Syncer, error) {
 	routerID, err := routerID(mgr.GetAPIReader(), o.node, bind)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	sp, err := bgp.New(bgp.Options{RouterID: routerID, Logger: slogger.With("component", "bgp"), Registerer: ctrlmetrics.Registry})
 	if err != nil {
-		return fmt.Errorf("bgp: %w", err)
+		return nil, fmt.Errorf("bgp: %w", err)
 	}
 	if err := mgr.Add(manager.RunnableFunc(sp.Run)); err != nil {
-		return err
+		return nil, err
 	}
 	// A BGP engine stuck in a call fails the liveness probe, so the
 	// kubelet restarts the speaker (gracefully for the routers) instead of
 	// leaving its routes frozen.
 	if err := mgr.AddHealthzCheck("bgp", func(*http.Request) error { return sp.Stalled(time.Now()) }); err != nil {
-		return err
+		return nil, err
 	}
 	s := &bgpsync.Syncer{
 		Client: mgr.GetClient(), Namespace: o.namespace,
 		Log: log.WithName("bgp"), Node: o.node, Config: cfg.Load, Speaker: sp, View: v,
 	}
 	if err := s.SetupWithManager(mgr, t); err != nil {
-		return fmt.Errorf("set up bgp: %w", err)
+		return nil, fmt.Errorf("set up bgp: %w", err)
 	}
 	// Ready once this node's routes are at its routers: a rollout then
 	// never has two nodes' routes missing at once.
 	if err := mgr.AddReadyzCheck("bgp", func(*http.Request) error { return s.Ready(time.Now()) }); err != nil {
-		return err
+		return nil, err
 	}
-	return mgr.Add(manager.RunnableFunc(func(ctx context.Context) error { return s.ReportStatus(ctx, 2*time.Second) }))
+	return s, mgr.Add(manager.RunnableFunc(func(ctx context.Context) error { return s.ReportStatus(ctx, 2*time.Second) }))
 }
 
 func routerID(r client.Reader, node string, bind netip.AddrPort) (netip.Addr, error) {

@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"syscall"
 
+	"github.com/go-logr/logr"
 	"github.com/vishvananda/netlink"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -15,20 +16,24 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
+	"github.com/ironlb/ironlb/speaker/bgpsync"
 	"github.com/ironlb/ironlb/speaker/l2sync"
 	"github.com/ironlb/ironlb/speaker/reach"
 )
 
 // setupReach starts the reachability check of the addresses this node
-// announces with layer 2 (-reachability-check; 0 disables it, and nil is
-// returned). Its verdicts go into the ServiceL2Status the syncer writes.
-func setupReach(mgr ctrl.Manager, o options, syncer *l2sync.Syncer, slogger *slog.Logger) (*reach.Prober, error) {
+// announces with layer 2 or advertises over BGP (-reachability-check; 0
+// disables it, and nils are returned). Its verdicts go into the
+// ServiceL2Status the layer 2 syncer writes and this node's entries of the
+// ServiceBGPStatus objects.
+func setupReach(mgr ctrl.Manager, o options, syncer *l2sync.Syncer, bgpSyncer *bgpsync.Syncer, slogger *slog.Logger, log logr.Logger) (*reach.Prober, *bgpsync.ReachWriter, error) {
 	if o.reachCheck == 0 {
-		return nil, nil
+		return nil, nil, nil
 	}
 	cache := mgr.GetClient()
+	var bgpWriter *bgpsync.ReachWriter // set below, before the prober runs
 	p, err := reach.New(reach.Options{
-		Targets: syncer.Announced,
+		Targets: func() []reach.Target { return reach.Merge(syncer.Announced(), bgpSyncer.Announced()) },
 		Service: func(k types.NamespacedName) (*corev1.Service, bool) {
 			var s corev1.Service
 			if err := cache.Get(context.Background(), k, &s); err != nil {
@@ -36,7 +41,10 @@ func setupReach(mgr ctrl.Manager, o options, syncer *l2sync.Syncer, slogger *slo
 			}
 			return &s, true
 		},
-		Changed:    syncer.StatusChanged,
+		Changed: func() {
+			syncer.StatusChanged()
+			bgpWriter.Wake()
+		},
 		Recorder:   mgr.GetEventRecorderFor("ironlb-speaker"),
 		Registerer: ctrlmetrics.Registry,
 		Logger:     slogger.With("component", "reach"),
@@ -44,13 +52,25 @@ func setupReach(mgr ctrl.Manager, o options, syncer *l2sync.Syncer, slogger *slo
 		Dial:       dialRouted,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("reachability check: %w", err)
+		return nil, nil, fmt.Errorf("reachability check: %w", err)
 	}
 	syncer.Reach = p.Verdict
-	if err := mgr.Add(manager.RunnableFunc(p.Run)); err != nil {
-		return nil, err
+	bgpWriter = bgpsync.NewReachWriter(bgpsync.ReachWriter{
+		Client: cache, Node: o.node, Log: log.WithName("bgp-reach"),
+		Targets: bgpSyncer.Announced, Verdict: p.Verdict,
+		Alive: func() []string {
+			if !syncer.Ready() {
+				return nil // alone until it hears its peers: everyone else would look dead
+			}
+			return syncer.Alive()
+		},
+	})
+	for _, r := range []func(context.Context) error{p.Run, bgpWriter.Run} {
+		if err := mgr.Add(manager.RunnableFunc(r)); err != nil {
+			return nil, nil, err
+		}
 	}
-	return p, nil
+	return p, bgpWriter, nil
 }
 
 // dialRouted is the check's connection: none when the node's routing

@@ -144,10 +144,6 @@ func run(ctx context.Context, o options) error {
 	if err := nw.setup(mgr); err != nil {
 		return fmt.Errorf("node weight: %w", err)
 	}
-	prober, err := setupReach(mgr, o, syncer, slogger)
-	if err != nil {
-		return err
-	}
 	pw := &presenceWriter{client: mgr.GetClient(), api: mgr.GetAPIReader(), namespace: o.namespace, node: o.node,
 		alive: mem.Alive, ready: heardPeers, linkUp: bindLinkUp(bind.Addr()), log: log.WithName("presence")}
 	if o.datapath != "off" {
@@ -157,7 +153,12 @@ func run(ctx context.Context, o options) error {
 	if err := mgr.Add(manager.RunnableFunc(pw.Run)); err != nil {
 		return err
 	}
-	if err := setupBGP(mgr, o, bind, &cfg, clusterView, bgpTrigger, slogger, log); err != nil {
+	bgpSyncer, err := setupBGP(mgr, o, bind, &cfg, clusterView, bgpTrigger, slogger, log)
+	if err != nil {
+		return err
+	}
+	prober, bgpReach, err := setupReach(mgr, o, syncer, bgpSyncer, slogger, log)
+	if err != nil {
 		return err
 	}
 	// The datapath and the health check ports find a Service's
@@ -186,6 +187,9 @@ func run(ctx context.Context, o options) error {
 			case <-mem.Changes():
 				l2trigger.Add(l2sync.Key)
 				dpTrigger.Add(dpsync.DeadNodesKey)
+				if bgpReach != nil {
+					bgpReach.Wake() // a dead node's entries go now
+				}
 			case c := <-ann.Conflicts():
 				log.Info("address conflict", "ip", c.IP, "interface", c.Interface, "mac", c.MAC.String(), "cleared", c.Cleared)
 				l2trigger.Add(l2sync.Key)

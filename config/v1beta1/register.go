@@ -20,6 +20,7 @@ func AddToScheme(s *runtime.Scheme) error {
 		&Community{}, &CommunityList{},
 		&ServiceL2Status{}, &ServiceL2StatusList{},
 		&BGPSessionStatus{}, &BGPSessionStatusList{},
+		&ServiceBGPStatus{}, &ServiceBGPStatusList{},
 	)
 	metav1.AddToGroupVersion(s, GroupVersion)
 	return nil

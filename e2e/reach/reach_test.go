@@ -165,8 +165,15 @@ func (l lab) waitAnswering(t *testing.T, timeout time.Duration, st metav1.Condit
 // since, whose message contains msg.
 func (l lab) waitEvent(t *testing.T, reason, msg string, since time.Time) {
 	t.Helper()
-	cluster.Eventually(t, 5*time.Second, "a "+reason+" event", func() error {
-		evs := l.c.Events(t, "Service", "default", "web", reason)
+	waitServiceEvent(t, l.c, "web", reason, msg, since)
+}
+
+// waitServiceEvent waits for an event on the Service default/svc with
+// reason, sent after since, whose message contains msg.
+func waitServiceEvent(t *testing.T, c *cluster.Cluster, svc, reason, msg string, since time.Time) {
+	t.Helper()
+	cluster.Eventually(t, 5*time.Second, "a "+reason+" event on "+svc, func() error {
+		evs := c.Events(t, "Service", "default", svc, reason)
 		for _, ev := range evs {
 			last := ev.LastTimestamp.Time
 			if last.IsZero() {

@@ -46,6 +46,7 @@ type View struct {
 	bgpPlans map[string]bgpplan.Plan
 	sessions map[string]map[string]v1beta1.BGPSessionStatusStatus // node -> peer -> status
 	l2       map[l2key]v1beta1.ServiceL2Status
+	bgpReach map[l2key][]v1beta1.NodeNotAnswering
 }
 
 type l2key struct{ ns, svc, ip string }
@@ -59,6 +60,7 @@ func New(cfg *config.Config, s *snapshot.Snapshot) *View {
 		bgpPlans: map[string]bgpplan.Plan{},
 		sessions: map[string]map[string]v1beta1.BGPSessionStatusStatus{},
 		l2:       map[l2key]v1beta1.ServiceL2Status{},
+		bgpReach: map[l2key][]v1beta1.NodeNotAnswering{},
 	}
 	for _, svc := range v.Services {
 		for _, ip := range svc.IPs {
@@ -81,6 +83,11 @@ func New(cfg *config.Config, s *snapshot.Snapshot) *View {
 	}
 	for _, st := range s.L2Statuses {
 		v.l2[l2key{st.Namespace, st.Status.ServiceName, canonical(st.Status.IP)}] = st
+	}
+	for _, st := range s.BGPReach {
+		if len(st.Status.NotAnswering) > 0 {
+			v.bgpReach[l2key{st.Namespace, st.Status.ServiceName, canonical(st.Status.IP)}] = st.Status.NotAnswering
+		}
 	}
 	return v
 }
@@ -141,6 +148,13 @@ func (v *View) Service(ns, name string) (lbstate.Service, bool) {
 func (v *View) L2Status(ns, svc string, ip netip.Addr) (v1beta1.ServiceL2Status, bool) {
 	st, ok := v.l2[l2key{ns, svc, ip.String()}]
 	return st, ok
+}
+
+// BGPNotAnswering are the nodes that advertise one Service IP over BGP
+// but report it does not answer there (its ServiceBGPStatus); none when
+// every node that checks it finds it answering.
+func (v *View) BGPNotAnswering(ns, svc string, ip netip.Addr) []v1beta1.NodeNotAnswering {
+	return v.bgpReach[l2key{ns, svc, ip.String()}]
 }
 
 // BGPNode is one node whose plan advertises an IP.

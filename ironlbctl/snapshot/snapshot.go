@@ -32,6 +32,9 @@ type Snapshot struct {
 	Nodes       []corev1.Node
 	L2Statuses  []v1beta1.ServiceL2Status
 	BGPSessions []v1beta1.BGPSessionStatus
+	// BGPReach are the ServiceBGPStatus objects: the Service IPs that do
+	// not answer on some node advertising them over BGP.
+	BGPReach []v1beta1.ServiceBGPStatus
 	// Speakers is the speakers' presence Lease (pkg/presence), nil when
 	// it does not exist: it says which nodes the speakers hold dead.
 	Speakers *coordinationv1.Lease
@@ -88,15 +91,16 @@ func Fetch(ctx context.Context, c client.Reader, namespace string) (*Snapshot, e
 		nodes corev1.NodeList
 		l2s   v1beta1.ServiceL2StatusList
 		bgps  v1beta1.BGPSessionStatusList
+		reach v1beta1.ServiceBGPStatusList
 	)
-	for _, l := range []client.ObjectList{&svcs, &nss, &eps, &nodes, &l2s, &bgps} {
+	for _, l := range []client.ObjectList{&svcs, &nss, &eps, &nodes, &l2s, &bgps, &reach} {
 		if err := c.List(ctx, l); err != nil {
 			return nil, fmt.Errorf("list %T: %w", l, err)
 		}
 	}
 	snap := &Snapshot{
 		Resources: res, Services: svcs.Items, Namespaces: nss.Items, Endpoints: eps.Items,
-		Nodes: nodes.Items, L2Statuses: l2s.Items, BGPSessions: bgps.Items,
+		Nodes: nodes.Items, L2Statuses: l2s.Items, BGPSessions: bgps.Items, BGPReach: reach.Items,
 	}
 	var lease coordinationv1.Lease
 	switch err := c.Get(ctx, client.ObjectKey{Namespace: namespace, Name: presence.LeaseName}, &lease); {

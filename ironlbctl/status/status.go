@@ -225,12 +225,34 @@ func l2Announcer(v *announce.View, svc *corev1.Service, ip netip.Addr) string {
 	return "none"
 }
 
-// answeringOf reads the reachability check from the ServiceL2Status of a
-// layer 2 address.
+// answeringOf reads the reachability check: the ServiceL2Status's
+// Answering condition of a layer 2 address, and the ServiceBGPStatus of one
+// advertised over BGP, which lists only the nodes where it does not answer
+// (nodes where it answers write nothing), so a BGP address no node
+// reports shows "-", one some node reports "NO".
 func answeringOf(v *announce.View, svc *corev1.Service, ip netip.Addr, mode announce.Mode) (string, string) {
-	if mode != announce.ModeLayer2 && mode != announce.ModeBoth {
-		return "-", ""
+	answering, msg := "-", ""
+	if mode == announce.ModeLayer2 || mode == announce.ModeBoth {
+		answering, msg = l2Answering(v, svc, ip)
 	}
+	if mode != announce.ModeBGP && mode != announce.ModeBoth {
+		return answering, msg
+	}
+	failing := v.BGPNotAnswering(svc.Namespace, svc.Name, ip)
+	if len(failing) == 0 {
+		return answering, msg
+	}
+	var parts []string
+	for _, f := range failing {
+		parts = append(parts, "bgp node "+f.Node+": "+f.Message)
+	}
+	if answering == "NO" {
+		parts = append([]string{"l2: " + msg}, parts...)
+	}
+	return "NO", strings.Join(parts, "; ")
+}
+
+func l2Answering(v *announce.View, svc *corev1.Service, ip netip.Addr) (string, string) {
 	st, ok := v.L2Status(svc.Namespace, svc.Name, ip)
 	if !ok || st.Status.Node == "" {
 		return "-", ""

@@ -37,15 +37,25 @@ func TestBuild(t *testing.T) {
 				s.Spec.LoadBalancerSourceRanges = []string{"192.0.2.0/24", "10.0.0.0/33", "2001:db8::/32"}
 			}),
 			fx.Service("default", "quiet", 3, fx.Assigned("quiet", "192.0.2.1")),
+			fx.Service("default", "routed", 6, fx.Assigned("both", "198.51.100.8")),
+			fx.Service("default", "routed-ok", 7, fx.Assigned("both", "198.51.100.9")),
 			fx.Service("default", "pending", 4),
 			fx.Service("default", "other", 5, fx.Class("example.com/x")),
 		},
-		Endpoints: []discoveryv1.EndpointSlice{fx.Endpoints("default", "web", "n1", "n2"), fx.Endpoints("default", "local", "n2")},
+		Endpoints: []discoveryv1.EndpointSlice{fx.Endpoints("default", "web", "n1", "n2"), fx.Endpoints("default", "local", "n2"),
+			fx.Endpoints("default", "routed", "n1"), fx.Endpoints("default", "routed-ok", "n1")},
+		// Layer 2 answers for routed on n1; BGP does not on n1 and n2.
+		BGPReach: []v1beta1.ServiceBGPStatus{fx.BGPNotAnswering("default", "routed", "198.51.100.8", "198.51.100.8 does not answer through the announcing node's datapath on tcp/80: no answer (timed out)", "n1", "n2")},
 		L2Statuses: []v1beta1.ServiceL2Status{
 			func() v1beta1.ServiceL2Status {
 				st := fx.L2Status("default", "web", "203.0.113.1", "n1", "")
 				st.Status.Conditions = []metav1.Condition{{Type: "Answering", Status: metav1.ConditionFalse, Reason: "NotAnswering",
 					Message: "203.0.113.1 does not answer through the announcing node's datapath on tcp/80: connection refused"}}
+				return st
+			}(),
+			func() v1beta1.ServiceL2Status {
+				st := fx.L2Status("default", "routed", "198.51.100.8", "n1", "")
+				st.Status.Conditions = []metav1.Condition{{Type: "Answering", Status: metav1.ConditionTrue, Reason: "Answering"}}
 				return st
 			}(),
 			func() v1beta1.ServiceL2Status {
@@ -76,6 +86,9 @@ func TestBuild(t *testing.T) {
 		`default/local 198.51.100.7 both both [l2: n2; bgp: n2→tor] kube-proxy 1 [n2] 192.0.2.0/24 ["spec.loadBalancerSourceRanges[1]: \"10.0.0.0/33\" is not a CIDR; it admits no client (the Service stays restricted to its valid ranges)"] yes`,
 		"default/pending <pending>  none [-] - 0 [] - [] -",
 		"default/quiet 192.0.2.1 quiet none [-] kube-proxy 0 [] any [] -",
+		"default/routed 198.51.100.8 both both [l2: n1; bgp: n1→tor,n2→tor] kube-proxy 1 [] any [] NO",
+		// BGP nodes that answer write nothing; no layer 2 status yet.
+		"default/routed-ok 198.51.100.9 both both [l2: none (no ServiceL2Status yet); bgp: n1→tor,n2→tor] kube-proxy 1 [] any [] -",
 		"default/web 203.0.113.1 web layer2 [n1] ironlb 2 [] any [] NO",
 	}
 	if strings.Join(rows, "\n") != strings.Join(want, "\n") {
@@ -85,8 +98,9 @@ func TestBuild(t *testing.T) {
 	if err := r.Write(&buf); err != nil {
 		t.Fatal(err)
 	}
-	for _, w := range []string{"POOL", "web    IPv4    4      1         3          True", "SERVICE", "default/web      203.0.113.1", "SOURCE RANGES", "192.0.2.0/24 (1 invalid entries)",
-		"ANSWERING", "default/web 203.0.113.1 does not answer: 203.0.113.1 does not answer through the announcing node's datapath on tcp/80: connection refused"} {
+	for _, w := range []string{"POOL", "web    IPv4    4      1         3          True", "SERVICE", "default/web        203.0.113.1", "SOURCE RANGES", "192.0.2.0/24 (1 invalid entries)",
+		"ANSWERING", "default/web 203.0.113.1 does not answer: 203.0.113.1 does not answer through the announcing node's datapath on tcp/80: connection refused",
+		"default/routed 198.51.100.8 does not answer: bgp node n1: 198.51.100.8 does not answer through the announcing node's datapath on tcp/80: no answer (timed out); bgp node n2: "} {
 		if !strings.Contains(buf.String(), w) {
 			t.Errorf("table lacks %q:\n%s", w, buf.String())
 		}

@@ -48,6 +48,9 @@ func l2(st ...v1beta1.ServiceL2Status) change {
 func sessions(st ...v1beta1.BGPSessionStatus) change {
 	return func(s *snapshot.Snapshot) { s.BGPSessions = append(s.BGPSessions, st...) }
 }
+func bgpReach(st ...v1beta1.ServiceBGPStatus) change {
+	return func(s *snapshot.Snapshot) { s.BGPReach = append(s.BGPReach, st...) }
+}
 func nodes(ns ...corev1.Node) change { return func(s *snapshot.Snapshot) { s.Nodes = ns } }
 
 func TestExplain(t *testing.T) {
@@ -145,6 +148,15 @@ func TestExplain(t *testing.T) {
 			sessions(fx.Session("n1", "tor", "Active", 0))}, NoEstablished, []string{"BGPSessionStatus n1.tor: status.state Active", "BGPSessionStatus n2.tor: none published"}},
 		{"BGP advertised", Options{}, []change{svcs(web(fx.Assigned("bgp", "198.51.100.1"))), ready,
 			sessions(fx.Session("n1", "tor", "Established", 1), fx.Session("n2", "tor", "Established", 1))}, Announced, []string{"advertised over BGP by n1→tor, n2→tor"}},
+		{"BGP advertised but not answering on one node", Options{}, []change{svcs(web(fx.Assigned("bgp", "198.51.100.1"))), ready,
+			sessions(fx.Session("n1", "tor", "Established", 1), fx.Session("n2", "tor", "Established", 1)),
+			bgpReach(fx.BGPNotAnswering("default", "web", "198.51.100.1", "198.51.100.1 does not answer through the announcing node's datapath on tcp/80: connection refused", "n2"))},
+			NotAnswering, []string{"advertised over BGP by n1→tor, n2→tor but does not answer on nodes n2", "ServiceBGPStatus default/web.198.51.100.1 status.notAnswering",
+				"node n2 (since 2026-12-06T12:00:00Z): 198.51.100.1 does not answer", "tcp/80: connection refused", "nft list table"}},
+		{"BGP: another Service's report on the shared IP is not this one's", Options{}, []change{svcs(web(fx.Assigned("bgp", "198.51.100.1"))), ready,
+			sessions(fx.Session("n1", "tor", "Established", 1), fx.Session("n2", "tor", "Established", 1)),
+			bgpReach(fx.BGPNotAnswering("default", "dns", "198.51.100.1", "refused", "n2"))},
+			Announced, []string{"advertised over BGP by n1→tor, n2→tor"}},
 		{"client outside the source ranges", Options{Client: netip.MustParseAddr("198.51.100.9")}, []change{svcs(web(assigned, func(s *corev1.Service) {
 			s.Spec.LoadBalancerSourceRanges = []string{"192.0.2.0/24", "2001:db8::/32", "bogus"}
 		})), ready, l2(fx.L2Status("default", "web", "203.0.113.1", "n2", ""))},

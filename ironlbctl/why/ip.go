@@ -14,6 +14,7 @@ import (
 	"github.com/ironlb/ironlb/ironlbctl/announce"
 	"github.com/ironlb/ironlb/pkg/lbstate"
 	"github.com/ironlb/ironlb/speaker/l2plan"
+	"github.com/ironlb/ironlb/speaker/l2sync"
 	"github.com/ironlb/ironlb/speaker/reach"
 )
 
@@ -51,7 +52,7 @@ func explainIP(v *announce.View, svc *corev1.Service, ip netip.Addr) []Reason {
 		out = append(out, layer2(v, svc, ip, pool, shared))
 	}
 	if mode == announce.ModeBGP || mode == announce.ModeBoth {
-		out = append(out, bgpReason(v, ip, pool))
+		out = append(out, bgpReason(v, svc, ip, pool))
 	}
 	return out
 }
@@ -129,7 +130,7 @@ func servesTraffic(svcs []lbstate.Service, node string) bool {
 }
 
 // bgpReason reuses the speakers' BGP planner and the published sessions.
-func bgpReason(v *announce.View, ip netip.Addr, pool string) Reason {
+func bgpReason(v *announce.View, svc *corev1.Service, ip netip.Addr, pool string) Reason {
 	nodes, withheld := v.BGP(ip)
 	r := Reason{IP: ip.String()}
 	if len(nodes) == 0 {
@@ -171,6 +172,17 @@ func bgpReason(v *announce.View, ip netip.Addr, pool string) Reason {
 	}
 	r.Code = Announced
 	r.Message = fmt.Sprintf("%s is assigned (IPAddressPool %q) and advertised over BGP by %s", ip, pool, strings.Join(up, ", "))
+	if failing := v.BGPNotAnswering(svc.Namespace, svc.Name, ip); len(failing) > 0 {
+		var nodes []string
+		for _, f := range failing {
+			nodes = append(nodes, f.Node)
+			r.Details = append(r.Details, fmt.Sprintf("node %s (since %s): %s", f.Node, f.Since.UTC().Format("2006-01-02T15:04:05Z"), f.Message))
+		}
+		r.Code = NotAnswering
+		r.Message = fmt.Sprintf("%s is advertised over BGP by %s but does not answer on nodes %s: ServiceBGPStatus %s/%s status.notAnswering",
+			ip, strings.Join(up, ", "), strings.Join(nodes, ", "), svc.Namespace, l2sync.StatusName(svc.Name, ip))
+		r.Details = append(r.Details, notAnsweringHints(reach.ReasonNotAnswering)...)
+	}
 	return r
 }
 

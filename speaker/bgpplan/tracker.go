@@ -58,6 +58,9 @@ type Delta struct {
 	// Decided counts the IPs decided again, changed or not: the work the
 	// Update did.
 	Decided int
+	// Touched are those IPs (unsorted): what a caller keeps per IP
+	// beyond the routes (Advertised) may have changed only for them.
+	Touched []netip.Addr
 }
 
 // NewTracker returns an empty Tracker; its node is the zero Node (unusable)
@@ -157,6 +160,7 @@ func (t *Tracker) Update() Delta {
 		old, had := t.ips[ip]
 		now, has := t.decide(ip)
 		d.Decided++
+		d.Touched = append(d.Touched, ip)
 		if had == has && old.equal(now) {
 			continue
 		}
@@ -218,6 +222,21 @@ func (t *Tracker) decide(ip netip.Addr) (decision, bool) {
 	}
 	routes, why := decide(t.advsFor(pool), ip, svcs, t.node, t.peerNames)
 	return decision{pool: pool, routes: routes, withheld: why}, true
+}
+
+// Advertised are the Services of ip when this node advertises it (it has
+// a route to some peer) as of the last Update, sorted; nil when it does
+// not.
+func (t *Tracker) Advertised(ip netip.Addr) []types.NamespacedName {
+	if len(t.ips[ip].routes) == 0 {
+		return nil
+	}
+	users := t.svcs.Users(ip)
+	out := make([]types.NamespacedName, len(users))
+	for i, s := range users {
+		out[i] = s.Key
+	}
+	return out
 }
 
 // Peers are the node's sessions as of the last Update (shared: read them,

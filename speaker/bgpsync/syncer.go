@@ -16,6 +16,7 @@ import (
 
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -64,6 +65,9 @@ type Syncer struct {
 	started  time.Time         // set up; PeerWait counts from here
 	ready    bool              // Ready held once
 	problems map[string]string // peer -> configuration problem, for status
+	// advertised: the IPs this node advertises and their Services
+	// (noteAdvertised), for the reachability check.
+	advertised map[netip.Addr][]types.NamespacedName
 }
 
 // SetupWithManager registers the syncer: the view wakes it when a
@@ -100,6 +104,7 @@ func (s *Syncer) Reconcile(ctx context.Context, _ reconcile.Request) (reconcile.
 	}
 	s.tracker.SetConfig(cfg)
 	delta := s.tracker.Update()
+	s.noteAdvertised(delta)
 
 	var errs []error
 	// Passwords are resolved on every wake (a Secret's change wakes it

@@ -1,8 +1,9 @@
 // Package reach is the speaker's reachability self-check: an address that
 // is announced but does not answer is found and reported.
 //
-// The node that announces an address connects, from the host network
-// namespace, to every TCP port of the Services on it. Locally originated
+// The node that announces an address (the layer 2 owner, or each node
+// that advertises it over BGP) connects, from the host network namespace,
+// to every TCP port of the Services on it. Locally originated
 // connections go through the node's own datapath (nftables: the
 // nat-output chain DNATs them exactly as prerouting does for clients;
 // IPVS: they meet the virtual service at LOCAL_OUT), so a connection that

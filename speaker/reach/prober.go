@@ -104,7 +104,7 @@ func New(o Options) (*Prober, error) {
 		results: map[netip.AddrPort]PortResult{}, verdicts: map[verdictKey]Verdict{},
 		metric: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "ironlb_vip_answering",
-			Help: "1 when an address this node announces answers on a Service's TCP port through the datapath, 0 when it does not (or another host answers ARP/NDP for it); absent while unchecked.",
+			Help: "1 when an address this node announces (layer 2) or advertises (BGP) answers on a Service's TCP port through the datapath, 0 when it does not (or another host answers ARP/NDP for it); absent while unchecked.",
 		}, []string{"namespace", "service", "ip", "port"}),
 	}
 	if o.Registerer != nil {
