@@ -62,4 +62,3 @@ func (w *nodeWeightWatch) Reconcile(ctx context.Context, req reconcile.Request) 
 	w.recorder.Event(&n, corev1.EventTypeWarning, ReasonInvalidAnnotation, "Node "+n.Name+": "+problem)
 	return reconcile.Result{}, nil
 }
-

@@ -41,7 +41,9 @@ func TestHealthCheckNodePortsFollowTheEndpoints(t *testing.T) {
 
 	expect := func(want map[string]int) {
 		t.Helper()
-		defer func(begin time.Time) { t.Logf("%v answered within %v", want, time.Since(begin).Round(time.Millisecond)) }(time.Now())
+		defer func(begin time.Time) {
+			t.Logf("%v answered within %v", want, time.Since(begin).Round(time.Millisecond))
+		}(time.Now())
 		cluster.Eventually(t, 30*time.Second, fmt.Sprintf("health check port %d answering %v", port, want), func() error {
 			for node, n := range want {
 				code, got, err := healthCheck(client, c.NodeAddr(node, false), port)

@@ -28,8 +28,8 @@ import (
 // node joining or leaving it re-elects only the IPs it can win or owned
 // instead of every IP of the group.
 type Elector struct {
-	weights map[string]int // set by SetWeight; 1 when absent
-	refs    map[string]int // node -> items with own lists and groups with members naming it eligible
+	weights map[string]int        // set by SetWeight; 1 when absent
+	refs    map[string]int        // node -> items with own lists and groups with members naming it eligible
 	entries map[netip.Addr]*entry // every item, those of groups without nodes included
 	items   map[netip.Addr]*entry // the items with eligible nodes: the ones elected
 	groups  map[string]*group

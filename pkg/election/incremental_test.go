@@ -38,7 +38,7 @@ func TestElectorEqualsElect(t *testing.T) {
 			rng := rand.New(rand.NewPCG(seed, 13))
 			nodes := nodeNames(2 + rng.IntN(12))
 			pool := ips(50 + rng.IntN(400))
-			own := map[netip.Addr][]string{} // items with their own lists
+			own := map[netip.Addr][]string{}  // items with their own lists
 			member := map[netip.Addr]string{} // items in a group
 			groups := map[string][]string{"g0": slices.Clone(nodes), "g1": nodes[:1+rng.IntN(len(nodes))]}
 			weights := map[string]int{}
