@@ -12,6 +12,8 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -55,8 +57,6 @@ func TestAnnouncedButNotAnswering(t *testing.T) {
 	}
 	podCtx, stopPod := context.WithCancel(ctx)
 	defer stopPod()
-	podCtx2, stopPod2 := context.WithCancel(ctx)
-	defer stopPod2()
 	pod, err := c.StartPodProcess(podCtx, "node1", "web-a")
 	if err != nil {
 		t.Fatal(err)
@@ -69,6 +69,7 @@ func TestAnnouncedButNotAnswering(t *testing.T) {
 	l.waitAnswering(t, 30*time.Second, "True", "Answering", "answers on tcp/80 (not checked: udp/53)")
 	l.clientReaches(t, true)
 
+	top := t
 	t.Run("server stopped", func(t *testing.T) {
 		broken := time.Now()
 		stopPod() // the pod stays Ready in its EndpointSlice; its server is gone
@@ -82,7 +83,7 @@ func TestAnnouncedButNotAnswering(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(func() { ln.Close() })
+		top.Cleanup(func() { ln.Close() }) // serves until the whole test ends
 		go acceptAll(ln)
 		restored := time.Now()
 		took = l.waitAnswering(t, reportBound, "True", "Answering", "answers on tcp/80")
@@ -94,27 +95,47 @@ func TestAnnouncedButNotAnswering(t *testing.T) {
 	t.Run("datapath rule deleted", func(t *testing.T) {
 		node := c.Lab.Host(l.owner)
 		table, chain := serviceChain(t, node, l.vip)
-		broken := time.Now()
-		// Drift repair compares tables, chains and sets, not the rules
-		// inside a service's chain: the emptied chain stays so until the
-		// Service changes, and the check is what finds it.
+		// The datapath's drift repair rewrites the emptied chain (it
+		// compares every chain's rule count with what it programmed):
+		// the client is served again without any change to the Service.
 		if out, err := node.Exec(ctx, "nft", "flush", "chain", "inet", table, chain); err != nil {
 			t.Fatalf("nft flush chain inet %s %s: %v: %s", table, chain, err, out)
 		}
+		flushed := time.Now()
+		l.clientReaches(t, true)
+		t.Logf("datapath rule deleted on %s: served again after %v", l.owner, time.Since(flushed).Round(time.Millisecond))
+		// Served because the chain was repaired (an emptied chain refuses).
+		cluster.Eventually(t, 5*time.Second, "the speaker's log of the repair", func() error {
+			b, err := os.ReadFile(c.Speaker(l.owner).Log)
+			if err != nil {
+				return err
+			}
+			for _, line := range strings.Split(string(b), "\n") {
+				if strings.Contains(line, "repairing them") && strings.Contains(line, table+"/"+chain) {
+					return nil
+				}
+			}
+			return fmt.Errorf("no repair of %s/%s logged", table, chain)
+		})
+		l.waitAnswering(t, reportBound, "True", "Answering", "answers on tcp/80")
+	})
+
+	t.Run("foreign firewall rule", func(t *testing.T) {
+		// A rule in a table IronLB does not own (a host firewall) rejects
+		// the VIP's port before the datapath sees it: the datapath's
+		// rules are intact, only the check finds it.
+		node := c.Lab.Host(l.owner)
+		broken := time.Now()
+		unblock := blockPort(t, node, l.vip, 80)
 		took := l.waitAnswering(t, reportBound, "False", "NotAnswering", "tcp/80: connection refused")
-		t.Logf("datapath rule deleted on %s: reported after %v", l.owner, took.Round(time.Millisecond))
+		t.Logf("foreign firewall rule on %s: reported after %v", l.owner, took.Round(time.Millisecond))
 		l.clientReaches(t, false)
 		l.waitEvent(t, "VIPNotAnswering", "connection refused", broken)
+		l.ironlbctl(t, "NO", why.NotAnswering, "connection refused")
 
-		// A change of the Service's endpoints rewrites its chain. (The
-		// second pod serves until the whole test ends, not this subtest.)
-		pod2, err := c.StartPodProcess(podCtx2, "node2", "web-b")
-		if err != nil {
-			t.Fatal(err)
-		}
-		c.SetEndpoints(t, "default", "web", cluster.Endpoints(pod, pod2)...)
+		unblock()
 		took = l.waitAnswering(t, reportBound, "True", "Answering", "answers on tcp/80")
-		t.Logf("chain rewritten: cleared after %v", took.Round(time.Millisecond))
+		t.Logf("foreign firewall rule removed: cleared after %v", took.Round(time.Millisecond))
 		l.clientReaches(t, true)
 	})
 
@@ -266,6 +287,49 @@ func serviceChain(t *testing.T, node *vlan.Host, vip netip.Addr) (string, string
 	}
 	t.Fatalf("no chain %s on %s:\n%s", want, node.Name, out)
 	return "", ""
+}
+
+// blockPort adds, on node, a table IronLB does not own that rejects TCP
+// connections to vip:port from the node itself (output hook, with a reset:
+// "connection refused") and drops them from elsewhere (prerouting, before
+// any DNAT). The returned function removes it; so does the test's end.
+func blockPort(t *testing.T, node *vlan.Host, vip netip.Addr, port int) (remove func()) {
+	t.Helper()
+	family := "ip"
+	if vip.Is6() {
+		family = "ip6"
+	}
+	const table = "reach-test-firewall"
+	rules := fmt.Sprintf(`table inet %[1]s {
+	chain out {
+		type filter hook output priority -300;
+		%[2]s daddr %[3]s tcp dport %[4]d reject with tcp reset
+	}
+	chain pre {
+		type filter hook prerouting priority -300;
+		%[2]s daddr %[3]s tcp dport %[4]d drop
+	}
+}
+`, table, family, vip, port)
+	file := filepath.Join(t.TempDir(), "firewall.nft")
+	if err := os.WriteFile(file, []byte(rules), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := node.Exec(context.Background(), "nft", "-f", file); err != nil {
+		t.Fatalf("nft -f %s on %s: %v: %s", file, node.Name, err, out)
+	}
+	removed := false
+	remove = func() {
+		if removed {
+			return
+		}
+		removed = true
+		if out, err := node.Exec(context.Background(), "nft", "delete", "table", "inet", table); err != nil {
+			t.Errorf("nft delete table inet %s on %s: %v: %s", table, node.Name, err, out)
+		}
+	}
+	t.Cleanup(remove)
+	return remove
 }
 
 func acceptAll(ln net.Listener) {
