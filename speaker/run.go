@@ -30,6 +30,7 @@ import (
 	"github.com/ironlb/ironlb/pkg/metricsserving"
 	"github.com/ironlb/ironlb/pkg/trigger"
 	"github.com/ironlb/ironlb/speaker/bgpsync"
+	"github.com/ironlb/ironlb/speaker/cachetrim"
 	"github.com/ironlb/ironlb/speaker/dpsync"
 	"github.com/ironlb/ironlb/speaker/l2sync"
 	"github.com/ironlb/ironlb/speaker/layer2"
@@ -59,15 +60,7 @@ func run(ctx context.Context, o options) error {
 		Metrics:                metricsserving.ServerOptions(o.metrics),
 		HealthProbeBindAddress: o.probeAddr,
 		PprofBindAddress:       o.pprofAddr,
-		// BGP password Secrets are watched, in the speaker's namespace
-		// only: a namespaced Role suffices, and the cache keeps nothing
-		// but their password key.
-		Cache: cache.Options{ByObject: map[client.Object]cache.ByObject{
-			&corev1.Secret{}: {
-				Namespaces: map[string]cache.Config{o.namespace: {}},
-				Transform:  bgpsync.KeepPassword,
-			},
-		}},
+		Cache: cacheOptions(o.namespace),
 	})
 	if err != nil {
 		return fmt.Errorf("create manager: %w", err)
@@ -233,6 +226,20 @@ func run(ctx context.Context, o options) error {
 	cancel()
 	stopAll()
 	return <-done
+}
+
+// cacheOptions trims what the cache keeps to what the speaker reads: at
+// 10,000 Services the full Services and EndpointSlices were most of its
+// memory. BGP password Secrets are watched in the speaker's namespace
+// only (a namespaced Role suffices), and of them the cache keeps nothing
+// but their password key.
+func cacheOptions(namespace string) cache.Options {
+	byObject := cachetrim.ByObject()
+	byObject[&corev1.Secret{}] = cache.ByObject{
+		Namespaces: map[string]cache.Config{namespace: {}},
+		Transform:  bgpsync.KeepPassword,
+	}
+	return cache.Options{ByObject: byObject, DefaultTransform: cachetrim.StripManagedFields()}
 }
 
 // membersBind is the flag's address, or the Node's InternalIP.

@@ -41,7 +41,20 @@ func BenchmarkSpeakerAtScale(b *testing.B) {
 	}
 }
 
+// heapProfileEnv names a file to write the speaker's heap profile to at
+// 10,000 Services (go tool pprof -top -inuse_space FILE): the speaker then
+// serves its profiles on its namespace's loopback, fetched from inside it.
+const heapProfileEnv = "IRONLB_SPEAKER_HEAP_PROFILE"
+
+const pprofAddr = "127.0.0.1:6060"
+
 func benchSpeakerAtScale(b *testing.B) {
+	speakerArgs := []string{"-log-level", "info",
+		"-members-interval", membersInterval.String(), "-members-timeout", membersTimeout.String()}
+	heapFile := os.Getenv(heapProfileEnv)
+	if heapFile != "" {
+		speakerArgs = append(speakerArgs, "-pprof-bind-address", pprofAddr)
+	}
 	c := cluster.Start(b, cluster.Options{
 		Nodes: 1, Clients: 1,
 		// The controller's production Lease timing, not the harness's
@@ -50,8 +63,7 @@ func benchSpeakerAtScale(b *testing.B) {
 		// controller that lost its Lease exits (a kubelet would restart
 		// it; here nothing does).
 		ControllerArgs: []string{"-lease-duration", "15s", "-renew-deadline", "10s"},
-		SpeakerArgs: []string{"-log-level", "info",
-			"-members-interval", membersInterval.String(), "-members-timeout", membersTimeout.String()},
+		SpeakerArgs: speakerArgs,
 	})
 	real := c.Lab.Nodes[0].Name
 	speaker, controller := c.Speaker(real), c.Controller()
@@ -114,6 +126,14 @@ func benchSpeakerAtScale(b *testing.B) {
 		}
 		b.ReportMetric(procstat.MiB(mem.RSS), p.name+"-rss-MiB")
 		b.ReportMetric(procstat.MiB(mem.Peak), p.name+"-peak-rss-MiB")
+	}
+	if heapFile != "" {
+		// The heap in use after a collection, as the profile reports it.
+		out, err := c.Lab.Host(real).Exec(b.Context(), "curl", "-sSf", "-o", heapFile, "http://"+pprofAddr+"/debug/pprof/heap?gc=1")
+		if err != nil {
+			b.Fatalf("speaker heap profile: %v: %s", err, out)
+		}
+		b.Logf("speaker heap profile at %d Services: %s", largeSize, heapFile)
 	}
 
 	loss := loseNode(b, c.Client, s, real, speaker.Log)

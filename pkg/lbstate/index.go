@@ -1,7 +1,6 @@
 package lbstate
 
 import (
-	"maps"
 	"net/netip"
 	"slices"
 	"strings"
@@ -14,8 +13,10 @@ import (
 // what the speakers' plan trackers (l2plan, bgpplan) decide again. Not
 // safe for concurrent use.
 type Index struct {
-	svcs  map[types.NamespacedName]Service
-	users map[netip.Addr]map[types.NamespacedName]bool
+	svcs map[types.NamespacedName]Service
+	// users are sorted by key. A slice, not a set: an IP almost always has
+	// one user, and a map per IP cost the speaker megabytes at 10,000.
+	users map[netip.Addr][]types.NamespacedName
 	// Dirty holds the IPs listed by a Service before or after a Set or
 	// Delete that changed it; its user clears it once decided.
 	Dirty map[netip.Addr]bool
@@ -23,7 +24,7 @@ type Index struct {
 
 // NewIndex returns an empty Index.
 func NewIndex() *Index {
-	return &Index{svcs: map[types.NamespacedName]Service{}, users: map[netip.Addr]map[types.NamespacedName]bool{}, Dirty: map[netip.Addr]bool{}}
+	return &Index{svcs: map[types.NamespacedName]Service{}, users: map[netip.Addr][]types.NamespacedName{}, Dirty: map[netip.Addr]bool{}}
 }
 
 // Set adds or replaces a Service; an equal one changes nothing.
@@ -36,10 +37,9 @@ func (x *Index) Set(s Service) {
 	}
 	x.svcs[s.Key] = s
 	for _, ip := range s.IPs {
-		if x.users[ip] == nil {
-			x.users[ip] = map[types.NamespacedName]bool{}
+		if i, found := slices.BinarySearchFunc(x.users[ip], s.Key, compareKeys); !found {
+			x.users[ip] = slices.Insert(x.users[ip], i, s.Key)
 		}
-		x.users[ip][s.Key] = true
 		x.Dirty[ip] = true
 	}
 }
@@ -54,7 +54,9 @@ func (x *Index) Delete(key types.NamespacedName) {
 
 func (x *Index) unindex(s Service) {
 	for _, ip := range s.IPs {
-		delete(x.users[ip], s.Key)
+		if i, found := slices.BinarySearchFunc(x.users[ip], s.Key, compareKeys); found {
+			x.users[ip] = slices.Delete(x.users[ip], i, i+1)
+		}
 		if len(x.users[ip]) == 0 {
 			delete(x.users, ip)
 		}
@@ -70,7 +72,7 @@ func (x *Index) Get(key types.NamespacedName) (Service, bool) {
 
 // Users are the Services listing ip, sorted by key (as Build sorts).
 func (x *Index) Users(ip netip.Addr) []Service {
-	keys := slices.SortedFunc(maps.Keys(x.users[ip]), compareKeys)
+	keys := x.users[ip]
 	out := make([]Service, len(keys))
 	for i, k := range keys {
 		out[i] = x.svcs[k]

@@ -7,6 +7,7 @@ import (
 
 	api "github.com/osrg/gobgp/v4/api"
 	"github.com/osrg/gobgp/v4/pkg/apiutil"
+	"github.com/osrg/gobgp/v4/pkg/config/oc"
 	"github.com/osrg/gobgp/v4/pkg/packet/bgp"
 )
 
@@ -75,6 +76,22 @@ func apiPeer(p Peer, vrf string, restartTime, deferral time.Duration, restarting
 	}
 	ap.Bfd = gobgpBFD(p.BFD)
 	return ap
+}
+
+// ribFamilies are the address families of GoBGP's RIBs (indices of its
+// oc.IntToAfiSafiTypeMap): unicast, as the peers are sent, and L3VPN
+// unicast, where the per-peer VRFs keep their routes, and route target
+// constraint, whose table GoBGP's DeleteVrf reads (and dereferences: a
+// nil pointer without it). Without the list
+// GoBGP makes a table for each of its 26 families, in two RIBs, each of
+// 2,048 preallocated shards: about 10 MB before the first route.
+func ribFamilies() []uint32 {
+	var out []uint32
+	for _, f := range []oc.AfiSafiType{oc.AFI_SAFI_TYPE_IPV4_UNICAST, oc.AFI_SAFI_TYPE_IPV6_UNICAST,
+		oc.AFI_SAFI_TYPE_L3VPN_IPV4_UNICAST, oc.AFI_SAFI_TYPE_L3VPN_IPV6_UNICAST, oc.AFI_SAFI_TYPE_RTC} {
+		out = append(out, uint32(oc.AfiSafiTypeToIntMap[f]))
+	}
+	return out
 }
 
 // vrfFor builds the private VRF that holds one peer's routes. index

@@ -173,6 +173,7 @@ func (s *Speaker) Run(ctx context.Context) error {
 		Asn:        placeholderASN,
 		RouterId:   s.opts.RouterID.String(),
 		ListenPort: listen,
+		Families:   ribFamilies(),
 	}})
 	if err != nil {
 		s.lock()

@@ -10,6 +10,7 @@
 package view
 
 import (
+	"slices"
 	"sync"
 
 	corev1 "k8s.io/api/core/v1"
@@ -22,10 +23,13 @@ import (
 
 // View holds the condensed cluster. Safe for concurrent use.
 type View struct {
-	mu        sync.Mutex
-	svcs      map[types.NamespacedName]*corev1.Service
-	slices    map[types.NamespacedName]map[string]*discoveryv1.EndpointSlice // by Service, then slice name
-	sliceSvc  map[types.NamespacedName]types.NamespacedName                  // slice -> the Service it is filed under
+	mu   sync.Mutex
+	svcs map[types.NamespacedName]*corev1.Service
+	// slices are each Service's EndpointSlices: a slice of them, not a
+	// map by name, since a Service almost always has one or two (a map
+	// per Service cost megabytes at 10,000 Services).
+	slices    map[types.NamespacedName][]*discoveryv1.EndpointSlice
+	sliceSvc  map[types.NamespacedName]types.NamespacedName // slice -> the Service it is filed under
 	condensed map[types.NamespacedName]lbstate.Service
 	nodes     map[string]l2plan.Node
 	consumers []*Consumer
@@ -49,7 +53,7 @@ type Changes struct {
 // New returns an empty view.
 func New() *View {
 	return &View{
-		svcs: map[types.NamespacedName]*corev1.Service{}, slices: map[types.NamespacedName]map[string]*discoveryv1.EndpointSlice{},
+		svcs: map[types.NamespacedName]*corev1.Service{}, slices: map[types.NamespacedName][]*discoveryv1.EndpointSlice{},
 		sliceSvc: map[types.NamespacedName]types.NamespacedName{}, condensed: map[types.NamespacedName]lbstate.Service{},
 		nodes: map[string]l2plan.Node{},
 	}
@@ -142,10 +146,11 @@ func (v *View) SetSlice(sl *discoveryv1.EndpointSlice) {
 	if name == "" {
 		return // belongs to no Service
 	}
-	if v.slices[k] == nil {
-		v.slices[k] = map[string]*discoveryv1.EndpointSlice{}
+	if i := v.sliceAt(k, sl.Name); i >= 0 {
+		v.slices[k][i] = sl
+	} else {
+		v.slices[k] = append(v.slices[k], sl)
 	}
-	v.slices[k][sl.Name] = sl
 	v.sliceSvc[sk] = k
 	v.recondense(k)
 }
@@ -164,11 +169,18 @@ func (v *View) unfile(sk types.NamespacedName) {
 		return
 	}
 	delete(v.sliceSvc, sk)
-	delete(v.slices[k], sk.Name)
+	if i := v.sliceAt(k, sk.Name); i >= 0 {
+		v.slices[k] = slices.Delete(v.slices[k], i, i+1)
+	}
 	if len(v.slices[k]) == 0 {
 		delete(v.slices, k)
 	}
 	v.recondense(k)
+}
+
+// sliceAt is the index of the slice named name among k's; -1 if none.
+func (v *View) sliceAt(k types.NamespacedName, name string) int {
+	return slices.IndexFunc(v.slices[k], func(sl *discoveryv1.EndpointSlice) bool { return sl.Name == name })
 }
 
 // recondense condenses one Service again and tells the consumers when the
@@ -178,11 +190,7 @@ func (v *View) recondense(k types.NamespacedName) {
 	var now lbstate.Service
 	has := false
 	if svc := v.svcs[k]; svc != nil {
-		own := make([]*discoveryv1.EndpointSlice, 0, len(v.slices[k]))
-		for _, sl := range v.slices[k] {
-			own = append(own, sl)
-		}
-		now, has = lbstate.Condense(svc, own)
+		now, has = lbstate.Condense(svc, v.slices[k])
 	}
 	switch {
 	case !had && !has, had && has && old.Equal(now):

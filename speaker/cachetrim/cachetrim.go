@@ -1,0 +1,131 @@
+// Package cachetrim holds the speaker's cache transforms: each Service,
+// EndpointSlice and Node is cut, as it enters the informer's store, down
+// to the fields some reader of the speaker uses (speaker/view through
+// pkg/lbstate and pkg/readiness, l2plan.NodeFrom, dpsync and the datapath,
+// the health check ports, the peer list, sliceindex). At 10,000 Services
+// the full objects (managed fields, the pods behind every endpoint, the
+// annotations of other tools) were most of the speaker's memory.
+//
+// A transform runs once per object the API server sends and must be
+// idempotent. The trimmed objects are never written back: the speaker
+// updates only its own status kinds, whose transform (StripManagedFields)
+// keeps everything an update sends (the API server keeps the managed
+// fields of an update that carries none).
+package cachetrim
+
+import (
+	"slices"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	toolscache "k8s.io/client-go/tools/cache"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/ironlb/ironlb/datapath"
+)
+
+// ByObject are the per-kind transforms, for cache.Options.ByObject.
+func ByObject() map[client.Object]cache.ByObject {
+	return map[client.Object]cache.ByObject{
+		&corev1.Service{}:            {Transform: Service},
+		&discoveryv1.EndpointSlice{}: {Transform: EndpointSlice},
+		&corev1.Node{}:               {Transform: Node},
+	}
+}
+
+// StripManagedFields is the transform of every other kind
+// (cache.Options.DefaultTransform): no reader looks at managed fields.
+func StripManagedFields() toolscache.TransformFunc { return cache.TransformStripManagedFields() }
+
+// ownPrefix is where IronLB's own annotations live.
+const ownPrefix = "ironlb.io/"
+
+// Service keeps a Service's spec and status (the datapath reads most of
+// the spec) and its metadata except the managed fields, the annotations
+// no reader of the speaker looks at (it reads IronLB's own and the source
+// ranges; the request annotations are the controller's) and
+// spec.selector (the speaker sees endpoints through EndpointSlices).
+func Service(obj any) (any, error) {
+	svc, ok := obj.(*corev1.Service)
+	if !ok {
+		return obj, nil
+	}
+	svc.ManagedFields = nil
+	svc.Annotations = keepAnnotations(svc.Annotations, datapath.AnnotationSourceRanges)
+	svc.Spec.Selector = nil
+	svc.Status.Conditions = nil
+	return svc, nil
+}
+
+// EndpointSlice keeps a slice's address type, ports, and per endpoint the
+// addresses, conditions, node and topology hints (pkg/readiness and the
+// datapath); of its metadata, the identity and the Service it belongs to
+// (the kubernetes.io/service-name label). Gone: the pod behind each
+// endpoint (targetRef), hostnames, zones, owner references, annotations
+// and the labels copied from the Service.
+func EndpointSlice(obj any) (any, error) {
+	sl, ok := obj.(*discoveryv1.EndpointSlice)
+	if !ok {
+		return obj, nil
+	}
+	sl.ManagedFields = nil
+	sl.Annotations = nil
+	sl.OwnerReferences = nil
+	if name, ok := sl.Labels[discoveryv1.LabelServiceName]; ok {
+		if len(sl.Labels) > 1 {
+			sl.Labels = map[string]string{discoveryv1.LabelServiceName: name}
+		}
+	} else {
+		sl.Labels = nil
+	}
+	for i := range sl.Endpoints {
+		ep := &sl.Endpoints[i]
+		ep.TargetRef, ep.Hostname, ep.Zone, ep.DeprecatedTopology = nil, nil, nil, nil
+	}
+	for i := range sl.Ports {
+		sl.Ports[i].AppProtocol = nil
+	}
+	return sl, nil
+}
+
+// Node keeps a Node's identity, labels, IronLB's annotations (the layer 2
+// weight), spec.unschedulable, its addresses and its Ready and
+// NetworkUnavailable conditions (type, status, reason; the heartbeat
+// times change every few seconds and nobody reads them). Gone: the images,
+// capacity, node info and the other conditions a kubelet reports.
+func Node(obj any) (any, error) {
+	n, ok := obj.(*corev1.Node)
+	if !ok {
+		return obj, nil
+	}
+	n.ManagedFields = nil
+	n.OwnerReferences = nil
+	n.Annotations = keepAnnotations(n.Annotations)
+	n.Spec = corev1.NodeSpec{Unschedulable: n.Spec.Unschedulable}
+	var conds []corev1.NodeCondition
+	for _, c := range n.Status.Conditions {
+		if c.Type == corev1.NodeReady || c.Type == corev1.NodeNetworkUnavailable {
+			conds = append(conds, corev1.NodeCondition{Type: c.Type, Status: c.Status, Reason: c.Reason})
+		}
+	}
+	n.Status = corev1.NodeStatus{Addresses: n.Status.Addresses, Conditions: conds}
+	return n, nil
+}
+
+// keepAnnotations keeps IronLB's own annotations and the named others; nil
+// when none is left.
+func keepAnnotations(in map[string]string, others ...string) map[string]string {
+	var out map[string]string
+	for k, v := range in {
+		if !strings.HasPrefix(k, ownPrefix) && !slices.Contains(others, k) {
+			continue
+		}
+		if out == nil {
+			out = map[string]string{}
+		}
+		out[k] = v
+	}
+	return out
+}

@@ -1,0 +1,234 @@
+package cachetrim
+
+import (
+	"reflect"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/ironlb/ironlb/datapath"
+	"github.com/ironlb/ironlb/pkg/lbstate"
+	"github.com/ironlb/ironlb/pkg/readiness"
+	"github.com/ironlb/ironlb/speaker/healthcheck"
+	"github.com/ironlb/ironlb/speaker/l2plan"
+	"github.com/ironlb/ironlb/speaker/sliceindex"
+	"github.com/ironlb/ironlb/speaker/view"
+)
+
+// readings is everything the speaker's readers compute from Services,
+// EndpointSlices and Nodes.
+type readings struct {
+	View      view.Changes // lbstate.Condense and l2plan.NodeFrom, through the view
+	Condensed []lbstate.Service
+	Usable    map[types.NamespacedName]map[string]int
+	Owner     map[string]types.NamespacedName // sliceindex: slice -> Service
+	Datapath  map[string]datapath.State       // by node/zone seen from
+	SetAside  map[string][]datapath.SetAside
+	Health    map[string]map[uint16]healthcheck.Entry // by node
+	HealthBad map[string][]datapath.Problem
+	Nodes     []l2plan.Node
+	Addresses map[string][]corev1.NodeAddress // the peer list's input
+	Zone      map[string]string               // dpsync's zone
+}
+
+func read(svcs []*corev1.Service, eps []*discoveryv1.EndpointSlice, ns []*corev1.Node) readings {
+	r := readings{
+		Usable: map[types.NamespacedName]map[string]int{}, Owner: map[string]types.NamespacedName{},
+		Datapath: map[string]datapath.State{}, SetAside: map[string][]datapath.SetAside{},
+		Health: map[string]map[uint16]healthcheck.Entry{}, HealthBad: map[string][]datapath.Problem{},
+		Addresses: map[string][]corev1.NodeAddress{}, Zone: map[string]string{},
+	}
+	v := view.New()
+	c := v.Consumer(func() {})
+	for _, s := range svcs {
+		v.SetService(s)
+	}
+	for _, sl := range eps {
+		v.SetSlice(sl)
+	}
+	for _, n := range ns {
+		v.SetNode(n)
+	}
+	r.View = v.Changes(c)
+	r.Condensed = lbstate.Build(svcs, eps)
+	for _, s := range svcs {
+		r.Usable[types.NamespacedName{Namespace: s.Namespace, Name: s.Name}] = readiness.UsableByNode(s.Spec.Ports, eps)
+	}
+	for _, sl := range eps {
+		r.Owner[sl.Name], _ = sliceindex.ServiceOf(sl)
+	}
+	for _, n := range ns {
+		r.Nodes = append(r.Nodes, l2plan.NodeFrom(n))
+		r.Addresses[n.Name] = n.Status.Addresses
+		r.Zone[n.Name] = n.Labels[corev1.LabelTopologyZone]
+		for _, zone := range []string{"a", "b", ""} {
+			in := datapath.Inputs{Node: n.Name, Zone: zone, Services: svcs, EndpointSlices: eps, DeadNodes: map[string]bool{"n2": true}}
+			r.Datapath[n.Name+"/"+zone] = datapath.Desired(in)
+			r.SetAside[n.Name+"/"+zone] = datapath.SetAsideOnDeadNodes(in)
+		}
+		r.Health[n.Name], r.HealthBad[n.Name] = healthcheck.Desired(svcs, eps, n.Name)
+	}
+	return r
+}
+
+func trimAll[T any](t *testing.T, objs []T, f func(any) (any, error)) []T {
+	t.Helper()
+	out := make([]T, len(objs))
+	for i, o := range objs {
+		got, err := f(o)
+		if err != nil {
+			t.Fatalf("transform %T: %v", o, err)
+		}
+		out[i] = got.(T)
+	}
+	return out
+}
+
+// TestReadersSeeTheSame runs every reader of the speaker's cache on the
+// objects as the API server sends them and as the cache keeps them: the
+// answers must not differ.
+func TestReadersSeeTheSame(t *testing.T) {
+	want := read(services(), endpointSlices(), nodes())
+	got := read(trimAll(t, services(), Service), trimAll(t, endpointSlices(), EndpointSlice), trimAll(t, nodes(), Node))
+	// reflect, not cmp: the datapath's types have unexported fields.
+	wv, gv := reflect.ValueOf(want), reflect.ValueOf(got)
+	for i := range wv.NumField() {
+		if w, g := wv.Field(i).Interface(), gv.Field(i).Interface(); !reflect.DeepEqual(w, g) {
+			t.Errorf("%s differs on trimmed objects:\nfull:    %+v\ntrimmed: %+v", wv.Type().Field(i).Name, w, g)
+		}
+	}
+
+	// The fixtures must make each kept field matter.
+	dp := want.Datapath["n1/a"]
+	if len(dp.Services) == 0 || len(want.Health["n1"]) != 1 || len(want.Condensed) != 2 || len(want.View.Services) != 2 {
+		t.Fatalf("fixtures exercise too little: %d virtual services, health ports %v, %d condensed, %d in the view",
+			len(dp.Services), want.Health["n1"], len(want.Condensed), len(want.View.Services))
+	}
+	// n1 has node hints, n3 none: zone hints decide there.
+	if reflect.DeepEqual(want.Datapath["n3/a"], want.Datapath["n3/b"]) {
+		t.Errorf("zone hints change nothing in the fixtures")
+	}
+	if reflect.DeepEqual(want.Datapath["n1/a"], want.Datapath["n3/a"]) {
+		t.Errorf("node hints change nothing in the fixtures")
+	}
+	usable := 0
+	for _, n := range want.Nodes {
+		if n.Usable {
+			usable++
+		}
+	}
+	if usable != 1 || want.Nodes[0].Weight != 3 || !want.Nodes[1].Cordoned {
+		t.Errorf("node fixtures: want one usable node of weight 3 and a cordoned one, got %+v", want.Nodes)
+	}
+}
+
+// TestTrimmed pins what each transform keeps and drops, and that it is
+// idempotent (client-go may hand it an object it already transformed) and
+// passes other kinds through.
+func TestTrimmed(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		in   any
+		f    func(any) (any, error)
+		want any
+	}{{
+		name: "service", in: services()[0], f: Service,
+		want: func() *corev1.Service {
+			s := services()[0]
+			s.ManagedFields, s.Spec.Selector, s.Status.Conditions = nil, nil, nil
+			delete(s.Annotations, "kubectl.kubernetes.io/last-applied-configuration")
+			delete(s.Annotations, "metallb.io/address-pool")
+			return s
+		}(),
+	}, {
+		name: "service with no annotation kept", in: services()[1], f: Service,
+		want: func() *corev1.Service {
+			s := services()[1]
+			s.ManagedFields, s.Spec.Selector = nil, nil
+			s.Annotations = map[string]string{"ironlb.io/ip-allocated-from-pool": "bgp"}
+			return s
+		}(),
+	}, {
+		name: "endpointslice", in: endpointSlices()[0], f: EndpointSlice,
+		want: func() *discoveryv1.EndpointSlice {
+			sl := endpointSlices()[0]
+			sl.ManagedFields, sl.Annotations, sl.OwnerReferences = nil, nil, nil
+			sl.Labels = map[string]string{discoveryv1.LabelServiceName: "web"}
+			for i := range sl.Endpoints {
+				e := &sl.Endpoints[i]
+				e.TargetRef, e.Hostname, e.Zone, e.DeprecatedTopology = nil, nil, nil, nil
+			}
+			for i := range sl.Ports {
+				sl.Ports[i].AppProtocol = nil
+			}
+			return sl
+		}(),
+	}, {
+		name: "endpointslice of no service", in: endpointSlices()[3], f: EndpointSlice,
+		want: func() *discoveryv1.EndpointSlice {
+			sl := endpointSlices()[3]
+			sl.ManagedFields, sl.Annotations, sl.OwnerReferences = nil, nil, nil
+			sl.Labels = map[string]string{discoveryv1.LabelServiceName: ""}
+			for i := range sl.Endpoints {
+				e := &sl.Endpoints[i]
+				e.TargetRef, e.Hostname, e.Zone, e.DeprecatedTopology = nil, nil, nil, nil
+			}
+			sl.Ports[0].AppProtocol = nil
+			return sl
+		}(),
+	}, {
+		name: "node", in: nodes()[1], f: Node,
+		want: &corev1.Node{
+			ObjectMeta: metav1.ObjectMeta{
+				Name: "n2", UID: "uid-n2", ResourceVersion: "31", CreationTimestamp: created,
+				Labels:      map[string]string{"kubernetes.io/hostname": "n2", corev1.LabelTopologyZone: "b", "rack": "r1"},
+				Annotations: map[string]string{l2plan.AnnotationWeight: "3"},
+			},
+			Spec: corev1.NodeSpec{Unschedulable: true},
+			Status: corev1.NodeStatus{
+				Addresses: nodes()[1].Status.Addresses,
+				Conditions: []corev1.NodeCondition{
+					{Type: corev1.NodeNetworkUnavailable, Status: corev1.ConditionTrue, Reason: "RouteCreated"},
+					{Type: corev1.NodeReady, Status: corev1.ConditionTrue, Reason: "KubeletReady"},
+				},
+			},
+		},
+	}, {
+		name: "other kind", in: &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "c", ManagedFields: managed()}}, f: Node,
+		want: &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "c", ManagedFields: managed()}},
+	}} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := tc.f(tc.in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := cmp.Diff(tc.want, got); d != "" {
+				t.Errorf("trimmed (-want +got):\n%s", d)
+			}
+			again, err := tc.f(got)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := cmp.Diff(tc.want, again); d != "" {
+				t.Errorf("trimmed twice (-want +got):\n%s", d)
+			}
+		})
+	}
+}
+
+// The other kinds lose their managed fields only.
+func TestStripManagedFields(t *testing.T) {
+	in := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "c", ManagedFields: managed(), Annotations: map[string]string{"a": "b"}}}
+	got, err := StripManagedFields()(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "c", Annotations: map[string]string{"a": "b"}}}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("(-want +got):\n%s", d)
+	}
+}
