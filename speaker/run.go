@@ -60,7 +60,7 @@ func run(ctx context.Context, o options) error {
 		Metrics:                metricsserving.ServerOptions(o.metrics),
 		HealthProbeBindAddress: o.probeAddr,
 		PprofBindAddress:       o.pprofAddr,
-		Cache: cacheOptions(o.namespace),
+		Cache:                  cacheOptions(o.namespace),
 	})
 	if err != nil {
 		return fmt.Errorf("create manager: %w", err)

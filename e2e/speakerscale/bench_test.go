@@ -63,7 +63,7 @@ func benchSpeakerAtScale(b *testing.B) {
 		// controller that lost its Lease exits (a kubelet would restart
 		// it; here nothing does).
 		ControllerArgs: []string{"-lease-duration", "15s", "-renew-deadline", "10s"},
-		SpeakerArgs: speakerArgs,
+		SpeakerArgs:    speakerArgs,
 	})
 	real := c.Lab.Nodes[0].Name
 	speaker, controller := c.Speaker(real), c.Controller()
