@@ -48,8 +48,9 @@ image: build
 verify-generated: manifests
 	@git diff --exit-code -- manifests config || { echo "generated files are stale: run make manifests and commit"; exit 1; }
 
-## lint: go vet and staticcheck
+## lint: gofmt, go vet and staticcheck
 lint: tools
+	@unformatted=$$("$$($(GO) env GOROOT)/bin/gofmt" -l $$(git ls-files '*.go')) || exit 1; [ -z "$$unformatted" ] || { echo "not gofmt-ed (run gofmt -w):"; echo "$$unformatted"; exit 1; }
 	$(GO) vet ./...
 	staticcheck ./...
 
