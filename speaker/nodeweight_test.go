@@ -6,13 +6,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/utils/ptr"
-	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	ctrlconfig "sigs.k8s.io/controller-runtime/pkg/config"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/ironlb/ironlb/e2e/kubeapi"
 	"github.com/ironlb/ironlb/speaker/l2plan"
@@ -31,27 +28,12 @@ func TestNodeWeightWatchReportsItsOwnNode(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	mgr, err := ctrl.NewManager(api.Config, ctrl.Options{
-		Metrics:                metricsserver.Options{BindAddress: "0"},
-		HealthProbeBindAddress: "0",
-		Controller:             ctrlconfig.Controller{SkipNameValidation: ptr.To(true)},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	w := &nodeWeightWatch{client: mgr.GetClient(), recorder: mgr.GetEventRecorderFor("ironlb-speaker"), log: ctrl.Log, node: "n1"}
+	mgr := newTestManager(t, api.Config)
+	w := &nodeWeightWatch{client: mgr.GetClient(), recorder: mgr.GetEventRecorderFor("ironlb-speaker"), log: logr.Discard(), node: "n1"}
 	if err := w.setup(mgr); err != nil {
 		t.Fatal(err)
 	}
-	runCtx, cancel := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- mgr.Start(runCtx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("manager: %v", err)
-		}
-	})
+	startTestManager(t, mgr)
 
 	// warnings lists the messages of the InvalidAnnotation Events about node.
 	warnings := func(node string) []string {
