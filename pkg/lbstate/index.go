@@ -37,7 +37,7 @@ func (x *Index) Set(s Service) {
 	}
 	x.svcs[s.Key] = s
 	for _, ip := range s.IPs {
-		if i, found := slices.BinarySearchFunc(x.users[ip], s.Key, compareKeys); !found {
+		if i, found := slices.BinarySearchFunc(x.users[ip], s.Key, CompareKeys); !found {
 			x.users[ip] = slices.Insert(x.users[ip], i, s.Key)
 		}
 		x.Dirty[ip] = true
@@ -54,7 +54,7 @@ func (x *Index) Delete(key types.NamespacedName) {
 
 func (x *Index) unindex(s Service) {
 	for _, ip := range s.IPs {
-		if i, found := slices.BinarySearchFunc(x.users[ip], s.Key, compareKeys); found {
+		if i, found := slices.BinarySearchFunc(x.users[ip], s.Key, CompareKeys); found {
 			x.users[ip] = slices.Delete(x.users[ip], i, i+1)
 		}
 		if len(x.users[ip]) == 0 {
@@ -93,7 +93,8 @@ func (x *Index) MarkAll() {
 	}
 }
 
-func compareKeys(a, b types.NamespacedName) int {
+// CompareKeys orders Service keys by namespace, then name.
+func CompareKeys(a, b types.NamespacedName) int {
 	if c := strings.Compare(a.Namespace, b.Namespace); c != 0 {
 		return c
 	}

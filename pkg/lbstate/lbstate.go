@@ -111,6 +111,6 @@ func Build(svcs []*corev1.Service, eps []*discoveryv1.EndpointSlice) []Service {
 			out = append(out, s)
 		}
 	}
-	slices.SortFunc(out, func(a, b Service) int { return compareKeys(a.Key, b.Key) })
+	slices.SortFunc(out, func(a, b Service) int { return CompareKeys(a.Key, b.Key) })
 	return out
 }

@@ -1,7 +1,6 @@
 package dpsync
 
 import (
-	"cmp"
 	"net/netip"
 	"slices"
 
@@ -10,6 +9,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/ironlb/ironlb/datapath"
+	"github.com/ironlb/ironlb/pkg/lbstate"
 )
 
 // desired is this node's desired datapath State, kept up to date one
@@ -76,7 +76,7 @@ func (d *desired) group(name types.NamespacedName, svc *corev1.Service) (vips []
 			}
 		}
 	}
-	slices.SortFunc(others, compareNames)
+	slices.SortFunc(others, lbstate.CompareKeys)
 	return vips, others
 }
 
@@ -142,8 +142,4 @@ func (d *desired) addKey(k datapath.ServiceKey) {
 
 func nameOf(svc *corev1.Service) types.NamespacedName {
 	return types.NamespacedName{Namespace: svc.Namespace, Name: svc.Name}
-}
-
-func compareNames(a, b types.NamespacedName) int {
-	return cmp.Or(cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
 }

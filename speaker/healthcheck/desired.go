@@ -13,6 +13,7 @@ import (
 	netutils "k8s.io/utils/net"
 
 	"github.com/ironlb/ironlb/datapath"
+	"github.com/ironlb/ironlb/pkg/lbstate"
 	"github.com/ironlb/ironlb/pkg/readiness"
 )
 
@@ -52,7 +53,7 @@ func Desired(svcs []*corev1.Service, epSlices []*discoveryv1.EndpointSlice, node
 			cands = append(cands, c)
 		}
 	}
-	slices.SortFunc(cands, func(a, b candidate) int { return compareNames(a.name, b.name) })
+	slices.SortFunc(cands, func(a, b candidate) int { return lbstate.CompareKeys(a.name, b.name) })
 
 	byService := slicesByService(epSlices)
 	out := make(map[uint16]Entry, len(cands))

@@ -1,7 +1,6 @@
 package healthcheck
 
 import (
-	"cmp"
 	"fmt"
 	"slices"
 
@@ -10,6 +9,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/ironlb/ironlb/datapath"
+	"github.com/ironlb/ironlb/pkg/lbstate"
 )
 
 // Tracker keeps the ports Desired computes, one Service at a time: a
@@ -56,7 +56,7 @@ func (t *Tracker) Set(name types.NamespacedName, svc *corev1.Service, own []*dis
 	n, epBad := c.localEndpoints(own, t.node)
 	t.claims[name] = claim{port: c.port, local: n}
 	claimants := t.byPort[c.port]
-	i, _ := slices.BinarySearchFunc(claimants, name, compareNames)
+	i, _ := slices.BinarySearchFunc(claimants, name, lbstate.CompareKeys)
 	t.byPort[c.port] = slices.Insert(claimants, i, name)
 	if !slices.Contains(ports, c.port) {
 		ports = append(ports, c.port)
@@ -80,7 +80,7 @@ func (t *Tracker) Entry(port uint16) (Entry, bool) {
 
 func (t *Tracker) unclaim(name types.NamespacedName, port uint16) {
 	claimants := t.byPort[port]
-	if i, found := slices.BinarySearchFunc(claimants, name, compareNames); found {
+	if i, found := slices.BinarySearchFunc(claimants, name, lbstate.CompareKeys); found {
 		claimants = slices.Delete(claimants, i, i+1)
 	}
 	if len(claimants) == 0 {
@@ -88,8 +88,4 @@ func (t *Tracker) unclaim(name types.NamespacedName, port uint16) {
 		return
 	}
 	t.byPort[port] = claimants
-}
-
-func compareNames(a, b types.NamespacedName) int {
-	return cmp.Or(cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
 }

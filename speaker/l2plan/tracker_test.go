@@ -141,7 +141,7 @@ func TestTrackerEqualsCompute(t *testing.T) {
 				for _, s := range svcs {
 					ss = append(ss, s)
 				}
-				slices.SortFunc(ss, func(a, b lbstate.Service) int { return cmpKey(a.Key, b.Key) })
+				slices.SortFunc(ss, func(a, b lbstate.Service) int { return lbstate.CompareKeys(a.Key, b.Key) })
 				var ns []Node
 				for _, n := range nodes {
 					ns = append(ns, n)
@@ -159,22 +159,6 @@ func TestTrackerEqualsCompute(t *testing.T) {
 			}
 		})
 	}
-}
-
-func cmpKey(a, b types.NamespacedName) int {
-	if a.Namespace != b.Namespace {
-		if a.Namespace < b.Namespace {
-			return -1
-		}
-		return 1
-	}
-	switch {
-	case a.Name < b.Name:
-		return -1
-	case a.Name > b.Name:
-		return 1
-	}
-	return 0
 }
 
 // normalize copies a plan with nil and empty slices made equal.

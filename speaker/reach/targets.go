@@ -6,6 +6,8 @@ import (
 	"slices"
 
 	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/ironlb/ironlb/pkg/lbstate"
 )
 
 // Merge joins the targets of the announcers (layer 2, BGP) into one per
@@ -36,25 +38,9 @@ func Merge(lists ...[]Target) []Target {
 	out := make([]Target, 0, len(byIP))
 	for _, ip := range slices.SortedFunc(maps.Keys(byIP), netip.Addr.Compare) {
 		t := byIP[ip]
-		slices.SortFunc(t.Services, compareKeys)
+		slices.SortFunc(t.Services, lbstate.CompareKeys)
 		t.Services = slices.Compact(t.Services)
 		out = append(out, *t)
 	}
 	return out
-}
-
-func compareKeys(a, b types.NamespacedName) int {
-	if a.Namespace != b.Namespace {
-		if a.Namespace < b.Namespace {
-			return -1
-		}
-		return 1
-	}
-	switch {
-	case a.Name < b.Name:
-		return -1
-	case a.Name > b.Name:
-		return 1
-	}
-	return 0
 }
