@@ -98,13 +98,7 @@ func TestBGPAnnouncedButNotAnswering(t *testing.T) {
 		}
 
 		pod := pods[slices.IndexFunc(pods, func(p *cluster.Pod) bool { return p.Node == node })]
-		ln, err := pod.Host.Listen("tcp", ":8080")
-		if err != nil {
-			t.Fatal(err)
-		}
-		top.Cleanup(func() { ln.Close() }) // serves until the whole test ends
-		go acceptAll(ln)
-		restored := time.Now()
+		restored := serveAgain(t, top, pod)
 		took = waitNotAnswering(t, c, "local", vips["local"], nil, "")
 		t.Logf("server back on %s: cleared after %v", node, took.Round(time.Millisecond))
 		waitServiceEvent(t, c, "local", "VIPAnswering", "answers on tcp/80", restored)

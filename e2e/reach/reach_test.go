@@ -79,13 +79,7 @@ func TestAnnouncedButNotAnswering(t *testing.T) {
 		l.waitEvent(t, "VIPNotAnswering", "tcp/80: connection refused", broken)
 		l.ironlbctl(t, "NO", why.NotAnswering, "connection refused")
 
-		ln, err := pod.Host.Listen("tcp", ":8080")
-		if err != nil {
-			t.Fatal(err)
-		}
-		top.Cleanup(func() { ln.Close() }) // serves until the whole test ends
-		go acceptAll(ln)
-		restored := time.Now()
+		restored := serveAgain(t, top, pod)
 		took = l.waitAnswering(t, reportBound, "True", "Answering", "answers on tcp/80")
 		t.Logf("server back: cleared after %v", took.Round(time.Millisecond))
 		l.waitEvent(t, "VIPAnswering", "answers on tcp/80", restored)
@@ -330,6 +324,19 @@ func blockPort(t *testing.T, node *vlan.Host, vip netip.Addr, port int) (remove 
 	}
 	t.Cleanup(remove)
 	return remove
+}
+
+// serveAgain starts the pod's server again on port 8080, serving until the
+// whole test (top) ends, not only the subtest t, and returns when.
+func serveAgain(t, top *testing.T, pod *cluster.Pod) time.Time {
+	t.Helper()
+	ln, err := pod.Host.Listen("tcp", ":8080")
+	if err != nil {
+		t.Fatal(err)
+	}
+	top.Cleanup(func() { ln.Close() })
+	go acceptAll(ln)
+	return time.Now()
 }
 
 func acceptAll(ln net.Listener) {
