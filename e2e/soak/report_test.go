@@ -2,6 +2,7 @@ package soak
 
 import (
 	"math"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -107,5 +108,44 @@ func TestLeadingAndStandbySpellsAreFittedApart(t *testing.T) {
 	leak.Judge()
 	if f := leak.Failures(); len(f) != 1 || !strings.Contains(f[0], "controller goroutines trends upward") {
 		t.Errorf("leak while leading: failures %q, want controller goroutines", f)
+	}
+}
+
+// A process restarted late in the run (at 1,230 s) whose RSS climbs for
+// four minutes to the level it then holds is warming up; the same climb in
+// its live heap, or RSS that keeps climbing, is growth.
+func TestRSSWarmupIsLonger(t *testing.T) {
+	const restart = 1230
+	climb := func(s float64) float64 { // 74 at the restart, 84 four minutes later
+		if s < restart {
+			return 84
+		}
+		return 74 + 10*math.Min(s-restart, 240)/240
+	}
+	run := func(rss, live func(float64) float64) *Run {
+		r := runWith(func(float64) float64 { return 150 })
+		for i := range r.Samples {
+			s := r.Samples[i].At.Seconds()
+			ps := r.Samples[i].Procs["controller"]
+			if s >= restart {
+				ps.Pid = 43
+			}
+			ps.Values = slices.Clone(ps.Values)
+			ps.Values[0], ps.Values[2] = rss(s), live(s)
+			r.Samples[i].Procs["controller"] = ps
+		}
+		r.Judge()
+		return r
+	}
+	flatLive := func(float64) float64 { return 8 }
+	if f := run(climb, flatLive).Failures(); len(f) != 0 {
+		t.Errorf("RSS climbing for 4 minutes after a restart: failures %q, want none", f)
+	}
+	if f := run(func(float64) float64 { return 84 }, func(s float64) float64 { return climb(s) / 4 }).Failures(); len(f) != 1 || !strings.Contains(f[0], "controller live_heap trends upward") {
+		t.Errorf("live heap climbing for 4 minutes after a restart: failures %q, want live_heap", f)
+	}
+	keeps := func(s float64) float64 { return climb(s) + math.Max(0, s-restart-240)/20 } // 3 MiB a minute on
+	if f := run(keeps, flatLive).Failures(); len(f) != 1 || !strings.Contains(f[0], "controller rss trends upward") {
+		t.Errorf("RSS climbing on after its warm-up: failures %q, want rss", f)
 	}
 }
