@@ -17,17 +17,18 @@ func TestFailedByCause(t *testing.T) {
 	lan, local := netip.MustParseAddrPort("192.0.2.10:80"), netip.MustParseAddrPort("203.0.113.129:80")
 	serviceOf := map[netip.AddrPort]string{lan: "lan", local: "bgp-local"}
 	counts := map[netip.AddrPort]cluster.Counts{
-		// In the fault, in its grace, after it.
-		lan: {FailedSent: []time.Time{at(11), at(12 + failureGrace.Seconds() - 0.1), at(12 + failureGrace.Seconds() + 0.1)}},
+		// In flight when the fault started, in the fault, in its grace,
+		// after it, sent before it and answered (or not) before it started.
+		lan: {FailedSent: []time.Time{at(10 - requestTimeout.Seconds() + 0.1), at(11), at(12 + failureGrace.Seconds() - 0.1), at(12 + failureGrace.Seconds() + 0.1), at(10 - requestTimeout.Seconds() - 0.1)}},
 		// In flight when its pods moved, sent while they had just moved,
 		// long before, long after.
 		local: {FailedSent: []time.Time{at(99.5), at(100 + failureGrace.Seconds() - 0.1), at(98.5), at(100 + failureGrace.Seconds() + 0.1)}},
 	}
 	byCause, unexplained := failedByCause(faults, ch, counts, serviceOf)
-	if want := map[string]int{"node-loss": 2, "endpoints-moved": 2, "none": 3}; !maps.Equal(byCause, want) {
+	if want := map[string]int{"node-loss": 3, "endpoints-moved": 2, "none": 4}; !maps.Equal(byCause, want) {
 		t.Errorf("by cause %v, want %v", byCause, want)
 	}
-	if want := map[string]int{"lan 192.0.2.10:80": 1, "bgp-local 203.0.113.129:80": 2}; !maps.Equal(unexplained, want) {
+	if want := map[string]int{"lan 192.0.2.10:80": 2, "bgp-local 203.0.113.129:80": 2}; !maps.Equal(unexplained, want) {
 		t.Errorf("unexplained %v, want %v", unexplained, want)
 	}
 }

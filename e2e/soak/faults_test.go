@@ -74,13 +74,14 @@ func (l *faultLog) active() string {
 	return strings.Join(out, ", ")
 }
 
-// kindAt is the kind of the fault under way when a request was sent
-// (failureGrace after its end included), "none" outside faults.
+// kindAt is the kind of the fault under way when a request was in flight
+// (sent up to requestTimeout before its start; failureGrace after its end
+// included), "none" outside faults.
 func (l *faultLog) kindAt(at time.Time) string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for _, w := range l.windows {
-		if !at.Before(w.from) && (w.to.IsZero() || at.Before(w.to.Add(failureGrace))) {
+		if !at.Before(w.from.Add(-requestTimeout)) && (w.to.IsZero() || at.Before(w.to.Add(failureGrace))) {
 			return w.kind
 		}
 	}

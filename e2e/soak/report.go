@@ -53,6 +53,11 @@ const EventsFloor = 50
 // to it (for the report; the test uses the same value).
 const failureGraceNote = 3 * time.Second
 
+// requestTimeout is how long the soak's client waits for an answer: a
+// request sent up to this long before a fault started was still in flight
+// when it hit, so its failure is the fault's.
+const requestTimeout = time.Second
+
 // RelLimit is the Rule's Rel for every series.
 const RelLimit = 0.10
 
@@ -249,7 +254,7 @@ func (r *Run) Write(w io.Writer) error {
 	p("| processes found exited and restarted (not by the run) | %s |\n", counts(r.Restarts))
 	p("| churn operations | %s; %d refused or unanswered by the API |\n", counts(r.Churn), r.ChurnErrors)
 	p("| requests | %d sent, %d failed (%.3f %%) |\n", r.Sent, r.Failed, pct(r.Failed, r.Sent))
-	p("| failed requests by fault under way when sent (or up to %v after it), else endpoints-moved (its Service given other pods while it was in flight or up to %v before it was sent), else none | %s |\n", failureGraceNote, failureGraceNote, counts(r.FailedByFault))
+	p("| failed requests by fault under way while in flight (sent up to %v before it started, or up to %v after it ended), else endpoints-moved (its Service given other pods while it was in flight or up to %v before it was sent), else none | %s |\n", requestTimeout, failureGraceNote, failureGraceNote, counts(r.FailedByFault))
 	p("| failed requests with no cause (none), by Service and VIP | %s |\n", counts(r.FailedUnexplained))
 	p("| every VIP answering again after each fault, by kind | %s |\n", r.Recovery)
 	p("| Services that got an address | %d |\n", r.Addressed)

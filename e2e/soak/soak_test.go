@@ -100,7 +100,7 @@ func TestSoak(t *testing.T) {
 	s.WaitBGPRoutes(t)
 	c.Create(t, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: churnNS}})
 	addrs := cluster.WatchAddresses(t, api.Clientset(t), "")
-	traffic := cluster.StartTraffic(t, c.Lab.Clients[0], 20*time.Millisecond, time.Second, s.AllVIPs()...)
+	traffic := cluster.StartTraffic(t, c.Lab.Clients[0], 20*time.Millisecond, requestTimeout, s.AllVIPs()...)
 	targets := append([]target{controllerTarget(c, port, pprofPort)}, speakerTargets(c)...)
 	for _, tg := range targets {
 		run.Processes = append(run.Processes, tg.name)
