@@ -93,6 +93,11 @@ type Backend struct {
 	// generation stays, no chain can have changed.
 	verified   uint32
 	verifiedOK bool
+	// repairMisses counts, per chain, the repairs in a row after which
+	// the chain's use count still differed; unjudged are the chains no
+	// longer compared by count (see stillDiffer).
+	repairMisses map[chainRef]int
+	unjudged     map[chainRef]bool
 
 	drift driftOptions
 	stats Stats

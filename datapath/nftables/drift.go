@@ -54,6 +54,8 @@ type Stats struct {
 	// rebuilt; ChainsRewritten: chains they rewrote alone (in tables not
 	// rebuilt).
 	Repairs, TablesRebuilt, ChainsRewritten int
+	// Unjudged: chains no longer compared by use count (see stillDiffer).
+	Unjudged int
 	// LastRepair: how long the last repair took to rebuild (detection
 	// not included).
 	LastRepair time.Duration
@@ -123,7 +125,7 @@ func (b *Backend) Check(ctx context.Context, full bool) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	plan := planRepair(tablesToRepair(b.expected(full), have), b.chains, chains)
+	plan := planRepair(tablesToRepair(b.expected(full), have), b.chains, chains, b.unjudged)
 	if plan.Empty() {
 		if chains != nil {
 			b.verified, b.verifiedOK = gen, true
@@ -146,8 +148,43 @@ func (b *Backend) Check(ctx context.Context, full bool) ([]string, error) {
 		if ferr := b.fullSync(b.applied); ferr != nil {
 			return repaired, fmt.Errorf("nftables backend: repair %v: %w; full resync: %w", repaired, err, ferr)
 		}
+		return repaired, nil
+	}
+	if err := b.verifyRepair(plan.Chains); err != nil {
+		return repaired, err
 	}
 	return repaired, nil
+}
+
+// verifyRepair reads every chain's use count right after a repair and
+// judges the chains it rewrote (stillDiffer). The read stands in for the
+// next check's: when everything is in line, that check finds the
+// generation verified.
+func (b *Backend) verifyRepair(rewritten []chainRef) error {
+	have, gen, err := b.observeChains(true)
+	if err != nil {
+		return fmt.Errorf("nftables backend: verify repair: %w", err)
+	}
+	misses, give := stillDiffer(rewritten, b.chains, have, b.repairMisses)
+	b.repairMisses = misses
+	for _, r := range give {
+		if b.unjudged == nil {
+			b.unjudged = map[chainRef]bool{}
+		}
+		b.unjudged[r] = true
+		b.stats.Unjudged++
+		b.log.Error("a chain's use count differs from IronLB's even right after rewriting it; this kernel counts its uses differently, so the chain is no longer checked rule by rule (a missing chain or table is still repaired)",
+			"table", r.Table, "chain", r.Chain, "want", b.chains[r].Use, "kernel", have[r], "repairs", maxRepairMisses)
+	}
+	for r := range b.unjudged {
+		if _, ok := b.chains[r]; !ok {
+			delete(b.unjudged, r)
+		}
+	}
+	if planRepair(nil, b.chains, have, b.unjudged).Empty() {
+		b.verified, b.verifiedOK = gen, true
+	}
+	return nil
 }
 
 // observeChains reads every owned chain's use count, unless (in a cheap

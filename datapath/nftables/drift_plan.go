@@ -77,8 +77,9 @@ func (p repairPlan) Empty() bool { return len(p.Tables) == 0 && len(p.Chains) ==
 // its own rules, not its table's; a chain that is missing takes its table
 // to a rebuild, as do chains of tables already being rebuilt. Chains that
 // are not wanted are not judged here: they change their table's use
-// count, which tablesToRepair compares. Pure.
-func planRepair(tables []string, want map[chainRef]chainWant, have map[chainRef]uint32) repairPlan {
+// count, which tablesToRepair compares. Chains in unjudged are not
+// compared by count (a missing one still takes its table). Pure.
+func planRepair(tables []string, want map[chainRef]chainWant, have map[chainRef]uint32, unjudged map[chainRef]bool) repairPlan {
 	rebuild := map[string]bool{}
 	for _, t := range tables {
 		rebuild[t] = true
@@ -93,7 +94,7 @@ func planRepair(tables []string, want map[chainRef]chainWant, have map[chainRef]
 			switch {
 			case !ok:
 				rebuild[r.Table] = true
-			case got != w.Use:
+			case got != w.Use && !unjudged[r]:
 				chains = append(chains, r)
 			}
 		}
@@ -111,4 +112,42 @@ func planRepair(tables []string, want map[chainRef]chainWant, have map[chainRef]
 		out.Tables = nil
 	}
 	return out
+}
+
+// maxRepairMisses is how many repairs in a row a chain's use count may
+// still differ right after the repair before the chain is no longer
+// judged by it.
+const maxRepairMisses = 3
+
+// stillDiffer judges the chains a repair just rewrote against the use
+// counts read right after its commit, and returns the updated counts of
+// misses in a row and the chains that reached maxRepairMisses now. A
+// chain rewritten from what the backend knows must show the count the
+// backend computed; if it does not, straight after the repair, the model
+// is wrong for that chain on this kernel (it counts uses differently) and
+// comparing by count would rewrite it every check, for ever. A program
+// that keeps flushing the chain is not mistaken for that: it acts after
+// the repair, so the read right after it finds the count in line. Misses
+// of chains no longer programmed are dropped. Pure: misses is not
+// changed.
+func stillDiffer(rewritten []chainRef, want map[chainRef]chainWant, have map[chainRef]uint32, misses map[chainRef]int) (map[chainRef]int, []chainRef) {
+	out := map[chainRef]int{}
+	for r, n := range misses {
+		if _, ok := want[r]; ok {
+			out[r] = n
+		}
+	}
+	var give []chainRef
+	for _, r := range rewritten {
+		w, ok := want[r]
+		got, seen := have[r]
+		if !ok || !seen || got == w.Use {
+			delete(out, r)
+			continue
+		}
+		if out[r]++; out[r] == maxRepairMisses {
+			give = append(give, r)
+		}
+	}
+	return out, give
 }

@@ -207,7 +207,63 @@ func TestChainReadsFollowGeneration(t *testing.T) {
 	victim := chainRef{shardName("ironlb", shardOf(keys[1])), chainName(keys[1])}
 	nftCmd(ctx, t, node, "flush", "chain", "inet", victim.Table, victim.Chain)
 	change(2)
-	step("a chain flushed just before our update", 1, []string{victim.Table + "/" + victim.Chain})
-	step("after the repair", 1, nil) // the repair's own commit is re-verified
+	// The repair reads the chains again right after its commit (to see
+	// that it holds); that read verifies the generation for the next check.
+	step("a chain flushed just before our update", 2, []string{victim.Table + "/" + victim.Chain})
+	step("after the repair", 0, nil)
 	step("verified again", 0, nil)
+}
+
+// A kernel that counts a chain's uses otherwise than the backend does
+// (simulated: the backend's own count for one chain is off by one) would
+// have the chain rewritten at every check for ever. After maxRepairMisses
+// repairs that did not hold even right after their commit, the chain is
+// no longer judged by its count; other chains still are, and the chain
+// itself is rebuilt with its table.
+func TestChainThatNeverMatchesIsNoLongerJudged(t *testing.T) {
+	lab := vlan.New(t, vlan.Options{Nodes: 1})
+	node := lab.Nodes[0]
+	ctx := ctxT(t, 60*time.Second)
+	b := backendFor(t, node)
+	st := benchState(20, 2)
+	apply(t, b, st)
+	keys := st.SortedKeys()
+	odd := chainRef{shardName("ironlb", shardOf(keys[0])), chainName(keys[0])}
+	b.mu.Lock()
+	w := b.chains[odd]
+	w.Use++
+	b.chains[odd] = w
+	b.mu.Unlock()
+	check := func(what string, want []string) {
+		t.Helper()
+		repaired, err := b.Check(ctx, false)
+		must(t, err)
+		slices.Sort(repaired)
+		if !slices.Equal(repaired, want) {
+			t.Fatalf("%s: repaired %v, want %v", what, repaired, want)
+		}
+	}
+	for i := range maxRepairMisses {
+		check(fmt.Sprintf("check %d", i+1), []string{odd.Table + "/" + odd.Chain})
+	}
+	if s := b.Stats(); s.Unjudged != 1 {
+		t.Fatalf("after %d repairs that did not hold: stats %+v, want 1 chain unjudged", maxRepairMisses, s)
+	}
+	check("after giving up on it", nil)
+
+	// Another chain flushed is still repaired, and a program flushing it
+	// after every repair is not taken for a kernel that counts otherwise.
+	other := chainRef{shardName("ironlb", shardOf(keys[1])), chainName(keys[1])}
+	for i := range maxRepairMisses + 1 {
+		nftCmd(ctx, t, node, "flush", "chain", "inet", other.Table, other.Chain)
+		check(fmt.Sprintf("other chain flushed, %d", i+1), []string{other.Table + "/" + other.Chain})
+	}
+	if s := b.Stats(); s.Unjudged != 1 {
+		t.Fatalf("a chain flushed again after each repair: stats %+v, want still 1 chain unjudged", s)
+	}
+	// The unjudged chain's table deleted (a chain that a map element
+	// points at cannot be deleted alone): rebuilt, with the chain.
+	nftCmd(ctx, t, node, "delete", "table", "inet", odd.Table)
+	check("unjudged chain's table deleted", []string{odd.Table})
+	nftCmd(ctx, t, node, "list", "chain", "inet", odd.Table, odd.Chain)
 }
