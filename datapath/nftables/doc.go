@@ -85,6 +85,11 @@
 // rebuild, a deleted shard that shard only, an edited chain that chain
 // only. Foreign tables are never written; the chain dump lists their
 // chains too (the kernel cannot filter it by table), which are skipped.
+// A repair reads the use counts again right after its commit: a chain
+// still off then (three repairs in a row) is one this kernel counts
+// differently, and is no longer judged by count rather than rewritten
+// every second (stillDiffer); a program that flushes a chain after each
+// repair is not mistaken for that, and is answered by a repair each time.
 //
 // A rule replaced by another (`nft replace rule`), or a rule deleted and
 // another added to the same chain, keeps the use count and is not seen:
