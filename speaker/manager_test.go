@@ -12,10 +12,16 @@ import (
 )
 
 // newTestManager is a manager for one watch under test against a real
-// API server: no metrics or probe listeners, any controller name.
+// API server, with the speaker's scheme: no metrics or probe listeners,
+// any controller name.
 func newTestManager(t *testing.T, cfg *rest.Config) ctrl.Manager {
 	t.Helper()
+	scheme, err := newScheme()
+	if err != nil {
+		t.Fatal(err)
+	}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Scheme:                 scheme,
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
 		Controller:             ctrlconfig.Controller{SkipNameValidation: ptr.To(true)},

@@ -23,12 +23,19 @@ import (
 
 // setupReach starts the reachability check of the addresses this node
 // announces with layer 2 or advertises over BGP (-reachability-check; 0
-// disables it, and nils are returned). Its verdicts go into the
+// disables it: no prober is returned, and the writer only clears). Its verdicts go into the
 // ServiceL2Status the layer 2 syncer writes and this node's entries of the
 // ServiceBGPStatus objects.
 func setupReach(mgr ctrl.Manager, o options, syncer *l2sync.Syncer, bgpSyncer *bgpsync.Syncer, slogger *slog.Logger, log logr.Logger) (*reach.Prober, *bgpsync.ReachWriter, error) {
+	alive := func() []string {
+		if !syncer.Ready() {
+			return nil // alone until it hears its peers: everyone else would look dead
+		}
+		return syncer.Alive()
+	}
 	if o.reachCheck == 0 {
-		return nil, nil, nil
+		w, err := setupReachOff(mgr, o.node, alive, log)
+		return nil, w, err
 	}
 	cache := mgr.GetClient()
 	var bgpWriter *bgpsync.ReachWriter // set below, before the prober runs
@@ -57,13 +64,7 @@ func setupReach(mgr ctrl.Manager, o options, syncer *l2sync.Syncer, bgpSyncer *b
 	syncer.Reach = p.Verdict
 	bgpWriter = bgpsync.NewReachWriter(bgpsync.ReachWriter{
 		Client: cache, Node: o.node, Log: log.WithName("bgp-reach"),
-		Targets: bgpSyncer.Announced, Verdict: p.Verdict,
-		Alive: func() []string {
-			if !syncer.Ready() {
-				return nil // alone until it hears its peers: everyone else would look dead
-			}
-			return syncer.Alive()
-		},
+		Targets: bgpSyncer.Announced, Verdict: p.Verdict, Alive: alive,
 	})
 	for _, r := range []func(context.Context) error{p.Run, bgpWriter.Run} {
 		if err := mgr.Add(manager.RunnableFunc(r)); err != nil {
@@ -71,6 +72,21 @@ func setupReach(mgr ctrl.Manager, o options, syncer *l2sync.Syncer, bgpSyncer *b
 		}
 	}
 	return p, bgpWriter, nil
+}
+
+// setupReachOff starts the BGP reach writer of a node whose check is off.
+// Nothing is checked, so the node reports nothing: the writer only removes
+// the entries it wrote while the check was on (a status must not keep
+// saying an address fails where nobody looks any more) and, as the status
+// writer, dead nodes' entries.
+func setupReachOff(mgr ctrl.Manager, node string, alive func() []string, log logr.Logger) (*bgpsync.ReachWriter, error) {
+	w := bgpsync.NewReachWriter(bgpsync.ReachWriter{
+		Client: mgr.GetClient(), Node: node, Log: log.WithName("bgp-reach"),
+		Targets: func() []reach.Target { return nil },
+		Verdict: func(types.NamespacedName, netip.Addr) (reach.Verdict, bool) { return reach.Verdict{}, false },
+		Alive:   alive,
+	})
+	return w, mgr.Add(manager.RunnableFunc(w.Run))
 }
 
 // dialRouted is the check's connection: none when the node's routing
