@@ -35,6 +35,7 @@ var targets = []target{
 	{"BenchmarkRollingRestart", "failed-per-restart", "rolling restart of every speaker under traffic: failed requests per restart (worst VIP: layer 2 and BGP, IPv4 and IPv6) <= 1", 1},
 	{"BenchmarkRollingRestart", "ips-changed", "rolling restart of every speaker: no Service's address changed", 0},
 	{"BenchmarkRouterRestart", "recovery-ms", "FRR restarted -> every session and route back < 10 s, no speaker restarted", 10000},
+	{"BenchmarkRouterRestartBFD", "recovery-ms", "FRR restarted with BFD on every session -> every session and route back < 10 s, no speaker restarted", 10000},
 	{"BenchmarkLayer2Change", "service-10k-cpu-us", "speaker layer 2: CPU per Service change < 1 ms at 10,000 Services x 100 nodes (view + plan + election)", 1000},
 	{"BenchmarkLayer2Change", "service-ratio", "speaker layer 2: CPU per Service change, 10,000 / 1,000 Services <= 1.5", 1.5},
 	{"BenchmarkLayer2Change", "endpointslice-10k-cpu-us", "speaker layer 2: CPU per EndpointSlice change < 1 ms at 10,000 Services x 100 nodes", 1000},

@@ -33,6 +33,24 @@ import (
 //     session late on a loaded node (bfdstop.go: without the wait GoBGP
 //     deadlocks, even with one replacement per pass).
 //
+//  3. FRR's bgpd registers its BFD session for a neighbor without a local
+//     address until the first session since bgpd started is established;
+//     then it registers it again with the session's local address
+//     (bgp_peer_bfd_update_source, called from bgp_establish), which
+//     makes bfdd delete the old BFD session and start a new one. Both ends
+//     see BFD go down within milliseconds of that first establishment and
+//     the session is reset. There is nothing to avoid (FRR drops the
+//     session itself too), but the recovery must be quick: after a router
+//     restart this happens to every session. So the gate replaces a peer
+//     only when a reset may be queued: a Cease that went out on the
+//     established session (the usual case, bfdd's Admin Down reaching
+//     GoBGP before bgpd's Cease) leaves nothing behind, and replacing the
+//     peer would restart GoBGP's BFD session (1 s before it sends) against
+//     an FRR session that had already learnt the old one's discriminator
+//     and waits in Init for seconds. Without the replacement BFD is back
+//     within about 200 ms, and the session about 3 s after the reset
+//     (GoBGP's idle hold of 1 s, then its connect delay).
+//
 // A peer whose BFD does not come up within bfdGateTimeout (the router has
 // no BFD for it) is opened anyway, with a warning: BFD that never came up
 // never resets the session.
@@ -59,9 +77,9 @@ type gate struct {
 // gateInput is what the gate decides on for one peer.
 type gateInput struct {
 	hasBFD, bfdUp, established bool
-	// unhandledBFDDown: BFD went down since the gate last dealt with it,
-	// at least bfdResetSettle ago.
-	unhandledBFDDown bool
+	// queuedReset: the reset of a BFD down may be waiting in GoBGP for
+	// the next session (queuedBFDReset).
+	queuedReset bool
 }
 
 type gateAction int
@@ -77,7 +95,7 @@ const (
 // gateDecision is the gate's pure rule.
 func gateDecision(in gateInput, g gate, now time.Time) gateAction {
 	switch {
-	case in.hasBFD && in.unhandledBFDDown && !in.established:
+	case in.hasBFD && in.queuedReset && !in.established:
 		return gateReplace
 	case g.closed && (!in.hasBFD || in.bfdUp):
 		return gateOpen
@@ -87,6 +105,15 @@ func gateDecision(in gateInput, g gate, now time.Time) gateAction {
 		return gateClose
 	}
 	return gateNone
+}
+
+// queuedBFDReset tells whether the reset of a BFD down may be waiting in
+// GoBGP for the next session: BFD went down (downs) after the gate last
+// replaced the peer (replaced: the count then) and after GoBGP last sent
+// a reset on an established session (resetsSent: the count then), at
+// least bfdResetSettle ago so that the reset has happened and been seen.
+func queuedBFDReset(downs, resetsSent, replaced int, last, now time.Time) bool {
+	return downs > max(resetsSent, replaced) && now.Sub(last) >= bfdResetSettle
 }
 
 // runBFDGate runs the gate until ctx ends.
@@ -137,12 +164,12 @@ func (s *Speaker) gateOnce(ctx context.Context, now time.Time) {
 		if !ok {
 			continue
 		}
-		downs, last := s.tracker.bfdDownEvents(ap.peer.Address)
+		downs, sent, last := s.tracker.bfdDownEvents(ap.peer.Address)
 		in := gateInput{
-			hasBFD:           ap.peer.BFD != nil,
-			bfdUp:            st.BfdState != nil && st.BfdState.SessionState == api.BfdSessionState_BFD_SESSION_STATE_UP,
-			established:      st.SessionState == api.PeerState_SESSION_STATE_ESTABLISHED,
-			unhandledBFDDown: downs > ap.gate.bfdDowns && now.Sub(last) >= bfdResetSettle,
+			hasBFD:      ap.peer.BFD != nil,
+			bfdUp:       st.BfdState != nil && st.BfdState.SessionState == api.BfdSessionState_BFD_SESSION_STATE_UP,
+			established: st.SessionState == api.PeerState_SESSION_STATE_ESTABLISHED,
+			queuedReset: queuedBFDReset(downs, sent, ap.gate.bfdDowns, last, now),
 		}
 		if in.established {
 			ap.everUp = true

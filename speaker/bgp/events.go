@@ -49,6 +49,10 @@ type record struct {
 	// session); lastBFDDown is the latest.
 	bfdDowns    int
 	lastBFDDown time.Time
+	// bfdResetsSent is bfdDowns when GoBGP last closed an established
+	// session by sending a notification: the resets of the BFD downs up
+	// to it went out on the wire and are not waiting for a next session.
+	bfdResetsSent int
 }
 
 func newTracker(log *slog.Logger) *tracker {
@@ -127,15 +131,16 @@ func connectErrorMessage(errText string, hasPassword bool) string {
 	return msg
 }
 
-// bfdDownEvents returns how many times BFD went down for a peer, and when
-// it last did.
-func (t *tracker) bfdDownEvents(a netip.Addr) (int, time.Time) {
+// bfdDownEvents returns how many times BFD went down for a peer, up to
+// which of those downs GoBGP's resets went out on an established session
+// (record.bfdResetsSent), and when BFD last went down.
+func (t *tracker) bfdDownEvents(a netip.Addr) (downs, resetsSent int, last time.Time) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if r := t.records[a]; r != nil {
-		return r.bfdDowns, r.lastBFDDown
+		return r.bfdDowns, r.bfdResetsSent, r.lastBFDDown
 	}
-	return 0, time.Time{}
+	return 0, 0, time.Time{}
 }
 
 // bfdDown handles GoBGP's BFD giving up on a peer; the session reset
@@ -204,6 +209,9 @@ func (t *tracker) peerEvent(ev *apiutil.WatchEventMessage_PeerEvent) (reset stri
 	r := t.recordLocked(a)
 	wasUp := r.state == StateEstablished
 	r.state = state
+	if wasUp && st.DisconnectReason == api.PeerState_DISCONNECT_REASON_NOTIFICATION_SENT {
+		r.bfdResetsSent = r.bfdDowns
+	}
 	if reasonIsFailure(st.DisconnectReason) {
 		now := t.now()
 		if r.cause != "" && now.Sub(r.causeTime) < causeWindow {

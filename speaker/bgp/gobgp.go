@@ -35,6 +35,16 @@ func apiPeer(p Peer, vrf string, restartTime, deferral time.Duration, restarting
 		peerASN = 0 // GoBGP accepts any AS; the speaker rejects MyASN once the OPEN arrives.
 	}
 	secs := func(d time.Duration) uint64 { return uint64(d / time.Second) }
+	// GoBGP waits IdleHoldTimeAfterReset before reconnecting after it
+	// reset a session itself (BFD down, a reset); its default is 30 s.
+	idleHold := secs(p.ConnectTime)
+	if p.BFD != nil {
+		// The BFD gate keeps the session closed while BFD is down, so
+		// GoBGP's wait after its BFD reset only delays the new session
+		// once BFD is back (bfdgate.go, 3). 1 s is the least: 0 means
+		// GoBGP's default.
+		idleHold = 1
+	}
 	ap := &api.Peer{
 		Conf: &api.PeerConf{
 			NeighborAddress: p.Address.String(),
@@ -45,12 +55,10 @@ func apiPeer(p Peer, vrf string, restartTime, deferral time.Duration, restarting
 			Vrf:             vrf,
 		},
 		Timers: &api.Timers{Config: &api.TimersConfig{
-			HoldTime:          secs(p.HoldTime),
-			KeepaliveInterval: secs(p.KeepaliveTime),
-			ConnectRetry:      secs(p.ConnectTime),
-			// GoBGP waits this long before reconnecting after it reset
-			// a session itself (BFD down, a reset); its default is 30s.
-			IdleHoldTimeAfterReset: secs(p.ConnectTime),
+			HoldTime:               secs(p.HoldTime),
+			KeepaliveInterval:      secs(p.KeepaliveTime),
+			ConnectRetry:           secs(p.ConnectTime),
+			IdleHoldTimeAfterReset: idleHold,
 		}},
 		Transport: &api.Transport{RemotePort: uint32(p.Port)},
 		AfiSafis: []*api.AfiSafi{{

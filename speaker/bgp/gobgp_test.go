@@ -26,8 +26,15 @@ func TestAPIPeer(t *testing.T) {
 		t.Errorf("conf %v", c)
 	}
 	tm := a.Timers.Config
-	if tm.HoldTime != 90 || tm.KeepaliveInterval != 30 || tm.ConnectRetry != 5 || tm.IdleHoldTimeAfterReset != 5 {
+	// With BFD the gate holds the session while BFD is down: GoBGP's own
+	// idle hold after its BFD reset is the least it takes.
+	if tm.HoldTime != 90 || tm.KeepaliveInterval != 30 || tm.ConnectRetry != 5 || tm.IdleHoldTimeAfterReset != 1 {
 		t.Errorf("timers %v", tm)
+	}
+	noBFD := p
+	noBFD.BFD = nil
+	if got := apiPeer(noBFD, "peer/tor1", 120*time.Second, 5*time.Second, true).Timers.Config.IdleHoldTimeAfterReset; got != 5 {
+		t.Errorf("idle hold after reset without BFD: %d, want the connect time (5)", got)
 	}
 	if a.Transport.RemotePort != 1179 || a.Transport.LocalAddress != "192.0.2.11" || a.Transport.PassiveMode {
 		t.Errorf("transport %v", a.Transport)

@@ -105,6 +105,25 @@ func TestTracker(t *testing.T) {
 	if msg, _ := tr.lastError(a); msg != "session down: BFD down (no BFD packet from the peer within the detection time): notification-sent admin reset" {
 		t.Errorf("after BFD: %q", msg)
 	}
+	// That session was not established: the reset may be queued.
+	if downs, sent, _ := tr.bfdDownEvents(a); downs != 1 || sent != 0 {
+		t.Errorf("reset on a session that was down: %d downs, resets sent up to %d; want 1, 0", downs, sent)
+	}
+	// On an established session the reset goes out on the wire.
+	tr.peerEvent(ev(bgp.BGP_FSM_ESTABLISHED, 0, "", 64500))
+	tr.bfdDown("192.0.2.1", "the peer signalled BFD down")
+	tr.peerEvent(ev(bgp.BGP_FSM_IDLE, api.PeerState_DISCONNECT_REASON_NOTIFICATION_SENT, "notification-sent admin reset", 0))
+	if downs, sent, _ := tr.bfdDownEvents(a); downs != 2 || sent != 2 {
+		t.Errorf("reset on an established session: %d downs, resets sent up to %d; want 2, 2", downs, sent)
+	}
+	// A session the peer closed first leaves the reset of a later BFD
+	// down queued.
+	tr.peerEvent(ev(bgp.BGP_FSM_ESTABLISHED, 0, "", 64500))
+	tr.peerEvent(ev(bgp.BGP_FSM_IDLE, api.PeerState_DISCONNECT_REASON_NOTIFICATION_RECEIVED, "notification-received cease", 0))
+	tr.bfdDown("192.0.2.1", "the peer signalled BFD down")
+	if downs, sent, _ := tr.bfdDownEvents(a); downs != 3 || sent != 2 {
+		t.Errorf("reset after the peer closed the session: %d downs, resets sent up to %d; want 3, 2", downs, sent)
+	}
 	// Much later, a reset is not blamed on that BFD event any more.
 	tr.bfdDown("192.0.2.1", "x")
 	now = now.Add(time.Minute)

@@ -104,6 +104,33 @@ func TestClassifyPeerChange(t *testing.T) {
 	}
 }
 
+func TestQueuedBFDReset(t *testing.T) {
+	now := time.Now()
+	settled, fresh := now.Add(-bfdResetSettle), now.Add(-bfdResetSettle/2)
+	tests := []struct {
+		name                        string
+		downs, resetsSent, replaced int
+		last                        time.Time
+		want                        bool
+	}{
+		{"never down", 0, 0, 0, time.Time{}, false},
+		{"down, reset sent on the session", 1, 1, 0, settled, false},
+		{"down, reset found no session", 1, 0, 0, settled, true},
+		{"down, reset not seen yet", 1, 0, 0, fresh, false},
+		{"down again after a sent reset", 2, 1, 0, settled, true},
+		{"replaced since", 1, 0, 1, settled, false},
+		{"down after the replacement", 2, 0, 1, settled, true},
+		{"sent after the replacement", 2, 2, 1, settled, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := queuedBFDReset(tc.downs, tc.resetsSent, tc.replaced, tc.last, now); got != tc.want {
+				t.Errorf("got %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
 func TestGateDecision(t *testing.T) {
 	now := time.Now()
 	closed := gate{closed: true, waitSince: now.Add(-time.Second)}
@@ -121,9 +148,11 @@ func TestGateDecision(t *testing.T) {
 		{"open, BFD down, session still up", gateInput{hasBFD: true, established: true}, gate{seenUp: true}, gateNone},
 		{"open without BFD ever up", gateInput{hasBFD: true}, gate{timedOut: true}, gateNone},
 		{"open, no BFD", gateInput{}, gate{}, gateNone},
-		{"BFD reset a dead session", gateInput{hasBFD: true, bfdUp: true, unhandledBFDDown: true}, gate{seenUp: true}, gateReplace},
-		{"BFD reset, closed", gateInput{hasBFD: true, unhandledBFDDown: true}, closed, gateReplace},
-		{"BFD down, reset still to come", gateInput{hasBFD: true, established: true, unhandledBFDDown: true}, gate{seenUp: true}, gateNone},
+		{"BFD reset a dead session", gateInput{hasBFD: true, bfdUp: true, queuedReset: true}, gate{seenUp: true}, gateReplace},
+		{"BFD reset, closed", gateInput{hasBFD: true, queuedReset: true}, closed, gateReplace},
+		{"BFD down, reset still to come", gateInput{hasBFD: true, established: true, queuedReset: true}, gate{seenUp: true}, gateNone},
+		{"BFD reset sent on the session, BFD back", gateInput{hasBFD: true, bfdUp: true}, gate{seenUp: true}, gateNone},
+		{"BFD reset sent on the session, BFD still down", gateInput{hasBFD: true}, gate{seenUp: true}, gateClose},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -453,7 +453,7 @@ func (s *Speaker) gatedAPIPeer(ap *appliedPeer, p Peer, restarting bool) *api.Pe
 	c.Conf.AdminDown = closed
 	ap.addedAdminDown = closed
 	ap.restarting = restarting && p.GracefulRestart
-	downs, _ := s.tracker.bfdDownEvents(p.Address)
+	downs, _, _ := s.tracker.bfdDownEvents(p.Address)
 	ap.gate = gate{closed: closed, waitSince: time.Now(), bfdDowns: downs}
 	return c
 }
