@@ -132,6 +132,8 @@ func benchSpeakerAtScale(b *testing.B) {
 		}
 		b.ReportMetric(procstat.MiB(mem.RSS), p.name+"-rss-MiB")
 		b.ReportMetric(procstat.MiB(mem.Peak), p.name+"-peak-rss-MiB")
+		b.ReportMetric(procstat.MiB(mem.Anon), p.name+"-rss-anon-MiB")
+		b.ReportMetric(procstat.MiB(mem.File), p.name+"-rss-file-MiB")
 	}
 	if heapFile != "" {
 		// The heap in use after a collection, as the profile reports it.
