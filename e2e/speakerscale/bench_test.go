@@ -141,9 +141,10 @@ func benchSpeakerAtScale(b *testing.B) {
 		if err != nil {
 			b.Fatalf("speaker heap profile: %v: %s", err, out)
 		}
-		// The runtime's own figures beside it (# HeapAlloc, # HeapSys,
-		// # HeapReleased, # NextGC ...): what of the RSS is live heap.
-		if out, err := c.Lab.Host(real).Exec(b.Context(), "curl", "-sSf", "-o", heapFile+".txt", "http://"+pprofAddr+"/debug/pprof/heap?debug=1"); err != nil {
+		// The runtime's own figures beside it, after a collection
+		// (# HeapAlloc: the live heap; # HeapSys, # HeapReleased,
+		// # NextGC ...): what of the RSS is live heap.
+		if out, err := c.Lab.Host(real).Exec(b.Context(), "curl", "-sSf", "-o", heapFile+".txt", "http://"+pprofAddr+"/debug/pprof/heap?gc=1&debug=1"); err != nil {
 			b.Fatalf("speaker heap statistics: %v: %s", err, out)
 		}
 		b.Logf("speaker heap profile at %d Services: %s (runtime statistics in %s.txt)", largeSize, heapFile, heapFile)
