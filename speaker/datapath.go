@@ -15,12 +15,13 @@ import (
 	"github.com/ironlb/ironlb/pkg/trigger"
 	"github.com/ironlb/ironlb/speaker/dpsync"
 	"github.com/ironlb/ironlb/speaker/members"
+	"github.com/ironlb/ironlb/speaker/sliceindex"
 )
 
 // setupDatapath chooses the backend (-datapath) and registers its
 // reconciler. auto prefers IPVS and falls back to nftables where the kernel
 // has no IPVS, as kube-proxy does.
-func setupDatapath(ctx context.Context, mgr ctrl.Manager, o options, mem *members.Members, wake *trigger.Trigger, slogger *slog.Logger, log logr.Logger) error {
+func setupDatapath(ctx context.Context, mgr ctrl.Manager, o options, mem *members.Members, wake *trigger.Trigger, slices *sliceindex.Index, slogger *slog.Logger, log logr.Logger) error {
 	mode := o.datapath
 	if mode == "off" {
 		return nil
@@ -60,7 +61,7 @@ func setupDatapath(ctx context.Context, mgr ctrl.Manager, o options, mem *member
 	s := &dpsync.Syncer{
 		Client: mgr.GetClient(), Recorder: mgr.GetEventRecorderFor("ironlb-speaker"),
 		Log: log.WithName("datapath"), Node: o.node, Backend: backend,
-		DeadNodes: func() map[string]bool { return deadNodes(mem.PeerInfo()) }, Wake: wake,
+		DeadNodes: func() map[string]bool { return deadNodes(mem.PeerInfo()) }, Wake: wake, Slices: slices,
 	}
 	if err := s.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("set up datapath: %w", err)

@@ -8,6 +8,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/ironlb/ironlb/pkg/memlimit"
 	"github.com/ironlb/ironlb/pkg/metricsserving"
 	"github.com/ironlb/ironlb/pkg/pprofserving"
 	"github.com/ironlb/ironlb/speaker/layer2"
@@ -41,6 +42,7 @@ type options struct {
 	reachCheck   time.Duration
 	datapath     string
 	healthChecks bool
+	memoryLimit  int64 // the container's, in bytes; 0: none
 }
 
 func parseFlags(args []string) (options, error) {
@@ -64,9 +66,15 @@ func parseFlags(args []string) (options, error) {
 	fs.DurationVar(&o.reachCheck, "reachability-check", reach.DefaultInterval, "period of the check that each address this node announces answers on its Services' TCP ports through the datapath; 0 disables")
 	fs.StringVar(&o.datapath, "datapath", "auto", "how this node carries VIP traffic to pods: ipvs, nftables, auto (IPVS when the kernel has it, else nftables) or off (leave it to kube-proxy)")
 	fs.BoolVar(&o.healthChecks, "serve-health-check-node-ports", false, "serve the healthCheckNodePort of Local Services on this node, as kube-proxy would (for clusters without kube-proxy)")
+	memoryLimit := fs.String("memory-limit", os.Getenv(memlimit.EnvContainerLimit), "the container's memory limit (bytes or a quantity such as 256Mi; default: $"+memlimit.EnvContainerLimit+", which the Helm chart fills from the pod spec): the Go runtime's soft limit is set to 90% of it unless GOMEMLIMIT is set; empty or 0: none")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
+	limit, err := memlimit.Parse(*memoryLimit)
+	if err != nil {
+		return o, fmt.Errorf("flag -memory-limit: %w", err)
+	}
+	o.memoryLimit = limit
 	switch o.datapath {
 	case "auto", "ipvs", "nftables", "off":
 	default:

@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ironlb/ironlb/pkg/memlimit"
 )
 
 func TestReachabilityFlags(t *testing.T) {
@@ -47,5 +49,20 @@ func TestPprofFlag(t *testing.T) {
 	}
 	if o, err := parseFlags([]string{"-node-name", "n1", "-pprof-bind-address", "127.0.0.1:6060"}); err != nil || o.pprofAddr != "127.0.0.1:6060" {
 		t.Errorf("-pprof-bind-address 127.0.0.1:6060: %q, %v", o.pprofAddr, err)
+	}
+}
+
+func TestMemoryLimitFlag(t *testing.T) {
+	t.Setenv(EnvMembersSecret, "0123456789abcdef0123456789abcdef")
+	t.Setenv(memlimit.EnvContainerLimit, "268435456") // as the chart's downward API writes it
+	o, err := parseFlags([]string{"-node-name", "n1"})
+	if err != nil || o.memoryLimit != 256<<20 {
+		t.Errorf("$%s=268435456: limit %d, %v; want %d", memlimit.EnvContainerLimit, o.memoryLimit, err, 256<<20)
+	}
+	if o, err := parseFlags([]string{"-node-name", "n1", "-memory-limit", "0"}); err != nil || o.memoryLimit != 0 {
+		t.Errorf("-memory-limit 0: limit %d, %v; want none", o.memoryLimit, err)
+	}
+	if _, err := parseFlags([]string{"-node-name", "n1", "-memory-limit", "much"}); err == nil || !strings.Contains(err.Error(), "-memory-limit") {
+		t.Errorf("-memory-limit much: error %v, want one naming the flag", err)
 	}
 }

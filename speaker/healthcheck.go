@@ -21,7 +21,7 @@ import (
 
 // setupHealthChecks serves the healthCheckNodePorts of Local Services on
 // this node, as kube-proxy would; for clusters that run without it.
-func setupHealthChecks(mgr ctrl.Manager, node string, slogger *slog.Logger, log logr.Logger) error {
+func setupHealthChecks(mgr ctrl.Manager, node string, slices *sliceindex.Index, slogger *slog.Logger, log logr.Logger) error {
 	rec := mgr.GetEventRecorderFor("ironlb-speaker")
 	srv, err := healthcheck.New(healthcheck.Options{
 		Logger: slogger.With("component", "healthcheck"), Registerer: ctrlmetrics.Registry,
@@ -55,7 +55,7 @@ func setupHealthChecks(mgr ctrl.Manager, node string, slogger *slog.Logger, log 
 			return reconcile.Result{}, err
 		default:
 			svc = &got
-			if own, err = sliceindex.List(ctx, c, req.NamespacedName); err != nil {
+			if own, err = slices.List(req.NamespacedName); err != nil {
 				return reconcile.Result{}, err
 			}
 		}

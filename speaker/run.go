@@ -27,6 +27,7 @@ import (
 	"github.com/ironlb/ironlb/config"
 	"github.com/ironlb/ironlb/config/v1beta1"
 	"github.com/ironlb/ironlb/pkg/kubeclient"
+	"github.com/ironlb/ironlb/pkg/memlimit"
 	"github.com/ironlb/ironlb/pkg/metricsserving"
 	"github.com/ironlb/ironlb/pkg/trigger"
 	"github.com/ironlb/ironlb/speaker/bgpsync"
@@ -43,6 +44,8 @@ func run(ctx context.Context, o options) error {
 	slogger := newLogger(o.logLevel)
 	log := logr.FromSlogHandler(slogger.Handler())
 	ctrl.SetLogger(log)
+	soft := memlimit.Apply(o.memoryLimit, os.Getenv(memlimit.EnvGoMemLimit))
+	log.Info("Go memory limit", "softLimitBytes", soft.Limit, "why", soft.Why)
 
 	restCfg, err := kubeclient.Config(o.kubeconfig)
 	if err != nil {
@@ -152,16 +155,19 @@ func run(ctx context.Context, o options) error {
 		return err
 	}
 	// The datapath and the health check ports find a Service's
-	// EndpointSlices through one index.
-	if err := sliceindex.Register(ctx, mgr.GetFieldIndexer()); err != nil {
-		return err
+	// EndpointSlices through one index, kept only when one of them runs.
+	var slices *sliceindex.Index
+	if o.datapath != "off" || o.healthChecks {
+		if slices, err = sliceindex.Register(ctx, mgr.GetCache()); err != nil {
+			return err
+		}
 	}
 	dpTrigger := &trigger.Trigger{}
-	if err := setupDatapath(ctx, mgr, o, mem, dpTrigger, slogger, log); err != nil {
+	if err := setupDatapath(ctx, mgr, o, mem, dpTrigger, slices, slogger, log); err != nil {
 		return err
 	}
 	if o.healthChecks {
-		if err := setupHealthChecks(mgr, o.node, slogger, log); err != nil {
+		if err := setupHealthChecks(mgr, o.node, slices, slogger, log); err != nil {
 			return err
 		}
 	}

@@ -55,13 +55,15 @@ func parseStatCPU(stat string) (time.Duration, error) {
 }
 
 // Memory is a process's resident set size now (VmRSS) and its peak
-// (VmHWM), in bytes.
-type Memory struct{ RSS, Peak int64 }
+// (VmHWM), in bytes, and of RSS now the anonymous part (RssAnon: heap,
+// stacks) and the file-backed part (RssFile: mostly the binary's own
+// pages, which no change of the program's data structures shrinks).
+type Memory struct{ RSS, Peak, Anon, File int64 }
 
 // MiB converts bytes for reporting.
 func MiB(b int64) float64 { return float64(b) / (1 << 20) }
 
-// ReadMemory reads VmRSS and VmHWM from /proc/PID/status.
+// ReadMemory reads VmRSS, VmHWM, RssAnon and RssFile from /proc/PID/status.
 func ReadMemory(pid int) (Memory, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
@@ -79,19 +81,25 @@ func parseStatusMemory(status string) (Memory, error) {
 	var found int
 	for _, line := range strings.Split(status, "\n") {
 		key, val, ok := strings.Cut(line, ":")
-		if !ok || key != "VmRSS" && key != "VmHWM" {
+		if !ok || key != "VmRSS" && key != "VmHWM" && key != "RssAnon" && key != "RssFile" {
 			continue
 		}
 		kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(val), " kB"), 10, 64)
 		if err != nil {
 			return Memory{}, fmt.Errorf("%s: %w", key, err)
 		}
-		if key == "VmRSS" {
+		switch key {
+		case "VmRSS":
 			m.RSS = kb << 10
-		} else {
+			found++
+		case "VmHWM":
 			m.Peak = kb << 10
+			found++
+		case "RssAnon":
+			m.Anon = kb << 10
+		case "RssFile":
+			m.File = kb << 10
 		}
-		found++
 	}
 	if found != 2 {
 		return Memory{}, fmt.Errorf("VmRSS and VmHWM not both found")

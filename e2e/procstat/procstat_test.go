@@ -28,8 +28,8 @@ func TestParseStatCPU(t *testing.T) {
 }
 
 func TestParseStatusMemory(t *testing.T) {
-	got, err := parseStatusMemory("Name:\tspeaker\nVmPeak:\t 9000 kB\nVmHWM:\t   2048 kB\nVmRSS:\t   1024 kB\nThreads:\t9\n")
-	if err != nil || got != (Memory{RSS: 1 << 20, Peak: 2 << 20}) {
+	got, err := parseStatusMemory("Name:\tspeaker\nVmPeak:\t 9000 kB\nVmHWM:\t   2048 kB\nVmRSS:\t   1024 kB\nRssAnon:\t    768 kB\nRssFile:\t    256 kB\nThreads:\t9\n")
+	if err != nil || got != (Memory{RSS: 1 << 20, Peak: 2 << 20, Anon: 768 << 10, File: 256 << 10}) {
 		t.Errorf("parseStatusMemory = %+v, %v", got, err)
 	}
 	if _, err := parseStatusMemory("VmRSS:\t1 kB\n"); err == nil {
@@ -47,7 +47,7 @@ func TestReadSelf(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m.RSS <= 0 || m.Peak < m.RSS || cpu < 0 {
+	if m.RSS <= 0 || m.Peak < m.RSS || m.Anon <= 0 || m.File <= 0 || m.Anon+m.File > m.RSS || cpu < 0 {
 		t.Errorf("cpu %v, memory %+v", cpu, m)
 	}
 }

@@ -3,15 +3,18 @@ package speakerscale
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/yaml"
 
 	"github.com/ironlb/ironlb/config/v1beta1"
 	"github.com/ironlb/ironlb/e2e/cluster"
+	"github.com/ironlb/ironlb/e2e/kubeapi"
 	"github.com/ironlb/ironlb/e2e/procstat"
 )
 
@@ -50,7 +53,10 @@ const pprofAddr = "127.0.0.1:6060"
 
 func benchSpeakerAtScale(b *testing.B) {
 	speakerArgs := []string{"-log-level", "info",
-		"-members-interval", membersInterval.String(), "-members-timeout", membersTimeout.String()}
+		"-members-interval", membersInterval.String(), "-members-timeout", membersTimeout.String(),
+		// As the Helm chart runs it: its default resources.limits.memory,
+		// of which the Go runtime's soft limit is 90%.
+		"-memory-limit", chartSpeakerMemoryLimit(b)}
 	heapFile := os.Getenv(heapProfileEnv)
 	if heapFile != "" {
 		speakerArgs = append(speakerArgs, "-pprof-bind-address", pprofAddr)
@@ -126,6 +132,8 @@ func benchSpeakerAtScale(b *testing.B) {
 		}
 		b.ReportMetric(procstat.MiB(mem.RSS), p.name+"-rss-MiB")
 		b.ReportMetric(procstat.MiB(mem.Peak), p.name+"-peak-rss-MiB")
+		b.ReportMetric(procstat.MiB(mem.Anon), p.name+"-rss-anon-MiB")
+		b.ReportMetric(procstat.MiB(mem.File), p.name+"-rss-file-MiB")
 	}
 	if heapFile != "" {
 		// The heap in use after a collection, as the profile reports it.
@@ -133,7 +141,13 @@ func benchSpeakerAtScale(b *testing.B) {
 		if err != nil {
 			b.Fatalf("speaker heap profile: %v: %s", err, out)
 		}
-		b.Logf("speaker heap profile at %d Services: %s", largeSize, heapFile)
+		// The runtime's own figures beside it, after a collection
+		// (# HeapAlloc: the live heap; # HeapSys, # HeapReleased,
+		// # NextGC ...): what of the RSS is live heap.
+		if out, err := c.Lab.Host(real).Exec(b.Context(), "curl", "-sSf", "-o", heapFile+".txt", "http://"+pprofAddr+"/debug/pprof/heap?gc=1&debug=1"); err != nil {
+			b.Fatalf("speaker heap statistics: %v: %s", err, out)
+		}
+		b.Logf("speaker heap profile at %d Services: %s (runtime statistics in %s.txt)", largeSize, heapFile, heapFile)
 	}
 
 	loss := loseNode(b, c.Client, s, real, speaker.Log)
@@ -163,4 +177,26 @@ func loadavg() string {
 		return fmt.Sprint(err)
 	}
 	return strings.Join(strings.Fields(string(b))[:3], " ")
+}
+
+// chartSpeakerMemoryLimit is the speaker's resources.limits.memory in the
+// Helm chart's values.yaml.
+func chartSpeakerMemoryLimit(tb testing.TB) string {
+	data, err := os.ReadFile(filepath.Join(kubeapi.RepoRoot(tb), "manifests", "helm", "ironlb", "values.yaml"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var v struct {
+		Speaker struct {
+			Resources corev1.ResourceRequirements `json:"resources"`
+		} `json:"speaker"`
+	}
+	if err := yaml.Unmarshal(data, &v); err != nil {
+		tb.Fatalf("chart values: %v", err)
+	}
+	limit, ok := v.Speaker.Resources.Limits[corev1.ResourceMemory]
+	if !ok {
+		tb.Fatal("chart values: speaker.resources.limits.memory is not set")
+	}
+	return limit.String()
 }

@@ -29,6 +29,7 @@ func BenchmarkRetained(b *testing.B) {
 	}{
 		{"service", services()[0], func() wire { return &corev1.Service{} }, Service},
 		{"endpointslice", endpointSlices()[0], func() wire { return &discoveryv1.EndpointSlice{} }, EndpointSlice},
+		{"endpointslice10", largeSlice(), func() wire { return &discoveryv1.EndpointSlice{} }, EndpointSlice},
 		{"node", nodes()[0], func() wire { return &corev1.Node{} }, Node},
 	} {
 		data, err := k.obj.Marshal()

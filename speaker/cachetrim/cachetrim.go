@@ -64,7 +64,8 @@ func Service(obj any) (any, error) {
 // datapath); of its metadata, the identity and the Service it belongs to
 // (the kubernetes.io/service-name label). Gone: the pod behind each
 // endpoint (targetRef), hostnames, zones, owner references, annotations
-// and the labels copied from the Service.
+// and the labels copied from the Service, and the decoder's spare room
+// in the endpoints' array.
 func EndpointSlice(obj any) (any, error) {
 	sl, ok := obj.(*discoveryv1.EndpointSlice)
 	if !ok {
@@ -83,6 +84,12 @@ func EndpointSlice(obj any) (any, error) {
 	for i := range sl.Endpoints {
 		ep := &sl.Endpoints[i]
 		ep.TargetRef, ep.Hostname, ep.Zone, ep.DeprecatedTopology = nil, nil, nil, nil
+	}
+	// The decoder appends the endpoints one by one and leaves an array with
+	// room for up to twice as many (16 for 10, at 96 bytes each); one of
+	// the length they need saves a third of it.
+	if len(sl.Endpoints) > 0 && cap(sl.Endpoints) > len(sl.Endpoints) {
+		sl.Endpoints = slices.Clone(sl.Endpoints)
 	}
 	for i := range sl.Ports {
 		sl.Ports[i].AppProtocol = nil

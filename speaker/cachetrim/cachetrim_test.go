@@ -93,7 +93,10 @@ func trimAll[T any](t *testing.T, objs []T, f func(any) (any, error)) []T {
 // answers must not differ.
 func TestReadersSeeTheSame(t *testing.T) {
 	want := read(services(), endpointSlices(), nodes())
-	got := read(trimAll(t, services(), Service), trimAll(t, endpointSlices(), EndpointSlice), trimAll(t, nodes(), Node))
+	// Trimmed as the cache gets them: decoded from the API server's
+	// protobuf, with the decoder's spare room in their slices.
+	got := read(trimAll(t, decodeAll(t, services()), Service), trimAll(t, decodeAll(t, endpointSlices()), EndpointSlice),
+		trimAll(t, decodeAll(t, nodes()), Node))
 	// reflect, not cmp: the datapath's types have unexported fields.
 	wv, gv := reflect.ValueOf(want), reflect.ValueOf(got)
 	for i := range wv.NumField() {
@@ -123,6 +126,50 @@ func TestReadersSeeTheSame(t *testing.T) {
 	}
 	if usable != 1 || want.Nodes[0].Weight != 3 || !want.Nodes[1].Cordoned {
 		t.Errorf("node fixtures: want one usable node of weight 3 and a cordoned one, got %+v", want.Nodes)
+	}
+}
+
+// decodeAll round-trips objects through protobuf, as the API server sends
+// them and the informer decodes them.
+func decodeAll[T wire](t *testing.T, objs []T) []T {
+	t.Helper()
+	out := make([]T, len(objs))
+	for i, o := range objs {
+		data, err := o.Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := reflect.New(reflect.TypeOf(o).Elem()).Interface().(T)
+		if err := n.Unmarshal(data); err != nil {
+			t.Fatal(err)
+		}
+		out[i] = n
+	}
+	return out
+}
+
+// TestEndpointsCompacted: a decoded slice's endpoints, in an array with
+// room to spare, are kept in one of their length, unchanged.
+func TestEndpointsCompacted(t *testing.T) {
+	in := decodeAll(t, []*discoveryv1.EndpointSlice{largeSlice()})[0]
+	if cap(in.Endpoints) <= len(in.Endpoints) {
+		t.Fatalf("the decoder left no spare room (%d of %d): the test shows nothing", len(in.Endpoints), cap(in.Endpoints))
+	}
+	want := in.DeepCopy()
+	got, err := EndpointSlice(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sl := got.(*discoveryv1.EndpointSlice)
+	if len(sl.Endpoints) != 10 || cap(sl.Endpoints) != 10 {
+		t.Errorf("trimmed endpoints: %d in an array of %d, want 10 in 10", len(sl.Endpoints), cap(sl.Endpoints))
+	}
+	for i := range want.Endpoints {
+		e := &want.Endpoints[i]
+		e.TargetRef, e.Hostname, e.Zone, e.DeprecatedTopology = nil, nil, nil, nil
+	}
+	if d := cmp.Diff(want.Endpoints, sl.Endpoints); d != "" {
+		t.Errorf("compacted endpoints differ (-want +got):\n%s", d)
 	}
 }
 

@@ -1,6 +1,7 @@
 package cachetrim
 
 import (
+	"fmt"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -196,4 +197,14 @@ func nodes() []*corev1.Node {
 		}),
 		node("n4", func(n *corev1.Node) { n.Labels[l2plan.LabelDrain] = "true" }),
 	}
+}
+
+// largeSlice is a slice of 10 endpoints, as e2e/speakerscale's Services
+// have: enough for the decoder to leave spare room in their array.
+func largeSlice() *discoveryv1.EndpointSlice {
+	var eps []discoveryv1.Endpoint
+	for i := range 10 {
+		eps = append(eps, endpoint(fmt.Sprintf("198.51.100.%d", i+1), fmt.Sprintf("n%d", i%3+1), true, true, false, "a"))
+	}
+	return slice("web-c", "web", []discoveryv1.EndpointPort{port("http", corev1.ProtocolTCP, 8080)}, eps...)
 }

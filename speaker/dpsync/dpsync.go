@@ -56,6 +56,8 @@ type Syncer struct {
 	// dead (nil: none); Wake signals that it may have changed.
 	DeadNodes func() map[string]bool
 	Wake      *trigger.Trigger
+	// Slices finds a Service's EndpointSlices in the cache Client reads.
+	Slices *sliceindex.Index
 
 	mu      sync.Mutex
 	desired *desired // nil until the first full sync succeeded
@@ -65,8 +67,7 @@ type Syncer struct {
 	byKey    map[types.NamespacedName][]string
 }
 
-// SetupWithManager registers the syncer on Services and EndpointSlices;
-// the caller has registered sliceindex with mgr.
+// SetupWithManager registers the syncer on Services and EndpointSlices.
 func (s *Syncer) SetupWithManager(mgr ctrl.Manager) error {
 	// This node's zone label decides which topology hints apply; a change
 	// of it (rare) recomputes everything. Other nodes do not matter.
@@ -230,7 +231,7 @@ func (s *Syncer) inputs(ctx context.Context, name types.NamespacedName, others [
 		}
 	}
 	for _, n := range append([]types.NamespacedName{name}, others...) {
-		eps, err := sliceindex.List(ctx, s.Client, n)
+		eps, err := s.Slices.List(n)
 		if err != nil {
 			return in, err
 		}
