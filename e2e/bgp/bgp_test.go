@@ -28,17 +28,6 @@ const (
 // (eBGP unless ibgp), a BGP pool and a BGPPeer.
 func bgpCluster(t testing.TB, ibgp bool, adv v1beta1.BGPAdvertisementSpec) (*cluster.Cluster, *frr.Router) {
 	t.Helper()
-	return bgpClusterBFD(t, ibgp, false, adv)
-}
-
-// bfdTimer is both ends' BFD interval with bfd: 100 ms, 3 misses, as in
-// the whole system (cluster.SystemOptions.BFD).
-const bfdTimer = 100 * time.Millisecond
-
-// bgpClusterBFD is bgpCluster, with every session tied to a BFD session on
-// both ends when bfd is set.
-func bgpClusterBFD(t testing.TB, ibgp, bfd bool, adv v1beta1.BGPAdvertisementSpec) (*cluster.Cluster, *frr.Router) {
-	t.Helper()
 	c := cluster.Start(t, cluster.Options{Router: true})
 	myASN := uint32(clusterASN)
 	if ibgp {
@@ -47,25 +36,16 @@ func bgpClusterBFD(t testing.TB, ibgp, bfd bool, adv v1beta1.BGPAdvertisementSpe
 	var neighbors []frr.Neighbor
 	for _, n := range c.Lab.Nodes {
 		neighbors = append(neighbors,
-			frr.Neighbor{Address: n.IPv4.Addr(), ASN: myASN, BFD: bfd},
-			frr.Neighbor{Address: n.IPv6.Addr(), ASN: myASN, BFD: bfd})
+			frr.Neighbor{Address: n.IPv4.Addr(), ASN: myASN},
+			frr.Neighbor{Address: n.IPv6.Addr(), ASN: myASN})
 	}
-	ropts := frr.Options{ASN: routerASN, RouterID: c.Lab.Router.IPv4.Addr(), Neighbors: neighbors, MaximumPaths: 8}
-	profile := ""
-	if bfd {
-		ropts.BFD = frr.BFDTimers{ReceiveInterval: bfdTimer, TransmitInterval: bfdTimer, DetectMultiplier: 3}
-		profile = "fast"
-		iv, mult := uint32(bfdTimer.Milliseconds()), uint32(3)
-		c.Create(t, &v1beta1.BFDProfile{ObjectMeta: metav1.ObjectMeta{Name: profile},
-			Spec: v1beta1.BFDProfileSpec{ReceiveInterval: &iv, TransmitInterval: &iv, DetectMultiplier: &mult}})
-	}
-	r := frr.New(t, c.Lab.Router, ropts)
+	r := frr.New(t, c.Lab.Router, frr.Options{ASN: routerASN, RouterID: c.Lab.Router.IPv4.Addr(), Neighbors: neighbors, MaximumPaths: 8})
 	adv.IPAddressPools = []string{"bgp"}
 	c.Create(t,
 		cluster.Pool("bgp", "203.0.113.128/25", "2001:db8:300:1::/120"),
 		&v1beta1.BGPAdvertisement{ObjectMeta: metav1.ObjectMeta{Name: "bgp"}, Spec: adv},
-		&v1beta1.BGPPeer{ObjectMeta: metav1.ObjectMeta{Name: "tor"}, Spec: v1beta1.BGPPeerSpec{MyASN: myASN, ASN: routerASN, Address: c.Lab.Router.IPv4.Addr().String(), BFDProfile: profile}},
-		&v1beta1.BGPPeer{ObjectMeta: metav1.ObjectMeta{Name: "tor-v6"}, Spec: v1beta1.BGPPeerSpec{MyASN: myASN, ASN: routerASN, Address: c.Lab.Router.IPv6.Addr().String(), BFDProfile: profile}},
+		&v1beta1.BGPPeer{ObjectMeta: metav1.ObjectMeta{Name: "tor"}, Spec: v1beta1.BGPPeerSpec{MyASN: myASN, ASN: routerASN, Address: c.Lab.Router.IPv4.Addr().String()}},
+		&v1beta1.BGPPeer{ObjectMeta: metav1.ObjectMeta{Name: "tor-v6"}, Spec: v1beta1.BGPPeerSpec{MyASN: myASN, ASN: routerASN, Address: c.Lab.Router.IPv6.Addr().String()}},
 	)
 	return c, r
 }
