@@ -226,6 +226,27 @@ func TestStatusPassTouchesOnlyTheChange(t *testing.T) {
 		return s.lastPass
 	}
 
+	// untilUnannounced wakes the syncer until its plan has ip unannounced.
+	untilUnannounced := func(ip netip.Addr) {
+		t.Helper()
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			if _, err := s.Reconcile(ctx, Key); err != nil {
+				t.Fatal(err)
+			}
+			s.mu.Lock()
+			_, gone := s.plan.Unannounced[ip]
+			s.mu.Unlock()
+			if gone {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s never became unannounced", ip)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+
 	// The first wake sees every Service; the first pass is a full one and
 	// writes the status of node-a's IPs (node-b writes its own, not
 	// here).
@@ -262,22 +283,7 @@ func TestStatusPassTouchesOnlyTheChange(t *testing.T) {
 	if err := c.Update(ctx, &sl); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		if _, err := s.Reconcile(ctx, Key); err != nil {
-			t.Fatal(err)
-		}
-		s.mu.Lock()
-		_, gone := s.plan.Unannounced[lost]
-		s.mu.Unlock()
-		if gone {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s never became unannounced", lost)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	untilUnannounced(lost)
 	lists := lc.fullLists.Load()
 	got := pass("endpoints lost")
 	want := statusPassStats{IPs: 1, Compared: 1, Written: 1}
@@ -346,22 +352,7 @@ func TestStatusPassTouchesOnlyTheChange(t *testing.T) {
 		t.Fatal(err)
 	}
 	sets := ann.setCalls()
-	deadline = time.Now().Add(30 * time.Second)
-	for {
-		if _, err := s.Reconcile(ctx, Key); err != nil {
-			t.Fatal(err)
-		}
-		s.mu.Lock()
-		_, gone := s.plan.Unannounced[other]
-		s.mu.Unlock()
-		if gone {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s never became unannounced", other)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	untilUnannounced(other)
 	if got := ann.setCalls() - sets; got != 0 {
 		t.Errorf("another node's IP changed: claims handed to the announcer %d times, want 0", got)
 	}
