@@ -153,21 +153,16 @@ func (p *Prober) Run(ctx context.Context) error {
 		case <-p.wake:
 			timer.Stop()
 		}
-		start := time.Now()
 		n := p.round(ctx)
-		// A round of many checks is itself paced over most of the
-		// period: the next starts a period after this one started.
 		every := Period(p.o.Interval, n)
-		timer.Reset(max(every-time.Since(start), 0) + rand.N(every/5+1))
+		timer.Reset(every + rand.N(every/5+1))
 	}
 }
 
 // MaxConnectionsPerSecond bounds the check's connections: with more
 // VIP:ports than Interval allows at that rate, rounds are spaced further
 // apart (10,000 ports: one round every 50s), so the check stays cheap for
-// the node and the endpoints while small clusters keep the 2s period. A
-// round's connections are started at no more than this rate too, not in
-// one burst: the node's CPU and the endpoints see a steady trickle.
+// the node and the endpoints while small clusters keep the 2s period.
 const MaxConnectionsPerSecond = 200
 
 // Period is the time between rounds of n checks.
@@ -248,30 +243,14 @@ func (p *Prober) round(ctx context.Context) int {
 	return len(checks)
 }
 
-// probe connects to every check, at most Concurrency at a time and
-// MaxConnectionsPerSecond, and returns each one's error (nil: it
-// answered; the checks not started before ctx ended have ctx's error).
+// probe connects to every check, at most Concurrency at a time, and
+// returns each one's error (nil: it answered).
 func (p *Prober) probe(ctx context.Context, checks []netip.AddrPort) []error {
 	out := make([]error, len(checks))
 	sem := make(chan struct{}, p.o.Concurrency)
 	var wg sync.WaitGroup
-	pace := time.NewTicker(time.Second / MaxConnectionsPerSecond)
-	defer pace.Stop()
 	for i, c := range checks {
-		if i > 0 {
-			select {
-			case <-ctx.Done():
-			case <-pace.C:
-			}
-		}
 		sem <- struct{}{}
-		if err := ctx.Err(); err != nil {
-			<-sem
-			for j := i; j < len(checks); j++ {
-				out[j] = err
-			}
-			break
-		}
 		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()
