@@ -16,6 +16,7 @@ import (
 	"github.com/ironlb/ironlb/e2e/cluster"
 	"github.com/ironlb/ironlb/e2e/kubeapi"
 	"github.com/ironlb/ironlb/e2e/procstat"
+	"github.com/ironlb/ironlb/e2e/vlan"
 )
 
 // Sizes of the scenario: Services first created, then grown to.
@@ -49,6 +50,13 @@ func BenchmarkSpeakerAtScale(b *testing.B) {
 // serves its profiles on its namespace's loopback, fetched from inside it.
 const heapProfileEnv = "IRONLB_SPEAKER_HEAP_PROFILE"
 
+// cpuProfileEnv names a directory to write the speaker's CPU profiles
+// to, one per kind of change at 10,000 Services (KIND.pprof, covering the
+// changes and the start of the settling after them; go tool pprof -top
+// FILE). Profiling costs the speaker a little CPU itself, so figures from
+// such a run are not the ones to report.
+const cpuProfileEnv = "IRONLB_SPEAKER_CPU_PROFILE"
+
 const pprofAddr = "127.0.0.1:6060"
 
 func benchSpeakerAtScale(b *testing.B) {
@@ -57,8 +65,8 @@ func benchSpeakerAtScale(b *testing.B) {
 		// As the Helm chart runs it: its default resources.limits.memory,
 		// of which the Go runtime's soft limit is 90%.
 		"-memory-limit", chartSpeakerMemoryLimit(b)}
-	heapFile := os.Getenv(heapProfileEnv)
-	if heapFile != "" {
+	heapFile, cpuDir := os.Getenv(heapProfileEnv), os.Getenv(cpuProfileEnv)
+	if heapFile != "" || cpuDir != "" {
 		speakerArgs = append(speakerArgs, "-pprof-bind-address", pprofAddr)
 	}
 	c := cluster.Start(b, cluster.Options{
@@ -87,7 +95,7 @@ func benchSpeakerAtScale(b *testing.B) {
 	w := &world{cl: c.Client, nodes: s.names, local: map[int]bool{}, notReady: map[int]bool{}}
 	m := meter{tb: b, pid: speaker.Pid()}
 
-	perChange := map[string][2]float64{}
+	perChange := map[string][2]cost{}
 	for k, size := range []int{smallSize, largeSize} {
 		t0 := time.Now()
 		createServices(b, c.Client, w.services, size, nodes)
@@ -106,21 +114,31 @@ func benchSpeakerAtScale(b *testing.B) {
 		var idle []string
 		for _, ch := range changes {
 			v := perChange[ch.name]
-			var ms float64
-			v[k], ms = m.perChange(w, ch, k*changes1)
+			var profiled func()
+			if cpuDir != "" && size == largeSize {
+				profiled = cpuProfile(b, c.Lab.Host(real), filepath.Join(cpuDir, ch.name+".pprof"))
+			}
+			v[k] = m.perChange(w, ch, k*changes1)
+			if profiled != nil {
+				profiled()
+			}
 			perChange[ch.name] = v
-			idle = append(idle, fmt.Sprintf("%.1f", ms))
+			idle = append(idle, fmt.Sprintf("%.1f/%.1f", v[k].idleMsPerS[0], v[k].idleMsPerS[1]))
 		}
-		b.Logf("%d Services: speaker idle before each kind of change %s ms/s (load %s)", size, strings.Join(idle, ", "), loadavg())
+		b.Logf("%d Services: speaker idle before/after each kind of change %s ms/s (load %s)", size, strings.Join(idle, ", "), loadavg())
 		if speaker.Exited() || controller.Exited() {
 			b.Fatalf("a process exited: speaker %v, controller %v", speaker.Exited(), controller.Exited())
 		}
 	}
 	for _, ch := range changes {
 		v := perChange[ch.name]
-		b.ReportMetric(v[0], ch.name+"-1k-cpu-us")
-		b.ReportMetric(v[1], ch.name+"-10k-cpu-us")
-		b.ReportMetric(v[1]/max(v[0], 1), ch.name+"-ratio")
+		b.ReportMetric(v[0].us, ch.name+"-1k-cpu-us")
+		b.ReportMetric(v[1].us, ch.name+"-10k-cpu-us")
+		b.ReportMetric(v[1].us/max(v[0].us, 1), ch.name+"-ratio")
+		// A figure within its noise says only that the change costs less
+		// than the noise (hack/benchreport reads these).
+		b.ReportMetric(v[0].noiseUS, ch.name+"-1k-noise-us")
+		b.ReportMetric(v[1].noiseUS, ch.name+"-10k-noise-us")
 	}
 	for _, p := range []struct {
 		name string
@@ -166,6 +184,28 @@ func benchSpeakerAtScale(b *testing.B) {
 	// not failures: a failed benchmark prints no figures at all.
 	if loss.owned == 0 {
 		b.Errorf("the lost node owned no IP: the node loss measured nothing")
+	}
+}
+
+// cpuProfile starts fetching the speaker's CPU profile over the time the
+// changes of one kind take (changes1 × pace) and one second more, from
+// inside the speaker's network namespace; the function it returns waits
+// for the file.
+func cpuProfile(b *testing.B, h *vlan.Host, file string) func() {
+	secs := int((changes1*pace)/time.Second) + 1
+	done := make(chan error, 1)
+	go func() {
+		out, err := h.Exec(b.Context(), "curl", "-sSf", "-o", file, fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", pprofAddr, secs))
+		if err != nil {
+			err = fmt.Errorf("%w: %s", err, out)
+		}
+		done <- err
+	}()
+	return func() {
+		if err := <-done; err != nil {
+			b.Fatalf("speaker CPU profile %s: %v", file, err)
+		}
+		b.Logf("speaker CPU profile at %d Services: %s", largeSize, file)
 	}
 }
 

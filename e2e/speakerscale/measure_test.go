@@ -1,6 +1,7 @@
 package speakerscale
 
 import (
+	"math"
 	"testing"
 	"time"
 
@@ -58,13 +59,29 @@ func (m meter) idle() float64 {
 	return float64(m.cpu()-start) / float64(time.Since(t0))
 }
 
+// cpuTick is the resolution of procstat.CPUTime (USER_HZ).
+const cpuTick = 10 * time.Millisecond
+
+// cost is the speaker's CPU time per change of one kind, less its idle
+// CPU, with how far that figure can be off.
+type cost struct {
+	us float64 // per change, idle subtracted
+	// noiseUS bounds the error of us: the idle rate measured before and
+	// after the changes differs by that much over the measured time, plus
+	// the clock's resolution at both ends, per change. A change that costs
+	// less than its noise cannot be told from idle: us then says only
+	// that the cost is below noiseUS (even when us is negative).
+	noiseUS    float64
+	idleMsPerS [2]float64 // idle before and after
+}
+
 // perChange makes changes1 changes of one kind, one every pace, waits
 // until the speaker has settled again, and returns the speaker's CPU time
-// per change in µs, less what it uses idle over the same wall time
-// (measured just before).
-func (m meter) perChange(w *world, ch change, first int) (us, idleMsPerS float64) {
-	idle := m.idle()
-	limit := max(settledCPU, time.Duration(2*idle*float64(settleWindow)))
+// per change, less what it uses idle over the same wall time (the mean of
+// the idle rates measured just before and just after).
+func (m meter) perChange(w *world, ch change, first int) cost {
+	before := m.idle()
+	limit := max(settledCPU, time.Duration(2*before*float64(settleWindow)))
 	start, t0 := m.cpu(), time.Now()
 	tick := time.NewTicker(pace)
 	defer tick.Stop()
@@ -75,7 +92,21 @@ func (m meter) perChange(w *world, ch change, first int) (us, idleMsPerS float64
 		}
 	}
 	m.settle(limit, 2*time.Minute)
-	used := m.cpu() - start
-	work := float64(used) - idle*float64(time.Since(t0))
-	return work / float64(changes1) / float64(time.Microsecond), idle * 1000
+	used, elapsed := m.cpu()-start, time.Since(t0)
+	after := m.idle()
+	return costOf(used, elapsed, before, after, changes1)
+}
+
+// costOf is perChange's arithmetic: used CPU over elapsed wall time for n
+// changes, with the idle rates (CPU per wall time) before and after.
+func costOf(used, elapsed time.Duration, before, after float64, n int) cost {
+	idle := (before + after) / 2
+	work := float64(used) - idle*float64(elapsed)
+	spread := math.Abs(before-after) / 2 * float64(elapsed)
+	perUS := float64(n) * float64(time.Microsecond)
+	return cost{
+		us:         work / perUS,
+		noiseUS:    (spread + float64(2*cpuTick)) / perUS,
+		idleMsPerS: [2]float64{before * 1000, after * 1000},
+	}
 }

@@ -97,18 +97,51 @@ var targets = []target{
 	{"BenchmarkGuestDriftRepair/services=1000/one-vip", "writes/repair", "IPVS: one VIP address deleted is repaired with one write, not a rebuild", 1},
 }
 
-// verdict says whether v meets t.
-func verdict(t target, v float64) string {
+// verdict says whether v meets t. noise is how far a CPU figure with the
+// idle CPU subtracted can be off (0: not reported): a figure within it,
+// negative or not, says only that the cost is below the noise, and a
+// ratio of such a figure says nothing.
+func verdict(t target, v, noise float64) string {
 	switch {
+	case noise > 0 && strings.HasSuffix(t.metric, "-ratio"):
+		return fmt.Sprintf("n/a (a figure is below its idle noise, %.3g µs)", noise)
+	case noise > 0 && v <= noise && v >= -noise:
+		if noise <= t.max {
+			return fmt.Sprintf("yes (below the idle noise, %.3g µs)", noise)
+		}
+		return fmt.Sprintf("**unknown** (below the idle noise, %.3g µs, which exceeds the target)", noise)
 	case v < 0 && cpuCost(t.metric):
-		// CPU with the idle CPU subtracted: a negative figure means the
-		// idle measure was off, not that the change was cheap.
+		// CPU with the idle CPU subtracted: a negative figure beyond its
+		// noise means the idle measure was off, not that the change was
+		// cheap.
 		return "**invalid** (negative)"
 	case t.max >= 0 && v > t.max || t.max < 0 && v < -t.max:
 		// A negative max is a minimum: the measured value must reach -max.
 		return "**no**"
 	}
 	return "yes"
+}
+
+// noiseOf is the noise that decides the verdict of metric (see verdict):
+// for NAME-SIZE-cpu-us, NAME-SIZE-noise-us when the figure is within it;
+// for a ratio NAME-ratio, the noise of whichever of NAME-1k-cpu-us and
+// NAME-10k-cpu-us is within its own. 0 when none is.
+func noiseOf(metric string, m map[string]float64) float64 {
+	within := func(cpu string) float64 {
+		v, ok := m[cpu]
+		n := m[strings.TrimSuffix(cpu, "-cpu-us")+"-noise-us"]
+		if ok && n > 0 && v <= n && v >= -n {
+			return n
+		}
+		return 0
+	}
+	if name, ok := strings.CutSuffix(metric, "-ratio"); ok {
+		return max(within(name+"-1k-cpu-us"), within(name+"-10k-cpu-us"))
+	}
+	if strings.HasSuffix(metric, "-cpu-us") {
+		return within(metric)
+	}
+	return 0
 }
 
 // cpuCost says whether metric is a CPU cost or a ratio of CPU costs,
@@ -139,7 +172,7 @@ func main() {
 		measured, met := "not run", "—"
 		if ok {
 			measured = strconv.FormatFloat(v, 'g', 4, 64)
-			met = verdict(t, v)
+			met = verdict(t, v, noiseOf(t.metric, results[t.bench]))
 		}
 		fmt.Fprintf(w, "| %s | %s | %s | %s | %s |\n", t.goal, t.bench, t.metric, measured, met)
 	}

@@ -125,13 +125,17 @@ func (e *Elector) Set(ip netip.Addr, eligible []string) {
 		return
 	}
 	k := key{hash: hashAddr(ip), ip: ip}
-	e.touch(ip, k)
 	if cur != nil && cur.group == nil && len(el) > 0 {
-		// A list replacing a list: count only the names that differ.
+		// A list replacing a list: count only the names that differ, and
+		// elect again only if the change can reach the owner.
+		if e.listReaches(cur, el) {
+			e.touch(ip, k)
+		}
 		e.holdDiff(cur.eligible, el)
 		cur.eligible = el
 		return
 	}
+	e.touch(ip, k)
 	if cur != nil {
 		e.detach(ip, cur)
 	}
@@ -268,6 +272,39 @@ func (e *Elector) joined(g *group, a string) {
 			}
 		}
 	}
+}
+
+// listReaches reports whether replacing the own list of it by el can
+// change its owner, by the rule joined applies to a group: a node leaving
+// matters only if it is the owner, a node joining only if it outscores
+// the owner or the owner was at capacity at this item in the last pass
+// (capacities that move are the walk's business). A node's change thus
+// re-elects the few items of the Local Services with an endpoint on it
+// that it owned or can take, not all of them.
+func (e *Elector) listReaches(it *entry, el []string) bool {
+	o := it.owner
+	if o == "" || e.redoAll {
+		return true
+	}
+	if _, ok := slices.BinarySearch(el, o); !ok {
+		return true
+	}
+	i, ok := slices.BinarySearchFunc(e.owned[o], it.key, key.compare)
+	if !ok {
+		return true
+	}
+	co := candidate{name: o, weight: e.weight(o), hash: e.nodeHash(o)}
+	so := co.score(it.key.hash, e.uniform)
+	for _, a := range el {
+		if _, had := slices.BinarySearch(it.eligible, a); had {
+			continue
+		}
+		ca := candidate{name: a, weight: e.weight(a), hash: e.nodeHash(a)}
+		if sa := ca.score(it.key.hash, e.uniform); sa > so || sa == so && a < o || i >= e.caps[o] {
+			return true
+		}
+	}
+	return false
 }
 
 // touch marks an item to elect again.

@@ -79,7 +79,7 @@ func TestElectorEqualsElect(t *testing.T) {
 				for range 1 + rng.IntN(1+rng.IntN(20)) {
 					ip := pool[rng.IntN(len(pool))]
 					g := []string{"g0", "g1"}[rng.IntN(2)]
-					switch r := rng.IntN(26); {
+					switch r := rng.IntN(28); {
 					case r < 2: // a node's weight changes
 						n := nodes[rng.IntN(len(nodes))]
 						w := 1 + rng.IntN(3)
@@ -112,6 +112,14 @@ func TestElectorEqualsElect(t *testing.T) {
 						delete(own, ip)
 						delete(member, ip)
 						e.Set(ip, nil)
+					case r < 14: // a node joins some items' own lists (a Local endpoint becomes usable)
+						n := nodes[rng.IntN(len(nodes))]
+						for ip, el := range own {
+							if rng.IntN(2) == 0 && !slices.Contains(el, n) {
+								own[ip] = append(slices.Clone(el), n)
+								e.Set(ip, own[ip])
+							}
+						}
 					case r < 16: // an item joins a group
 						delete(own, ip)
 						member[ip] = g
@@ -153,5 +161,55 @@ func TestElectorEqualsElect(t *testing.T) {
 				prev = want
 			}
 		})
+	}
+}
+
+// A node leaving and rejoining the own lists of many items (a node with a
+// local endpoint of many Local Services turning NotReady and Ready)
+// elects again only the items it owned, then those it can take back: not
+// every item whose list names it.
+func TestOwnListChangeReachesOnlyWhatItCan(t *testing.T) {
+	nodes := nodeNames(20)
+	e := NewElector()
+	orig := map[netip.Addr][]string{}
+	for i, ip := range ips(2000) {
+		orig[ip] = []string{nodes[i%20], nodes[(i*7+3)%20], nodes[(i*13+5)%20], nodes[(i*3+11)%20]}
+		e.Set(ip, orig[ip])
+	}
+	e.Update()
+	const n = "node2"
+	var with []netip.Addr // the items whose list names n
+	for ip, el := range orig {
+		if slices.Contains(el, n) {
+			with = append(with, ip)
+		}
+	}
+	now := maps.Clone(orig)
+	step := func(name string, most int) {
+		t.Helper()
+		if touched := len(e.dirty); touched > most {
+			t.Errorf("%s: %d items to elect again, want at most %d (%d lists name %s)", name, touched, most, len(with), n)
+		}
+		e.Update()
+		if want := fromScratch(now, nil); !maps.Equal(e.Owners(), want) {
+			t.Fatalf("%s: owners differ from Elect", name)
+		}
+	}
+	// Leaving, it reaches only the items it owned.
+	owned := len(e.Owned(n))
+	for _, ip := range with {
+		now[ip] = slices.DeleteFunc(slices.Clone(orig[ip]), func(m string) bool { return m == n })
+		e.Set(ip, now[ip])
+	}
+	step("leaves", owned)
+	// Rejoining, it reaches those it outscores the owner of (about what
+	// it owned) and those whose owner is full: far from all.
+	for _, ip := range with {
+		now[ip] = orig[ip]
+		e.Set(ip, now[ip])
+	}
+	step("rejoins", len(with)/2)
+	if owned == 0 || 2*owned >= len(with) {
+		t.Fatalf("%s owned %d of the %d items it may take: the scenario proves nothing", n, owned, len(with))
 	}
 }

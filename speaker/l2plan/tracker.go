@@ -31,16 +31,20 @@ type Tracker struct {
 	live   map[string]bool
 	nodes  map[string]Node
 	sorted []Node         // nodes by name; nil when to be sorted again
-	svcs   *lbstate.Index // its Dirty: the IPs to decide again
-	ips    map[netip.Addr]*ipState
-	groups map[string]*group              // by groupKey
-	local  map[string]map[netip.Addr]bool // node -> IPs it may announce only through a local endpoint
-	none   map[netip.Addr]bool            // IPs nobody may announce, with a reason that counts the nodes
-	stale  map[netip.Addr]bool            // IPs whose owner's interfaces may have changed
-	recand map[netip.Addr]bool            // IPs of local candidates a node's change concerns
-	el     *election.Elector
-	plan   Plan
-	all    bool // every IP is dirty (configuration changed)
+	svcs   *lbstate.Index // its Dirty: the IPs a Service change decides again
+	// redecide are the IPs a node's change decides again (their
+	// candidates or reason may change); unlike a Service's, their entries
+	// are reported only when they differ.
+	redecide map[netip.Addr]bool
+	ips      map[netip.Addr]*ipState
+	groups   map[string]*group              // by groupKey
+	local    map[string]map[netip.Addr]bool // node -> IPs it may announce only through a local endpoint
+	none     map[netip.Addr]bool            // IPs nobody may announce, with a reason that counts the nodes
+	stale    map[netip.Addr]bool            // IPs whose owner's interfaces may have changed
+	recand   map[netip.Addr]bool            // IPs of local candidates a node's change concerns
+	el       *election.Elector
+	plan     Plan
+	all      bool // every IP is dirty (configuration changed)
 }
 
 // ipState is what the plan knows about one IP.
@@ -68,7 +72,7 @@ func NewTracker() *Tracker {
 		advs: map[string][]config.L2Advertisement{}, live: map[string]bool{}, nodes: map[string]Node{},
 		svcs: lbstate.NewIndex(), ips: map[netip.Addr]*ipState{},
 		groups: map[string]*group{}, local: map[string]map[netip.Addr]bool{}, none: map[netip.Addr]bool{},
-		stale: map[netip.Addr]bool{}, recand: map[netip.Addr]bool{},
+		stale: map[netip.Addr]bool{}, recand: map[netip.Addr]bool{}, redecide: map[netip.Addr]bool{},
 		el:   election.NewElector(),
 		plan: Plan{Owners: map[netip.Addr]Owner{}, Unannounced: map[netip.Addr]Unannounced{}},
 	}
@@ -173,7 +177,7 @@ func (t *Tracker) nodeChanged(name string) {
 		t.recand[ip] = true
 	}
 	for ip := range t.none {
-		t.svcs.Dirty[ip] = true
+		t.redecide[ip] = true
 	}
 	for _, ip := range t.el.Owned(name) {
 		t.stale[ip] = true
@@ -192,7 +196,9 @@ func (t *Tracker) advsFor(pool string) []config.L2Advertisement {
 // Update brings the plan in line with the changes since the last Update
 // and returns it (shared: read it, do not change it) with the IPs whose
 // entries may have changed, sorted: every IP whose owner or reason differs
-// from the last Update is among them.
+// from the last Update is among them, and besides those only the IPs of
+// the Services that changed (all after a configuration change): a node's
+// change adds only the IPs whose entry it changed.
 func (t *Tracker) Update() (Plan, []netip.Addr) {
 	if t.all {
 		for ip := range t.ips {
@@ -215,10 +221,23 @@ func (t *Tracker) Update() (Plan, []netip.Addr) {
 	}
 	for ip := range t.recand {
 		if !t.svcs.Dirty[ip] && !t.recandidate(ip) {
-			t.svcs.Dirty[ip] = true
+			t.redecide[ip] = true
+		}
+	}
+	// What a node's change decides again keeps its old reason here, to be
+	// compared below.
+	before := make(map[netip.Addr]Unannounced, len(t.redecide))
+	for ip := range t.redecide {
+		if t.svcs.Dirty[ip] {
+			delete(t.redecide, ip)
+		} else if u, ok := t.plan.Unannounced[ip]; ok {
+			before[ip] = u
 		}
 	}
 	for ip := range t.svcs.Dirty {
+		t.decide(ip, t.svcs.Users(ip), nodes)
+	}
+	for ip := range t.redecide {
 		t.decide(ip, t.svcs.Users(ip), nodes)
 	}
 	for key, g := range t.groups {
@@ -228,25 +247,41 @@ func (t *Tracker) Update() (Plan, []netip.Addr) {
 		}
 	}
 	touched := t.el.Update()
-	changed := make(map[netip.Addr]bool, len(touched)+len(t.svcs.Dirty)+len(t.stale)+len(t.recand))
+	// A Service's IPs are reported as decided (its status may need
+	// rewriting even when the entry reads the same: the Service may be a
+	// new one of the same name). The IPs a node's change reached, which
+	// are many (every IP it may take through a local endpoint), only when
+	// their entry differs: few move, and every consumer's work per
+	// reported IP would otherwise follow the cluster's size.
+	maybe := make(map[netip.Addr]bool, len(touched)+len(t.redecide)+len(t.stale)+len(t.recand))
+	for _, set := range []map[netip.Addr]bool{t.redecide, t.stale, t.recand} {
+		for ip := range set {
+			maybe[ip] = true
+		}
+	}
 	for _, ip := range touched {
-		changed[ip] = true
+		maybe[ip] = true
 	}
+	out := make([]netip.Addr, 0, len(t.svcs.Dirty)+len(maybe))
 	for ip := range t.svcs.Dirty {
-		changed[ip] = true
-	}
-	for ip := range t.stale {
-		changed[ip] = true
-	}
-	for ip := range t.recand {
-		changed[ip] = true
-	}
-	t.stale, t.recand = map[netip.Addr]bool{}, map[netip.Addr]bool{}
-	out := make([]netip.Addr, 0, len(changed))
-	for ip := range changed {
 		t.refresh(ip)
 		out = append(out, ip)
+		delete(maybe, ip)
 	}
+	for ip := range maybe {
+		old, had := t.plan.Owners[ip]
+		t.refresh(ip)
+		now, has := t.plan.Owners[ip]
+		ub, uhad := before[ip]
+		if !t.redecide[ip] {
+			ub, uhad = t.plan.Unannounced[ip] // not decided again: unchanged
+		}
+		un, uhas := t.plan.Unannounced[ip]
+		if had != has || !old.equal(now) || uhad != uhas || !ub.equal(un) {
+			out = append(out, ip)
+		}
+	}
+	t.stale, t.recand, t.redecide = map[netip.Addr]bool{}, map[netip.Addr]bool{}, map[netip.Addr]bool{}
 	t.svcs.ClearDirty()
 	slices.SortFunc(out, netip.Addr.Compare)
 	return t.plan, out
@@ -264,7 +299,7 @@ func (t *Tracker) refreshGroup(key string, g *group, nodes []Node) {
 	}
 	if (len(names) == 0) != (len(g.eligible) == 0) {
 		for ip := range g.ips {
-			t.svcs.Dirty[ip] = true
+			t.redecide[ip] = true
 		}
 	}
 	g.eligible = names
@@ -469,6 +504,14 @@ func (t *Tracker) refresh(ip netip.Addr) {
 		return
 	}
 	t.plan.Owners[ip] = Owner{Node: owner, Interfaces: interfacesFor(st.advs, t.nodes[owner]), Pool: st.pool, Services: st.services}
+}
+
+func (o Owner) equal(p Owner) bool {
+	return o.Node == p.Node && o.Pool == p.Pool && slices.Equal(o.Interfaces, p.Interfaces) && slices.Equal(o.Services, p.Services)
+}
+
+func (u Unannounced) equal(v Unannounced) bool {
+	return u.Reason == v.Reason && u.Pool == v.Pool && slices.Equal(u.Services, v.Services)
 }
 
 // Equal reports whether two nodes decide the same.

@@ -18,6 +18,11 @@ type Iface struct {
 	DefaultRoute4, DefaultRoute6 bool
 }
 
+func (i Iface) equal(o Iface) bool {
+	return i.Name == o.Name && i.Up == o.Up && i.Loopback == o.Loopback && slices.Equal(i.Prefixes, o.Prefixes) &&
+		i.DefaultRoute4 == o.DefaultRoute4 && i.DefaultRoute6 == o.DefaultRoute6
+}
+
 // Select chooses the interfaces to announce ip on. Patterns from the
 // L2Advertisements win; without patterns the choice is automatic: the
 // interfaces whose subnet contains the IP, else the interface of the

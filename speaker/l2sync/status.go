@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"net/netip"
 	"slices"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -127,7 +128,7 @@ type claimSig struct {
 func (s *Syncer) markChangedClaims(answerable []answerableClaim, dirty map[netip.Addr]bool) {
 	sigs := make(map[netip.Addr]claimSig, len(answerable))
 	for _, c := range answerable {
-		sig := claimSig{interfaces: fmt.Sprint(announcedOn(c.state, c.Interfaces))}
+		sig := claimSig{interfaces: strings.Join(announcedOn(c.state, c.Interfaces), "\x00")}
 		if cf := conflictOf(c.state); cf != nil {
 			sig.conflict = *cf
 		}

@@ -50,13 +50,21 @@ func (c *listCounter) List(ctx context.Context, list client.ObjectList, opts ...
 type answeringAnnouncer struct {
 	mu     sync.Mutex
 	claims []layer2.Claim
+	sets   int // SetClaims calls
 }
 
 func (a *answeringAnnouncer) SetClaims(c []layer2.Claim) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.claims = slices.Clone(c)
+	a.sets++
 	return nil
+}
+
+func (a *answeringAnnouncer) setCalls() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.sets
 }
 
 func (a *answeringAnnouncer) State() []layer2.Announcement {
@@ -218,6 +226,27 @@ func TestStatusPassTouchesOnlyTheChange(t *testing.T) {
 		return s.lastPass
 	}
 
+	// untilUnannounced wakes the syncer until its plan has ip unannounced.
+	untilUnannounced := func(ip netip.Addr) {
+		t.Helper()
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			if _, err := s.Reconcile(ctx, Key); err != nil {
+				t.Fatal(err)
+			}
+			s.mu.Lock()
+			_, gone := s.plan.Unannounced[ip]
+			s.mu.Unlock()
+			if gone {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s never became unannounced", ip)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+
 	// The first wake sees every Service; the first pass is a full one and
 	// writes the status of node-a's IPs (node-b writes its own, not
 	// here).
@@ -254,22 +283,7 @@ func TestStatusPassTouchesOnlyTheChange(t *testing.T) {
 	if err := c.Update(ctx, &sl); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		if _, err := s.Reconcile(ctx, Key); err != nil {
-			t.Fatal(err)
-		}
-		s.mu.Lock()
-		_, gone := s.plan.Unannounced[lost]
-		s.mu.Unlock()
-		if gone {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s never became unannounced", lost)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	untilUnannounced(lost)
 	lists := lc.fullLists.Load()
 	got := pass("endpoints lost")
 	want := statusPassStats{IPs: 1, Compared: 1, Written: 1}
@@ -321,4 +335,28 @@ func TestStatusPassTouchesOnlyTheChange(t *testing.T) {
 		t.Fatalf("full pass %+v with %d lists of every status, want one comparing all %d statuses, writing 1, with 1 list", got, lc.fullLists.Load()-lists, mine)
 	}
 	cached("repaired", mine, func(m map[netip.Addr]v1beta1.ServiceL2StatusStatus) bool { return m[edited].Node == "node-a" })
+
+	// One of node-b's Services loses its endpoints: node-a's plan takes
+	// the change (as the status writer it writes why the IP is
+	// unannounced), but its own claims did not change, so the announcer
+	// is not handed them again.
+	other := ipOf(1) // svc1's endpoint is on node-b
+	if _, ok := before[other]; ok {
+		t.Fatalf("%s is node-a's, want one of node-b's", other)
+	}
+	if err := c.Get(ctx, client.ObjectKey{Namespace: "ns", Name: "svc1-1"}, &sl); err != nil {
+		t.Fatal(err)
+	}
+	sl.Endpoints = nil
+	if err := c.Update(ctx, &sl); err != nil {
+		t.Fatal(err)
+	}
+	sets := ann.setCalls()
+	untilUnannounced(other)
+	if got := ann.setCalls() - sets; got != 0 {
+		t.Errorf("another node's IP changed: claims handed to the announcer %d times, want 0", got)
+	}
+	if got := len(ann.State()); got != mine-1 {
+		t.Errorf("node-a claims %d IPs after another node's change, want %d", got, mine-1)
+	}
 }

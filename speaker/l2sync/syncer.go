@@ -91,6 +91,11 @@ type Syncer struct {
 	mine    map[netip.Addr]bool // the IPs the plan gives this node
 	probe   map[netip.Addr]bool // whether the claim of each of mine is probed first
 	reprobe bool                // decide every claim's probe again (after holding)
+	// claimed: the claims last handed to the announcer, and the
+	// interfaces they were selected from (nil until handed over): a wake
+	// that changes none of this node's IPs nor its interfaces leaves them.
+	claimed       []layer2.Claim
+	claimedIfaces []Iface
 
 	// Only the status reconciler touches these.
 	sigs     map[netip.Addr]claimSig // the claims as the last status pass saw them
@@ -122,6 +127,7 @@ func (s *Syncer) Reconcile(ctx context.Context, _ reconcile.Request) (reconcile.
 				return reconcile.Result{}, fmt.Errorf("withdraw claims until the peers are heard: %w", err)
 			}
 			s.holding = true
+			s.claimed, s.claimedIfaces = nil, nil
 			// Nor may its statuses name it: the last snapshot's claims
 			// are gone, and so are the events about them: an address it
 			// gets back is news.
@@ -161,13 +167,17 @@ func (s *Syncer) Reconcile(ctx context.Context, _ reconcile.Request) (reconcile.
 	if err != nil {
 		return reconcile.Result{}, fmt.Errorf("list interfaces: %w", err)
 	}
-	s.applyPlan(plan, changed, StatusWriter(alive) == s.Node)
-	claims, err := s.claims(ctx, plan, ifaces, changed)
-	if err != nil {
-		return reconcile.Result{}, err
-	}
-	if err := s.Announcer.SetClaims(claims); err != nil {
-		return reconcile.Result{}, fmt.Errorf("apply claims: %w", err)
+	mineChanged := s.applyPlan(plan, changed, StatusWriter(alive) == s.Node)
+	claims := s.claimed
+	if mineChanged || s.reprobe || s.claimedIfaces == nil || !slices.EqualFunc(ifaces, s.claimedIfaces, Iface.equal) {
+		s.claimed, s.claimedIfaces = nil, nil // until handed over
+		if claims, err = s.claims(ctx, plan, ifaces, changed); err != nil {
+			return reconcile.Result{}, err
+		}
+		if err := s.Announcer.SetClaims(claims); err != nil {
+			return reconcile.Result{}, fmt.Errorf("apply claims: %w", err)
+		}
+		s.claimed, s.claimedIfaces = claims, ifaces
 	}
 	// Status goes through the API server and may be slow; writing it in
 	// its own controller keeps the next change's claims from waiting.
@@ -183,8 +193,10 @@ func (s *Syncer) Reconcile(ctx context.Context, _ reconcile.Request) (reconcile.
 
 // applyPlan copies the entries of the changed IPs into the plan the status
 // writer reads and marks them for it; a change of status writer, or the
-// first plan after claims were held back, has it compare every status.
-func (s *Syncer) applyPlan(plan l2plan.Plan, changed []netip.Addr, writer bool) {
+// first plan after claims were held back, has it compare every status. It
+// reports whether a changed IP is or was this node's: only then may its
+// claims differ.
+func (s *Syncer) applyPlan(plan l2plan.Plan, changed []netip.Addr, writer bool) (mineChanged bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.plan.Owners == nil {
@@ -213,7 +225,11 @@ func (s *Syncer) applyPlan(plan l2plan.Plan, changed []netip.Addr, writer bool) 
 		} else {
 			delete(s.plan.Unannounced, ip)
 		}
+		if s.mine[ip] {
+			mineChanged = true
+		}
 		if o, ok := plan.Owners[ip]; ok && o.Node == s.Node {
+			mineChanged = true
 			s.mine[ip] = true
 			if _, ok := s.since[ip]; !ok {
 				s.since[ip] = time.Now()
@@ -227,6 +243,7 @@ func (s *Syncer) applyPlan(plan l2plan.Plan, changed []netip.Addr, writer bool) 
 		s.statusFull = true
 	}
 	s.writer = writer
+	return mineChanged
 }
 
 // allIPs is every IP of plan and of the plan last applied: what a plan
