@@ -16,7 +16,7 @@ func runWith(f func(t float64) float64) *Run {
 	for at := time.Duration(0); at <= r.Duration; at += 10 * time.Second {
 		s := at.Seconds()
 		r.Samples = append(r.Samples, Sample{At: at, Events: 300, Services: 30,
-			Procs: map[string]ProcSample{"controller": {Pid: 42, Values: []float64{60, 20, 8, 100000, f(s), 20, 400}}}})
+			Procs: map[string]ProcSample{"controller": {Pid: 42, Values: []float64{60, 20, 8, 100000, f(s), 20, 400, 40, 20}}}})
 	}
 	return r
 }
@@ -51,7 +51,7 @@ func TestRunFailsOnlyOnLeaksAndAddressFaults(t *testing.T) {
 
 func TestReportTable(t *testing.T) {
 	r := runWith(func(float64) float64 { return 150 })
-	r.Samples[1].Procs["controller"] = ProcSample{Pid: 43, Values: []float64{61.25, 20.5, 8.25, 100000, math.NaN(), 21, 400}}
+	r.Samples[1].Procs["controller"] = ProcSample{Pid: 43, Values: []float64{61.25, 20.5, 8.25, 100000, math.NaN(), 21, 400, 41.25, 20}}
 	r.Samples[1].Note = "api-freeze 20s"
 	r.Judge()
 	var b strings.Builder
@@ -60,8 +60,8 @@ func TestReportTable(t *testing.T) {
 	}
 	out := b.String()
 	for _, want := range []string{
-		"| t_s | controller_rss | controller_heap | controller_live_heap | controller_heap_objects | controller_goroutines | controller_fds | controller_series | controller_pid | events | event_objects | services | note |",
-		"| 10 | 61.2 | 20.5 | 8.2 | 100000 |  | 21 | 400 | 43 | 300 | 0 | 30 | api-freeze 20s |",
+		"| t_s | controller_rss | controller_heap | controller_live_heap | controller_heap_objects | controller_goroutines | controller_fds | controller_series | controller_rss_anon | controller_rss_file | controller_pid | events | event_objects | services | note |",
+		"| 10 | 61.2 | 20.5 | 8.2 | 100000 |  | 21 | 400 | 41.2 | 20.0 | 43 | 300 | 0 | 30 | api-freeze 20s |",
 		"| result | **passed** |",
 		"| seed | 7 ",
 		"| controller goroutines | 91 | 1 (15m0s) | 150.0 |",
@@ -111,9 +111,10 @@ func TestLeadingAndStandbySpellsAreFittedApart(t *testing.T) {
 	}
 }
 
-// A process restarted late in the run (at 1,230 s) whose RSS climbs for
-// four minutes to the level it then holds is warming up; the same climb in
-// its live heap, or RSS that keeps climbing, is growth.
+// A process restarted late in the run (at 1,230 s) whose anonymous RSS
+// climbs for four minutes to the level it then holds is warming up; the
+// same climb in its live heap, or anonymous RSS that keeps climbing, is
+// growth.
 func TestRSSWarmupIsLonger(t *testing.T) {
 	const restart = 1230
 	climb := func(s float64) float64 { // 74 at the restart, 84 four minutes later
@@ -131,7 +132,7 @@ func TestRSSWarmupIsLonger(t *testing.T) {
 				ps.Pid = 43
 			}
 			ps.Values = slices.Clone(ps.Values)
-			ps.Values[0], ps.Values[2] = rss(s), live(s)
+			ps.Values[7], ps.Values[2] = rss(s), live(s)
 			r.Samples[i].Procs["controller"] = ps
 		}
 		r.Judge()
@@ -145,7 +146,7 @@ func TestRSSWarmupIsLonger(t *testing.T) {
 		t.Errorf("live heap climbing for 4 minutes after a restart: failures %q, want live_heap", f)
 	}
 	keeps := func(s float64) float64 { return climb(s) + math.Max(0, s-restart-240)/20 } // 3 MiB a minute on
-	if f := run(keeps, flatLive).Failures(); len(f) != 1 || !strings.Contains(f[0], "controller rss trends upward") {
+	if f := run(keeps, flatLive).Failures(); len(f) != 1 || !strings.Contains(f[0], "controller rss_anon trends upward") {
 		t.Errorf("RSS climbing on after its warm-up: failures %q, want rss", f)
 	}
 }

@@ -43,7 +43,6 @@ func sampleProc(ctx context.Context, tg target, profiles string, at time.Duratio
 	}
 	// Before the collection, which returns memory to the OS.
 	mem, rssErr := procstat.ReadMemory(ps.Pid)
-	rss := mem.RSS
 	fds, fdErr := os.ReadDir(filepath.Join("/proc", strconv.Itoa(ps.Pid), "fd"))
 	gcErr := errNoGC
 	if at%gcEvery == 0 {
@@ -62,7 +61,11 @@ func sampleProc(ctx context.Context, tg target, profiles string, at time.Duratio
 		var err error
 		switch ms.Source {
 		case "VmRSS":
-			v, err = float64(rss), rssErr
+			v, err = float64(mem.RSS), rssErr
+		case "RssAnon":
+			v, err = float64(mem.Anon), rssErr
+		case "RssFile":
+			v, err = float64(mem.File), rssErr
 		case "fd":
 			v, err = float64(len(fds)), fdErr
 		case "series":
