@@ -28,7 +28,16 @@ func (e *env) serveWebhook() {
 	port := freePort(e.t)
 	e.startController("-webhook-port", fmt.Sprint(port), "-webhook-host", "127.0.0.1", "-webhook-cert-dir", certDir)
 	e.create(cluster.WebhookConfiguration(fmt.Sprintf("https://127.0.0.1:%d/validate-ironlb-io-v1beta1", port), caPEM))
-	// The webhook answers once the controller's cache has synced.
+	// The API server calls the webhook only once it has loaded the
+	// configuration just created: until then every request passes
+	// unchecked. A request that only the webhook rejects tells when it is
+	// called.
+	waitFor(e.t, 30*time.Second, "the API server to call the webhook", func() (bool, error) {
+		err := e.c.Create(context.Background(), pool("probe", "192.0.2.1-192.0.2.0"), client.DryRunAll)
+		return err != nil && strings.Contains(err.Error(), "spec.addresses[0]"), err
+	})
+	// The webhook admits valid objects once the controller's cache has
+	// synced.
 	waitFor(e.t, 30*time.Second, "the webhook to answer", func() (bool, error) {
 		err := e.c.Create(context.Background(), pool("probe", "192.0.2.0/32"), client.DryRunAll)
 		return err == nil, err
