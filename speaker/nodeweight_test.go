@@ -28,12 +28,12 @@ func TestNodeWeightWatchReportsItsOwnNode(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	mgr := newTestManager(t, api.Config)
+	mgr := newTestManager(t, api)
 	w := &nodeWeightWatch{client: mgr.GetClient(), recorder: mgr.GetEventRecorderFor("ironlb-speaker"), log: logr.Discard(), node: "n1"}
 	if err := w.setup(mgr); err != nil {
 		t.Fatal(err)
 	}
-	startTestManager(t, mgr)
+	kubeapi.StartManager(t, mgr)
 
 	// warnings lists the messages of the InvalidAnnotation Events about node.
 	warnings := func(node string) []string {

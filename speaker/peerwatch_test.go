@@ -73,13 +73,13 @@ func TestPeerWatchReadsOnlyChangedNodes(t *testing.T) {
 		}
 	}
 
-	mgr := newTestManager(t, api.Config)
+	mgr := newTestManager(t, api)
 	cc := &countingClient{Client: mgr.GetClient()}
 	rec := &peerRecorder{}
 	if err := (&peerWatch{client: cc, members: rec, port: 7946, family4: true}).setup(mgr); err != nil {
 		t.Fatal(err)
 	}
-	startTestManager(t, mgr)
+	kubeapi.StartManager(t, mgr)
 
 	ap := func(s string) netip.AddrPort { return netip.AddrPortFrom(netip.MustParseAddr(s), 7946) }
 	waitPeers := func(step string, want map[string]netip.AddrPort, gets int64) {

@@ -76,11 +76,11 @@ func TestReachOffClearsOwnEntries(t *testing.T) {
 		t.Fatalf("before: web entries %v (%v), want n1 and n2", got, err)
 	}
 
-	mgr := newTestManager(t, api.Config)
+	mgr := newTestManager(t, api)
 	if _, err := setupReachOff(mgr, "n1", func() []string { return nil }, logr.Discard()); err != nil {
 		t.Fatal(err)
 	}
-	startTestManager(t, mgr)
+	kubeapi.StartManager(t, mgr)
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		web, err1 := nodes("web-203.0.113.1")

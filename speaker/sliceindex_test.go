@@ -42,12 +42,12 @@ func TestSliceIndexFindsEachServicesSlices(t *testing.T) {
 		}
 	}
 
-	mgr := newTestManager(t, api.Config)
+	mgr := newTestManager(t, api)
 	idx, err := sliceindex.Register(ctx, mgr.GetCache())
 	if err != nil {
 		t.Fatal(err)
 	}
-	startTestManager(t, mgr)
+	kubeapi.StartManager(t, mgr)
 
 	web, db, otherWeb := types.NamespacedName{Namespace: "default", Name: "web"}, types.NamespacedName{Namespace: "default", Name: "db"}, types.NamespacedName{Namespace: "other", Name: "web"}
 	names := func(svc types.NamespacedName) []string {

@@ -17,10 +17,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/utils/ptr"
-	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	ctrlconfig "sigs.k8s.io/controller-runtime/pkg/config"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/ironlb/ironlb/config"
 	"github.com/ironlb/ironlb/config/v1beta1"
@@ -148,15 +145,7 @@ func TestStatusPassTouchesOnlyTheChange(t *testing.T) {
 		t.Fatal(errs)
 	}
 
-	mgr, err := ctrl.NewManager(api.Config, ctrl.Options{
-		Scheme:                 scheme,
-		Metrics:                metricsserver.Options{BindAddress: "0"},
-		HealthProbeBindAddress: "0",
-		Controller:             ctrlconfig.Controller{SkipNameValidation: ptr.To(true)},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	mgr := api.Manager(t, scheme)
 	if err := mgr.GetFieldIndexer().IndexField(ctx, &v1beta1.ServiceL2Status{}, statusIPField, indexStatusIP); err != nil {
 		t.Fatal(err)
 	}
@@ -176,15 +165,7 @@ func TestStatusPassTouchesOnlyTheChange(t *testing.T) {
 		View: v,
 	}
 	s.consumer = v.Consumer(func() {})
-	runCtx, cancel := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- mgr.Start(runCtx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("manager: %v", err)
-		}
-	})
+	kubeapi.StartManager(t, mgr)
 	if !mgr.GetCache().WaitForCacheSync(ctx) {
 		t.Fatal("cache not synced")
 	}
