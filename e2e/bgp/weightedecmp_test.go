@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"net/netip"
 	"strings"
 	"testing"
@@ -42,9 +43,11 @@ func TestEndpointWeightedECMPSplitsByPods(t *testing.T) {
 	waitWeights(t, s, []int{1, 2, 3})
 
 	// The client's new connections split the same way (layer 4 hash over
-	// random source ports). 600 connections: a node's share is within 7
-	// points of its pods' share (3.5 standard deviations).
-	const conns = 600
+	// random source ports): each node's count is binomial, and its share
+	// must be within 4.5 standard deviations of its pods' share (at 1,200
+	// connections ±4.8 points for 1/6, ±6.5 for 1/2; a one-in-150,000
+	// miss per node and run, where even weights, 1:1:1, would miss by 17).
+	const conns = 1200
 	for _, vip := range s.VIPs["bgp-local"] {
 		perNode := map[string]int{}
 		for range conns {
@@ -58,8 +61,8 @@ func TestEndpointWeightedECMPSplitsByPods(t *testing.T) {
 		for i, n := range c.Lab.Nodes {
 			share, wantShare := float64(perNode[n.Name])/conns, float64(i+1)/6
 			t.Logf("%s: %s answered %d of %d (%.1f %%, its pods' share %.1f %%)", vip, n.Name, perNode[n.Name], conns, 100*share, 100*wantShare)
-			if share < wantShare-0.07 || share > wantShare+0.07 {
-				t.Errorf("%s: %s got %.1f %% of the connections, want %.1f ± 7 %%", vip, n.Name, 100*share, 100*wantShare)
+			if tol := binomialTolerance(wantShare, conns); math.Abs(share-wantShare) > tol {
+				t.Errorf("%s: %s got %.1f %% of the connections, want %.1f ± %.1f %%", vip, n.Name, 100*share, 100*wantShare, 100*tol)
 			}
 		}
 	}
@@ -121,6 +124,12 @@ func waitWeights(t *testing.T, s *cluster.System, ratio []int) {
 		})
 		t.Logf("%s: router kernel next hops and weights %v (want the ratio %v)", vip.Addr(), got, ratio)
 	}
+}
+
+// binomialTolerance is how far a share of n independent draws, each
+// hitting with probability p, may stray from p: 4.5 standard deviations.
+func binomialTolerance(p float64, n int) float64 {
+	return 4.5 * math.Sqrt(p*(1-p)/float64(n))
 }
 
 // familyWord is vtysh's name of ip's family.
