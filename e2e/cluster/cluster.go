@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -20,7 +21,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
+	kruntime "k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -76,8 +77,8 @@ type Cluster struct {
 }
 
 // Scheme knows the built-in and IronLB types.
-func Scheme() *runtime.Scheme {
-	s := runtime.NewScheme()
+func Scheme() *kruntime.Scheme {
+	s := kruntime.NewScheme()
 	if err := clientgoscheme.AddToScheme(s); err != nil {
 		panic(err) // static registration of built-in types cannot fail
 	}
@@ -257,6 +258,21 @@ func (p *Proc) Exited() bool {
 	}
 }
 
+// ExitStatus says how the process ended ("exit status 2", "signal:
+// killed"); "" while it runs.
+func (p *Proc) ExitStatus() string {
+	if !p.Exited() {
+		return ""
+	}
+	if p.ns != nil {
+		if err := p.ns.Wait(); err != nil {
+			return err.Error()
+		}
+		return "exit status 0"
+	}
+	return p.cmd.ProcessState.String()
+}
+
 // Kill sends SIGKILL and waits for the exit.
 func (p *Proc) Kill() {
 	_ = p.Signal(syscall.SIGKILL)
@@ -289,12 +305,28 @@ func (c *Cluster) StartController() error {
 	cmd := exec.Command(c.Bin.Controller, args...)
 	cmd.Stdout, cmd.Stderr = f, f
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		f.Close()
+	// Pdeathsig fires when the thread that forked the child ends, not the
+	// process, and Go ends threads of its own accord (one that a goroutine
+	// left locked, as namespace switches do): forked from any thread, the
+	// controller was now and then killed in mid-run. This goroutine keeps
+	// its thread until the controller has exited.
+	started, done := make(chan error, 1), make(chan struct{})
+	go func() {
+		runtime.LockOSThread()
+		// Never unlocked: the runtime discards the thread when the
+		// goroutine ends, after the child is gone.
+		defer f.Close()
+		if err := cmd.Start(); err != nil {
+			started <- err
+			return
+		}
+		started <- nil
+		_ = cmd.Wait()
+		close(done)
+	}()
+	if err := <-started; err != nil {
 		return fmt.Errorf("start controller: %w", err)
 	}
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); f.Close(); close(done) }()
 	c.mu.Lock()
 	c.controller = &Proc{Name: "controller", Log: log, cmd: cmd, done: done}
 	c.mu.Unlock()

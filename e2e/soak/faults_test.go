@@ -61,6 +61,13 @@ func (l *faultLog) end(w *window) {
 	w.to = time.Now()
 }
 
+// setRecovered records how long after its end every VIP answered again.
+func (l *faultLog) setRecovered(w *window, d time.Duration) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	w.recovered = d
+}
+
 // active names the faults under way now.
 func (l *faultLog) active() string {
 	l.mu.Lock()
@@ -75,13 +82,15 @@ func (l *faultLog) active() string {
 }
 
 // kindAt is the kind of the fault under way when a request was in flight
-// (sent up to requestTimeout before its start; failureGrace after its end
-// included), "none" outside faults.
+// (sent up to requestTimeout before its start; its recovery, until every
+// VIP answered again, and failureGrace after that included), "none"
+// outside faults. A fault's effect can outlast it: FRR restarts in a
+// fraction of a second, and its routes take seconds to come back.
 func (l *faultLog) kindAt(at time.Time) string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for _, w := range l.windows {
-		if !at.Before(w.from.Add(-requestTimeout)) && (w.to.IsZero() || at.Before(w.to.Add(failureGrace))) {
+		if !at.Before(w.from.Add(-requestTimeout)) && (w.to.IsZero() || at.Before(w.to.Add(w.recovered+failureGrace))) {
 			return w.kind
 		}
 	}
@@ -195,7 +204,7 @@ func (in *injector) inject(kind string) *window {
 		panic("unknown fault " + kind)
 	}
 	in.log.end(w)
-	w.recovered = in.recovery()
+	in.log.setRecovered(w, in.recovery())
 	return w
 }
 
@@ -229,7 +238,7 @@ func supervise(ctx context.Context, t *testing.T, c *cluster.Cluster, procs *syn
 		}
 		procs.Lock()
 		if p := c.Controller(); p.Exited() {
-			t.Logf("%v: the controller exited on its own; restarted (log %s)", time.Now().Format(time.TimeOnly), p.Log)
+			t.Logf("%v: the controller exited on its own (%s); restarted (log %s)", time.Now().Format(time.TimeOnly), p.ExitStatus(), p.Log)
 			mu.Lock()
 			restarts["controller"]++
 			mu.Unlock()
@@ -239,7 +248,7 @@ func supervise(ctx context.Context, t *testing.T, c *cluster.Cluster, procs *syn
 		}
 		for _, n := range c.Lab.Nodes {
 			if p := c.Speaker(n.Name); p.Exited() {
-				t.Logf("%v: speaker %s exited on its own; restarted (log %s)", time.Now().Format(time.TimeOnly), n.Name, p.Log)
+				t.Logf("%v: speaker %s exited on its own (%s); restarted (log %s)", time.Now().Format(time.TimeOnly), n.Name, p.ExitStatus(), p.Log)
 				mu.Lock()
 				restarts["speaker_"+n.Name]++
 				mu.Unlock()
