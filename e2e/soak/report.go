@@ -28,6 +28,9 @@ type Measure struct {
 	AfterGC bool
 	// Warmup overrides the Rule's Warmup (the package's Warmup when zero).
 	Warmup time.Duration
+	// MinLife is the Rule's MinSpan: only process lives with this much of
+	// the window after their warm-up are judged.
+	MinLife time.Duration
 }
 
 // Measures sampled per process, in the table's column order.
@@ -48,7 +51,7 @@ var Measures = []Measure{
 	// own), where a leak shows, judged; and the pages of files mapped in
 	// (mostly the binary's own, about 50 MiB for the speaker), which come
 	// in as code paths are first run and are shared and reclaimable, shown.
-	{Name: "rss_anon", Unit: "MiB", Floor: 4, Source: "RssAnon", Warmup: RSSWarmup},
+	{Name: "rss_anon", Unit: "MiB", Floor: 4, Source: "RssAnon", Warmup: RSSWarmup, MinLife: RSSLife},
 	{Name: "rss_file", Unit: "MiB", Shown: true, Source: "RssFile"},
 }
 
@@ -82,6 +85,21 @@ const Warmup = 60 * time.Second
 // keeps growing past this; the live heap, judged after one minute, is
 // the measure that sees one early.
 const RSSWarmup = 5 * time.Minute
+
+// RSSLife is how much of the window a process life must cover after its
+// RSS warm-up for its anonymous RSS to be judged. The 30-minute run of
+// 2026-12-07 00:49 failed on the anonymous RSS of two lives that began at
+// 1,240 s (a speaker) and 1,290 s (the controller), judged over their last
+// 4 to 5 minutes: +6.0 and +4.8 MiB. Over those lives the Go heap in use
+// rose from 14.4 to 18.8 MiB and from 8.7 to 10.9 MiB while the live heap
+// stayed within 0.7 MiB of its level: the heap fills out towards its GC
+// goal (twice the live heap) as objects of different lifetimes spread over
+// its spans. The speaker's first life (0 to 580 s) rose the same way and
+// levelled off at 18.2 to 18.5 MiB from its eighth minute. A shorter life
+// cannot tell this from a leak, so its RSS is shown, not judged; its live
+// heap, goroutines and descriptors still are. At least one process's RSS
+// must be judged (Run.Failures).
+const RSSLife = 10 * time.Minute
 
 // ProcSample is one process's values at a sample; NaN when unreadable
 // (the process was restarting, its metrics endpoint did not answer).
@@ -196,6 +214,7 @@ func (r *Run) Judge() {
 			if m.Warmup > 0 {
 				rule.Warmup = m.Warmup.Seconds()
 			}
+			rule.MinSpan = m.MinLife.Seconds()
 			r.Verdicts = append(r.Verdicts, SeriesVerdict{Series: p + " " + m.Name, Unit: m.Unit, Verdict: rule.Judge(pts)})
 		}
 	}
@@ -220,12 +239,31 @@ func (r *Run) Failures() []string {
 	if r.WatchEnded != nil {
 		out = append(out, fmt.Sprintf("the address watch ended early, so it did not see everything: %v", r.WatchEnded))
 	}
+	judged := map[string]bool{} // measures with a MinLife: judged anywhere
+	for _, m := range Measures {
+		if m.MinLife > 0 {
+			judged[m.Name] = false
+		}
+	}
 	for _, v := range r.Verdicts {
+		if v.Skipped == "" {
+			for m := range judged {
+				if strings.HasSuffix(v.Series, " "+m) {
+					judged[m] = true
+				}
+			}
+		}
 		switch {
+		case v.Skipped != "":
 		case v.Err != nil:
 			out = append(out, fmt.Sprintf("%s: %v", v.Series, v.Err))
 		case v.Up:
 			out = append(out, fmt.Sprintf("%s trends upward: %+.3g%s over the second half, limit %.3g", v.Series, v.Growth, unit(v.Unit), v.Limit))
+		}
+	}
+	for _, m := range slices.Sorted(maps.Keys(judged)) {
+		if !judged[m] {
+			out = append(out, fmt.Sprintf("no process's %s could be judged: no life was long enough", m))
 		}
 	}
 	out = append(out, r.ProblemsAtEnd...)
@@ -260,7 +298,7 @@ func (r *Run) Write(w io.Writer) error {
 	p("| processes found exited and restarted (not by the run) | %s |\n", counts(r.Restarts))
 	p("| churn operations | %s; %d refused or unanswered by the API |\n", counts(r.Churn), r.ChurnErrors)
 	p("| requests | %d sent, %d failed (%.3f %%) |\n", r.Sent, r.Failed, pct(r.Failed, r.Sent))
-	p("| failed requests by fault under way while in flight (sent up to %v before it started, or up to %v after it ended), else endpoints-moved (its Service given other pods while it was in flight or up to %v before it was sent), else none | %s |\n", requestTimeout, failureGraceNote, failureGraceNote, counts(r.FailedByFault))
+	p("| failed requests by fault under way while in flight (sent up to %v before it started, or up to %v after every VIP answered again after it), else endpoints-moved (its Service given other pods while it was in flight or up to %v before it was sent), else none | %s |\n", requestTimeout, failureGraceNote, failureGraceNote, counts(r.FailedByFault))
 	p("| failed requests with no cause (none), by Service and VIP | %s |\n", counts(r.FailedUnexplained))
 	p("| every VIP answering again after each fault, by kind | %s |\n", r.Recovery)
 	p("| Services that got an address | %d |\n", r.Addressed)
@@ -283,13 +321,15 @@ func (r *Run) Write(w io.Writer) error {
 		}
 	}
 	floors = append(floors, fmt.Sprintf("Events %d", EventsFloor))
-	p("Rule: over the second half of the run (%v to %v), a least-squares line is fitted to each series with one intercept per process incarnation (a restart resets memory, so only growth within one process's life counts), skipping each incarnation's first %v (warm-up; %v for anonymous RSS, which keeps rising for minutes after a restart while the Go runtime sizes its heap and returns freed pages to the OS). A series **trends upward** when its slope times the window's length exceeds both %.0f %% of the window's mean and an absolute floor (%s). A series with fewer than 3 usable samples cannot be judged and fails. Of RSS, the anonymous part (rss_anon) is judged, whatever the heap says; rss (VmRSS) and rss_file (pages of mapped files, mostly the binary's own, which come in as code paths are first run and are shared and reclaimable) are shown, not judged. heap and heap_objects swing with every GC cycle and are shown in the samples, not judged.\n\n",
+	p("Rule: over the second half of the run (%v to %v), a least-squares line is fitted to each series with one intercept per process incarnation (a restart resets memory, so only growth within one process's life counts), skipping each incarnation's first %v (warm-up; %v for anonymous RSS, which keeps rising for minutes after a restart while the Go runtime sizes its heap and returns freed pages to the OS). Anonymous RSS is judged only on process lives that cover at least %v of the window after that warm-up: a restarted Go process's heap keeps filling out towards its GC goal for 8 to 10 minutes, which a shorter life cannot tell from a leak; a series with no such life is shown as not judged, and the run fails if no process's RSS could be judged. A series **trends upward** when its slope times the window's length exceeds both %.0f %% of the window's mean and an absolute floor (%s). A series with fewer than 3 usable samples cannot be judged and fails. Of RSS, the anonymous part (rss_anon) is judged, whatever the heap says; rss (VmRSS) and rss_file (pages of mapped files, mostly the binary's own, which come in as code paths are first run and are shared and reclaimable) are shown, not judged. heap and heap_objects swing with every GC cycle and are shown in the samples, not judged.\n\n",
 		time.Duration(rule.From*float64(time.Second)).Round(time.Second), time.Duration(rule.To*float64(time.Second)).Round(time.Second),
-		Warmup, RSSWarmup, RelLimit*100, strings.Join(floors, ", "))
+		Warmup, RSSWarmup, RSSLife, RelLimit*100, strings.Join(floors, ", "))
 	p("| series | samples | process lives, the controller's leading and standby spells apart (longest judged span) | mean | slope per minute | growth over the window | limit | verdict |\n|---|---|---|---|---|---|---|---|\n")
 	for _, v := range r.Verdicts {
 		verdict := "flat"
 		switch {
+		case v.Skipped != "":
+			verdict = "not judged: " + v.Skipped
 		case v.Err != nil:
 			verdict = "not judged: " + v.Err.Error()
 		case v.Up:
@@ -352,9 +392,16 @@ func writeEvents(p func(string, ...any), rows []EventRow) {
 // lives renders the incarnations a verdict rests on.
 func lives(v Verdict) string {
 	if v.Incarnations == 0 {
+		if v.Short > 0 {
+			return fmt.Sprintf("0; %d shorter left out", v.Short)
+		}
 		return ""
 	}
-	return fmt.Sprintf("%d (%v)", v.Incarnations, time.Duration(v.Longest*float64(time.Second)).Round(time.Second))
+	out := fmt.Sprintf("%d (%v)", v.Incarnations, time.Duration(v.Longest*float64(time.Second)).Round(time.Second))
+	if v.Short > 0 {
+		out += fmt.Sprintf("; %d shorter left out", v.Short)
+	}
+	return out
 }
 
 func paren(u string) string {

@@ -113,8 +113,11 @@ func TestLeadingAndStandbySpellsAreFittedApart(t *testing.T) {
 
 // A process restarted late in the run (at 1,230 s) whose anonymous RSS
 // climbs for four minutes to the level it then holds is warming up; the
-// same climb in its live heap, or anonymous RSS that keeps climbing, is
-// growth.
+// same climb in its live heap is growth. Its RSS is not judged at all (its
+// lives cover 5.5 and 4.5 minutes of the window after the warm-up, less
+// than RSSLife), beside a speaker that lived through the whole run, whose RSS is:
+// flat passes, climbing on fails. With no life long enough anywhere, the run
+// fails for want of an RSS verdict.
 func TestRSSWarmupIsLonger(t *testing.T) {
 	const restart = 1230
 	climb := func(s float64) float64 { // 74 at the restart, 84 four minutes later
@@ -123,30 +126,65 @@ func TestRSSWarmupIsLonger(t *testing.T) {
 		}
 		return 74 + 10*math.Min(s-restart, 240)/240
 	}
-	run := func(rss, live func(float64) float64) *Run {
+	flat := func(float64) float64 { return 84 }
+	run := func(rss, live, speakerRSS func(float64) float64, speakerRestarts bool) *Run {
 		r := runWith(func(float64) float64 { return 150 })
+		r.Processes = append(r.Processes, "speaker")
 		for i := range r.Samples {
 			s := r.Samples[i].At.Seconds()
 			ps := r.Samples[i].Procs["controller"]
 			if s >= restart {
 				ps.Pid = 43
 			}
+			sp := ps
 			ps.Values = slices.Clone(ps.Values)
 			ps.Values[7], ps.Values[2] = rss(s), live(s)
 			r.Samples[i].Procs["controller"] = ps
+			sp.Pid = 50
+			if !speakerRestarts || s < restart {
+				sp.Pid = 51
+			}
+			sp.Values = slices.Clone(sp.Values)
+			sp.Values[7], sp.Values[2] = speakerRSS(s), 8
+			r.Samples[i].Procs["speaker"] = sp
 		}
 		r.Judge()
 		return r
 	}
 	flatLive := func(float64) float64 { return 8 }
-	if f := run(climb, flatLive).Failures(); len(f) != 0 {
+	if f := run(climb, flatLive, flat, false).Failures(); len(f) != 0 {
 		t.Errorf("RSS climbing for 4 minutes after a restart: failures %q, want none", f)
 	}
-	if f := run(func(float64) float64 { return 84 }, func(s float64) float64 { return climb(s) / 4 }).Failures(); len(f) != 1 || !strings.Contains(f[0], "controller live_heap trends upward") {
+	// The run of 2026-12-07 00:49: the life begun at 1,240 s climbed for
+	// 9 minutes (its heap filling out towards the GC goal).
+	climb9 := func(s float64) float64 {
+		if s < 1240 {
+			return 34
+		}
+		return 26 + 8*math.Min(s-1240, 540)/540
+	}
+	if f := run(climb9, flatLive, flat, false).Failures(); len(f) != 0 {
+		t.Errorf("RSS climbing for 9 minutes after a restart: failures %q, want none", f)
+	}
+	if f := run(flat, func(s float64) float64 { return climb(s) / 4 }, flat, false).Failures(); len(f) != 1 || !strings.Contains(f[0], "controller live_heap trends upward") {
 		t.Errorf("live heap climbing for 4 minutes after a restart: failures %q, want live_heap", f)
 	}
-	keeps := func(s float64) float64 { return climb(s) + math.Max(0, s-restart-240)/20 } // 3 MiB a minute on
-	if f := run(keeps, flatLive).Failures(); len(f) != 1 || !strings.Contains(f[0], "controller rss_anon trends upward") {
-		t.Errorf("RSS climbing on after its warm-up: failures %q, want rss", f)
+	keeps := func(s float64) float64 { return 84 + s/600 } // 0.1 MiB a minute, 1.5 over the window
+	if f := run(climb, flatLive, func(s float64) float64 { return 84 + 24*s/1800 }, false).Failures(); len(f) != 1 || !strings.Contains(f[0], "speaker rss_anon trends upward") {
+		t.Errorf("a long life's RSS climbing: failures %q, want the speaker's rss_anon", f)
+	}
+	if f := run(keeps, flatLive, flat, false).Failures(); len(f) != 0 {
+		t.Errorf("RSS within the floor: failures %q, want none", f)
+	}
+	r := run(climb, flatLive, flat, true)
+	if f := r.Failures(); len(f) != 1 || !strings.Contains(f[0], "no process's rss_anon could be judged") {
+		t.Errorf("every process restarted late: failures %q, want no RSS verdict", f)
+	}
+	for _, v := range r.Verdicts {
+		// Each process's life before the restart covers 5.5 minutes of
+		// the window, the one after it 4.5.
+		if strings.HasSuffix(v.Series, "rss_anon") && (v.Skipped == "" || v.Short != 2) {
+			t.Errorf("%s: %+v, want not judged, two short lives left out", v.Series, v.Verdict)
+		}
 	}
 }

@@ -3,6 +3,7 @@ package soak
 import (
 	"fmt"
 	"math"
+	"time"
 )
 
 // Point is one sample of a series: seconds since the run started, the
@@ -24,6 +25,12 @@ type Rule struct {
 	// (re)started grows its heap and caches for a while, which is not a
 	// leak.
 	Warmup float64
+	// MinSpan, when set, leaves out the incarnations whose samples after
+	// their warm-up span less than this many seconds of the window; when
+	// none is left the series is not judged (Verdict.Skipped), which is no
+	// failure. A young process's RSS settles over many minutes (see
+	// RSSLife), and only a long life tells that from a leak.
+	MinSpan float64
 	// Rel and Floor: the series trends upward when the growth its slope
 	// projects over the window exceeds both Rel times the window's mean
 	// and Floor (in the series' unit), so noise on a small value does not
@@ -48,6 +55,10 @@ type Verdict struct {
 	// Err says why no verdict could be reached (too few samples): a
 	// series that cannot be judged fails.
 	Err error
+	// Skipped says why the series was not judged under Rule.MinSpan (no
+	// life long enough); Short counts the lives left out for it.
+	Skipped string
+	Short   int
 }
 
 // Judge fits a least-squares line to the window's samples with one
@@ -62,11 +73,28 @@ func (r Rule) Judge(points []Point) Verdict {
 			first[p.Inc] = p.T
 		}
 	}
+	var inWindow []Point
+	for _, p := range points {
+		if p.T < r.From || p.T > r.To || math.IsNaN(p.V) || p.T-first[p.Inc] < r.Warmup {
+			continue
+		}
+		inWindow = append(inWindow, p)
+	}
+	spans := spanOf(inWindow)
+	short := 0
+	for _, sp := range spans {
+		if sp[1]-sp[0] < r.MinSpan {
+			short++
+		}
+	}
+	if r.MinSpan > 0 && short == len(spans) {
+		return Verdict{Short: short, Skipped: fmt.Sprintf("no process life with %v of samples after its warm-up in the window (%d shorter)", time.Duration(r.MinSpan*float64(time.Second)), short)}
+	}
 	type acc struct{ n, sx, sy float64 }
 	groups := map[int]*acc{}
 	var used []Point
-	for _, p := range points {
-		if p.T < r.From || p.T > r.To || math.IsNaN(p.V) || p.T-first[p.Inc] < r.Warmup {
+	for _, p := range inWindow {
+		if sp := spans[p.Inc]; sp[1]-sp[0] < r.MinSpan {
 			continue
 		}
 		used = append(used, p)
@@ -80,15 +108,10 @@ func (r Rule) Judge(points []Point) Verdict {
 		g.sy += p.V
 	}
 	v := Verdict{N: len(used), Incarnations: len(groups)}
-	span := map[int][2]float64{}
-	for _, p := range used {
-		sp, ok := span[p.Inc]
-		if !ok {
-			sp = [2]float64{p.T, p.T}
-		}
-		span[p.Inc] = [2]float64{math.Min(sp[0], p.T), math.Max(sp[1], p.T)}
+	if r.MinSpan > 0 {
+		v.Short = short
 	}
-	for _, sp := range span {
+	for _, sp := range spanOf(used) {
 		v.Longest = math.Max(v.Longest, sp[1]-sp[0])
 	}
 	var sxx, sxy, sum float64
@@ -109,4 +132,17 @@ func (r Rule) Judge(points []Point) Verdict {
 	v.Limit = math.Max(r.Rel*v.Mean, r.Floor)
 	v.Up = v.Growth > v.Limit
 	return v
+}
+
+// spanOf is the first and last time of each incarnation's points.
+func spanOf(points []Point) map[int][2]float64 {
+	span := map[int][2]float64{}
+	for _, p := range points {
+		sp, ok := span[p.Inc]
+		if !ok {
+			sp = [2]float64{p.T, p.T}
+		}
+		span[p.Inc] = [2]float64{math.Min(sp[0], p.T), math.Max(sp[1], p.T)}
+	}
+	return span
 }
