@@ -10,9 +10,12 @@ import (
 
 	"github.com/go-logr/logr"
 	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
+	toolscache "k8s.io/client-go/tools/cache"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
@@ -37,16 +40,38 @@ func setupReach(mgr ctrl.Manager, o options, syncer *l2sync.Syncer, bgpSyncer *b
 		w, err := setupReachOff(mgr, o.node, alive, log)
 		return nil, w, err
 	}
-	cache := mgr.GetClient()
+	services, err := serviceStore(mgr.GetCache())
+	if err != nil {
+		return nil, nil, fmt.Errorf("reachability check: %w", err)
+	}
+	// One netlink socket for every route lookup of the check, not one per
+	// lookup: at 10,000 Services the per-lookup socket was most of the
+	// check's CPU. The handle serialises its requests.
+	routes, err := netlink.NewHandle(unix.NETLINK_ROUTE)
+	if err != nil {
+		return nil, nil, fmt.Errorf("reachability check: netlink: %w", err)
+	}
+	if err := mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
+		<-ctx.Done()
+		routes.Close()
+		return nil
+	})); err != nil {
+		routes.Close()
+		return nil, nil, err
+	}
 	var bgpWriter *bgpsync.ReachWriter // set below, before the prober runs
 	p, err := reach.New(reach.Options{
 		Targets: func() []reach.Target { return reach.Merge(syncer.Announced(), bgpSyncer.Announced()) },
+		// The cached object itself, read only: a round reads every
+		// announced Service, and a copy of each (the client's Get) was
+		// most of what the check allocated at 10,000 Services.
 		Service: func(k types.NamespacedName) (*corev1.Service, bool) {
-			var s corev1.Service
-			if err := cache.Get(context.Background(), k, &s); err != nil {
+			o, ok, err := services.GetByKey(k.String())
+			if err != nil || !ok {
 				return nil, false
 			}
-			return &s, true
+			svc, ok := o.(*corev1.Service)
+			return svc, ok
 		},
 		Changed: func() {
 			syncer.StatusChanged()
@@ -56,14 +81,14 @@ func setupReach(mgr ctrl.Manager, o options, syncer *l2sync.Syncer, bgpSyncer *b
 		Registerer: ctrlmetrics.Registry,
 		Logger:     slogger.With("component", "reach"),
 		Interval:   o.reachCheck,
-		Dial:       dialRouted,
+		Dial:       routedDialer(routes),
 	})
 	if err != nil {
 		return nil, nil, fmt.Errorf("reachability check: %w", err)
 	}
 	syncer.Reach = p.Verdict
 	bgpWriter = bgpsync.NewReachWriter(bgpsync.ReachWriter{
-		Client: cache, Node: o.node, Log: log.WithName("bgp-reach"),
+		Client: mgr.GetClient(), Node: o.node, Log: log.WithName("bgp-reach"),
 		Targets: bgpSyncer.Announced, Verdict: p.Verdict, Alive: alive,
 	})
 	for _, r := range []func(context.Context) error{p.Run, bgpWriter.Run} {
@@ -89,12 +114,27 @@ func setupReachOff(mgr ctrl.Manager, node string, alive func() []string, log log
 	return w, mgr.Add(manager.RunnableFunc(w.Run))
 }
 
-// dialRouted is the check's connection: none when the node's routing
+// routedDialer is the check's connection: none when the node's routing
 // table has no route to the address itself (reach.ErrNoRoute: not
 // checkable here), else one TCP connection through the datapath.
-func dialRouted(ctx context.Context, addr netip.AddrPort) error {
-	if _, err := netlink.RouteGet(addr.Addr().AsSlice()); errors.Is(err, syscall.ENETUNREACH) {
-		return reach.ErrNoRoute
+func routedDialer(routes *netlink.Handle) func(context.Context, netip.AddrPort) error {
+	return func(ctx context.Context, addr netip.AddrPort) error {
+		if _, err := routes.RouteGet(addr.Addr().AsSlice()); errors.Is(err, syscall.ENETUNREACH) {
+			return reach.ErrNoRoute
+		}
+		return reach.DialTCP(ctx, addr)
 	}
-	return reach.DialTCP(ctx, addr)
+}
+
+// serviceStore is the store of the cache's Service informer.
+func serviceStore(c cache.Informers) (toolscache.Store, error) {
+	inf, err := c.GetInformer(context.Background(), &corev1.Service{})
+	if err != nil {
+		return nil, fmt.Errorf("informer of Services: %w", err)
+	}
+	shared, ok := inf.(toolscache.SharedIndexInformer)
+	if !ok {
+		return nil, fmt.Errorf("informer of Services %T has no store", inf)
+	}
+	return shared.GetStore(), nil
 }

@@ -18,8 +18,9 @@
 //
 // What to probe (Checks) and what the results mean (Judge) are pure
 // functions; Prober does the I/O: one round every interval (jittered,
-// and stretched past MaxConnectionsPerSecond), at most Concurrency
-// connections at a time, each with a short timeout.
+// and stretched past MaxConnectionsPerSecond), its connections opened
+// evenly at that rate, at most Concurrency at a time, each with a short
+// timeout.
 // A port is reported not answering after Threshold failures in a row, so
 // one lost SYN does not raise an alarm, and answering again after one
 // success.

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -67,10 +68,13 @@ type Options struct {
 
 // Prober checks the addresses this node announces. Run owns its loop.
 type Prober struct {
-	o       Options
-	log     *slog.Logger
-	metric  *prometheus.GaugeVec
-	wake    chan struct{}
+	o      Options
+	log    *slog.Logger
+	metric *prometheus.GaugeVec
+	wake   chan struct{}
+	// hurry is set by Wake: the round under way skips its pacing, so the
+	// round Wake asked for starts soon.
+	hurry   atomic.Bool
 	mu      sync.Mutex
 	results map[netip.AddrPort]PortResult
 	// verdicts by "namespace/name ip", what Verdict returns.
@@ -123,8 +127,10 @@ func orDefault[T comparable](v, def T) T {
 	return v
 }
 
-// Wake starts a round now (a conflict was found or cleared).
+// Wake starts a round now (a conflict was found or cleared), or as soon
+// as the one under way has finished, unpaced.
 func (p *Prober) Wake() {
+	p.hurry.Store(true)
 	select {
 	case p.wake <- struct{}{}:
 	default:
@@ -153,17 +159,26 @@ func (p *Prober) Run(ctx context.Context) error {
 		case <-p.wake:
 			timer.Stop()
 		}
+		p.hurry.Store(false)
+		start := time.Now()
 		n := p.round(ctx)
+		// A round is paced, so with many ports it takes most of its
+		// period: the next starts one period after this one started.
 		every := Period(p.o.Interval, n)
-		timer.Reset(every + rand.N(every/5+1))
+		timer.Reset(max(0, every-time.Since(start)) + rand.N(every/5+1))
 	}
 }
 
-// MaxConnectionsPerSecond bounds the check's connections: with more
-// VIP:ports than Interval allows at that rate, rounds are spaced further
-// apart (10,000 ports: one round every 50s), so the check stays cheap for
-// the node and the endpoints while small clusters keep the 2s period.
+// MaxConnectionsPerSecond bounds the check's connections: a round opens
+// them one every 1/MaxConnectionsPerSecond (5 ms), and with more VIP:ports
+// than Interval allows at that rate, rounds are spaced further apart
+// (10,000 ports: one round every 50s). The check's work and the
+// connections its endpoints see are spread evenly instead of coming in
+// bursts, and small clusters keep the 2s period.
 const MaxConnectionsPerSecond = 200
+
+// pace is the time between two connections of a round.
+const pace = time.Second / MaxConnectionsPerSecond
 
 // Period is the time between rounds of n checks.
 func Period(every time.Duration, n int) time.Duration {
@@ -243,13 +258,25 @@ func (p *Prober) round(ctx context.Context) int {
 	return len(checks)
 }
 
-// probe connects to every check, at most Concurrency at a time, and
-// returns each one's error (nil: it answered).
+// probe connects to every check, one every pace (none while a Wake
+// hurries it) and at most Concurrency at a time, and returns each one's
+// error (nil: it answered).
 func (p *Prober) probe(ctx context.Context, checks []netip.AddrPort) []error {
 	out := make([]error, len(checks))
 	sem := make(chan struct{}, p.o.Concurrency)
 	var wg sync.WaitGroup
+	tick := time.NewTicker(pace)
+	defer tick.Stop()
 	for i, c := range checks {
+		if i > 0 && !p.hurry.Load() {
+			select {
+			case <-ctx.Done():
+			case <-tick.C:
+			}
+		}
+		if ctx.Err() != nil {
+			break // the round's results are dropped
+		}
 		sem <- struct{}{}
 		wg.Add(1)
 		go func() {
