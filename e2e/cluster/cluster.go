@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -27,6 +26,7 @@ import (
 
 	"github.com/ironlb/ironlb/config/v1beta1"
 	"github.com/ironlb/ironlb/e2e/kubeapi"
+	"github.com/ironlb/ironlb/e2e/pdeathsig"
 	"github.com/ironlb/ironlb/e2e/vlan"
 )
 
@@ -304,29 +304,15 @@ func (c *Cluster) StartController() error {
 	}
 	cmd := exec.Command(c.Bin.Controller, args...)
 	cmd.Stdout, cmd.Stderr = f, f
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	// Pdeathsig fires when the thread that forked the child ends, not the
-	// process, and Go ends threads of its own accord (one that a goroutine
-	// left locked, as namespace switches do): forked from any thread, the
-	// controller was now and then killed in mid-run. This goroutine keeps
-	// its thread until the controller has exited.
-	started, done := make(chan error, 1), make(chan struct{})
-	go func() {
-		runtime.LockOSThread()
-		// Never unlocked: the runtime discards the thread when the
-		// goroutine ends, after the child is gone.
-		defer f.Close()
-		if err := cmd.Start(); err != nil {
-			started <- err
-			return
-		}
-		started <- nil
-		_ = cmd.Wait()
-		close(done)
-	}()
-	if err := <-started; err != nil {
+	// Forked as the lab and the API server fork theirs: from any thread,
+	// the controller was now and then killed in mid-run.
+	exited, err := pdeathsig.Start(cmd)
+	if err != nil {
+		f.Close()
 		return fmt.Errorf("start controller: %w", err)
 	}
+	done := make(chan struct{})
+	go func() { <-exited; f.Close(); close(done) }()
 	c.mu.Lock()
 	c.controller = &Proc{Name: "controller", Log: log, cmd: cmd, done: done}
 	c.mu.Unlock()

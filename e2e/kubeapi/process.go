@@ -6,10 +6,11 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"runtime"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/ironlb/ironlb/e2e/pdeathsig"
 )
 
 // process is one child (etcd or kube-apiserver) writing to its own log file.
@@ -23,10 +24,7 @@ type process struct {
 
 // startProcess starts bin with its output appended to logPath.
 //
-// The child gets Pdeathsig=SIGKILL so it never outlives the test binary. The
-// kernel sends that signal when the *thread* that forked the child exits, and
-// the Go runtime may retire threads, so the fork happens on a goroutine locked
-// to its thread that stays alive (in Wait) for as long as the child does.
+// The child never outlives the test binary (pdeathsig.Start).
 func startProcess(name, bin string, args []string, logPath string) (*process, error) {
 	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
@@ -35,26 +33,17 @@ func startProcess(name, bin string, args []string, logPath string) (*process, er
 	cmd := exec.Command(bin, args...)
 	cmd.Stdout = logFile
 	cmd.Stderr = logFile
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	p := &process{name: name, logPath: logPath, cmd: cmd, done: make(chan struct{})}
-
-	started := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		// Never unlocked: when this goroutine ends the runtime discards the
-		// thread, which is harmless because the child is gone by then.
-		defer logFile.Close()
-		if err := cmd.Start(); err != nil {
-			started <- err
-			return
-		}
-		started <- nil
-		p.waitErr = cmd.Wait()
-		close(p.done)
-	}()
-	if err := <-started; err != nil {
+	exited, err := pdeathsig.Start(cmd)
+	if err != nil {
+		logFile.Close()
 		return nil, fmt.Errorf("starting %s: %w", name, err)
 	}
+	go func() {
+		p.waitErr = <-exited
+		logFile.Close()
+		close(p.done)
+	}()
 	return p, nil
 }
 
