@@ -52,12 +52,17 @@ const heapProfileEnv = "IRONLB_SPEAKER_HEAP_PROFILE"
 
 // cpuProfileEnv names a directory to write the speaker's CPU profiles
 // to, one per kind of change at 10,000 Services (KIND.pprof, covering the
-// changes and the start of the settling after them; go tool pprof -top
+// changes and profileSettle of the settling after them; go tool pprof -top
 // FILE). Profiling costs the speaker a little CPU itself, so figures from
 // such a run are not the ones to report.
 const cpuProfileEnv = "IRONLB_SPEAKER_CPU_PROFILE"
 
 const pprofAddr = "127.0.0.1:6060"
+
+// profileSettle is how much of the settling after the changes a CPU
+// profile covers: the work a change causes may come after it, and the
+// figure counts it until the speaker has settled.
+const profileSettle = 30 * time.Second
 
 func benchSpeakerAtScale(b *testing.B) {
 	speakerArgs := []string{"-log-level", "info",
@@ -115,10 +120,11 @@ func benchSpeakerAtScale(b *testing.B) {
 		for _, ch := range changes {
 			v := perChange[ch.name]
 			var profiled func()
+			var startProfile func()
 			if cpuDir != "" && size == largeSize {
-				profiled = cpuProfile(b, c.Lab.Host(real), filepath.Join(cpuDir, ch.name+".pprof"))
+				startProfile = func() { profiled = cpuProfile(b, c.Lab.Host(real), filepath.Join(cpuDir, ch.name+".pprof")) }
 			}
-			v[k] = m.perChange(w, ch, k*changes1)
+			v[k] = m.perChange(w, ch, k*changes1, startProfile)
 			if profiled != nil {
 				profiled()
 			}
@@ -188,11 +194,11 @@ func benchSpeakerAtScale(b *testing.B) {
 }
 
 // cpuProfile starts fetching the speaker's CPU profile over the time the
-// changes of one kind take (changes1 × pace) and one second more, from
+// changes of one kind take (changes1 × pace) and profileSettle more, from
 // inside the speaker's network namespace; the function it returns waits
 // for the file.
 func cpuProfile(b *testing.B, h *vlan.Host, file string) func() {
-	secs := int((changes1*pace)/time.Second) + 1
+	secs := int((changes1*pace+profileSettle)/time.Second) + 1
 	done := make(chan error, 1)
 	go func() {
 		out, err := h.Exec(b.Context(), "curl", "-sSf", "-o", file, fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", pprofAddr, secs))

@@ -78,12 +78,16 @@ type cost struct {
 	idleMsPerS [2]float64 // idle before and after
 }
 
-// perChange makes changes1 changes of one kind, one every pace, waits
+// perChange makes changes1 changes of one kind, one every pace (started,
+// when set, is called just before the first), waits
 // until the speaker has settled again, and returns the speaker's CPU time
 // per change, less what it uses idle over the same wall time (the mean of
 // the idle rates measured just before and just after).
-func (m meter) perChange(w *world, ch change, first int) cost {
+func (m meter) perChange(w *world, ch change, first int, started func()) cost {
 	before := m.idle()
+	if started != nil {
+		started()
+	}
 	limit := max(settledCPU, time.Duration(2*before*float64(settleWindow)))
 	start, t0 := m.cpu(), time.Now()
 	tick := time.NewTicker(pace)
