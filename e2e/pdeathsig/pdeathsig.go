@@ -11,9 +11,10 @@ import (
 // Start starts cmd with Pdeathsig=SIGKILL, so it never outlives the test
 // binary, even one killed with SIGKILL. The kernel sends that signal when
 // the *thread* that forked the child ends, not the process, and the Go
-// runtime retires threads of its own accord (one a goroutine left locked,
-// for example after switching it into another namespace), so a child
-// forked from just any thread can be killed in mid-run. The fork happens
+// runtime ends a thread whose goroutine returns while locked to it (as
+// the goroutine that waits for another such child does when that child
+// exits), so a child forked from just any thread can be killed in
+// mid-run: it may be the thread another goroutine locks later. The fork happens
 // on a goroutine locked to its thread that stays alive, in Wait, for as
 // long as the child does. The channel receives Wait's error once the
 // child has exited and been reaped.
