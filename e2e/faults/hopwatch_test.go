@@ -43,12 +43,16 @@ func watchHopsGone(router *vlan.Host, hops map[netip.Addr]netip.Addr) *hopWatch 
 				return
 			}
 			for ip, hop := range hops {
-				if first && !slices.Contains(routes[netip.PrefixFrom(ip, ip.BitLen())], hop) {
+				via := routes[netip.PrefixFrom(ip, ip.BitLen())]
+				if slices.Contains(via, hop) {
+					continue
+				}
+				if first {
 					// Nothing to see go: the watch would pass at once.
-					w.err = fmt.Errorf("%s: route via %v, not via %s, before the watch started", ip, routes[netip.PrefixFrom(ip, ip.BitLen())], hop)
+					w.err = fmt.Errorf("%s: route via %v, not via %s, before the watch started", ip, via, hop)
 					return
 				}
-				if _, seen := w.gone[ip]; !seen && !slices.Contains(routes[netip.PrefixFrom(ip, ip.BitLen())], hop) {
+				if _, seen := w.gone[ip]; !seen {
 					w.gone[ip] = read
 				}
 			}

@@ -14,10 +14,10 @@ import (
 // runtime ends a thread whose goroutine returns while locked to it (as
 // the goroutine that waits for another such child does when that child
 // exits), so a child forked from just any thread can be killed in
-// mid-run: it may be the thread another goroutine locks later. The fork happens
-// on a goroutine locked to its thread that stays alive, in Wait, for as
-// long as the child does. The channel receives Wait's error once the
-// child has exited and been reaped.
+// mid-run: its thread may be the one another goroutine locks later. The
+// fork happens on a goroutine locked to its thread that stays alive, in
+// Wait, for as long as the child does. The channel receives Wait's error
+// once the child has exited and been reaped.
 func Start(cmd *exec.Cmd) (<-chan error, error) {
 	if cmd.SysProcAttr == nil {
 		cmd.SysProcAttr = &syscall.SysProcAttr{}

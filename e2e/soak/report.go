@@ -184,6 +184,8 @@ type Run struct {
 // SeriesVerdict is the trend verdict of one series.
 type SeriesVerdict struct {
 	Series, Unit string
+	// Measure is the Measures entry the series samples ("" for Events).
+	Measure string
 	Verdict
 }
 
@@ -215,7 +217,7 @@ func (r *Run) Judge() {
 				rule.Warmup = m.Warmup.Seconds()
 			}
 			rule.MinSpan = m.MinLife.Seconds()
-			r.Verdicts = append(r.Verdicts, SeriesVerdict{Series: p + " " + m.Name, Unit: m.Unit, Verdict: rule.Judge(pts)})
+			r.Verdicts = append(r.Verdicts, SeriesVerdict{Series: p + " " + m.Name, Measure: m.Name, Unit: m.Unit, Verdict: rule.Judge(pts)})
 		}
 	}
 	var pts []Point
@@ -246,12 +248,8 @@ func (r *Run) Failures() []string {
 		}
 	}
 	for _, v := range r.Verdicts {
-		if v.Skipped == "" {
-			for m := range judged {
-				if strings.HasSuffix(v.Series, " "+m) {
-					judged[m] = true
-				}
-			}
+		if _, ok := judged[v.Measure]; ok && v.Skipped == "" {
+			judged[v.Measure] = true
 		}
 		switch {
 		case v.Skipped != "":

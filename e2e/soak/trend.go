@@ -107,12 +107,11 @@ func (r Rule) Judge(points []Point) Verdict {
 		g.sx += p.T
 		g.sy += p.V
 	}
-	v := Verdict{N: len(used), Incarnations: len(groups)}
-	if r.MinSpan > 0 {
-		v.Short = short
-	}
-	for _, sp := range spanOf(used) {
-		v.Longest = math.Max(v.Longest, sp[1]-sp[0])
+	v := Verdict{N: len(used), Incarnations: len(groups), Short: short}
+	for _, sp := range spans {
+		if sp[1]-sp[0] >= r.MinSpan {
+			v.Longest = math.Max(v.Longest, sp[1]-sp[0])
+		}
 	}
 	var sxx, sxy, sum float64
 	for _, p := range used {

@@ -182,7 +182,7 @@ const pace = time.Second / MaxConnectionsPerSecond
 
 // Period is the time between rounds of n checks.
 func Period(every time.Duration, n int) time.Duration {
-	return max(every, time.Duration(n)*time.Second/MaxConnectionsPerSecond)
+	return max(every, time.Duration(n)*pace)
 }
 
 // round probes every check once, publishes the verdicts and returns the
