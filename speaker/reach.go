@@ -6,10 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
-	"syscall"
 
 	"github.com/go-logr/logr"
-	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -44,21 +42,6 @@ func setupReach(mgr ctrl.Manager, o options, syncer *l2sync.Syncer, bgpSyncer *b
 	if err != nil {
 		return nil, nil, fmt.Errorf("reachability check: %w", err)
 	}
-	// One netlink socket for every route lookup of the check, not one per
-	// lookup: at 10,000 Services the per-lookup socket was most of the
-	// check's CPU. The handle serialises its requests.
-	routes, err := netlink.NewHandle(unix.NETLINK_ROUTE)
-	if err != nil {
-		return nil, nil, fmt.Errorf("reachability check: netlink: %w", err)
-	}
-	if err := mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
-		<-ctx.Done()
-		routes.Close()
-		return nil
-	})); err != nil {
-		routes.Close()
-		return nil, nil, err
-	}
 	var bgpWriter *bgpsync.ReachWriter // set below, before the prober runs
 	p, err := reach.New(reach.Options{
 		Targets: func() []reach.Target { return reach.Merge(syncer.Announced(), bgpSyncer.Announced()) },
@@ -81,7 +64,7 @@ func setupReach(mgr ctrl.Manager, o options, syncer *l2sync.Syncer, bgpSyncer *b
 		Registerer: ctrlmetrics.Registry,
 		Logger:     slogger.With("component", "reach"),
 		Interval:   o.reachCheck,
-		Dial:       routedDialer(routes),
+		Dial:       routedDial,
 	})
 	if err != nil {
 		return nil, nil, fmt.Errorf("reachability check: %w", err)
@@ -114,16 +97,34 @@ func setupReachOff(mgr ctrl.Manager, node string, alive func() []string, log log
 	return w, mgr.Add(manager.RunnableFunc(w.Run))
 }
 
-// routedDialer is the check's connection: none when the node's routing
+// routedDial is the check's connection: none when the node's routing
 // table has no route to the address itself (reach.ErrNoRoute: not
 // checkable here), else one TCP connection through the datapath.
-func routedDialer(routes *netlink.Handle) func(context.Context, netip.AddrPort) error {
-	return func(ctx context.Context, addr netip.AddrPort) error {
-		if _, err := routes.RouteGet(addr.Addr().AsSlice()); errors.Is(err, syscall.ENETUNREACH) {
-			return reach.ErrNoRoute
-		}
-		return reach.DialTCP(ctx, addr)
+func routedDial(ctx context.Context, addr netip.AddrPort) error {
+	if noRoute(addr) {
+		return reach.ErrNoRoute
 	}
+	return reach.DialTCP(ctx, addr)
+}
+
+// noRoute reports whether the node's routing table has no route to addr.
+// Connecting a UDP socket looks the route up as the TCP connection's
+// connect would, before any packet or netfilter hook, and sends nothing:
+// a lookup in a few system calls, where a netlink route request
+// allocated a 64 KiB buffer per answer (at 10,000 Services most of the
+// speaker's garbage). Any other outcome is left to the connection.
+func noRoute(addr netip.AddrPort) bool {
+	ip := addr.Addr().Unmap()
+	family, sa := unix.AF_INET6, unix.Sockaddr(&unix.SockaddrInet6{Port: int(addr.Port()), Addr: ip.As16()})
+	if ip.Is4() {
+		family, sa = unix.AF_INET, &unix.SockaddrInet4{Port: int(addr.Port()), Addr: ip.As4()}
+	}
+	fd, err := unix.Socket(family, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return false
+	}
+	defer unix.Close(fd)
+	return errors.Is(unix.Connect(fd, sa), unix.ENETUNREACH)
 }
 
 // serviceStore is the store of the cache's Service informer.

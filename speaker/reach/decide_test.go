@@ -210,7 +210,7 @@ func TestPeriod(t *testing.T) {
 	for _, tt := range []struct {
 		n    int
 		want time.Duration
-	}{{0, 2 * time.Second}, {400, 2 * time.Second}, {1000, 5 * time.Second}, {10000, 50 * time.Second}} {
+	}{{0, 2 * time.Second}, {200, 2 * time.Second}, {1000, 10 * time.Second}, {10000, 100 * time.Second}} {
 		if got := Period(2*time.Second, tt.n); got != tt.want {
 			t.Errorf("Period(2s, %d) = %v, want %v", tt.n, got, tt.want)
 		}

@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/netip"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -51,9 +50,10 @@ type Options struct {
 	// from the host network namespace.
 	Dial func(ctx context.Context, addr netip.AddrPort) error
 
-	// Interval between rounds (plus up to a fifth at random). Default 2s:
-	// with Threshold 2, a VIP that stops answering is reported within
-	// about 2×2.4s + Timeout, well inside 10s.
+	// Interval from one round's start to the next (plus up to a twentieth
+	// at random; longer with many checks, see Period). Default 2s: with
+	// Threshold 2, a VIP that stops answering is reported within about
+	// 2×2.1s + Timeout, well inside 10s.
 	Interval time.Duration
 	// Timeout of one connection. Default 1s: the path is this node's own
 	// datapath and the LAN to the endpoint, where an answer takes
@@ -71,12 +71,12 @@ type Prober struct {
 	o      Options
 	log    *slog.Logger
 	metric *prometheus.GaugeVec
-	wake   chan struct{}
-	// hurry is set by Wake: the round under way skips its pacing, so the
-	// round Wake asked for starts soon.
-	hurry   atomic.Bool
-	mu      sync.Mutex
-	results map[netip.AddrPort]PortResult
+	// wake asks Run for a round now; hurry asks the round under way to
+	// open the rest of its connections at once, so the round Wake asked
+	// for starts soon.
+	wake, hurry chan struct{}
+	mu          sync.Mutex
+	results     map[netip.AddrPort]PortResult
 	// verdicts by "namespace/name ip", what Verdict returns.
 	verdicts map[verdictKey]Verdict
 }
@@ -104,7 +104,7 @@ func New(o Options) (*Prober, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	p := &Prober{o: o, log: o.Logger, wake: make(chan struct{}, 1),
+	p := &Prober{o: o, log: o.Logger, wake: make(chan struct{}, 1), hurry: make(chan struct{}, 1),
 		results: map[netip.AddrPort]PortResult{}, verdicts: map[verdictKey]Verdict{},
 		metric: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "ironlb_vip_answering",
@@ -130,10 +130,11 @@ func orDefault[T comparable](v, def T) T {
 // Wake starts a round now (a conflict was found or cleared), or as soon
 // as the one under way has finished, unpaced.
 func (p *Prober) Wake() {
-	p.hurry.Store(true)
-	select {
-	case p.wake <- struct{}{}:
-	default:
+	for _, c := range []chan struct{}{p.hurry, p.wake} {
+		select {
+		case c <- struct{}{}:
+		default:
+		}
 	}
 }
 
@@ -147,7 +148,11 @@ func (p *Prober) Verdict(svc types.NamespacedName, ip netip.Addr) (Verdict, bool
 	return v, ok && !v.Pending
 }
 
-// Run probes until ctx ends.
+// Run probes until ctx ends. A round starts a period after the one before
+// started: with more checks than Interval holds at
+// MaxConnectionsPerSecond, rounds follow one another and the check's work
+// is even over time, where a paced round followed by a pause as long was
+// bursts of work a few seconds' sample of the speaker's CPU saw as noise.
 func (p *Prober) Run(ctx context.Context) error {
 	timer := time.NewTimer(0)
 	defer timer.Stop()
@@ -159,35 +164,42 @@ func (p *Prober) Run(ctx context.Context) error {
 		case <-p.wake:
 			timer.Stop()
 		}
-		p.hurry.Store(false)
-		n := p.round(ctx)
-		every := Period(p.o.Interval, n)
-		timer.Reset(every + rand.N(every/5+1))
+		select {
+		case <-p.hurry: // asked of the round before, or of this one
+		default:
+		}
+		start := time.Now()
+		every := p.round(ctx)
+		// A little jitter keeps nodes' rounds from falling into step on
+		// endpoints they share.
+		timer.Reset(time.Until(start.Add(every)) + rand.N(every/20+1))
 	}
 }
 
 // MaxConnectionsPerSecond bounds the check's connections: a round opens
-// them one every 1/MaxConnectionsPerSecond (5 ms), not in one burst, and
-// with more VIP:ports than Interval allows at that rate, the pause after a
-// round grows with it (10,000 ports: 50s), so the check stays cheap for
-// the node and its endpoints while small clusters keep the 2s period. (A
-// round starting one period after the last one started, rather than
-// after it ended, raised the speaker's idle CPU at 1,000 Services from 26
-// to over 60 ms/s: rounds there last about as long as the period, so the
-// checks ran about twice as often.)
-const MaxConnectionsPerSecond = 200
+// them one every gap (10 ms), not in one burst, and with more VIP:ports
+// than Interval allows at this rate the period grows with them (10,000
+// ports: 100 s), so the check stays cheap for the node and its endpoints
+// while small clusters keep the 2 s period.
+const MaxConnectionsPerSecond = 100
 
-// pace is the time between two connections of a round.
-const pace = time.Second / MaxConnectionsPerSecond
+// gap is the time between two connections of a round.
+const gap = time.Second / MaxConnectionsPerSecond
 
-// Period is the time between rounds of n checks.
+// Period is the time from the start of a round of n checks to the start
+// of the next.
 func Period(every time.Duration, n int) time.Duration {
-	return max(every, time.Duration(n)*pace)
+	return max(every, time.Duration(n)*gap)
 }
 
+// minBatch is the shortest sleep between two batches of a round's
+// connections: at 100 a second the round wakes every 20 ms to open the two
+// that are due, rather than every 10 ms for one.
+const minBatch = 20 * time.Millisecond
+
 // round probes every check once, publishes the verdicts and returns the
-// number of checks.
-func (p *Prober) round(ctx context.Context) int {
+// period.
+func (p *Prober) round(ctx context.Context) time.Duration {
 	targets := p.o.Targets()
 	ports := map[types.NamespacedName][]corev1.ServicePort{}
 	svcs := map[types.NamespacedName]*corev1.Service{}
@@ -214,9 +226,10 @@ func (p *Prober) round(ctx context.Context) int {
 		}
 	}
 	checks := Checks(targets, ports)
-	outcomes := p.probe(ctx, checks)
+	period := Period(p.o.Interval, len(checks))
+	outcomes := p.probe(ctx, checks, gap)
 	if ctx.Err() != nil {
-		return len(checks)
+		return period
 	}
 
 	p.mu.Lock()
@@ -255,38 +268,52 @@ func (p *Prober) round(ctx context.Context) int {
 	if changed && p.o.Changed != nil {
 		p.o.Changed()
 	}
-	return len(checks)
+	return period
 }
 
-// probe connects to every check, one every pace (none while a Wake
-// hurries it) and at most Concurrency at a time, and returns each one's
-// error (nil: it answered).
-func (p *Prober) probe(ctx context.Context, checks []netip.AddrPort) []error {
+// probe connects to every check, the i-th at i×every after the start
+// (all that are left at once when a Wake hurries it), with Concurrency
+// workers, and returns each one's error (nil: it answered). The workers
+// live for the round: a goroutine per connection grew a fresh stack for
+// each of them.
+func (p *Prober) probe(ctx context.Context, checks []netip.AddrPort, every time.Duration) []error {
 	out := make([]error, len(checks))
-	sem := make(chan struct{}, p.o.Concurrency)
+	next := make(chan int)
 	var wg sync.WaitGroup
-	tick := time.NewTicker(pace)
-	defer tick.Stop()
-	for i, c := range checks {
-		if i > 0 && !p.hurry.Load() {
-			select {
-			case <-ctx.Done():
-			case <-tick.C:
-			}
-		}
-		if ctx.Err() != nil {
-			break // the round's results are dropped
-		}
-		sem <- struct{}{}
+	for range min(p.o.Concurrency, len(checks)) {
 		wg.Add(1)
 		go func() {
-			defer func() { <-sem; wg.Done() }()
-			cctx, cancel := context.WithTimeout(ctx, p.o.Timeout)
-			defer cancel()
-			out[i] = p.o.Dial(cctx, c)
+			defer wg.Done()
+			for i := range next {
+				cctx, cancel := context.WithTimeout(ctx, p.o.Timeout)
+				out[i] = p.o.Dial(cctx, checks[i])
+				cancel()
+			}
 		}()
 	}
-	wg.Wait()
+	defer func() {
+		close(next)
+		wg.Wait()
+	}()
+	start, hurried := time.Now(), false
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for i := range checks {
+		if wait := time.Until(start.Add(time.Duration(i) * every)); wait > 0 && !hurried {
+			timer.Reset(max(wait, minBatch))
+			select {
+			case <-ctx.Done():
+			case <-timer.C:
+			case <-p.hurry:
+				hurried = true
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return out // the round's results are dropped
+		case next <- i:
+		}
+	}
 	return out
 }
 
