@@ -53,7 +53,7 @@ const heapProfileEnv = "IRONLB_SPEAKER_HEAP_PROFILE"
 // cpuProfileEnv names a directory to write the speaker's CPU profiles
 // to, one per kind of change at 10,000 Services (KIND.pprof, covering the
 // changes and profileSettle of the settling after them; go tool pprof -top
-// FILE). Profiling costs the speaker a little CPU itself, so figures from
+// FILE) and one as long of the speaker idle before them (idle.pprof). Profiling costs the speaker a little CPU itself, so figures from
 // such a run are not the ones to report.
 const cpuProfileEnv = "IRONLB_SPEAKER_CPU_PROFILE"
 
@@ -116,7 +116,12 @@ func benchSpeakerAtScale(b *testing.B) {
 		})
 		m.settle(settledCPU, 5*time.Minute)
 		b.Logf("%d Services created, addressed and taken in by the speaker in %v (load %s)", size, time.Since(t0).Round(time.Second), loadavg())
-		var idle []string
+		var idle, took []string
+		if cpuDir != "" && size == largeSize {
+			// The same length of idle, the base to diff the others
+			// against (go tool pprof -diff_base idle.pprof KIND.pprof).
+			cpuProfile(b, c.Lab.Host(real), filepath.Join(cpuDir, "idle.pprof"))()
+		}
 		for _, ch := range changes {
 			v := perChange[ch.name]
 			var profiled func()
@@ -130,8 +135,9 @@ func benchSpeakerAtScale(b *testing.B) {
 			}
 			perChange[ch.name] = v
 			idle = append(idle, fmt.Sprintf("%.1f/%.1f", v[k].idleMsPerS[0], v[k].idleMsPerS[1]))
+			took = append(took, fmt.Sprintf("%s %v", ch.name, v[k].elapsed.Round(time.Second)))
 		}
-		b.Logf("%d Services: speaker idle before/after each kind of change %s ms/s (load %s)", size, strings.Join(idle, ", "), loadavg())
+		b.Logf("%d Services: speaker idle before/after each kind of change %s ms/s; changes until settled: %s (load %s)", size, strings.Join(idle, ", "), strings.Join(took, ", "), loadavg())
 		if speaker.Exited() || controller.Exited() {
 			b.Fatalf("a process exited: speaker %v, controller %v", speaker.Exited(), controller.Exited())
 		}

@@ -76,6 +76,9 @@ type cost struct {
 	// that the cost is below noiseUS (even when us is negative).
 	noiseUS    float64
 	idleMsPerS [2]float64 // idle before and after
+	// elapsed is the time from the first change until the speaker
+	// settled: the window the CPU was counted over.
+	elapsed time.Duration
 }
 
 // perChange makes changes1 changes of one kind, one every pace (started,
@@ -101,7 +104,9 @@ func (m meter) perChange(w *world, ch change, first int, started func()) cost {
 	m.settle(limit, 2*time.Minute)
 	used, elapsed := m.cpu()-start, time.Since(t0)
 	after := m.idle()
-	return costOf(used, elapsed, before, after, changes1)
+	c := costOf(used, elapsed, before, after, changes1)
+	c.elapsed = elapsed
+	return c
 }
 
 // costOf is perChange's arithmetic: used CPU over elapsed wall time for n
