@@ -17,6 +17,7 @@ import (
 	"github.com/ironlb/ironlb/config/v1beta1"
 	"github.com/ironlb/ironlb/pkg/presence"
 	"github.com/ironlb/ironlb/speaker/bgp"
+	"github.com/ironlb/ironlb/speaker/hostnet"
 	"github.com/ironlb/ironlb/speaker/l2sync"
 )
 
@@ -153,23 +154,18 @@ func (p *presenceWriter) markDead(ctx context.Context, alive []string) error {
 }
 
 // bindLinkUp returns a check that the interface holding addr is up and has
-// a carrier (true when no interface holds it, e.g. a wildcard bind).
-func bindLinkUp(addr netip.Addr) func() bool {
+// a carrier (true when no interface holds it, e.g. a wildcard bind, or the
+// host cannot be read).
+func bindLinkUp(host *hostnet.Cache, addr netip.Addr) func() bool {
 	return func() bool {
-		ifs, err := net.Interfaces()
+		links, err := host.Links()
 		if err != nil {
 			return true
 		}
-		for _, ni := range ifs {
-			addrs, err := ni.Addrs()
-			if err != nil {
-				continue
-			}
-			for _, a := range addrs {
-				if n, ok := a.(*net.IPNet); ok {
-					if ip, ok := netip.AddrFromSlice(n.IP); ok && ip.Unmap() == addr.Unmap() {
-						return ni.Flags&net.FlagUp != 0 && ni.Flags&net.FlagRunning != 0
-					}
+		for _, l := range links {
+			for _, p := range l.Prefixes {
+				if p.Addr() == addr.Unmap() {
+					return l.Flags&net.FlagUp != 0 && l.Flags&net.FlagRunning != 0
 				}
 			}
 		}

@@ -33,6 +33,7 @@ import (
 	"github.com/ironlb/ironlb/speaker/bgpsync"
 	"github.com/ironlb/ironlb/speaker/cachetrim"
 	"github.com/ironlb/ironlb/speaker/dpsync"
+	"github.com/ironlb/ironlb/speaker/hostnet"
 	"github.com/ironlb/ironlb/speaker/l2sync"
 	"github.com/ironlb/ironlb/speaker/layer2"
 	"github.com/ironlb/ironlb/speaker/members"
@@ -106,7 +107,14 @@ func run(ctx context.Context, o options) error {
 	// Before hearing from its peers (after the start, or after its link was
 	// down) a speaker would think itself alone and claim everything: wait a
 	// few liveness timeouts first.
-	heardPeers := newPeersGate(3*o.membersTimeout, bindLinkUp(bind.Addr())).Ready
+	// The host's links, read again only after the kernel announced a
+	// change: the layer 2 syncer and the liveness link check read them on
+	// every pass.
+	host := hostnet.NewCache(slogger.With("component", "hostnet"))
+	if err := mgr.Add(manager.RunnableFunc(host.Run)); err != nil {
+		return err
+	}
+	heardPeers := newPeersGate(3*o.membersTimeout, bindLinkUp(host, bind.Addr())).Ready
 	// Not ready before it may act: a rollout waits for this node to take
 	// part in the layer 2 elections before it restarts the next one.
 	if err := mgr.AddReadyzCheck("members", func(*http.Request) error {
@@ -127,7 +135,7 @@ func run(ctx context.Context, o options) error {
 		Client: mgr.GetClient(), Recorder: mgr.GetEventRecorderFor("ironlb-speaker"), Log: log.WithName("layer2"),
 		Node: o.node, Config: cfg.Load, Alive: mem.Alive, Announcer: ann,
 		Ready:      heardPeers,
-		Interfaces: hostInterfaces,
+		Interfaces: func() ([]l2sync.Iface, error) { return hostInterfaces(host) },
 		View:       clusterView,
 	}
 	if err := syncer.SetupWithManager(mgr, l2trigger); err != nil {
@@ -138,7 +146,7 @@ func run(ctx context.Context, o options) error {
 		return fmt.Errorf("node weight: %w", err)
 	}
 	pw := &presenceWriter{client: mgr.GetClient(), api: mgr.GetAPIReader(), namespace: o.namespace, node: o.node,
-		alive: mem.Alive, ready: heardPeers, linkUp: bindLinkUp(bind.Addr()), log: log.WithName("presence")}
+		alive: mem.Alive, ready: heardPeers, linkUp: bindLinkUp(host, bind.Addr()), log: log.WithName("presence")}
 	if o.datapath != "off" {
 		// The datapath sets aside endpoints on these nodes: publish them.
 		pw.dead = func() map[string]time.Time { return deadSince(mem.PeerInfo()) }
@@ -298,9 +306,19 @@ func friendlyMACs(m *members.Members) map[string]bool {
 	return out
 }
 
-func hostInterfaces() ([]l2sync.Iface, error) {
-	d4, d6 := defaultRouteInterfaces()
-	return l2sync.HostInterfaces(d4, d6)
+func hostInterfaces(host *hostnet.Cache) ([]l2sync.Iface, error) {
+	links, err := host.Links()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]l2sync.Iface, len(links))
+	for i, l := range links {
+		out[i] = l2sync.Iface{
+			Name: l.Name, Up: l.Flags&net.FlagUp != 0, Loopback: l.Flags&net.FlagLoopback != 0,
+			Prefixes: l.Prefixes, DefaultRoute4: l.DefaultRoute4, DefaultRoute6: l.DefaultRoute6,
+		}
+	}
+	return out, nil
 }
 
 func newLogger(level string) *slog.Logger {

@@ -1,7 +1,6 @@
 package l2sync
 
 import (
-	"net"
 	"net/netip"
 	"path"
 	"slices"
@@ -75,37 +74,4 @@ func usable(i Iface) bool { return i.Up && !i.Loopback }
 func sorted(s []string) []string {
 	slices.Sort(s)
 	return slices.Compact(s)
-}
-
-// HostInterfaces reads this host's interfaces. Default routes are found by
-// the caller's routeIfaces (interface names carrying a default route per
-// family), kept outside so this stays free of netlink.
-func HostInterfaces(defaults4, defaults6 map[string]bool) ([]Iface, error) {
-	ifs, err := net.Interfaces()
-	if err != nil {
-		return nil, err
-	}
-	out := make([]Iface, 0, len(ifs))
-	for _, ni := range ifs {
-		i := Iface{
-			Name:          ni.Name,
-			Up:            ni.Flags&net.FlagUp != 0,
-			Loopback:      ni.Flags&net.FlagLoopback != 0,
-			DefaultRoute4: defaults4[ni.Name],
-			DefaultRoute6: defaults6[ni.Name],
-		}
-		addrs, err := ni.Addrs()
-		if err != nil {
-			continue
-		}
-		for _, a := range addrs {
-			if n, ok := a.(*net.IPNet); ok {
-				if p, err := netip.ParsePrefix(n.String()); err == nil {
-					i.Prefixes = append(i.Prefixes, p)
-				}
-			}
-		}
-		out = append(out, i)
-	}
-	return out, nil
 }
