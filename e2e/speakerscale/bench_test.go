@@ -141,6 +141,16 @@ func benchSpeakerAtScale(b *testing.B) {
 		if speaker.Exited() || controller.Exited() {
 			b.Fatalf("a process exited: speaker %v, controller %v", speaker.Exited(), controller.Exited())
 		}
+		if size == smallSize {
+			// The speaker's memory at 1,000 too: the chart's sizing
+			// advice reads both.
+			mem, err := procstat.ReadMemory(speaker.Pid())
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportMetric(procstat.MiB(mem.RSS), "speaker-1k-rss-MiB")
+			b.ReportMetric(procstat.MiB(mem.Anon), "speaker-1k-rss-anon-MiB")
+		}
 	}
 	for _, ch := range changes {
 		v := perChange[ch.name]
