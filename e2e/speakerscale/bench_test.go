@@ -37,7 +37,7 @@ const (
 // the speaker's and the controller's resident memory (now and peak); then
 // it silences the simulated speaker that owns the most layer 2 IPs and
 // reports what moved. Run with -benchtime=1x: one iteration is the whole
-// scenario (10 to 16 minutes on 2 shared cores, most of it writing the
+// scenario (18 to 24 minutes on 2 shared cores, most of it writing the
 // Services).
 func BenchmarkSpeakerAtScale(b *testing.B) {
 	for range b.N {
