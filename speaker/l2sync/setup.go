@@ -2,7 +2,6 @@ package l2sync
 
 import (
 	"context"
-	"fmt"
 	"maps"
 	"net/netip"
 	"slices"
@@ -47,9 +46,11 @@ func (s *Syncer) SetupWithManager(mgr ctrl.Manager, t *trigger.Trigger) error {
 		return err
 	}
 	s.statusQueue = &trigger.Trigger{}
-	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &v1beta1.ServiceL2Status{}, statusIPField, indexStatusIP); err != nil {
-		return fmt.Errorf("index ServiceL2Status by IP: %w", err)
+	statuses, err := registerStatusStore(context.Background(), mgr.GetCache())
+	if err != nil {
+		return err
 	}
+	s.statuses = statuses
 	// A status someone else rewrote (the controller while no speaker
 	// seemed to run, a user) or deleted is written back as this node sees
 	// it: its IP is compared again (this node's own writes come back here

@@ -23,23 +23,6 @@ import (
 	"github.com/ironlb/ironlb/speaker/reach"
 )
 
-// statusIPField indexes the ServiceL2Status objects in the cache by the IP
-// their status names, so a pass over a few IPs finds their objects
-// (including those of Services that left the IP) without listing all.
-const statusIPField = "status.ip"
-
-func indexStatusIP(o client.Object) []string {
-	st, ok := o.(*v1beta1.ServiceL2Status)
-	if !ok {
-		return nil
-	}
-	ip, err := netip.ParseAddr(st.Status.IP)
-	if err != nil {
-		return nil // only a full pass finds it, and deletes it
-	}
-	return []string{ip.String()}
-}
-
 // DefaultStatusResync is how often, on average, the status writer compares
 // every status object with the plan, as a safety net: the passes between
 // compare only the IPs that changed, so a write lost without an error or
@@ -176,7 +159,7 @@ func (s *Syncer) statusPass(ctx context.Context, dirty map[netip.Addr]bool, answ
 			continue
 		}
 		in := s.inputs(ip, claims[ip], writer, now)
-		existing, err := s.existingOf(ctx, ip, in)
+		existing, err := s.existingOf(ip, in)
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -187,17 +170,17 @@ func (s *Syncer) statusPass(ctx context.Context, dirty map[netip.Addr]bool, answ
 	return stats, errors.Join(errs...)
 }
 
-// existingOf reads from the cache (without copies: nothing here modifies
-// them) the status objects of ip: those whose status names it, and those
-// named for it and one of its Services.
-func (s *Syncer) existingOf(ctx context.Context, ip netip.Addr, in ipInputs) (map[string]*v1beta1.ServiceL2Status, error) {
-	var list v1beta1.ServiceL2StatusList
-	if err := s.Client.List(ctx, &list, client.MatchingFields{statusIPField: ip.String()}, client.UnsafeDisableDeepCopy); err != nil {
-		return nil, fmt.Errorf("list ServiceL2Status of %s: %w", ip, err)
+// existingOf reads from the informer's store (the cached objects: nothing
+// here modifies them) the status objects of ip: those whose status names
+// it, and those named for it and one of its Services.
+func (s *Syncer) existingOf(ip netip.Addr, in ipInputs) (map[string]*v1beta1.ServiceL2Status, error) {
+	byIP, err := s.statuses.byIP(ip)
+	if err != nil {
+		return nil, fmt.Errorf("ServiceL2Status of %s: %w", ip, err)
 	}
-	out := make(map[string]*v1beta1.ServiceL2Status, len(list.Items))
-	for i := range list.Items {
-		out[list.Items[i].Namespace+"/"+list.Items[i].Name] = &list.Items[i]
+	out := make(map[string]*v1beta1.ServiceL2Status, len(byIP))
+	for _, st := range byIP {
+		out[st.Namespace+"/"+st.Name] = st
 	}
 	for _, svc := range servicesOf(in) {
 		name := StatusName(svc.Name, ip)
@@ -205,12 +188,12 @@ func (s *Syncer) existingOf(ctx context.Context, ip netip.Addr, in ipInputs) (ma
 		if out[key] != nil {
 			continue
 		}
-		var st v1beta1.ServiceL2Status
-		switch err := s.Client.Get(ctx, client.ObjectKey{Namespace: svc.Namespace, Name: name}, &st, client.UnsafeDisableDeepCopy); {
-		case err == nil:
-			out[key] = &st
-		case !apierrors.IsNotFound(err):
-			return nil, fmt.Errorf("get ServiceL2Status %s: %w", key, err)
+		st, ok, err := s.statuses.get(svc.Namespace, name)
+		if err != nil {
+			return nil, fmt.Errorf("ServiceL2Status %s: %w", key, err)
+		}
+		if ok {
+			out[key] = st
 		}
 	}
 	return out, nil

@@ -146,7 +146,8 @@ func TestStatusPassTouchesOnlyTheChange(t *testing.T) {
 	}
 
 	mgr := api.Manager(t, scheme)
-	if err := mgr.GetFieldIndexer().IndexField(ctx, &v1beta1.ServiceL2Status{}, statusIPField, indexStatusIP); err != nil {
+	statuses, err := registerStatusStore(ctx, mgr.GetCache())
+	if err != nil {
 		t.Fatal(err)
 	}
 	v := view.New()
@@ -162,7 +163,7 @@ func TestStatusPassTouchesOnlyTheChange(t *testing.T) {
 		Interfaces: func() ([]Iface, error) {
 			return []Iface{{Name: "eth0", Up: true, Prefixes: []netip.Prefix{netip.MustParsePrefix("203.0.113.254/24")}}}, nil
 		},
-		View: v,
+		View: v, statuses: statuses,
 	}
 	s.consumer = v.Consumer(func() {})
 	kubeapi.StartManager(t, mgr)
@@ -340,4 +341,52 @@ func TestStatusPassTouchesOnlyTheChange(t *testing.T) {
 	if got := len(ann.State()); got != mine-1 {
 		t.Errorf("node-a claims %d IPs after another node's change, want %d", got, mine-1)
 	}
+
+	// One of node-a's Services moves to another IP. No Service of the old
+	// IP names its status object any more: the pass finds it by the IP
+	// its status names alone, and deletes it; the new IP's is written.
+	var moved netip.Addr
+	for ip, st := range before {
+		if ip != lost && ip != edited && st.Node == "node-a" {
+			moved = ip
+			break
+		}
+	}
+	to := netip.MustParseAddr("203.0.113.200")
+	var svc corev1.Service
+	if err := c.Get(ctx, client.ObjectKey{Namespace: "ns", Name: fmt.Sprintf("svc%d", int(moved.As4()[3])-1)}, &svc); err != nil {
+		t.Fatal(err)
+	}
+	svc.Status.LoadBalancer.Ingress = []corev1.LoadBalancerIngress{{IP: to.String()}}
+	if err := c.Status().Update(ctx, &svc); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if _, err := s.Reconcile(ctx, Key); err != nil {
+			t.Fatal(err)
+		}
+		s.mu.Lock()
+		_, stays := s.plan.Owners[moved]
+		_, came := s.plan.Owners[to]
+		s.mu.Unlock()
+		if !stays && came {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the plan never moved %s to %s", moved, to)
+		}
+	}
+	lists = lc.fullLists.Load()
+	got = pass("moved")
+	if got.Full || got.Deleted != 1 || got.Written < 1 || lc.fullLists.Load() != lists {
+		t.Fatalf("moved: pass %+v with %d lists of every status, want a partial one deleting 1 and writing the new IP's, with none", got, lc.fullLists.Load()-lists)
+	}
+	var all v1beta1.ServiceL2StatusList
+	if err := mgr.GetClient().List(ctx, &all); err != nil {
+		t.Fatal(err)
+	}
+	cached("moved", len(all.Items), func(m map[netip.Addr]v1beta1.ServiceL2StatusStatus) bool {
+		_, old := m[moved]
+		return !old && m[to].Node == "node-a"
+	})
 }

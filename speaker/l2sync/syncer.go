@@ -98,6 +98,7 @@ type Syncer struct {
 	claimedIfaces []Iface
 
 	// Only the status reconciler touches these.
+	statuses *statusStore            // set up with the manager
 	sigs     map[netip.Addr]claimSig // the claims as the last status pass saw them
 	nextFull time.Time               // when the next full status pass is due
 
