@@ -11,15 +11,14 @@ import (
 	"golang.org/x/sys/unix"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
-	toolscache "k8s.io/client-go/tools/cache"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	"github.com/ironlb/ironlb/speaker/bgpsync"
 	"github.com/ironlb/ironlb/speaker/l2sync"
 	"github.com/ironlb/ironlb/speaker/reach"
+	"github.com/ironlb/ironlb/speaker/storeindex"
 )
 
 // setupReach starts the reachability check of the addresses this node
@@ -38,7 +37,7 @@ func setupReach(mgr ctrl.Manager, o options, syncer *l2sync.Syncer, bgpSyncer *b
 		w, err := setupReachOff(mgr, o.node, alive, log)
 		return nil, w, err
 	}
-	services, err := serviceStore(mgr.GetCache())
+	services, err := storeindex.Store(context.Background(), mgr.GetCache(), &corev1.Service{})
 	if err != nil {
 		return nil, nil, fmt.Errorf("reachability check: %w", err)
 	}
@@ -125,17 +124,4 @@ func noRoute(addr netip.AddrPort) bool {
 	}
 	defer unix.Close(fd)
 	return errors.Is(unix.Connect(fd, sa), unix.ENETUNREACH)
-}
-
-// serviceStore is the store of the cache's Service informer.
-func serviceStore(c cache.Informers) (toolscache.Store, error) {
-	inf, err := c.GetInformer(context.Background(), &corev1.Service{})
-	if err != nil {
-		return nil, fmt.Errorf("informer of Services: %w", err)
-	}
-	shared, ok := inf.(toolscache.SharedIndexInformer)
-	if !ok {
-		return nil, fmt.Errorf("informer of Services %T has no store", inf)
-	}
-	return shared.GetStore(), nil
 }

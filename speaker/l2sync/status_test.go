@@ -381,12 +381,23 @@ func TestStatusPassTouchesOnlyTheChange(t *testing.T) {
 	if got.Full || got.Deleted != 1 || got.Written < 1 || lc.fullLists.Load() != lists {
 		t.Fatalf("moved: pass %+v with %d lists of every status, want a partial one deleting 1 and writing the new IP's, with none", got, lc.fullLists.Load()-lists)
 	}
-	var all v1beta1.ServiceL2StatusList
-	if err := mgr.GetClient().List(ctx, &all); err != nil {
-		t.Fatal(err)
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		var l v1beta1.ServiceL2StatusList
+		if err := mgr.GetClient().List(ctx, &l); err != nil {
+			t.Fatal(err)
+		}
+		old, now := false, ""
+		for _, o := range l.Items {
+			old = old || o.Status.IP == moved.String()
+			if o.Status.IP == to.String() {
+				now = o.Status.Node
+			}
+		}
+		if !old && now == "node-a" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("moved: the status of %s is still there (%v) or that of %s is not node-a's (%q)", moved, old, to, now)
+		}
 	}
-	cached("moved", len(all.Items), func(m map[netip.Addr]v1beta1.ServiceL2StatusStatus) bool {
-		_, old := m[moved]
-		return !old && m[to].Node == "node-a"
-	})
 }

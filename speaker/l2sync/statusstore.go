@@ -7,8 +7,10 @@ import (
 
 	toolscache "k8s.io/client-go/tools/cache"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/ironlb/ironlb/config/v1beta1"
+	"github.com/ironlb/ironlb/speaker/storeindex"
 )
 
 // statusIPIndex indexes the ServiceL2Status objects in the informer's
@@ -30,25 +32,16 @@ type statusStore struct {
 // registerStatusStore adds the IP index to c's ServiceL2Status informer;
 // call it once, before the manager starts.
 func registerStatusStore(ctx context.Context, c cache.Informers) (*statusStore, error) {
-	inf, err := c.GetInformer(ctx, &v1beta1.ServiceL2Status{})
-	if err != nil {
-		return nil, fmt.Errorf("index ServiceL2Status by IP: informer: %w", err)
-	}
-	shared, ok := inf.(toolscache.SharedIndexInformer)
-	if !ok {
-		return nil, fmt.Errorf("index ServiceL2Status by IP: informer %T has no store to index", inf)
-	}
-	err = inf.AddIndexers(toolscache.Indexers{statusIPIndex: func(o any) ([]string, error) {
-		st, ok := o.(*v1beta1.ServiceL2Status)
-		if !ok {
-			return nil, nil
+	store, err := storeindex.Add(ctx, c, &v1beta1.ServiceL2Status{}, statusIPIndex, func(o client.Object) []string {
+		if st, ok := o.(*v1beta1.ServiceL2Status); ok {
+			return statusIPs(st)
 		}
-		return statusIPs(st), nil
-	}})
+		return nil
+	})
 	if err != nil {
 		return nil, fmt.Errorf("index ServiceL2Status by IP: %w", err)
 	}
-	return &statusStore{store: shared.GetIndexer()}, nil
+	return &statusStore{store: store}, nil
 }
 
 // statusIPs is the index value of a status object: the IP its status

@@ -20,6 +20,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	"github.com/ironlb/ironlb/speaker/storeindex"
 )
 
 // name is the index's name on the informer.
@@ -33,26 +35,16 @@ type Index struct {
 // Register adds the index to c's EndpointSlice informer; call it once,
 // before the manager starts, and only when some reconciler uses it.
 func Register(ctx context.Context, c cache.Informers) (*Index, error) {
-	inf, err := c.GetInformer(ctx, &discoveryv1.EndpointSlice{})
-	if err != nil {
-		return nil, fmt.Errorf("index EndpointSlices by Service: informer: %w", err)
-	}
-	shared, ok := inf.(toolscache.SharedIndexInformer)
-	if !ok {
-		return nil, fmt.Errorf("index EndpointSlices by Service: informer %T has no store to index", inf)
-	}
-	err = inf.AddIndexers(toolscache.Indexers{name: func(o any) ([]string, error) {
-		if obj, ok := o.(client.Object); ok {
-			if svc, ok := ServiceOf(obj); ok {
-				return []string{svc.String()}, nil
-			}
+	store, err := storeindex.Add(ctx, c, &discoveryv1.EndpointSlice{}, name, func(o client.Object) []string {
+		if svc, ok := ServiceOf(o); ok {
+			return []string{svc.String()}
 		}
-		return nil, nil
-	}})
+		return nil
+	})
 	if err != nil {
 		return nil, fmt.Errorf("index EndpointSlices by Service: %w", err)
 	}
-	return &Index{store: shared.GetIndexer()}, nil
+	return &Index{store: store}, nil
 }
 
 // ServiceOf is the Service an EndpointSlice belongs to: the one named in
