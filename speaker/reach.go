@@ -110,8 +110,9 @@ func routedDial(ctx context.Context, addr netip.AddrPort) error {
 // Connecting a UDP socket looks the route up as the TCP connection's
 // connect would, before any packet or netfilter hook, and sends nothing:
 // a lookup in a few system calls, where a netlink route request
-// allocated a 64 KiB buffer per answer (at 10,000 Services most of the
-// speaker's garbage). Any other outcome is left to the connection.
+// allocated a 64 KiB buffer per answer (at 10,000 Services about 6 MB/s
+// of garbage from the check alone). Any other outcome is left to the
+// connection.
 func noRoute(addr netip.AddrPort) bool {
 	ip := addr.Addr().Unmap()
 	family, sa := unix.AF_INET6, unix.Sockaddr(&unix.SockaddrInet6{Port: int(addr.Port()), Addr: ip.As16()})

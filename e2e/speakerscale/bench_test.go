@@ -53,8 +53,9 @@ const heapProfileEnv = "IRONLB_SPEAKER_HEAP_PROFILE"
 // cpuProfileEnv names a directory to write the speaker's CPU profiles
 // to, one per kind of change at 10,000 Services (KIND.pprof, covering the
 // changes and profileSettle of the settling after them; go tool pprof -top
-// FILE) and one as long of the speaker idle before them (idle.pprof). Profiling costs the speaker a little CPU itself, so figures from
-// such a run are not the ones to report.
+// FILE) and one as long of the speaker idle before them (idle.pprof).
+// Profiling costs the speaker a little CPU itself, so figures from such a
+// run are not the ones to report.
 const cpuProfileEnv = "IRONLB_SPEAKER_CPU_PROFILE"
 
 const pprofAddr = "127.0.0.1:6060"

@@ -110,9 +110,7 @@ func (m meter) perChange(w *world, ch change, first int, started func()) cost {
 	m.settle(limit, 2*time.Minute)
 	used, elapsed := m.cpu()-start, time.Since(t0)
 	after := m.idle()
-	c := costOf(used, elapsed, before, after, changes1)
-	c.elapsed = elapsed
-	return c
+	return costOf(used, elapsed, before, after, changes1)
 }
 
 // costOf is perChange's arithmetic: used CPU over elapsed wall time for n
@@ -126,5 +124,6 @@ func costOf(used, elapsed time.Duration, before, after float64, n int) cost {
 		us:         work / perUS,
 		noiseUS:    (spread + float64(2*cpuTick)) / perUS,
 		idleMsPerS: [2]float64{before * 1000, after * 1000},
+		elapsed:    elapsed,
 	}
 }

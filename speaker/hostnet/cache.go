@@ -17,14 +17,15 @@ type Cache struct {
 	read func() ([]Link, error)
 	log  *slog.Logger
 	// gen counts the kernel's change notifications (and anything that
-	// may have hidden one); watching is true while they are heard.
+	// may have hidden one); watching is true while they are heard. A
+	// watch counts one before it starts, so gen is at least 1 whenever
+	// the cache is read and linksGen 0 means nothing cached.
 	gen      atomic.Uint64
 	watching atomic.Bool
 
 	mu       sync.Mutex
 	links    []Link
-	linksGen uint64
-	cached   bool
+	linksGen uint64 // gen when links were read
 }
 
 // NewCache returns a cache reading the host with Read.
@@ -49,7 +50,7 @@ func (c *Cache) Links() ([]Link, error) {
 	// it leaves the result stale for the next call, which reads again.
 	g := c.gen.Load()
 	c.mu.Lock()
-	if c.cached && c.linksGen == g {
+	if c.linksGen == g {
 		links := c.links
 		c.mu.Unlock()
 		return links, nil
@@ -60,7 +61,7 @@ func (c *Cache) Links() ([]Link, error) {
 		return nil, err
 	}
 	c.mu.Lock()
-	c.links, c.linksGen, c.cached = links, g, true
+	c.links, c.linksGen = links, g
 	c.mu.Unlock()
 	return links, nil
 }

@@ -7,7 +7,6 @@ import (
 
 	toolscache "k8s.io/client-go/tools/cache"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/ironlb/ironlb/config/v1beta1"
 	"github.com/ironlb/ironlb/speaker/storeindex"
@@ -32,12 +31,7 @@ type statusStore struct {
 // registerStatusStore adds the IP index to c's ServiceL2Status informer;
 // call it once, before the manager starts.
 func registerStatusStore(ctx context.Context, c cache.Informers) (*statusStore, error) {
-	store, err := storeindex.Add(ctx, c, &v1beta1.ServiceL2Status{}, statusIPIndex, func(o client.Object) []string {
-		if st, ok := o.(*v1beta1.ServiceL2Status); ok {
-			return statusIPs(st)
-		}
-		return nil
-	})
+	store, err := storeindex.Add(ctx, c, &v1beta1.ServiceL2Status{}, statusIPIndex, statusIPs)
 	if err != nil {
 		return nil, fmt.Errorf("index ServiceL2Status by IP: %w", err)
 	}
@@ -57,17 +51,7 @@ func statusIPs(st *v1beta1.ServiceL2Status) []string {
 
 // byIP returns the status objects whose status names ip.
 func (s *statusStore) byIP(ip netip.Addr) ([]*v1beta1.ServiceL2Status, error) {
-	objs, err := s.store.ByIndex(statusIPIndex, ip.String())
-	if err != nil {
-		return nil, err
-	}
-	out := make([]*v1beta1.ServiceL2Status, 0, len(objs))
-	for _, o := range objs {
-		if st, ok := o.(*v1beta1.ServiceL2Status); ok {
-			out = append(out, st)
-		}
-	}
-	return out, nil
+	return storeindex.ByIndex[*v1beta1.ServiceL2Status](s.store, statusIPIndex, ip.String())
 }
 
 // get returns the status object namespace/name, false when there is none.

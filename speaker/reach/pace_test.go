@@ -12,7 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 )
 
-// A round opens its connections one every spacing, not all at once, and
+// A round opens its connections one every gap, not all at once, and
 // at most Concurrency at a time; a Wake makes the rest of the round go at
 // once.
 func TestRoundIsPacedUnlessWoken(t *testing.T) {

@@ -35,8 +35,8 @@ type Index struct {
 // Register adds the index to c's EndpointSlice informer; call it once,
 // before the manager starts, and only when some reconciler uses it.
 func Register(ctx context.Context, c cache.Informers) (*Index, error) {
-	store, err := storeindex.Add(ctx, c, &discoveryv1.EndpointSlice{}, name, func(o client.Object) []string {
-		if svc, ok := ServiceOf(o); ok {
+	store, err := storeindex.Add(ctx, c, &discoveryv1.EndpointSlice{}, name, func(sl *discoveryv1.EndpointSlice) []string {
+		if svc, ok := ServiceOf(sl); ok {
 			return []string{svc.String()}
 		}
 		return nil
@@ -68,15 +68,12 @@ var ToService = handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o cli
 // List returns svc's EndpointSlices: copies, as the cache's own List
 // returns them, so a caller may keep or change them.
 func (x *Index) List(svc types.NamespacedName) ([]*discoveryv1.EndpointSlice, error) {
-	objs, err := x.store.ByIndex(name, svc.String())
+	out, err := storeindex.ByIndex[*discoveryv1.EndpointSlice](x.store, name, svc.String())
 	if err != nil {
 		return nil, fmt.Errorf("list EndpointSlices of Service %s: %w", svc, err)
 	}
-	out := make([]*discoveryv1.EndpointSlice, 0, len(objs))
-	for _, o := range objs {
-		if sl, ok := o.(*discoveryv1.EndpointSlice); ok {
-			out = append(out, sl.DeepCopy())
-		}
+	for i, sl := range out {
+		out[i] = sl.DeepCopy()
 	}
 	return out, nil
 }

@@ -28,13 +28,13 @@ func Store(ctx context.Context, c cache.Informers, obj client.Object) (toolscach
 // Add adds the index name, whose values for an object are keys(object), to
 // c's informer of obj's kind, and returns its store. Call it once per
 // name, before the manager starts.
-func Add(ctx context.Context, c cache.Informers, obj client.Object, name string, keys func(client.Object) []string) (toolscache.Indexer, error) {
+func Add[T client.Object](ctx context.Context, c cache.Informers, obj T, name string, keys func(T) []string) (toolscache.Indexer, error) {
 	inf, err := informer(ctx, c, obj)
 	if err != nil {
 		return nil, err
 	}
 	err = inf.AddIndexers(toolscache.Indexers{name: func(o any) ([]string, error) {
-		if obj, ok := o.(client.Object); ok {
+		if obj, ok := o.(T); ok {
 			return keys(obj), nil
 		}
 		return nil, nil
@@ -43,6 +43,22 @@ func Add(ctx context.Context, c cache.Informers, obj client.Object, name string,
 		return nil, fmt.Errorf("add index %s: %w", name, err)
 	}
 	return inf.GetIndexer(), nil
+}
+
+// ByIndex returns the objects of store filed under key in the index name:
+// the cache's own, to read and never change.
+func ByIndex[T client.Object](store toolscache.Indexer, name, key string) ([]T, error) {
+	objs, err := store.ByIndex(name, key)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]T, 0, len(objs))
+	for _, o := range objs {
+		if obj, ok := o.(T); ok {
+			out = append(out, obj)
+		}
+	}
+	return out, nil
 }
 
 func informer(ctx context.Context, c cache.Informers, obj client.Object) (toolscache.SharedIndexInformer, error) {
