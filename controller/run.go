@@ -214,7 +214,7 @@ func newLeaderManager(restCfg *rest.Config, scheme *runtime.Scheme, o options, l
 	services, poolStatus := &trigger.Trigger{}, &trigger.Trigger{}
 
 	svcReconciler := &allocation.Reconciler{
-		Client: mgr.GetClient(), Recorder: recorder, State: state, Metrics: m,
+		Client: mgr.GetClient(), Recorder: recorder, State: state, Metrics: m, Retry: services,
 		LoadBalancerClass: o.lbClass, IgnoreClassless: o.ignoreClassless,
 		IPMode: corev1.LoadBalancerIPMode(o.ipMode),
 	}

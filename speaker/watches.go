@@ -57,7 +57,7 @@ func (w *configWatch) setup(mgr ctrl.Manager) error {
 	start.Add(singleKey)
 	b := ctrl.NewControllerManagedBy(mgr).Named("speaker-config").WatchesRawSource(start.Source())
 	for _, o := range configsource.Objects() {
-		b = b.Watches(o, handler.EnqueueRequestsFromMapFunc(toSingleKey))
+		b = b.Watches(o, handler.EnqueueRequestsFromMapFunc(toSingleKey), builder.WithPredicates(configsource.ConfigChanged))
 	}
 	if err := b.Complete(w); err != nil {
 		return fmt.Errorf("set up configuration watch: %w", err)

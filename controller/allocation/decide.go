@@ -22,6 +22,9 @@ type Decision struct {
 	// Dropped says why the addresses in the Service's status were not kept
 	// (they left every pool, or another Service holds them).
 	Dropped error
+	// Retry lists the Services waiting for an address when this decision
+	// freed one: they may get it now, and nothing else would wake them.
+	Retry []ipam.ServiceKey
 }
 
 // Allocate decides the addresses of the Service that req describes; current
@@ -39,6 +42,7 @@ func (s *State) Allocate(req ipam.Request, current []netip.Addr) Decision {
 			d.Dropped = err
 		}
 	}
+	adopted, _ := s.ipam.Get(req.Service)
 	res, err := s.ipam.Allocate(req)
 	if err != nil {
 		err = ExplainInvalid(err, s.config)
@@ -55,22 +59,51 @@ func (s *State) Allocate(req ipam.Request, current []netip.Addr) Decision {
 	if !sameResult(before, d.Result) {
 		s.markDirty(before.Pool, d.Result.Pool)
 	}
+	if freed(adopted.IPs, d.Result.IPs) {
+		d.Retry = s.waiting()
+	}
 	return d
 }
 
 // Release drops a Service's allocation (Service deleted, no longer a
-// LoadBalancer, or handled by another class) and returns what it held.
-func (s *State) Release(svc ipam.ServiceKey) ipam.Result {
+// LoadBalancer, or handled by another class). It returns what the Service
+// held and, when that was anything, the Services waiting for an address.
+func (s *State) Release(svc ipam.ServiceKey) (held ipam.Result, retry []ipam.ServiceKey) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.pending, svc)
-	res, held := s.ipam.Get(svc)
-	if !held {
-		return ipam.Result{}
+	res, ok := s.ipam.Get(svc)
+	if !ok {
+		return ipam.Result{}, nil
 	}
 	s.ipam.Release(svc)
 	s.markDirty(res.Pool)
-	return res
+	if len(res.IPs) > 0 {
+		retry = s.waiting()
+	}
+	return res, retry
+}
+
+// waiting lists the Services without the address they asked for. Any of
+// them may take a freed address, whichever pool or request made it wait:
+// telling which could would repeat the allocator's own rules. Called with
+// mu held.
+func (s *State) waiting() []ipam.ServiceKey {
+	keys := make([]ipam.ServiceKey, 0, len(s.pending))
+	for k := range s.pending {
+		keys = append(keys, k)
+	}
+	return keys
+}
+
+// freed reports whether before holds an address that after does not.
+func freed(before, after []netip.Addr) bool {
+	for _, ip := range before {
+		if !slices.Contains(after, ip) {
+			return true
+		}
+	}
+	return false
 }
 
 // RecordFailure records that a Service's request could not be served for a

@@ -19,6 +19,7 @@ import (
 	"github.com/ironlb/ironlb/controller/metrics"
 	"github.com/ironlb/ironlb/pkg/ipam"
 	"github.com/ironlb/ironlb/pkg/svcrequest"
+	"github.com/ironlb/ironlb/pkg/trigger"
 )
 
 // Event reasons.
@@ -38,6 +39,9 @@ type Reconciler struct {
 	Recorder record.EventRecorder
 	State    *State
 	Metrics  *metrics.Metrics
+	// Retry enqueues the Services waiting for an address when another
+	// one frees its own.
+	Retry *trigger.Trigger
 
 	// LoadBalancerClass is the class handled; Services without a class are
 	// handled too unless IgnoreClassless.
@@ -73,7 +77,8 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	var svc corev1.Service
 	if err := r.Client.Get(ctx, req.NamespacedName, &svc); err != nil {
 		if apierrors.IsNotFound(err) {
-			r.State.Release(key)
+			_, retry := r.State.Release(key)
+			r.retry(retry)
 			r.forgetWarnings(key)
 			return ctrl.Result{}, nil
 		}
@@ -97,6 +102,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 
 	current := StatusIPs(&svc)
 	d := r.State.Allocate(request, current)
+	r.retry(d.Retry)
 	if d.Dropped != nil && len(d.Result.IPs) > 0 && !slices.Equal(current, d.Result.IPs) {
 		r.Recorder.Eventf(&svc, corev1.EventTypeWarning, ReasonIPReleased,
 			"Released %s: %v", joinIPs(current), d.Dropped)
@@ -134,7 +140,8 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 // release frees the addresses of a Service IronLB no longer handles and
 // removes what IronLB wrote to its status.
 func (r *Reconciler) release(ctx context.Context, svc *corev1.Service, key ipam.ServiceKey) error {
-	res := r.State.Release(key)
+	res, retry := r.State.Release(key)
+	r.retry(retry)
 	r.forgetWarnings(key)
 	_, ours := svc.Annotations[svcrequest.AnnotationIPAllocatedFromPool]
 	if !ours {
@@ -151,6 +158,15 @@ func (r *Reconciler) release(ctx context.Context, svc *corev1.Service, key ipam.
 			"Released %s: the Service is no longer a LoadBalancer of class %q", joinIPs(res.IPs), r.LoadBalancerClass)
 	}
 	return nil
+}
+
+// retry enqueues Services waiting for an address. The State has already
+// let the address go, so a Service reconciled from here on can take it
+// even before the freeing Service's status is written.
+func (r *Reconciler) retry(keys []ipam.ServiceKey) {
+	if len(keys) > 0 && r.Retry != nil {
+		r.Retry.Add(Requests(keys)...)
+	}
 }
 
 // failed records an allocation failure; the event is sent only when the

@@ -107,11 +107,7 @@ func (s *State) SetConfig(cfg *config.Config) []ipam.ServiceKey {
 	for _, p := range s.ipam.Pools() {
 		s.dirty[p] = struct{}{}
 	}
-	affected := make([]ipam.ServiceKey, 0, len(s.pending)+len(changes.Lost)+len(changes.Moved))
-	for k := range s.pending {
-		affected = append(affected, k)
-	}
-	affected = append(affected, changes.Lost...)
+	affected := append(s.waiting(), changes.Lost...)
 	return append(affected, changes.Moved...)
 }
 

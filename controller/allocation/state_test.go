@@ -136,3 +136,54 @@ func TestSetConfigShrinkReportsOnlyLost(t *testing.T) {
 		t.Fatalf("dirty pools not cleared: %v", again)
 	}
 }
+
+func TestFreeingAnAddressRetriesTheWaiting(t *testing.T) {
+	s := NewState()
+	s.Restore(compile(t, map[string][]string{"p": {"203.0.113.1-203.0.113.2"}}), nil)
+	one, two := addr("203.0.113.1"), addr("203.0.113.2")
+	wants := func(name string, ip netip.Addr) ipam.Request {
+		r := v4req(name)
+		r.RequestedIPs = []netip.Addr{ip}
+		return r
+	}
+	keys := func(names ...string) []ipam.ServiceKey {
+		var out []ipam.ServiceKey
+		for _, n := range names {
+			out = append(out, v4req(n).Service)
+		}
+		return out
+	}
+	sorted := func(k []ipam.ServiceKey) []ipam.ServiceKey {
+		return slices.SortedFunc(slices.Values(k), ipam.ServiceKey.Compare)
+	}
+
+	if d := s.Allocate(wants("holder", one), nil); d.Err != nil || d.Retry != nil {
+		t.Fatalf("holder: %+v", d)
+	}
+	if d := s.Allocate(wants("other", two), nil); d.Err != nil || d.Retry != nil {
+		t.Fatalf("other: %+v", d)
+	}
+	if d := s.Allocate(wants("waiter", one), nil); d.Err == nil || d.Retry != nil {
+		t.Fatalf("waiter got .1 or retried others: %+v", d)
+	}
+	// A failed re-request keeps the address: nothing freed, nothing retried.
+	if d := s.Allocate(wants("holder", two), []netip.Addr{one}); d.Err == nil || d.Retry != nil {
+		t.Fatalf("holder asking for the taken .2: %+v", d)
+	}
+	// Releasing other frees .2; both waiting Services may want it.
+	if held, retry := s.Release(v4req("other").Service); !slices.Equal(held.IPs, []netip.Addr{two}) ||
+		!slices.Equal(sorted(retry), keys("holder", "waiter")) {
+		t.Fatalf("release other: held %v, retry %v", held.IPs, retry)
+	}
+	// The holder moves to .2 and so frees .1: the waiter is retried.
+	if d := s.Allocate(wants("holder", two), []netip.Addr{one}); d.Err != nil || !slices.Equal(d.Retry, keys("waiter")) {
+		t.Fatalf("holder moving to .2: %+v", d)
+	}
+	if d := s.Allocate(wants("waiter", one), nil); d.Err != nil || !slices.Equal(d.Result.IPs, []netip.Addr{one}) {
+		t.Fatalf("waiter after .1 was freed: %+v", d)
+	}
+	// Releasing a Service that held nothing retries nobody.
+	if _, retry := s.Release(v4req("never").Service); retry != nil {
+		t.Fatalf("release of nothing retried %v", retry)
+	}
+}

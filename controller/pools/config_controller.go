@@ -11,6 +11,7 @@ import (
 	"k8s.io/client-go/tools/record"
 	"k8s.io/client-go/util/workqueue"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
@@ -61,7 +62,7 @@ func (r *ConfigReconciler) SetupWithManager(mgr ctrl.Manager) error {
 			return nil
 		}))
 	for _, o := range configsource.Objects() {
-		b = b.Watches(o, toKey)
+		b = b.Watches(o, toKey, builder.WithPredicates(configsource.ConfigChanged))
 	}
 	return b.Complete(r)
 }

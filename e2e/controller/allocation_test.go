@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -163,6 +164,54 @@ func TestDeletingAServiceFreesItsAddress(t *testing.T) {
 	if got != held {
 		t.Fatalf("waiter got %s, want the freed %s", got, held)
 	}
+}
+
+// An address freed without any Service being deleted reaches the Service
+// waiting for it too: here the holder first moves to another address, then
+// stops being a LoadBalancer.
+func TestAServiceWaitingForAnAddressGetsItWhenTheHolderLetsGo(t *testing.T) {
+	e := newEnv(t, kubeapi.Options{})
+	e.create(pool("two", "203.0.113.20-203.0.113.21"))
+	e.startController()
+
+	first, second := netip.MustParseAddr("203.0.113.20"), netip.MustParseAddr("203.0.113.21")
+	e.create(lbService("default", "holder", withAnnotation("ironlb.io/loadBalancerIPs", first.String())))
+	e.waitForIPs("default", "holder", 1)
+	for _, name := range []string{"wants-first", "wants-second"} {
+		ip := first
+		if name == "wants-second" {
+			ip = second
+		}
+		e.create(lbService("default", name, withAnnotation("ironlb.io/loadBalancerIPs", ip.String())))
+	}
+	waitFor(t, 15*time.Second, "wants-first to be reported pending", func() (bool, error) {
+		return len(e.events("Service", "default", "wants-first", "AllocationFailed")) > 0, nil
+	})
+	if got := ingressIPs(e.waitForIPs("default", "wants-second", 1))[0]; got != second {
+		t.Fatalf("wants-second got %s", got)
+	}
+
+	// The holder moves to .21, held by wants-second: it keeps .20, nothing
+	// is freed, and wants-first still waits.
+	e.update("default", "holder", func(s *corev1.Service) {
+		s.Annotations["ironlb.io/loadBalancerIPs"] = second.String()
+	})
+	waitFor(t, 15*time.Second, "holder to be refused .21", func() (bool, error) {
+		return len(e.events("Service", "default", "holder", "AllocationFailed")) > 0, nil
+	})
+	if got := ingressIPs(e.getService("default", "wants-first")); len(got) != 0 {
+		t.Fatalf("wants-first got %v while the holder kept .20", got)
+	}
+
+	// wants-second stops being a LoadBalancer: .21 is free, the holder
+	// takes it and so lets go of .20, which wants-first then gets.
+	e.update("default", "wants-second", func(s *corev1.Service) {
+		s.Spec.Type = corev1.ServiceTypeClusterIP
+	})
+	waitFor(t, 30*time.Second, "holder on .21 and wants-first on .20", func() (bool, error) {
+		h, w := ingressIPs(e.getService("default", "holder")), ingressIPs(e.getService("default", "wants-first"))
+		return slices.Equal(h, []netip.Addr{second}) && slices.Equal(w, []netip.Addr{first}), nil
+	})
 }
 
 func TestRequestingAnAddressHeldByAnotherServiceNamesTheHolder(t *testing.T) {

@@ -12,6 +12,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/ironlb/ironlb/config/v1beta1"
@@ -124,6 +125,20 @@ func (e *env) getService(ns, name string) *corev1.Service {
 		e.t.Fatal(err)
 	}
 	return &svc
+}
+
+// update changes a Service, retrying when the controller's status write
+// got there first.
+func (e *env) update(ns, name string, edit func(*corev1.Service)) {
+	e.t.Helper()
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		svc := e.getService(ns, name)
+		edit(svc)
+		return e.c.Update(context.Background(), svc)
+	})
+	if err != nil {
+		e.t.Fatalf("update service %s/%s: %v", ns, name, err)
+	}
 }
 
 // events returns the events about an object with a reason, oldest first.
