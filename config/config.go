@@ -2,6 +2,7 @@ package config
 
 import (
 	"net/netip"
+	"reflect"
 	"slices"
 	"sort"
 	"strings"
@@ -36,6 +37,18 @@ type Config struct {
 type poolRange struct {
 	r    iprange.Range
 	pool string
+}
+
+// Equal reports whether c and o are the same configuration: compiled from
+// the same specs, with the same report on every object. Compiling the same
+// objects twice gives Equal configurations, so a consumer can tell a
+// recompile that changed nothing (a status write on an object) from one
+// that did.
+func (c *Config) Equal(o *Config) bool {
+	if c == nil || o == nil {
+		return c == o
+	}
+	return reflect.DeepEqual(c, o)
 }
 
 // Pools returns every pool.

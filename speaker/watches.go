@@ -77,6 +77,13 @@ func (w *configWatch) Reconcile(ctx context.Context, _ reconcile.Request) (recon
 	} else if len(errs) == 0 {
 		w.lastErr = ""
 	}
+	if w.store.Load().Equal(cfg) {
+		// A status write on an object (the controller's report of it)
+		// compiles to what is in force. A new configuration makes the
+		// layer 2 and BGP passes decide every IP again: only a change
+		// may cost that.
+		return reconcile.Result{}, nil
+	}
 	w.store.Store(cfg)
 	for _, t := range w.changed {
 		t.Add(l2sync.Key, bgpsync.Key)

@@ -2,6 +2,7 @@ package configsource
 
 import (
 	"k8s.io/apimachinery/pkg/api/equality"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
@@ -19,7 +20,9 @@ var ConfigChanged = predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
 }}
 
 // countsOnly reports whether a and b are the same IPAddressPool but for its
-// status counts and the metadata every write changes.
+// status counts, the metadata every write changes, and the type meta (an
+// object from the informer's first list carries it, one from a watch event
+// may not).
 func countsOnly(a, b any) bool {
 	pa, ok := a.(*v1beta1.IPAddressPool)
 	if !ok {
@@ -35,6 +38,7 @@ func countsOnly(a, b any) bool {
 func withoutCounts(p *v1beta1.IPAddressPool) *v1beta1.IPAddressPool {
 	c := p.DeepCopy()
 	c.Status.IPv4, c.Status.IPv6 = nil, nil
+	c.TypeMeta = metav1.TypeMeta{}
 	c.ResourceVersion, c.ManagedFields = "", nil
 	return c
 }

@@ -39,6 +39,12 @@ func TestConfigChangedIgnoresOnlyPoolCounts(t *testing.T) {
 			p.Status.IPv4 = &v1beta1.PoolFamilyStatus{Total: 16, Assigned: 2, Available: 14}
 			p.Status.IPv6 = &v1beta1.PoolFamilyStatus{}
 		}), false},
+		{"counts, from a listed object to a watched one", pool(func(p *v1beta1.IPAddressPool) {
+			p.TypeMeta = metav1.TypeMeta{Kind: "IPAddressPool", APIVersion: "ironlb.io/v1beta1"}
+		}), pool(func(p *v1beta1.IPAddressPool) {
+			p.ResourceVersion = "8"
+			p.Status.IPv4 = &v1beta1.PoolFamilyStatus{Total: 16, Assigned: 2, Available: 14}
+		}), false},
 		{"spec", pool(nil), pool(func(p *v1beta1.IPAddressPool) {
 			p.Generation = 2
 			p.Spec.Addresses = []string{"203.0.113.0/27"}
