@@ -90,7 +90,9 @@ func (r *ConfigReconciler) Reconcile(ctx context.Context, _ ctrl.Request) (ctrl.
 			return ctrl.Result{}, fmt.Errorf("restore allocations: %w", err)
 		}
 		log.FromContext(ctx).Info("allocations restored from Service status", "pools", len(cfg.PoolNames()), "requeued", len(affected))
-	} else {
+	} else if !cfg.Equal(r.State.Config()) {
+		// Not on a status write of this reconciler's own, which compiles
+		// to the configuration in force.
 		affected = r.State.SetConfig(cfg)
 	}
 	r.Services.Add(allocation.Requests(affected)...)

@@ -57,6 +57,24 @@ var changes = []change{
 		return w.patch(&discoveryv1.EndpointSlice{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: svcName(j) + "-x"}},
 			types.JSONPatchType, []map[string]any{{"op": "replace", "path": "/endpoints/0/conditions/ready", "value": !w.notReady[j]}}, false)
 	}},
+	// A Service is created, and deleted with the next change: the
+	// controller gives it an address and takes it back, and rewrites the
+	// pool's counts each time; the speaker decides the one IP. Half of
+	// them layer 2, half BGP.
+	{"service-churn", func(w *world, i int) error {
+		s := service(i / 2)
+		s.Name = fmt.Sprintf("churn%04d", i/2)
+		if i%2 == 0 {
+			if err := w.cl.Create(context.Background(), s); err != nil {
+				return fmt.Errorf("create Service %s: %w", s.Name, err)
+			}
+			return nil
+		}
+		if err := w.cl.Delete(context.Background(), s); err != nil {
+			return fmt.Errorf("delete Service %s: %w", s.Name, err)
+		}
+		return nil
+	}},
 	// A node is relabelled in a way no advertisement selects on: the
 	// speaker must see that nothing it decides changed.
 	{"node-label", func(w *world, i int) error {

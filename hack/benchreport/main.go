@@ -60,6 +60,8 @@ var targets = []target{
 	{"BenchmarkBGPChange", "own-node-label-ratio", "speaker BGP: CPU per label change of its own Node no advertisement or peer selects on, 10,000 / 1,000 Services <= 1.5", 1.5},
 	{"BenchmarkSpeakerAtScale", "service-10k-cpu-us", "speaker process (real API server, 100 nodes, layer 2 + BGP pools): CPU per Service change < 1 ms at 10,000 Services", 1000},
 	{"BenchmarkSpeakerAtScale", "service-ratio", "speaker process: CPU per Service change, 10,000 / 1,000 Services <= 1.5", 1.5},
+	{"BenchmarkSpeakerAtScale", "service-churn-10k-cpu-us", "speaker process: CPU per Service created or deleted (the controller rewrites its pool's counts each time) < 1 ms at 10,000 Services", 1000},
+	{"BenchmarkSpeakerAtScale", "service-churn-ratio", "speaker process: CPU per Service created or deleted, 10,000 / 1,000 Services <= 1.5", 1.5},
 	{"BenchmarkSpeakerAtScale", "endpointslice-10k-cpu-us", "speaker process: CPU per EndpointSlice change < 1 ms at 10,000 Services", 1000},
 	{"BenchmarkSpeakerAtScale", "endpointslice-ratio", "speaker process: CPU per EndpointSlice change, 10,000 / 1,000 Services <= 1.5", 1.5},
 	{"BenchmarkSpeakerAtScale", "node-label-10k-cpu-us", "speaker process: CPU per Node label change < 1 ms at 10,000 Services", 1000},
