@@ -26,12 +26,7 @@ import (
 // The controller's report on an object compiles again but wakes nothing;
 // a change of the pool's spec does both.
 func TestConfigWatchWakesThePassesOnlyForAChange(t *testing.T) {
-	api := kubeapi.Start(t, kubeapi.Options{})
-	scheme, err := newScheme()
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := api.Client(t, scheme)
+	api, c := startAPI(t)
 	ctx := context.Background()
 	pool := &v1beta1.IPAddressPool{
 		ObjectMeta: metav1.ObjectMeta{Name: "p"},

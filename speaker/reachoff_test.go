@@ -24,12 +24,7 @@ import (
 // was on (another node's entry stays, and the object goes with the last
 // entry), so no status keeps saying an address fails where nobody looks.
 func TestReachOffClearsOwnEntries(t *testing.T) {
-	api := kubeapi.Start(t, kubeapi.Options{})
-	scheme, err := newScheme()
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := api.Client(t, scheme)
+	api, c := startAPI(t)
 	ctx := context.Background()
 	for _, name := range []string{"web", "db"} {
 		if err := c.Create(ctx, &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: name},
