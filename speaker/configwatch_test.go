@@ -57,18 +57,14 @@ func TestConfigWatchWakesThePassesOnlyForAChange(t *testing.T) {
 	const kinds = 6
 	compiles := func(step, addr string) int64 {
 		t.Helper()
-		deadline := time.Now().Add(30 * time.Second)
-		for {
-			if cfg := store.Load(); cfg != nil {
-				if p, ok := cfg.Pool("p"); ok && p.Contains(netip.MustParseAddr(addr)) {
-					break
-				}
+		waitFor(t, step+": pool p holding "+addr, func() bool {
+			cfg := store.Load()
+			if cfg == nil {
+				return false
 			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%s: pool p never held %s", step, addr)
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
+			p, ok := cfg.Pool("p")
+			return ok && p.Contains(netip.MustParseAddr(addr))
+		})
 		for queue.Len() > 0 {
 			r, _ := queue.Get()
 			queue.Done(r)
@@ -139,19 +135,14 @@ func TestConfigWatchWakesThePassesOnlyForAChange(t *testing.T) {
 // resourceVersion.
 func waitCached(t *testing.T, c client.Reader, pool *v1beta1.IPAddressPool) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	waitFor(t, "the cache to reach resourceVersion "+pool.ResourceVersion+" of pool "+pool.Name, func() bool {
 		var got v1beta1.IPAddressPool
-		if err := c.Get(context.Background(), client.ObjectKeyFromObject(pool), &got); err == nil && got.ResourceVersion == pool.ResourceVersion {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the cache never reached resourceVersion %s of pool %s", pool.ResourceVersion, pool.Name)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		err := c.Get(context.Background(), client.ObjectKeyFromObject(pool), &got)
+		return err == nil && got.ResourceVersion == pool.ResourceVersion
+	})
 }
 
+// waitFor waits up to 30 s for cond.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
