@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -26,7 +27,7 @@ import (
 // setupBGP runs the embedded BGP speaker and its reconciler. The router ID
 // is the node's IPv4 InternalIP (the liveness address when it is IPv4).
 func setupBGP(mgr ctrl.Manager, o options, bind netip.AddrPort, cfg *atomic.Pointer[config.Config], v *view.View,
-	t *trigger.Trigger, slogger *slog.Logger, log logr.Logger) (*bgpsync.Syncer, error) {
+	decided prometheus.Counter, t *trigger.Trigger, slogger *slog.Logger, log logr.Logger) (*bgpsync.Syncer, error) {
 	routerID, err := routerID(mgr.GetAPIReader(), o.node, bind)
 	if err != nil {
 		return nil, err
@@ -47,6 +48,7 @@ func setupBGP(mgr ctrl.Manager, o options, bind netip.AddrPort, cfg *atomic.Poin
 	s := &bgpsync.Syncer{
 		Client: mgr.GetClient(), Namespace: o.namespace,
 		Log: log.WithName("bgp"), Node: o.node, Config: cfg.Load, Speaker: sp, View: v,
+		Decided: decided,
 	}
 	if err := s.SetupWithManager(mgr, t); err != nil {
 		return nil, fmt.Errorf("set up bgp: %w", err)

@@ -131,12 +131,17 @@ func run(ctx context.Context, o options) error {
 	if err := clusterView.Register(ctx, mgr.GetCache()); err != nil {
 		return fmt.Errorf("cluster view: %w", err)
 	}
+	decided, err := newDecided(ctrlmetrics.Registry)
+	if err != nil {
+		return err
+	}
 	syncer := &l2sync.Syncer{
 		Client: mgr.GetClient(), Recorder: mgr.GetEventRecorderFor("ironlb-speaker"), Log: log.WithName("layer2"),
 		Node: o.node, Config: cfg.Load, Alive: mem.Alive, Announcer: ann,
 		Ready:      heardPeers,
 		Interfaces: func() ([]l2sync.Iface, error) { return hostInterfaces(host) },
 		View:       clusterView,
+		Decided:    decided.WithLabelValues(modeLayer2),
 	}
 	if err := syncer.SetupWithManager(mgr, l2trigger); err != nil {
 		return fmt.Errorf("set up layer 2: %w", err)
@@ -154,7 +159,7 @@ func run(ctx context.Context, o options) error {
 	if err := mgr.Add(manager.RunnableFunc(pw.Run)); err != nil {
 		return err
 	}
-	bgpSyncer, err := setupBGP(mgr, o, bind, &cfg, clusterView, bgpTrigger, slogger, log)
+	bgpSyncer, err := setupBGP(mgr, o, bind, &cfg, clusterView, decided.WithLabelValues(modeBGP), bgpTrigger, slogger, log)
 	if err != nil {
 		return err
 	}

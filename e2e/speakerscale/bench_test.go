@@ -70,7 +70,9 @@ func benchSpeakerAtScale(b *testing.B) {
 		"-members-interval", membersInterval.String(), "-members-timeout", membersTimeout.String(),
 		// As the Helm chart runs it: its default resources.limits.memory,
 		// of which the Go runtime's soft limit is 90%.
-		"-memory-limit", chartSpeakerMemoryLimit(b)}
+		"-memory-limit", chartSpeakerMemoryLimit(b),
+		// Its metrics, for the work each change caused (readWork).
+		"-metrics-bind-address", cluster.SpeakerMetricsAddr, "-metrics-secure=false"}
 	heapFile, cpuDir := os.Getenv(heapProfileEnv), os.Getenv(cpuProfileEnv)
 	if heapFile != "" || cpuDir != "" {
 		speakerArgs = append(speakerArgs, "-pprof-bind-address", pprofAddr)
@@ -99,7 +101,8 @@ func benchSpeakerAtScale(b *testing.B) {
 	s := startSims(b, c, c.Lab.Host("client1"), simulated, real)
 	nodes := append([]string{real}, s.names...)
 	w := &world{cl: c.Client, nodes: s.names, local: map[int]bool{}, notReady: map[int]bool{}}
-	m := meter{tb: b, pid: speaker.Pid()}
+	metrics := cluster.NodeHTTPClient(c.Lab.Host(real))
+	m := meter{tb: b, pid: speaker.Pid(), work: func() work { return readWork(b, metrics) }}
 
 	perChange := map[string][2]cost{}
 	for k, size := range []int{smallSize, largeSize} {
@@ -162,6 +165,15 @@ func benchSpeakerAtScale(b *testing.B) {
 		// than the noise (hack/benchreport reads these).
 		b.ReportMetric(v[0].noiseUS, ch.name+"-1k-noise-us")
 		b.ReportMetric(v[1].noiseUS, ch.name+"-10k-noise-us")
+		// The work beside the time: IPs decided again and passes, per
+		// change. Their ratio is exact where the CPU's is noisy.
+		b.ReportMetric(v[0].work.ips, ch.name+"-1k-ips-decided")
+		b.ReportMetric(v[1].work.ips, ch.name+"-10k-ips-decided")
+		if v[0].work.ips > 0 {
+			b.ReportMetric(v[1].work.ips/v[0].work.ips, ch.name+"-ips-decided-ratio")
+		}
+		b.ReportMetric(v[0].work.passes, ch.name+"-1k-passes")
+		b.ReportMetric(v[1].work.passes, ch.name+"-10k-passes")
 	}
 	for _, p := range []struct {
 		name string

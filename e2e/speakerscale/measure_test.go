@@ -30,10 +30,11 @@ const (
 	pace     = 50 * time.Millisecond // one change every pace: 20 per second
 )
 
-// meter reads a process's CPU time.
+// meter reads a process's CPU time, and the speaker's work (readWork).
 type meter struct {
-	tb  testing.TB
-	pid int
+	tb   testing.TB
+	pid  int
+	work func() work
 }
 
 func (m meter) cpu() time.Duration {
@@ -85,6 +86,8 @@ type cost struct {
 	// elapsed is the time from the first change until the speaker
 	// settled: the window the CPU was counted over.
 	elapsed time.Duration
+	// work is what the passes did over that window, per change.
+	work work
 }
 
 // perChange makes changes1 changes of one kind, one every pace (started,
@@ -98,6 +101,7 @@ func (m meter) perChange(w *world, ch change, first int, started func()) cost {
 		started()
 	}
 	limit := max(settledCPU, time.Duration(2*before*float64(settleWindow)))
+	w0 := m.work()
 	start, t0 := m.cpu(), time.Now()
 	tick := time.NewTicker(pace)
 	defer tick.Stop()
@@ -109,8 +113,11 @@ func (m meter) perChange(w *world, ch change, first int, started func()) cost {
 	}
 	m.settle(limit, 2*time.Minute)
 	used, elapsed := m.cpu()-start, time.Since(t0)
+	did := m.work().minus(w0)
 	after := m.idle()
-	return costOf(used, elapsed, before, after, changes1)
+	c := costOf(used, elapsed, before, after, changes1)
+	c.work = work{ips: did.ips / changes1, passes: did.passes / changes1}
+	return c
 }
 
 // costOf is perChange's arithmetic: used CPU over elapsed wall time for n

@@ -155,13 +155,12 @@ func serviceRows(v *announce.View, svc *corev1.Service) []ServiceRow {
 	lb, _ := v.Service(svc.Namespace, svc.Name)
 	endpoints := 0
 	var localNodes []string
-	for node, n := range lb.Endpoints {
-		endpoints += n
-		if local && node != "" && n > 0 {
-			localNodes = append(localNodes, node)
+	for _, c := range lb.Endpoints { // sorted by node
+		endpoints += c.N
+		if local && c.Node != "" && c.N > 0 {
+			localNodes = append(localNodes, c.Node)
 		}
 	}
-	slices.Sort(localNodes)
 	ips := allocation.StatusIPs(svc)
 	if len(ips) == 0 {
 		return []ServiceRow{{Service: name, IP: Pending, Pool: svc.Annotations[svcrequest.AnnotationIPAllocatedFromPool],

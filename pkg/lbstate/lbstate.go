@@ -30,7 +30,7 @@ type Service struct {
 	// carrying one of the Service's ports; when the Service has no ready
 	// endpoint at all, its serving-and-terminating ones count instead, as
 	// kube-proxy does (KEP-1669), so traffic drains instead of failing.
-	Endpoints map[string]int
+	Endpoints readiness.NodeCounts
 	// Labels are the Service's labels, which advertisements select on
 	// (shared with the informer's object: never changed).
 	Labels map[string]string
@@ -38,8 +38,8 @@ type Service struct {
 
 // HasEndpoints reports whether any endpoint is usable.
 func (s Service) HasEndpoints() bool {
-	for _, n := range s.Endpoints {
-		if n > 0 {
+	for _, c := range s.Endpoints {
+		if c.N > 0 {
 			return true
 		}
 	}
@@ -47,7 +47,7 @@ func (s Service) HasEndpoints() bool {
 }
 
 // HasLocalEndpoints reports whether node has a usable endpoint.
-func (s Service) HasLocalEndpoints(node string) bool { return s.Endpoints[node] > 0 }
+func (s Service) HasLocalEndpoints(node string) bool { return s.Endpoints.Of(node) > 0 }
 
 // Condense returns one Service as the speakers decide with, given its own
 // EndpointSlices (those labelled kubernetes.io/service-name with its name),
@@ -79,7 +79,7 @@ func Condense(svc *corev1.Service, own []*discoveryv1.EndpointSlice) (Service, b
 // Equal reports whether two condensed Services decide the same.
 func (s Service) Equal(o Service) bool {
 	return s.Key == o.Key && slices.Equal(s.IPs, o.IPs) && s.Pool == o.Pool && s.Local == o.Local &&
-		maps.Equal(s.Endpoints, o.Endpoints) && maps.Equal(s.Labels, o.Labels)
+		slices.Equal(s.Endpoints, o.Endpoints) && maps.Equal(s.Labels, o.Labels)
 }
 
 // LabelsOf lists the Services' labels, in order.

@@ -88,7 +88,7 @@ func TestBuild(t *testing.T) {
 	if len(web.IPs) != 2 || web.IPs[0] != netip.MustParseAddr("203.0.113.1") || web.Pool != "lab" || web.Local {
 		t.Errorf("web = %+v", web)
 	}
-	if web.Endpoints["n1"] != 1 || web.Endpoints["n2"] != 1 || web.Endpoints["n3"] != 0 {
+	if web.Endpoints.Of("n1") != 1 || web.Endpoints.Of("n2") != 1 || web.Endpoints.Of("n3") != 0 {
 		t.Errorf("web endpoints = %v, want n1:1 n2:1 (n3 not ready; duplicates once)", web.Endpoints)
 	}
 	local := byName["local"]
@@ -96,7 +96,7 @@ func TestBuild(t *testing.T) {
 		t.Errorf("local = %+v", local)
 	}
 	dr := byName["draining"]
-	if !dr.HasEndpoints() || dr.Endpoints["n3"] != 1 || dr.Endpoints["n1"] != 0 {
+	if !dr.HasEndpoints() || dr.Endpoints.Of("n3") != 1 || dr.Endpoints.Of("n1") != 0 {
 		t.Errorf("draining = %+v, want only the serving terminating endpoint on n3", dr)
 	}
 	if op := byName["otherport"]; op.HasEndpoints() {

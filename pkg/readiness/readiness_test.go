@@ -1,8 +1,8 @@
 package readiness
 
 import (
-	"maps"
 	"net/netip"
+	"slices"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -180,7 +180,7 @@ func TestUsableByNode(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			got := UsableByNode(svcPorts, tc.slices)
-			if !maps.Equal(got, tc.want) {
+			if !slices.Equal(got, CountsOf(tc.want)) {
 				t.Errorf("UsableByNode = %v, want %v", got, tc.want)
 			}
 			// Slice order must not matter.
@@ -188,9 +188,30 @@ func TestUsableByNode(t *testing.T) {
 			for i, s := range tc.slices {
 				rev[len(rev)-1-i] = s
 			}
-			if again := UsableByNode(svcPorts, rev); !maps.Equal(again, got) {
+			if again := UsableByNode(svcPorts, rev); !slices.Equal(again, got) {
 				t.Errorf("reversed slices: %v, want %v", again, got)
 			}
 		})
+	}
+}
+
+func TestNodeCounts(t *testing.T) {
+	c := CountsOf(map[string]int{"n2": 1, "": 3, "n1": 2, "gone": 0})
+	if want := (NodeCounts{{"", 3}, {"n1", 2}, {"n2", 1}}); !slices.Equal(c, want) {
+		t.Fatalf("CountsOf = %v, want %v (sorted, without zeros)", c, want)
+	}
+	for _, tc := range []struct {
+		node string
+		want int
+	}{{"", 3}, {"n1", 2}, {"n2", 1}, {"gone", 0}, {"n3", 0}} {
+		if got := c.Of(tc.node); got != tc.want {
+			t.Errorf("Of(%q) = %d, want %d", tc.node, got, tc.want)
+		}
+	}
+	if got := countNames([]string{"b", "a", "b", "", "b"}); !slices.Equal(got, NodeCounts{{"", 1}, {"a", 1}, {"b", 3}}) {
+		t.Errorf("countNames = %v", got)
+	}
+	if CountsOf(nil) != nil || countNames(nil) != nil {
+		t.Error("no counts: want nil")
 	}
 }

@@ -235,7 +235,7 @@ func endpointBandwidth(svcs []lbstate.Service, node string) float32 {
 		if !s.Local && s.HasEndpoints() {
 			return 0
 		}
-		n += s.Endpoints[node]
+		n += s.Endpoints.Of(node)
 	}
 	return float32(n) * bandwidthPerEndpoint
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/ironlb/ironlb/config"
 	"github.com/ironlb/ironlb/config/v1beta1"
 	"github.com/ironlb/ironlb/pkg/lbstate"
+	"github.com/ironlb/ironlb/pkg/readiness"
 	"github.com/ironlb/ironlb/speaker/l2plan"
 )
 
@@ -44,7 +45,7 @@ func peer(name, addr string, nodeLabels map[string]string) v1beta1.BGPPeer {
 }
 
 func svc(name string, local bool, endpoints map[string]int, ips ...string) lbstate.Service {
-	s := lbstate.Service{Key: types.NamespacedName{Namespace: "ns", Name: name}, Pool: "bgp", Local: local, Endpoints: endpoints}
+	s := lbstate.Service{Key: types.NamespacedName{Namespace: "ns", Name: name}, Pool: "bgp", Local: local, Endpoints: readiness.CountsOf(endpoints)}
 	for _, ip := range ips {
 		s.IPs = append(s.IPs, netip.MustParseAddr(ip))
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/ironlb/ironlb/config"
 	"github.com/ironlb/ironlb/config/v1beta1"
 	"github.com/ironlb/ironlb/pkg/lbstate"
+	"github.com/ironlb/ironlb/pkg/readiness"
 	"github.com/ironlb/ironlb/speaker/bgpspec"
 	"github.com/ironlb/ironlb/speaker/l2plan"
 )
@@ -83,10 +84,11 @@ func randomService(rng *rand.Rand, name string, addrs []netip.Addr) lbstate.Serv
 		}
 	}
 	if rng.IntN(4) != 0 {
-		s.Endpoints = map[string]int{}
+		eps := map[string]int{}
 		for range 1 + rng.IntN(2) {
-			s.Endpoints[[]string{"node1", "node2", "node3"}[rng.IntN(3)]]++
+			eps[[]string{"node1", "node2", "node3"}[rng.IntN(3)]]++
 		}
+		s.Endpoints = readiness.CountsOf(eps)
 	}
 	return s
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -55,6 +56,9 @@ type Syncer struct {
 	// change: a wake decides again only the IPs the changes reach
 	// (bgpplan.Tracker) instead of listing everything.
 	View *view.View
+	// Decided, when set, counts the IPs each wake decides again (the
+	// tracker's work).
+	Decided prometheus.Counter
 
 	consumer *view.Consumer
 	tracker  *bgpplan.Tracker
@@ -104,6 +108,9 @@ func (s *Syncer) Reconcile(ctx context.Context, _ reconcile.Request) (reconcile.
 	}
 	s.tracker.SetConfig(cfg)
 	delta := s.tracker.Update()
+	if s.Decided != nil {
+		s.Decided.Add(float64(delta.Decided))
+	}
 	s.noteAdvertised(delta)
 
 	var errs []error

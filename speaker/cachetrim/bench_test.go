@@ -28,8 +28,8 @@ func BenchmarkRetained(b *testing.B) {
 		trim func(any) (any, error)
 	}{
 		{"service", services()[0], func() wire { return &corev1.Service{} }, Service},
-		{"endpointslice", endpointSlices()[0], func() wire { return &discoveryv1.EndpointSlice{} }, EndpointSlice},
-		{"endpointslice10", largeSlice(), func() wire { return &discoveryv1.EndpointSlice{} }, EndpointSlice},
+		{"endpointslice", endpointSlices()[0], func() wire { return &discoveryv1.EndpointSlice{} }, NewSlices().Transform},
+		{"endpointslice10", largeSlice(), func() wire { return &discoveryv1.EndpointSlice{} }, NewSlices().Transform},
 		{"node", nodes()[0], func() wire { return &corev1.Node{} }, Node},
 	} {
 		data, err := k.obj.Marshal()

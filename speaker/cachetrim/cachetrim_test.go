@@ -24,7 +24,7 @@ import (
 type readings struct {
 	View      view.Changes // lbstate.Condense and l2plan.NodeFrom, through the view
 	Condensed []lbstate.Service
-	Usable    map[types.NamespacedName]map[string]int
+	Usable    map[types.NamespacedName]readiness.NodeCounts
 	Owner     map[string]types.NamespacedName // sliceindex: slice -> Service
 	Datapath  map[string]datapath.State       // by node/zone seen from
 	SetAside  map[string][]datapath.SetAside
@@ -37,7 +37,7 @@ type readings struct {
 
 func read(svcs []*corev1.Service, eps []*discoveryv1.EndpointSlice, ns []*corev1.Node) readings {
 	r := readings{
-		Usable: map[types.NamespacedName]map[string]int{}, Owner: map[string]types.NamespacedName{},
+		Usable: map[types.NamespacedName]readiness.NodeCounts{}, Owner: map[string]types.NamespacedName{},
 		Datapath: map[string]datapath.State{}, SetAside: map[string][]datapath.SetAside{},
 		Health: map[string]map[uint16]healthcheck.Entry{}, HealthBad: map[string][]datapath.Problem{},
 		Addresses: map[string][]corev1.NodeAddress{}, Zone: map[string]string{},
@@ -95,7 +95,7 @@ func TestReadersSeeTheSame(t *testing.T) {
 	want := read(services(), endpointSlices(), nodes())
 	// Trimmed as the cache gets them: decoded from the API server's
 	// protobuf, with the decoder's spare room in their slices.
-	got := read(trimAll(t, decodeAll(t, services()), Service), trimAll(t, decodeAll(t, endpointSlices()), EndpointSlice),
+	got := read(trimAll(t, decodeAll(t, services()), Service), trimAll(t, decodeAll(t, endpointSlices()), NewSlices().Transform),
 		trimAll(t, decodeAll(t, nodes()), Node))
 	// reflect, not cmp: the datapath's types have unexported fields.
 	wv, gv := reflect.ValueOf(want), reflect.ValueOf(got)
@@ -156,7 +156,7 @@ func TestEndpointsCompacted(t *testing.T) {
 		t.Fatalf("the decoder left no spare room (%d of %d): the test shows nothing", len(in.Endpoints), cap(in.Endpoints))
 	}
 	want := in.DeepCopy()
-	got, err := EndpointSlice(in)
+	got, err := NewSlices().Transform(in)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -200,7 +200,7 @@ func TestTrimmed(t *testing.T) {
 			return s
 		}(),
 	}, {
-		name: "endpointslice", in: endpointSlices()[0], f: EndpointSlice,
+		name: "endpointslice", in: endpointSlices()[0], f: NewSlices().Transform,
 		want: func() *discoveryv1.EndpointSlice {
 			sl := endpointSlices()[0]
 			sl.ManagedFields, sl.Annotations, sl.OwnerReferences = nil, nil, nil
@@ -215,7 +215,7 @@ func TestTrimmed(t *testing.T) {
 			return sl
 		}(),
 	}, {
-		name: "endpointslice of no service", in: endpointSlices()[3], f: EndpointSlice,
+		name: "endpointslice of no service", in: endpointSlices()[3], f: NewSlices().Transform,
 		want: func() *discoveryv1.EndpointSlice {
 			sl := endpointSlices()[3]
 			sl.ManagedFields, sl.Annotations, sl.OwnerReferences = nil, nil, nil
@@ -277,5 +277,30 @@ func TestStripManagedFields(t *testing.T) {
 	want := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "c", Annotations: map[string]string{"a": "b"}}}
 	if d := cmp.Diff(want, got); d != "" {
 		t.Errorf("(-want +got):\n%s", d)
+	}
+}
+
+// TestNodeNamesShared: the endpoints on one node, in any slice, end with
+// one pointer to one name; endpoints on other nodes keep theirs.
+func TestNodeNamesShared(t *testing.T) {
+	tr := NewSlices()
+	var names = map[string]*string{}
+	for _, in := range decodeAll(t, []*discoveryv1.EndpointSlice{largeSlice(), largeSlice(), endpointSlices()[0]}) {
+		got, err := tr.Transform(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, ep := range got.(*discoveryv1.EndpointSlice).Endpoints {
+			if ep.NodeName == nil {
+				continue
+			}
+			if p, ok := names[*ep.NodeName]; ok && p != ep.NodeName {
+				t.Errorf("node %s: two copies of its name", *ep.NodeName)
+			}
+			names[*ep.NodeName] = ep.NodeName
+		}
+	}
+	if len(names) < 2 {
+		t.Fatalf("the fixtures name %d nodes: the test shows nothing", len(names))
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/ironlb/ironlb/config"
 	"github.com/ironlb/ironlb/config/v1beta1"
 	"github.com/ironlb/ironlb/pkg/lbstate"
+	"github.com/ironlb/ironlb/pkg/readiness"
 )
 
 func compile(t *testing.T, advs ...v1beta1.L2Advertisement) *config.Config {
@@ -40,7 +41,7 @@ func adv(name string, nodeLabels map[string]string, ifaces ...string) v1beta1.L2
 }
 
 func svc(name string, local bool, endpoints map[string]int, ips ...string) lbstate.Service {
-	s := lbstate.Service{Key: types.NamespacedName{Namespace: "ns", Name: name}, Pool: "l2", Local: local, Endpoints: endpoints}
+	s := lbstate.Service{Key: types.NamespacedName{Namespace: "ns", Name: name}, Pool: "l2", Local: local, Endpoints: readiness.CountsOf(endpoints)}
 	for _, ip := range ips {
 		s.IPs = append(s.IPs, netip.MustParseAddr(ip))
 	}

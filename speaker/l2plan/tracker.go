@@ -45,6 +45,9 @@ type Tracker struct {
 	el       *election.Elector
 	plan     Plan
 	all      bool // every IP is dirty (configuration changed)
+	// decided counts the IPs every Update decided again, changed or not:
+	// the work done, which a change of one Service or node keeps small.
+	decided uint64
 }
 
 // ipState is what the plan knows about one IP.
@@ -263,11 +266,13 @@ func (t *Tracker) Update() (Plan, []netip.Addr) {
 		maybe[ip] = true
 	}
 	out := make([]netip.Addr, 0, len(t.svcs.Dirty)+len(maybe))
+	t.decided += uint64(len(t.svcs.Dirty))
 	for ip := range t.svcs.Dirty {
 		t.refresh(ip)
 		out = append(out, ip)
 		delete(maybe, ip)
 	}
+	t.decided += uint64(len(maybe))
 	for ip := range maybe {
 		old, had := t.plan.Owners[ip]
 		t.refresh(ip)
@@ -286,6 +291,10 @@ func (t *Tracker) Update() (Plan, []netip.Addr) {
 	slices.SortFunc(out, netip.Addr.Compare)
 	return t.plan, out
 }
+
+// Decided is how many IPs the Updates so far decided again (an IP once
+// per Update that reached it, changed or not).
+func (t *Tracker) Decided() uint64 { return t.decided }
 
 // refreshGroup recomputes a group's candidates and hands a change to the
 // election; its IPs are decided again only when it empties or stops being
@@ -477,9 +486,9 @@ func (t *Tracker) setLocal(ip netip.Addr, old, local []string) {
 func endpointNodes(svcs []lbstate.Service) []string {
 	var out []string
 	for _, s := range svcs {
-		for n, c := range s.Endpoints {
-			if c > 0 {
-				out = append(out, n)
+		for _, c := range s.Endpoints {
+			if c.N > 0 {
+				out = append(out, c.Node)
 			}
 		}
 	}

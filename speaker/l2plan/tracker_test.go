@@ -13,6 +13,7 @@ import (
 	"github.com/ironlb/ironlb/config"
 	"github.com/ironlb/ironlb/config/v1beta1"
 	"github.com/ironlb/ironlb/pkg/lbstate"
+	"github.com/ironlb/ironlb/pkg/readiness"
 )
 
 // randomConfig is one of a few configurations: one or two L2Advertisements
@@ -56,10 +57,11 @@ func randomService(rng *rand.Rand, name string, nodes []string, addrs []netip.Ad
 		}
 	}
 	if rng.IntN(5) != 0 {
-		s.Endpoints = map[string]int{}
+		eps := map[string]int{}
 		for range 1 + rng.IntN(3) {
-			s.Endpoints[nodes[rng.IntN(len(nodes))]]++
+			eps[nodes[rng.IntN(len(nodes))]]++
 		}
+		s.Endpoints = readiness.CountsOf(eps)
 	}
 	return s
 }
@@ -204,4 +206,64 @@ func differences(a, b Plan) []netip.Addr {
 		}
 	}
 	return out
+}
+
+// The work of an Update (Decided) follows the change, not the number of
+// IPs: one Service's change decides its IP again, a label nothing selects
+// on and a repeated Service nothing, and a node's loss the IPs it owned
+// and the few its going moves besides (bounded load), not all of them.
+func TestTrackerWorkFollowsTheChange(t *testing.T) {
+	tr := NewTracker()
+	tr.SetConfig(compile(t, adv("all", nil)))
+	names := make([]string, 10)
+	for i, n := range nodes("n0", "n1", "n2", "n3", "n4", "n5", "n6", "n7", "n8", "n9") {
+		tr.SetNode(n)
+		names[i] = n.Name
+	}
+	tr.SetAlive(names)
+	svcs := make([]lbstate.Service, 200)
+	for i := range svcs {
+		svcs[i] = svc(fmt.Sprintf("s%03d", i), false, map[string]int{"n1": 1}, fmt.Sprintf("203.0.113.%d", i))
+		tr.SetService(svcs[i])
+	}
+	decided := func() uint64 {
+		before := tr.Decided()
+		tr.Update()
+		return tr.Decided() - before
+	}
+	if d := decided(); d != 200 {
+		t.Fatalf("first Update decided %d IPs, want 200", d)
+	}
+
+	s := svcs[50]
+	s.Endpoints = nil
+	tr.SetService(s)
+	if d := decided(); d != 1 {
+		t.Fatalf("one Service changed: decided %d IPs, want 1", d)
+	}
+	tr.SetService(s)
+	if d := decided(); d != 0 {
+		t.Fatalf("an unchanged Service decided %d IPs again", d)
+	}
+
+	n := nodes("n3")[0]
+	n.Labels["rack"] = "a"
+	tr.SetNode(n)
+	if d := decided(); d != 0 {
+		t.Fatalf("a label nothing selects on decided %d IPs again", d)
+	}
+
+	var owned int
+	for _, o := range tr.plan.Owners {
+		if o.Node == "n3" {
+			owned++
+		}
+	}
+	n.Usable, n.Why = false, "not Ready"
+	tr.SetNode(n)
+	d := decided()
+	if owned == 0 || d < uint64(owned) || d > 200/2 {
+		t.Fatalf("node n3 (owner of %d IPs) not Ready: decided %d IPs; want at least those and well under all 200", owned, d)
+	}
+	t.Logf("node n3 owned %d IPs; its loss decided %d again", owned, d)
 }

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -76,6 +77,9 @@ type Syncer struct {
 	// on an address this node announces; it goes into the status's
 	// Answering condition.
 	Reach func(types.NamespacedName, netip.Addr) (reach.Verdict, bool)
+	// Decided, when set, counts the IPs each wake decides again (the
+	// tracker's work; with a View only).
+	Decided prometheus.Counter
 
 	// StatusResync is the average time between two full status passes
 	// (DefaultStatusResync when zero).
@@ -83,6 +87,7 @@ type Syncer struct {
 
 	consumer *view.Consumer
 	tracker  *l2plan.Tracker
+	decided  uint64 // tracker.Decided() as last counted
 
 	statusQueue *trigger.Trigger // the status controller's queue
 
@@ -294,7 +299,12 @@ func (s *Syncer) incrementalPlan(cfg *config.Config, alive []string) (l2plan.Pla
 	Apply(s.tracker, s.View.Changes(s.consumer))
 	s.tracker.SetConfig(cfg)
 	s.tracker.SetAlive(alive)
-	return s.tracker.Update()
+	plan, changed := s.tracker.Update()
+	if s.Decided != nil {
+		s.Decided.Add(float64(s.tracker.Decided() - s.decided))
+	}
+	s.decided = s.tracker.Decided()
+	return plan, changed
 }
 
 // Apply hands a view's changes to a tracker.
