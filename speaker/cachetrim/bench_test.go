@@ -27,7 +27,7 @@ func BenchmarkRetained(b *testing.B) {
 		new  func() wire
 		trim func(any) (any, error)
 	}{
-		{"service", services()[0], func() wire { return &corev1.Service{} }, Service},
+		{"service", services()[0], func() wire { return &corev1.Service{} }, NewServices().Transform},
 		{"endpointslice", endpointSlices()[0], func() wire { return &discoveryv1.EndpointSlice{} }, NewSlices().Transform},
 		{"endpointslice10", largeSlice(), func() wire { return &discoveryv1.EndpointSlice{} }, NewSlices().Transform},
 		{"node", nodes()[0], func() wire { return &corev1.Node{} }, Node},

@@ -95,7 +95,7 @@ func TestReadersSeeTheSame(t *testing.T) {
 	want := read(services(), endpointSlices(), nodes())
 	// Trimmed as the cache gets them: decoded from the API server's
 	// protobuf, with the decoder's spare room in their slices.
-	got := read(trimAll(t, decodeAll(t, services()), Service), trimAll(t, decodeAll(t, endpointSlices()), NewSlices().Transform),
+	got := read(trimAll(t, decodeAll(t, services()), NewServices().Transform), trimAll(t, decodeAll(t, endpointSlices()), NewSlices().Transform),
 		trimAll(t, decodeAll(t, nodes()), Node))
 	// reflect, not cmp: the datapath's types have unexported fields.
 	wv, gv := reflect.ValueOf(want), reflect.ValueOf(got)
@@ -183,7 +183,7 @@ func TestTrimmed(t *testing.T) {
 		f    func(any) (any, error)
 		want any
 	}{{
-		name: "service", in: services()[0], f: Service,
+		name: "service", in: services()[0], f: NewServices().Transform,
 		want: func() *corev1.Service {
 			s := services()[0]
 			s.ManagedFields, s.Spec.Selector, s.Status.Conditions = nil, nil, nil
@@ -192,7 +192,7 @@ func TestTrimmed(t *testing.T) {
 			return s
 		}(),
 	}, {
-		name: "service with no annotation kept", in: services()[1], f: Service,
+		name: "service with no annotation kept", in: services()[1], f: NewServices().Transform,
 		want: func() *corev1.Service {
 			s := services()[1]
 			s.ManagedFields, s.Spec.Selector = nil, nil
@@ -302,5 +302,43 @@ func TestNodeNamesShared(t *testing.T) {
 	}
 	if len(names) < 2 {
 		t.Fatalf("the fixtures name %d nodes: the test shows nothing", len(names))
+	}
+}
+
+// TestAnnotationsShared: Services whose kept annotations are equal end
+// with one map of them; others keep their own.
+func TestAnnotationsShared(t *testing.T) {
+	tr := NewServices()
+	mk := func(name string, ann map[string]string) *corev1.Service {
+		return &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: name, Annotations: ann}}
+	}
+	trim := func(s *corev1.Service) map[string]string {
+		got, err := tr.Transform(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got.(*corev1.Service).Annotations
+	}
+	pool := func(p string) map[string]string {
+		return map[string]string{"ironlb.io/ip-allocated-from-pool": p, "example.com/other": "dropped"}
+	}
+	same := func(a, b map[string]string) bool {
+		return reflect.ValueOf(a).UnsafePointer() == reflect.ValueOf(b).UnsafePointer()
+	}
+	a, b, c := trim(mk("a", pool("l2"))), trim(mk("b", pool("l2"))), trim(mk("c", pool("bgp")))
+	if !same(a, b) {
+		t.Error("two Services of one pool: two maps of the same annotations")
+	}
+	if same(a, c) || c["ironlb.io/ip-allocated-from-pool"] != "bgp" {
+		t.Errorf("Services of two pools share %v", c)
+	}
+	// Keys and values that run together differently are different.
+	d := trim(mk("d", map[string]string{"ironlb.io/a": "bc"}))
+	e := trim(mk("e", map[string]string{"ironlb.io/ab": "c"}))
+	if same(d, e) {
+		t.Errorf("%v and %v share a map", d, e)
+	}
+	if trim(mk("f", map[string]string{"example.com/other": "x"})) != nil {
+		t.Error("no annotation kept: want nil")
 	}
 }
