@@ -31,6 +31,9 @@ func (s *Syncer) Announced() []reach.Target {
 // StatusChanged has the status written again (a verdict changed: the
 // next pass finds which of this node's claims it concerns).
 func (s *Syncer) StatusChanged() {
+	s.mu.Lock()
+	s.verdictsChanged = true
+	s.mu.Unlock()
 	if s.statusQueue != nil {
 		s.statusQueue.Add(statusKey)
 	}

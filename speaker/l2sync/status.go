@@ -34,6 +34,7 @@ type statusPassStats struct {
 	Full     bool
 	IPs      int // IPs decided
 	Compared int // status objects compared with what they should be
+	Signed   int // claims whose signature (claimSig) was computed
 	Written  int // created or updated
 	Deleted  int
 }
@@ -52,11 +53,12 @@ func (r statusReconciler) Reconcile(ctx context.Context, _ reconcile.Request) (r
 	full := s.statusFull || !now.Before(s.nextFull)
 	dirty := s.statusDirty
 	s.statusDirty, s.statusFull = map[netip.Addr]bool{}, false
-	claims, writer := s.claimsNow, s.writer
+	claims, writer, gen := s.claimsNow, s.writer, s.claimsGen
+	verdicts := s.verdictsChanged
+	s.verdictsChanged = false
 	s.mu.Unlock()
 
-	answerable := s.answerable(claims)
-	s.markChangedClaims(answerable, dirty)
+	answerable, signed := s.signClaims(claims, gen, full || verdicts, dirty)
 	var (
 		stats statusPassStats
 		err   error
@@ -66,9 +68,13 @@ func (r statusReconciler) Reconcile(ctx context.Context, _ reconcile.Request) (r
 	} else {
 		stats, err = s.statusPass(ctx, dirty, answerable, writer, now)
 	}
+	stats.Signed = signed
 	s.mu.Lock()
 	s.lastPass = stats
 	if err != nil {
+		if verdicts {
+			s.verdictsChanged = true // their claims are signed again next time
+		}
 		// Usually the cache lagging behind an earlier write. Retry soon at
 		// a steady pace: the queue's exponential backoff would let a few
 		// such misses delay the status by many seconds.
@@ -102,6 +108,27 @@ type claimSig struct {
 	interfaces string
 	conflict   v1beta1.AddressConflict
 	verdicts   string
+}
+
+// signedFrom is what the claims' signatures were computed from: the
+// syncer's claims (claimsGen) and the layer 2 engine's state (its Version).
+type signedFrom struct{ claims, engine uint64 }
+
+// signClaims returns the claims the engine can answer for (answerable),
+// and has markChangedClaims add to dirty those whose signature changed,
+// with how many it signed. It signs them again only when the claims or the
+// engine's state changed since it last did, or when force is set (a full
+// pass, a verdict changed); otherwise it returns the claims it signed then.
+func (s *Syncer) signClaims(claims []layer2.Claim, gen uint64, force bool, dirty map[netip.Addr]bool) ([]answerableClaim, int) {
+	// Read before the state: a change after it shows next time.
+	from := signedFrom{claims: gen, engine: s.Announcer.Version()}
+	if !force && s.answerableNow != nil && from == s.signed {
+		return s.answerableNow, 0
+	}
+	answerable := s.answerable(claims)
+	s.markChangedClaims(answerable, dirty)
+	s.signed, s.answerableNow = from, answerable
+	return answerable, len(answerable)
 }
 
 // markChangedClaims adds to dirty the IPs of the claims whose engine

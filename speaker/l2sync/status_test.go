@@ -45,9 +45,23 @@ func (c *listCounter) List(ctx context.Context, list client.ObjectList, opts ...
 // answeringAnnouncer stands for the layer 2 engine: every claim is
 // announced at once on its interfaces.
 type answeringAnnouncer struct {
-	mu     sync.Mutex
-	claims []layer2.Claim
-	sets   int // SetClaims calls
+	mu      sync.Mutex
+	claims  []layer2.Claim
+	sets    int // SetClaims calls
+	version uint64
+}
+
+// bump stands for the engine publishing a new state (a phase change).
+func (a *answeringAnnouncer) bump() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.version++
+}
+
+func (a *answeringAnnouncer) Version() uint64 {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.version
 }
 
 func (a *answeringAnnouncer) SetClaims(c []layer2.Claim) error {
@@ -55,6 +69,7 @@ func (a *answeringAnnouncer) SetClaims(c []layer2.Claim) error {
 	defer a.mu.Unlock()
 	a.claims = slices.Clone(c)
 	a.sets++
+	a.version++
 	return nil
 }
 
@@ -243,8 +258,8 @@ func TestStatusPassTouchesOnlyTheChange(t *testing.T) {
 		t.Fatalf("node-a claims %d IPs, want the %d of its endpoints", mine, services/2)
 	}
 	first := pass("first")
-	if !first.Full || first.Written != mine {
-		t.Fatalf("first pass %+v, want a full one writing the %d statuses of node-a's IPs", first, mine)
+	if !first.Full || first.Written != mine || first.Signed != mine {
+		t.Fatalf("first pass %+v, want a full one signing the %d claims of node-a and writing their statuses", first, mine)
 	}
 	before := cached("first", mine, everything)
 
@@ -267,8 +282,9 @@ func TestStatusPassTouchesOnlyTheChange(t *testing.T) {
 	}
 	untilUnannounced(lost)
 	lists := lc.fullLists.Load()
+	// node-a's claims changed: the pass signs them again.
 	got := pass("endpoints lost")
-	want := statusPassStats{IPs: 1, Compared: 1, Written: 1}
+	want := statusPassStats{IPs: 1, Compared: 1, Written: 1, Signed: mine - 1}
 	if got != want || lc.fullLists.Load() != lists {
 		t.Fatalf("endpoints lost: pass %+v with %d lists of every status, want %+v and none", got, lc.fullLists.Load()-lists, want)
 	}
@@ -300,6 +316,7 @@ func TestStatusPassTouchesOnlyTheChange(t *testing.T) {
 	}
 	s.statusObjectChanged(edit()) // what the watch handler does with its event
 	got = pass("edited")
+	want.Signed = 0 // nothing of node-a's claims changed: no claim is signed
 	if got != want || lc.fullLists.Load() != lists {
 		t.Fatalf("edited: pass %+v with %d lists of every status, want %+v and none", got, lc.fullLists.Load()-lists, want)
 	}
@@ -313,7 +330,7 @@ func TestStatusPassTouchesOnlyTheChange(t *testing.T) {
 	}
 	s.nextFull = time.Now()
 	got = pass("full")
-	if !got.Full || got.Compared != mine || got.Written != 1 || got.Deleted != 0 || lc.fullLists.Load() != lists+1 {
+	if !got.Full || got.Compared != mine || got.Written != 1 || got.Deleted != 0 || got.Signed != mine-1 || lc.fullLists.Load() != lists+1 {
 		t.Fatalf("full pass %+v with %d lists of every status, want one comparing all %d statuses, writing 1, with 1 list", got, lc.fullLists.Load()-lists, mine)
 	}
 	cached("repaired", mine, func(m map[netip.Addr]v1beta1.ServiceL2StatusStatus) bool { return m[edited].Node == "node-a" })
@@ -340,6 +357,26 @@ func TestStatusPassTouchesOnlyTheChange(t *testing.T) {
 	}
 	if got := len(ann.State()); got != mine-1 {
 		t.Errorf("node-a claims %d IPs after another node's change, want %d", got, mine-1)
+	}
+	// As the status writer node-a writes why that IP is unannounced; its
+	// own claims are not signed again.
+	if got := pass("another node's change"); got.IPs != 1 || got.Written != 1 || got.Signed != 0 {
+		t.Errorf("another node's change: pass %+v, want one deciding and writing its IP and signing no claim", got)
+	}
+	// A verdict of the reachability check changed, or the layer 2 engine's
+	// state: the claims are signed again (nothing of them differs here, so
+	// nothing is written), and then not again until the next change.
+	for _, change := range []struct {
+		name string
+		make func()
+	}{{"verdict", s.StatusChanged}, {"engine state", ann.bump}} {
+		change.make()
+		if got := pass(change.name); got.Signed != mine-1 || got.Written != 0 {
+			t.Errorf("%s changed: pass %+v, want one signing the %d claims and writing nothing", change.name, got, mine-1)
+		}
+		if got := pass(change.name + ", then nothing"); got != (statusPassStats{}) {
+			t.Errorf("after the %s change: pass %+v, want one that touches nothing", change.name, got)
+		}
 	}
 
 	// One of node-a's Services moves to another IP. No Service of the old

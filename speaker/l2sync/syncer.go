@@ -56,6 +56,7 @@ var Key = reconcile.Request{NamespacedName: client.ObjectKey{Name: "layer2"}}
 type Announcer interface {
 	SetClaims([]layer2.Claim) error
 	State() []layer2.Announcement
+	Version() uint64 // changes whenever State may have
 }
 
 // Syncer is the layer 2 reconciler of one speaker.
@@ -105,21 +106,31 @@ type Syncer struct {
 	// Only the status reconciler touches these.
 	statuses *statusStore            // set up with the manager
 	sigs     map[netip.Addr]claimSig // the claims as the last status pass saw them
-	nextFull time.Time               // when the next full status pass is due
+	// signed is what sigs were last computed from, and answerableNow the
+	// claims they were computed for: while the claims, the engine's state
+	// and the verdicts stay the same, a pass computes no signature, so its
+	// work follows the change, not this node's claims.
+	signed        signedFrom
+	answerableNow []answerableClaim
+	nextFull      time.Time // when the next full status pass is due
 
 	mu sync.Mutex
 	// plan is the plan last applied, kept up to date per changed IP: the
 	// status writer and the reachability check read it while the next
 	// wake updates the tracker.
-	plan        l2plan.Plan
-	claimsNow   []layer2.Claim
-	writer      bool // this node is the StatusWriter of the live speakers
-	active      bool // claims applied and not held back: statuses may be written
-	statusDirty map[netip.Addr]bool
-	statusFull  bool
-	lastPass    statusPassStats
-	since       map[netip.Addr]time.Time
-	events      map[netip.Addr]map[string]sentEvent // IP -> status key -> last event sent
+	plan      l2plan.Plan
+	claimsNow []layer2.Claim
+	claimsGen uint64 // bumped whenever claimsNow is handed other claims
+	// verdictsChanged: a reachability verdict changed since the last
+	// status pass (StatusChanged).
+	verdictsChanged bool
+	writer          bool // this node is the StatusWriter of the live speakers
+	active          bool // claims applied and not held back: statuses may be written
+	statusDirty     map[netip.Addr]bool
+	statusFull      bool
+	lastPass        statusPassStats
+	since           map[netip.Addr]time.Time
+	events          map[netip.Addr]map[string]sentEvent // IP -> status key -> last event sent
 }
 
 // Reconcile recomputes the plan and applies this node's part of it.
@@ -140,6 +151,7 @@ func (s *Syncer) Reconcile(ctx context.Context, _ reconcile.Request) (reconcile.
 			s.mu.Lock()
 			s.active = false
 			s.claimsNow = nil
+			s.claimsGen++
 			s.events = nil
 			s.mu.Unlock()
 			s.reprobe = true
@@ -174,7 +186,7 @@ func (s *Syncer) Reconcile(ctx context.Context, _ reconcile.Request) (reconcile.
 		return reconcile.Result{}, fmt.Errorf("list interfaces: %w", err)
 	}
 	mineChanged := s.applyPlan(plan, changed, StatusWriter(alive) == s.Node)
-	claims := s.claimed
+	claims, handed := s.claimed, false
 	if mineChanged || s.reprobe || s.claimedIfaces == nil || !slices.EqualFunc(ifaces, s.claimedIfaces, Iface.equal) {
 		s.claimed, s.claimedIfaces = nil, nil // until handed over
 		if claims, err = s.claims(ctx, plan, ifaces, changed); err != nil {
@@ -184,11 +196,15 @@ func (s *Syncer) Reconcile(ctx context.Context, _ reconcile.Request) (reconcile.
 			return reconcile.Result{}, fmt.Errorf("apply claims: %w", err)
 		}
 		s.claimed, s.claimedIfaces = claims, ifaces
+		handed = true
 	}
 	// Status goes through the API server and may be slow; writing it in
 	// its own controller keeps the next change's claims from waiting.
 	s.mu.Lock()
 	s.claimsNow = claims
+	if handed {
+		s.claimsGen++
+	}
 	s.active = true
 	s.mu.Unlock()
 	if s.statusQueue != nil {

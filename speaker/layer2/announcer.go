@@ -33,6 +33,7 @@ type Announcer struct {
 	appliedCh chan struct{}
 	events    []event
 	state     []Announcement
+	version   uint64 // bumped whenever state is replaced
 
 	// ownMACs are this node's interface MACs (net.HardwareAddr.String),
 	// always friendly.
@@ -158,6 +159,15 @@ func (a *Announcer) State() []Announcement {
 		out[i] = Announcement{IP: s.IP, Interfaces: slices.Clone(s.Interfaces)}
 	}
 	return out
+}
+
+// Version changes whenever State may have changed (it is bumped each
+// time the engine publishes a new state): what a caller derived from
+// State holds while Version reads the same.
+func (a *Announcer) Version() uint64 {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.version
 }
 
 // Conflicts delivers conflicts as they are found and as they end; State

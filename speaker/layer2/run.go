@@ -285,6 +285,7 @@ func (r *runState) publish() {
 	r.a.metrics.announced.Set(float64(announced))
 	r.a.mu.Lock()
 	r.a.state = state
+	r.a.version++
 	r.a.mu.Unlock()
 }
 
@@ -356,6 +357,7 @@ func (r *runState) shutdown() {
 	r.a.readers.Wait()
 	r.a.mu.Lock()
 	r.a.state = nil
+	r.a.version++
 	r.a.mu.Unlock()
 	r.a.metrics.announced.Set(0)
 }
