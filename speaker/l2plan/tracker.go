@@ -45,9 +45,10 @@ type Tracker struct {
 	el       *election.Elector
 	plan     Plan
 	all      bool // every IP is dirty (configuration changed)
-	// decided counts the IPs every Update decided again, changed or not:
-	// the work done, which a change of one Service or node keeps small.
-	decided uint64
+	// decided counts the IPs the last Update decided again, changed or
+	// not: the work it did, which a change of one Service or node keeps
+	// small.
+	decided int
 }
 
 // ipState is what the plan knows about one IP.
@@ -266,13 +267,13 @@ func (t *Tracker) Update() (Plan, []netip.Addr) {
 		maybe[ip] = true
 	}
 	out := make([]netip.Addr, 0, len(t.svcs.Dirty)+len(maybe))
-	t.decided += uint64(len(t.svcs.Dirty))
+	t.decided = len(t.svcs.Dirty)
 	for ip := range t.svcs.Dirty {
 		t.refresh(ip)
 		out = append(out, ip)
 		delete(maybe, ip)
 	}
-	t.decided += uint64(len(maybe))
+	t.decided += len(maybe)
 	for ip := range maybe {
 		old, had := t.plan.Owners[ip]
 		t.refresh(ip)
@@ -292,9 +293,9 @@ func (t *Tracker) Update() (Plan, []netip.Addr) {
 	return t.plan, out
 }
 
-// Decided is how many IPs the Updates so far decided again (an IP once
-// per Update that reached it, changed or not).
-func (t *Tracker) Decided() uint64 { return t.decided }
+// Decided is how many IPs the last Update decided again, changed or not
+// (bgpplan's Delta.Decided).
+func (t *Tracker) Decided() int { return t.decided }
 
 // refreshGroup recomputes a group's candidates and hands a change to the
 // election; its IPs are decided again only when it empties or stops being

@@ -88,7 +88,6 @@ type Syncer struct {
 
 	consumer *view.Consumer
 	tracker  *l2plan.Tracker
-	decided  uint64 // tracker.Decided() as last counted
 
 	statusQueue *trigger.Trigger // the status controller's queue
 
@@ -317,9 +316,8 @@ func (s *Syncer) incrementalPlan(cfg *config.Config, alive []string) (l2plan.Pla
 	s.tracker.SetAlive(alive)
 	plan, changed := s.tracker.Update()
 	if s.Decided != nil {
-		s.Decided.Add(float64(s.tracker.Decided() - s.decided))
+		s.Decided.Add(float64(s.tracker.Decided()))
 	}
-	s.decided = s.tracker.Decided()
 	return plan, changed
 }
 
