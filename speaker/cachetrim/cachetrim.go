@@ -47,21 +47,41 @@ func StripManagedFields() toolscache.TransformFunc { return cache.TransformStrip
 // ownPrefix is where IronLB's own annotations live.
 const ownPrefix = "ironlb.io/"
 
+// shared hands out one value per key: the first one it was given. Safe
+// for concurrent use; the zero value is empty.
+type shared[V any] struct {
+	mu    sync.Mutex
+	byKey map[string]V
+}
+
+// maxShared bounds the keys a shared keeps: past it, it starts afresh
+// (what it handed out stays valid), so values come and gone over a
+// cluster's life do not pile up.
+const maxShared = 10000
+
+// of is the value shared under key, v when key is new.
+func (t *shared[V]) of(key string, v V) V {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if prev, ok := t.byKey[key]; ok {
+		return prev
+	}
+	if t.byKey == nil || len(t.byKey) >= maxShared {
+		t.byKey = map[string]V{}
+	}
+	t.byKey[key] = v
+	return v
+}
+
 // Services trims Services. Services whose kept annotations are the same
 // (most carry only the pool they were given) share one map of them: a map
 // per Service was some 3 MB at 10,000 Services. Safe for concurrent use.
 type Services struct {
-	mu          sync.Mutex
-	annotations map[string]map[string]string // by annotationsKey
+	annotations shared[map[string]string] // by annotationsKey
 }
 
-// maxShared bounds the distinct values Services and Slices keep to share:
-// past it, they start afresh (what they handed out stays valid), so
-// values come and gone over a cluster's life do not pile up.
-const maxShared = 10000
-
 // NewServices returns a Services that has seen none.
-func NewServices() *Services { return &Services{annotations: map[string]map[string]string{}} }
+func NewServices() *Services { return &Services{} }
 
 // Transform keeps a Service's spec and status (the datapath reads most of
 // the spec) and its metadata except the managed fields, the annotations
@@ -76,28 +96,13 @@ func (s *Services) Transform(obj any) (any, error) {
 		return obj, nil
 	}
 	svc.ManagedFields = nil
-	svc.Annotations = s.shared(keepAnnotations(svc.Annotations, datapath.AnnotationSourceRanges))
+	svc.Annotations = keepAnnotations(svc.Annotations, datapath.AnnotationSourceRanges)
+	if svc.Annotations != nil {
+		svc.Annotations = s.annotations.of(annotationsKey(svc.Annotations), svc.Annotations)
+	}
 	svc.Spec.Selector = nil
 	svc.Status.Conditions = nil
 	return svc, nil
-}
-
-// shared is the map equal to m that Services handed out before, or m.
-func (s *Services) shared(m map[string]string) map[string]string {
-	if m == nil {
-		return nil
-	}
-	key := annotationsKey(m)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if prev, ok := s.annotations[key]; ok {
-		return prev
-	}
-	if len(s.annotations) >= maxShared {
-		s.annotations = map[string]map[string]string{}
-	}
-	s.annotations[key] = m
-	return m
 }
 
 // annotationsKey is m's content as one string: its keys, sorted, each
@@ -116,12 +121,11 @@ func annotationsKey(m map[string]string) string {
 // endpoint, which at 10,000 Services of 10 endpoints was some 3 MB of
 // copies of a hundred names. Safe for concurrent use.
 type Slices struct {
-	mu    sync.Mutex
-	nodes map[string]*string
+	nodes shared[*string] // by name
 }
 
 // NewSlices returns a Slices that has seen no node.
-func NewSlices() *Slices { return &Slices{nodes: map[string]*string{}} }
+func NewSlices() *Slices { return &Slices{} }
 
 // Transform keeps a slice's address type, ports, and per endpoint the
 // addresses, conditions, node and topology hints (pkg/readiness and the
@@ -146,13 +150,13 @@ func (s *Slices) Transform(obj any) (any, error) {
 	} else {
 		sl.Labels = nil
 	}
-	s.mu.Lock()
 	for i := range sl.Endpoints {
 		ep := &sl.Endpoints[i]
 		ep.TargetRef, ep.Hostname, ep.Zone, ep.DeprecatedTopology = nil, nil, nil, nil
-		ep.NodeName = s.node(ep.NodeName)
+		if ep.NodeName != nil {
+			ep.NodeName = s.nodes.of(*ep.NodeName, ep.NodeName)
+		}
 	}
-	s.mu.Unlock()
 	// The decoder appends the endpoints one by one and leaves an array with
 	// room for up to twice as many (16 for 10, at 96 bytes each); one of
 	// the length they need saves a third of it.
@@ -163,21 +167,6 @@ func (s *Slices) Transform(obj any) (any, error) {
 		sl.Ports[i].AppProtocol = nil
 	}
 	return sl, nil
-}
-
-// node is the shared pointer to the name *p (p itself the first time).
-func (s *Slices) node(p *string) *string {
-	if p == nil {
-		return nil
-	}
-	if q, ok := s.nodes[*p]; ok {
-		return q
-	}
-	if len(s.nodes) >= maxShared {
-		s.nodes = map[string]*string{}
-	}
-	s.nodes[*p] = p
-	return p
 }
 
 // Node keeps a Node's identity, labels, IronLB's annotations (the layer 2

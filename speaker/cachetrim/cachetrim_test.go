@@ -1,6 +1,7 @@
 package cachetrim
 
 import (
+	"fmt"
 	"reflect"
 	"testing"
 
@@ -340,5 +341,27 @@ func TestAnnotationsShared(t *testing.T) {
 	}
 	if trim(mk("f", map[string]string{"example.com/other": "x"})) != nil {
 		t.Error("no annotation kept: want nil")
+	}
+}
+
+// A shared hands out the first value given for a key, until it holds
+// maxShared keys: then it starts afresh.
+func TestSharedStartsAfreshPastItsBound(t *testing.T) {
+	var s shared[int]
+	if got := s.of("a", 1); got != 1 {
+		t.Fatalf("first value of a: %d, want 1", got)
+	}
+	if got := s.of("a", 2); got != 1 {
+		t.Fatalf("a again: %d, want the first value, 1", got)
+	}
+	for i := range maxShared - 1 {
+		s.of(fmt.Sprint("k", i), i)
+	}
+	if got := s.of("a", 3); got != 1 {
+		t.Fatalf("a at the bound: %d, want 1", got)
+	}
+	s.of("one too many", 0)
+	if got := s.of("a", 4); got != 4 {
+		t.Fatalf("a after the bound was passed: %d, want the new value, 4", got)
 	}
 }
