@@ -2,13 +2,11 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/netip"
 
 	"github.com/go-logr/logr"
-	"golang.org/x/sys/unix"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -41,6 +39,7 @@ func setupReach(mgr ctrl.Manager, o options, syncer *l2sync.Syncer, bgpSyncer *b
 	if err != nil {
 		return nil, nil, fmt.Errorf("reachability check: %w", err)
 	}
+	routes := &routeLookup{}
 	var bgpWriter *bgpsync.ReachWriter // set below, before the prober runs
 	p, err := reach.New(reach.Options{
 		Targets: func() []reach.Target { return reach.Merge(syncer.Announced(), bgpSyncer.Announced()) },
@@ -63,7 +62,7 @@ func setupReach(mgr ctrl.Manager, o options, syncer *l2sync.Syncer, bgpSyncer *b
 		Registerer: ctrlmetrics.Registry,
 		Logger:     slogger.With("component", "reach"),
 		Interval:   o.reachCheck,
-		Dial:       routedDial,
+		Dial:       routes.dial,
 	})
 	if err != nil {
 		return nil, nil, fmt.Errorf("reachability check: %w", err)
@@ -73,7 +72,7 @@ func setupReach(mgr ctrl.Manager, o options, syncer *l2sync.Syncer, bgpSyncer *b
 		Client: mgr.GetClient(), Node: o.node, Log: log.WithName("bgp-reach"),
 		Targets: bgpSyncer.Announced, Verdict: p.Verdict, Alive: alive,
 	})
-	for _, r := range []func(context.Context) error{p.Run, bgpWriter.Run} {
+	for _, r := range []func(context.Context) error{p.Run, bgpWriter.Run, routes.run} {
 		if err := mgr.Add(manager.RunnableFunc(r)); err != nil {
 			return nil, nil, err
 		}
@@ -94,35 +93,4 @@ func setupReachOff(mgr ctrl.Manager, node string, alive func() []string, log log
 		Alive:   alive,
 	})
 	return w, mgr.Add(manager.RunnableFunc(w.Run))
-}
-
-// routedDial is the check's connection: none when the node's routing
-// table has no route to the address itself (reach.ErrNoRoute: not
-// checkable here), else one TCP connection through the datapath.
-func routedDial(ctx context.Context, addr netip.AddrPort) error {
-	if noRoute(addr) {
-		return reach.ErrNoRoute
-	}
-	return reach.DialTCP(ctx, addr)
-}
-
-// noRoute reports whether the node's routing table has no route to addr.
-// Connecting a UDP socket looks the route up as the TCP connection's
-// connect would, before any packet or netfilter hook, and sends nothing:
-// a lookup in a few system calls, where a netlink route request
-// allocated a 64 KiB buffer per answer (at 10,000 Services about 6 MB/s
-// of garbage from the check alone). Any other outcome is left to the
-// connection.
-func noRoute(addr netip.AddrPort) bool {
-	ip := addr.Addr().Unmap()
-	family, sa := unix.AF_INET6, unix.Sockaddr(&unix.SockaddrInet6{Port: int(addr.Port()), Addr: ip.As16()})
-	if ip.Is4() {
-		family, sa = unix.AF_INET, &unix.SockaddrInet4{Port: int(addr.Port()), Addr: ip.As4()}
-	}
-	fd, err := unix.Socket(family, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return false
-	}
-	defer unix.Close(fd)
-	return errors.Is(unix.Connect(fd, sa), unix.ENETUNREACH)
 }
