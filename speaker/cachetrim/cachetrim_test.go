@@ -365,3 +365,51 @@ func TestSharedStartsAfreshPastItsBound(t *testing.T) {
 		t.Fatalf("a after the bound was passed: %d, want the new value, 4", got)
 	}
 }
+
+// TestHintsShared: endpoints whose topology hints are equal, in any
+// slice, end with one pointer to them; different hints keep their own,
+// also when the same names move between zones and nodes.
+func TestHintsShared(t *testing.T) {
+	hinted := func(zones, nodes []string) discoveryv1.Endpoint {
+		ep := endpoint("198.51.100.9", "n1", true, true, false)
+		ep.Hints = &discoveryv1.EndpointHints{}
+		for _, z := range zones {
+			ep.Hints.ForZones = append(ep.Hints.ForZones, discoveryv1.ForZone{Name: z})
+		}
+		for _, n := range nodes {
+			ep.Hints.ForNodes = append(ep.Hints.ForNodes, discoveryv1.ForNode{Name: n})
+		}
+		return ep
+	}
+	ports := []discoveryv1.EndpointPort{port("http", corev1.ProtocolTCP, 8080)}
+	tr := NewSlices()
+	var got [][]*discoveryv1.EndpointHints
+	for _, in := range decodeAll(t, []*discoveryv1.EndpointSlice{
+		slice("a", "web", ports, hinted([]string{"z1"}, []string{"n1"}), hinted([]string{"z1"}, []string{"n1"}), hinted([]string{"z1", "z2"}, nil)),
+		slice("b", "api", ports, hinted([]string{"z1"}, []string{"n1"}), hinted(nil, []string{"z1"}), hinted([]string{"z1z2"}, nil), hinted([]string{"z1"}, nil)),
+	}) {
+		out, err := tr.Transform(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var hs []*discoveryv1.EndpointHints
+		for _, ep := range out.(*discoveryv1.EndpointSlice).Endpoints {
+			hs = append(hs, ep.Hints)
+		}
+		got = append(got, hs)
+	}
+	if got[0][0] != got[0][1] || got[0][0] != got[1][0] {
+		t.Errorf("zone z1 and node n1 in three endpoints of two slices: %p %p %p, want one", got[0][0], got[0][1], got[1][0])
+	}
+	distinct := []*discoveryv1.EndpointHints{got[0][0], got[0][2], got[1][1], got[1][2], got[1][3]}
+	for i := range distinct {
+		for j := range i {
+			if distinct[i] == distinct[j] {
+				t.Errorf("hints %s and %s share one pointer", hintsKey(distinct[j]), hintsKey(distinct[i]))
+			}
+		}
+	}
+	if z := got[1][2].ForZones; len(z) != 1 || z[0].Name != "z1z2" {
+		t.Errorf("zone z1z2 became %v", z)
+	}
+}
