@@ -3,12 +3,14 @@ package install
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os/exec"
 	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/ironlb/ironlb/config/v1beta1"
@@ -155,6 +157,36 @@ func drainTarget(t *testing.T, s *scenario, not string) string {
 	return node
 }
 
+// waitWebPodOn waits until a ready test server pod runs on node, which the
+// drain is to evict: the rollout of gracefulWeb leaves one per node, but
+// a pod it replaced last may still be starting.
+func waitWebPodOn(t *testing.T, s *scenario, node string) {
+	t.Helper()
+	cluster.Eventually(t, time.Minute, "a ready test server pod on "+node, func() error {
+		pods, err := s.c.Clientset.CoreV1().Pods(appNS).List(s.ctx, metav1.ListOptions{LabelSelector: "app=web"})
+		if err != nil {
+			return err
+		}
+		var where []string
+		for _, p := range pods.Items {
+			if p.Spec.NodeName == node && p.DeletionTimestamp == nil && podReady(&p) {
+				return nil
+			}
+			where = append(where, p.Name+" on "+p.Spec.NodeName+" ("+string(p.Status.Phase)+")")
+		}
+		return fmt.Errorf("none; the test server pods: %v", where)
+	})
+}
+
+func podReady(p *corev1.Pod) bool {
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.PodReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
+}
+
 // drainNode runs drain (which must end with the node's pods evicted) under
 // the traffic and checks that the layer 2 IPs that were on node left it
 // before the first of its test server pods was gone, and that no request
@@ -169,6 +201,7 @@ func drainNode(t *testing.T, s *scenario, traffic *cluster.Traffic, node, how st
 	if len(on) == 0 {
 		t.Fatalf("%s: no layer 2 IP on %s to move", how, node)
 	}
+	waitWebPodOn(t, s, node)
 	pw := watchPods(t, s, appNS, "app=web")
 	moved := watchMoved(t, s, node, on)
 	start := traffic.Snapshot()
@@ -192,7 +225,7 @@ func drainNode(t *testing.T, s *scenario, traffic *cluster.Traffic, node, how st
 		how, node, len(on), on, took.Round(time.Millisecond), offset(movedAt, begin), offset(firstGone, begin))
 	switch {
 	case firstGone.IsZero():
-		t.Errorf("%s %s: no test server pod on the node went away", how, node)
+		t.Errorf("%s %s: no test server pod on the node went away (%s)", how, node, pw.report())
 	case movedAt.IsZero():
 		t.Errorf("%s %s: its layer 2 IPs %v never left it", how, node, on)
 	case !movedAt.Before(firstGone):

@@ -112,6 +112,9 @@ type podWatch struct {
 	mu          sync.Mutex
 	terminating []podEvent
 	gone        []podEvent
+	first       []podEvent // the pods of the first poll that succeeded
+	polls       int
+	failed      int
 	err         error // the last failed poll
 }
 
@@ -130,11 +133,16 @@ func watchPods(t *testing.T, s *scenario, ns, selector string) *podWatch {
 			pods, err := s.c.Clientset.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: selector})
 			now := time.Now()
 			pw.mu.Lock()
+			pw.polls++
 			if err != nil {
+				pw.failed++
 				pw.err = err
 			} else {
 				present := map[string]bool{}
 				for _, p := range pods.Items {
+					if pw.polls-pw.failed == 1 {
+						pw.first = append(pw.first, podEvent{p.Name, p.Spec.NodeName, now})
+					}
 					present[p.Name] = true
 					known[p.Name] = p.Spec.NodeName
 					if p.DeletionTimestamp != nil && !terminating[p.Name] {
@@ -176,6 +184,18 @@ func (pw *podWatch) events() (terminating, gone []podEvent) {
 	pw.mu.Lock()
 	defer pw.mu.Unlock()
 	return slices.Clone(pw.terminating), slices.Clone(pw.gone)
+}
+
+// report says what the watch saw, for a failure's message: the pods at
+// its start and the polls that failed.
+func (pw *podWatch) report() string {
+	pw.mu.Lock()
+	defer pw.mu.Unlock()
+	var at []string
+	for _, e := range pw.first {
+		at = append(at, e.pod+" on "+e.node)
+	}
+	return fmt.Sprintf("pods at the start: %v; %d gone; %d of %d polls failed, the last with: %v", at, len(pw.gone), pw.failed, pw.polls, pw.err)
 }
 
 // perWindow counts the times in each window [starts[i], starts[i+1]), the
