@@ -10,11 +10,11 @@ import (
 	"testing"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/ironlb/ironlb/config/v1beta1"
 	"github.com/ironlb/ironlb/e2e/cluster"
+	"github.com/ironlb/ironlb/e2e/kcluster"
 	"github.com/ironlb/ironlb/ironlbctl/drain"
 )
 
@@ -169,22 +169,13 @@ func waitWebPodOn(t *testing.T, s *scenario, node string) {
 		}
 		var where []string
 		for _, p := range pods.Items {
-			if p.Spec.NodeName == node && p.DeletionTimestamp == nil && podReady(&p) {
+			if p.Spec.NodeName == node && p.DeletionTimestamp == nil && kcluster.PodReady(&p) {
 				return nil
 			}
 			where = append(where, p.Name+" on "+p.Spec.NodeName+" ("+string(p.Status.Phase)+")")
 		}
 		return fmt.Errorf("none; the test server pods: %v", where)
 	})
-}
-
-func podReady(p *corev1.Pod) bool {
-	for _, c := range p.Status.Conditions {
-		if c.Type == corev1.PodReady {
-			return c.Status == corev1.ConditionTrue
-		}
-	}
-	return false
 }
 
 // drainNode runs drain (which must end with the node's pods evicted) under

@@ -139,8 +139,9 @@ func watchPods(t *testing.T, s *scenario, ns, selector string) *podWatch {
 				pw.err = err
 			} else {
 				present := map[string]bool{}
+				firstOK := pw.polls-pw.failed == 1
 				for _, p := range pods.Items {
-					if pw.polls-pw.failed == 1 {
+					if firstOK {
 						pw.first = append(pw.first, podEvent{p.Name, p.Spec.NodeName, now})
 					}
 					present[p.Name] = true

@@ -62,7 +62,7 @@ func (c *Cluster) WaitPodsReady(ctx context.Context, ns, selector string, n int)
 			ready := 0
 			last = ""
 			for _, p := range pods.Items {
-				if p.Status.Phase == corev1.PodRunning && podReady(&p) {
+				if p.Status.Phase == corev1.PodRunning && PodReady(&p) {
 					ready++
 				} else {
 					last += fmt.Sprintf(" %s on %q: %s %s;", p.Name, p.Spec.NodeName, p.Status.Phase, waitingReason(&p))
@@ -88,7 +88,8 @@ func (c *Cluster) WaitPodsReady(ctx context.Context, ns, selector string, n int)
 	}
 }
 
-func podReady(p *corev1.Pod) bool {
+// PodReady reports whether p's Ready condition is True.
+func PodReady(p *corev1.Pod) bool {
 	for _, c := range p.Status.Conditions {
 		if c.Type == corev1.PodReady {
 			return c.Status == corev1.ConditionTrue
