@@ -16,7 +16,8 @@ import (
 // whose loopback carries routes to one documentation prefix per family.
 // The addresses are asked three times over, in an order that follows each
 // routed one with an unrouted one and back, through the same two sockets:
-// one connected before must not answer for the next.
+// one connected before must not answer for the next. Then the routes are
+// deleted, and the same sockets must see them gone.
 func TestNoRouteReadsTheRoutingTable(t *testing.T) {
 	type result struct {
 		got map[string]bool
@@ -58,6 +59,19 @@ func TestNoRouteReadsTheRoutingTable(t *testing.T) {
 		}
 		if !maps.Equal(sockets, r.fds) || len(sockets) != 2 {
 			err = fmt.Errorf("sockets by family %v after the first round, %v after the third: want the same two", sockets, r.fds)
+		}
+		// The routes go, as with a link down: the same sockets, asked
+		// for the addresses they last reached, must see it.
+		for _, dst := range []string{"192.0.2.0/24", "2001:db8:1::/64"} {
+			_, n, _ := net.ParseCIDR(dst)
+			if derr := netlink.RouteDel(&netlink.Route{LinkIndex: lo.Attrs().Index, Dst: n}); derr != nil && err == nil {
+				err = fmt.Errorf("delete the route to %s: %w", dst, derr)
+			}
+		}
+		for _, a := range []string{"192.0.2.7:80", "[2001:db8:1::8]:443"} {
+			if !r.noRoute(netip.MustParseAddrPort(a)) && err == nil {
+				err = fmt.Errorf("noRoute(%s) = false after its route was deleted", a)
+			}
 		}
 		done <- result{got, err}
 	}()
